@@ -1,0 +1,156 @@
+# ssmbak: point-in-time backup and restore for AWS SSM Parameter Store.
+# `make help` lists the targets. Quiet by default; V=1 shows every command.
+
+VERSION := 0.1.0
+PREFIX ?= /usr/local
+CC ?= gcc
+PYTHON := /usr/bin/python3
+PYTEST := $(PYTHON) -m pytest
+
+ifeq ($(V),1)
+Q :=
+say = @true
+else
+Q := @
+say = @printf '  %-7s %s\n' $(1) $(2)
+endif
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 \
+	-Wvla -Wno-unused-parameter
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -g $(WARN) \
+	-DSSMBAK_VERSION='"$(VERSION)"' -I. -Ilib \
+	-DSSMBAK_CACERT_FILE='"build/cacert.pem"'
+CFLAGS ?= -O2
+DYN_CFLAGS := $(BASE_CFLAGS) $(shell pkg-config --cflags libxml-2.0 jansson libcurl)
+DYN_LIBS := $(shell pkg-config --libs libcurl libxml-2.0 jansson) -lssl -lcrypto -lz
+
+DEPS_DIR := build/deps
+STATIC_CFLAGS := $(BASE_CFLAGS) -I$(DEPS_DIR)/include -I$(DEPS_DIR)/include/libxml2
+STATIC_LIBS := $(DEPS_DIR)/lib/libcurl.a $(DEPS_DIR)/lib/libxml2.a \
+	-l:libjansson.a -l:libcares.a -l:libssl.a -l:libcrypto.a -l:libz.a \
+	-lpthread -ldl -lm
+
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=all
+
+# Everything but main() lives in objects that the unit tests link too.
+CMD_SRC := $(wildcard cmd_*.c)
+LIB_SRC := sigv4.c $(wildcard lib/*.c)
+ASM_SRC := $(wildcard lib/*.S)
+CORE_SRC := $(CMD_SRC) $(LIB_SRC)
+UNIT_SRC := $(wildcard test/unit/*.c)
+
+obj = $(patsubst %.c,$(1)/%.o,$(patsubst %.S,$(1)/%.o,$(2)))
+DYN_OBJ := $(call obj,build/obj,$(CORE_SRC) $(ASM_SRC))
+STATIC_OBJ := $(call obj,build/static,$(CORE_SRC) $(ASM_SRC))
+SAN_OBJ := $(call obj,build/san,$(CORE_SRC) $(ASM_SRC))
+
+.PHONY: all static check unit unit-san e2e localaws-test install uninstall \
+	clean distclean help deps
+
+all: ssmbak ## build ./ssmbak, dynamically linked (quick to iterate on)
+
+help: ## list the targets
+	@grep -hE '^[a-z][a-z_-]*:.*## ' $(MAKEFILE_LIST) | \
+		sed -E 's/^([a-z_-]+):.*## (.*)/  \1\t\2/' | expand -t 16
+
+build/cacert.pem: /etc/ssl/certs/ca-certificates.crt
+	@mkdir -p $(@D)
+	$(Q)cp $< $@
+
+build/obj/%.o: %.c
+	$(call say,CC,$<)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(DYN_CFLAGS) -MMD -MP -c $< -o $@
+
+build/obj/%.o: %.S build/cacert.pem
+	$(call say,AS,$<)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(BASE_CFLAGS) -c $< -o $@
+
+build/static/%.o: %.c $(DEPS_DIR)/.stamp
+	$(call say,CC,$<)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(STATIC_CFLAGS) -MMD -MP -c $< -o $@
+
+build/static/%.o: %.S build/cacert.pem
+	$(call say,AS,$<)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(BASE_CFLAGS) -c $< -o $@
+
+build/san/%.o: %.c
+	$(call say,CC-SAN,$<)
+	@mkdir -p $(@D)
+	$(Q)$(CC) -O1 $(DYN_CFLAGS) $(SAN_FLAGS) -MMD -MP -c $< -o $@
+
+build/san/%.o: %.S build/cacert.pem
+	$(call say,AS,$<)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(BASE_CFLAGS) -c $< -o $@
+
+ssmbak: build/obj/ssmbak.o $(DYN_OBJ)
+	$(call say,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(DYN_LIBS)
+
+$(DEPS_DIR)/.stamp: deps/build-deps.sh
+	$(call say,DEPS,"static libcurl + libxml2 (first time: about a minute)")
+	$(Q)deps/build-deps.sh $(DEPS_DIR)
+
+deps: $(DEPS_DIR)/.stamp ## build the static libcurl/libxml2 archives
+
+build/ssmbak-static: build/static/ssmbak.o $(STATIC_OBJ)
+	$(call say,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) -static -o $@ $^ $(STATIC_LIBS)
+
+static: build/ssmbak-static ## build ./ssmbak fully statically linked (the Lambda binary)
+	$(Q)cp build/ssmbak-static ssmbak
+	@file ssmbak | sed 's/^/  /'
+
+build/unit: $(call obj,build/obj,$(UNIT_SRC)) $(DYN_OBJ)
+	$(call say,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(DYN_LIBS)
+
+build/san/unit: $(call obj,build/san,$(UNIT_SRC)) $(SAN_OBJ)
+	$(call say,LINK,$@)
+	$(Q)$(CC) $(SAN_FLAGS) -o $@ $^ $(DYN_LIBS)
+
+build/san/ssmbak: build/san/ssmbak.o $(SAN_OBJ)
+	$(call say,LINK,$@)
+	$(Q)$(CC) $(SAN_FLAGS) -o $@ $^ $(DYN_LIBS)
+
+unit: build/unit ## run the C unit tests
+	$(Q)build/unit
+
+unit-san: build/san/unit ## run the C unit tests under ASan+UBSan
+	$(Q)ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build/san/unit
+
+localaws-test: ## run localaws' own tests (boto3 and awscli against it)
+	$(Q)$(PYTEST) -q test/localaws/tests
+
+e2e: ssmbak build/san/ssmbak ## run the end-to-end tests against localaws
+	$(Q)$(PYTEST) -q test/e2e
+
+check: ssmbak build/unit build/san/unit build/san/ssmbak ## run every test (the CI's command)
+	$(Q)build/unit
+	$(Q)ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build/san/unit
+	$(Q)$(PYTEST) -q -p no:cacheprovider test/localaws/tests test/e2e
+
+install: ssmbak ## install the binary, its aliases and man pages under PREFIX
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0755 ssmbak $(DESTDIR)$(PREFIX)/bin/ssmbak
+	ln -sf ssmbak $(DESTDIR)$(PREFIX)/bin/ssmbak-all
+	ln -sf ssmbak $(DESTDIR)$(PREFIX)/bin/ssmbak-stack
+	install -m 0644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+
+uninstall: ## remove what install put in place
+	rm -f $(DESTDIR)$(PREFIX)/bin/ssmbak $(DESTDIR)$(PREFIX)/bin/ssmbak-all \
+		$(DESTDIR)$(PREFIX)/bin/ssmbak-stack
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/share/man/man1/,$(notdir $(wildcard man/*.1)))
+
+clean: ## remove build products (keeps the static dependency archives)
+	rm -rf build/obj build/static build/san build/unit build/ssmbak-static ssmbak
+
+distclean: clean ## remove everything built, dependency archives included
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

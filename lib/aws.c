@@ -1,0 +1,229 @@
+#include "aws.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "../sigv4.h"
+#include "creds.h"
+#include "http.h"
+
+const struct aws_service aws_s3 = { "s3", "s3", "S3", "S3",
+				    AWS_PROTOCOL_REST_XML };
+const struct aws_service aws_ssm = { "ssm", "ssm", "SSM", "SSM",
+				     AWS_PROTOCOL_JSON };
+const struct aws_service aws_sts = { "sts", "sts", "STS", "STS",
+				     AWS_PROTOCOL_QUERY };
+const struct aws_service aws_cloudformation = {
+	"cloudformation", "cloudformation", "CloudFormation", "CLOUDFORMATION",
+	AWS_PROTOCOL_QUERY
+};
+const struct aws_service aws_sqs = { "sqs", "sqs", "SQS", "SQS",
+				     AWS_PROTOCOL_QUERY };
+const struct aws_service aws_lambda = { "lambda", "lambda", "Lambda", "LAMBDA",
+					AWS_PROTOCOL_REST_JSON };
+const struct aws_service aws_logs = { "logs", "logs", "CloudWatch Logs",
+				      "CLOUDWATCH_LOGS", AWS_PROTOCOL_JSON };
+const struct aws_service aws_events = { "events", "events", "EventBridge",
+					"EVENTBRIDGE", AWS_PROTOCOL_JSON };
+
+int aws_headers_add(struct aws_headers *h, const char *name, const char *value)
+{
+	if (h->n == h->cap) {
+		size_t cap = h->cap ? h->cap * 2 : 8;
+		struct aws_header *items = realloc(h->items, cap * sizeof(*items));
+		if (!items)
+			return -1;
+		h->items = items;
+		h->cap = cap;
+	}
+	char *n = strdup(name), *v = strdup(value);
+	if (!n || !v) {
+		free(n);
+		free(v);
+		return -1;
+	}
+	h->items[h->n++] = (struct aws_header){ n, v };
+	return 0;
+}
+
+const char *aws_headers_get(const struct aws_headers *h, const char *name)
+{
+	for (size_t i = 0; i < h->n; i++)
+		if (strcasecmp(h->items[i].name, name) == 0)
+			return h->items[i].value;
+	return NULL;
+}
+
+void aws_headers_release(struct aws_headers *h)
+{
+	for (size_t i = 0; i < h->n; i++) {
+		free(h->items[i].name);
+		free(h->items[i].value);
+	}
+	free(h->items);
+	memset(h, 0, sizeof(*h));
+}
+
+void aws_request_init(struct aws_request *r, const struct aws_service *svc,
+		      const char *operation, const char *method)
+{
+	memset(r, 0, sizeof(*r));
+	r->service = svc;
+	r->operation = operation;
+	r->method = method;
+	buf_init(&r->body, 0);
+}
+
+void aws_request_release(struct aws_request *r)
+{
+	free(r->origin);
+	free(r->path);
+	free(r->query);
+	aws_headers_release(&r->headers);
+	/* Request bodies carry parameter values: wipe before freeing. */
+	if (r->body.data)
+		memset(r->body.data, 0, r->body.cap);
+	buf_release(&r->body);
+	r->origin = r->path = r->query = NULL;
+}
+
+void aws_response_init(struct aws_response *r)
+{
+	memset(r, 0, sizeof(*r));
+	buf_init(&r->body, 0);
+}
+
+void aws_response_release(struct aws_response *r)
+{
+	if (r->body.data)
+		memset(r->body.data, 0, r->body.cap);
+	buf_release(&r->body);
+	aws_headers_release(&r->headers);
+	r->status = 0;
+}
+
+char *aws_uri_encode(const char *s, bool keep_slash)
+{
+	return sigv4_uri_encode(s, strlen(s), keep_slash);
+}
+
+static const char *nonempty_env(const char *name)
+{
+	const char *v = getenv(name);
+	return v && *v ? v : NULL;
+}
+
+/* Region names go into host names: letters, digits and dashes only. */
+static bool region_is_valid(const char *r)
+{
+	if (!*r || strlen(r) > 32)
+		return false;
+	for (; *r; r++)
+		if (!(islower((unsigned char)*r) || isdigit((unsigned char)*r) ||
+		      *r == '-'))
+			return false;
+	return true;
+}
+
+static int resolve_region(struct aws_ctx *ctx, const struct aws_options *opts,
+			  struct err *e)
+{
+	static const struct {
+		const char *env;
+		const char *source;
+	} envs[] = { { "AWS_REGION", "AWS_REGION" },
+		     { "AWS_DEFAULT_REGION", "AWS_DEFAULT_REGION" } };
+	const char *region = opts->region;
+	ctx->region_source = "--region";
+	for (size_t i = 0; !region && i < 2; i++) {
+		region = nonempty_env(envs[i].env);
+		ctx->region_source = envs[i].source;
+	}
+	if (!region) {
+		err_set(e, ERR_CONFIG,
+			"no region: give --region, set AWS_REGION, or set "
+			"region in your profile in ~/.aws/config");
+		return -1;
+	}
+	if (!region_is_valid(region)) {
+		err_set(e, ERR_CONFIG,
+			"region '%s' is not a region name (like us-east-1)",
+			region);
+		return -1;
+	}
+	ctx->region = strdup(region);
+	if (!ctx->region) {
+		err_set(e, ERR_NOMEM, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+int aws_ctx_init(struct aws_ctx *ctx, const struct aws_options *opts,
+		 struct err *e)
+{
+	memset(ctx, 0, sizeof(*ctx));
+	const char *profile = opts->profile ? opts->profile
+					    : nonempty_env("AWS_PROFILE");
+	if (profile && !(ctx->profile = strdup(profile))) {
+		err_set(e, ERR_NOMEM, "out of memory");
+		return -1;
+	}
+	if (resolve_region(ctx, opts, e) < 0)
+		goto fail;
+	ctx->creds = creds_default_chain_new(ctx->profile, opts->profile != NULL,
+					     ctx->region, e);
+	if (!ctx->creds)
+		goto fail;
+	ctx->http = http_client_new(e);
+	if (!ctx->http)
+		goto fail;
+	return 0;
+fail:
+	aws_ctx_release(ctx);
+	return -1;
+}
+
+void aws_ctx_release(struct aws_ctx *ctx)
+{
+	http_client_free(ctx->http);
+	creds_provider_free(ctx->creds);
+	free(ctx->region);
+	free(ctx->profile);
+	memset(ctx, 0, sizeof(*ctx));
+}
+
+static char *trimmed_endpoint(const char *url)
+{
+	size_t len = strlen(url);
+	while (len && url[len - 1] == '/')
+		len--;
+	return strndup(url, len);
+}
+
+char *aws_endpoint(const struct aws_ctx *ctx, const struct aws_service *svc,
+		   bool *custom)
+{
+	char name[64];
+	snprintf(name, sizeof(name), "AWS_ENDPOINT_URL_%s", svc->env_suffix);
+	const char *url = nonempty_env(name);
+	if (!url)
+		url = nonempty_env("AWS_ENDPOINT_URL");
+	if (!url)
+		url = nonempty_env("AWS_ENDPOINT");
+	if (url) {
+		*custom = true;
+		return trimmed_endpoint(url);
+	}
+	*custom = false;
+	const char *suffix = strncmp(ctx->region, "cn-", 3) == 0
+				     ? "amazonaws.com.cn"
+				     : "amazonaws.com";
+	char *out = NULL;
+	if (asprintf(&out, "https://%s.%s.%s", svc->id, ctx->region, suffix) < 0)
+		return NULL;
+	return out;
+}

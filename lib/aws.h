@@ -1,0 +1,116 @@
+/* What every AWS call shares: services, credentials, requests, responses
+ * and the per-command context. The request layer is in http.c. */
+#ifndef SSMBAK_AWS_H
+#define SSMBAK_AWS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "buf.h"
+#include "err.h"
+
+/* How a service encodes requests and, above all, errors. */
+enum aws_protocol {
+	AWS_PROTOCOL_JSON,      /* SSM, CloudWatch Logs: X-Amz-Target */
+	AWS_PROTOCOL_QUERY,     /* STS, CloudFormation, SQS: Action=... */
+	AWS_PROTOCOL_REST_XML,  /* S3 */
+	AWS_PROTOCOL_REST_JSON, /* Lambda */
+};
+
+struct aws_service {
+	const char *id;           /* endpoint prefix: "ssm" */
+	const char *signing_name; /* SigV4 service name */
+	const char *label;        /* for messages: "SSM" */
+	const char *env_suffix;   /* AWS_ENDPOINT_URL_<suffix> */
+	enum aws_protocol protocol;
+};
+
+extern const struct aws_service aws_s3, aws_ssm, aws_sts, aws_cloudformation,
+	aws_sqs, aws_lambda, aws_logs, aws_events;
+
+struct aws_credentials {
+	char *access_key_id;
+	char *secret_access_key;
+	char *session_token; /* NULL for long-term keys */
+	time_t expiration;   /* 0 for never */
+	const char *source;  /* where they came from, for -v; static text */
+};
+
+void aws_credentials_clear(struct aws_credentials *c);
+int aws_credentials_copy(struct aws_credentials *dst,
+			 const struct aws_credentials *src);
+
+struct aws_header {
+	char *name;
+	char *value;
+};
+
+struct aws_headers {
+	struct aws_header *items;
+	size_t n;
+	size_t cap;
+};
+
+int aws_headers_add(struct aws_headers *h, const char *name, const char *value);
+/* Case-insensitive; NULL when absent. */
+const char *aws_headers_get(const struct aws_headers *h, const char *name);
+void aws_headers_release(struct aws_headers *h);
+
+struct aws_request {
+	const struct aws_service *service;
+	const char *operation;   /* static text: "PutObject" */
+	const char *method;      /* static text */
+	char *origin;            /* "https://ssm.us-east-1.amazonaws.com" */
+	char *path;              /* percent-encoded, starts with '/' */
+	char *query;             /* percent-encoded, or NULL */
+	struct aws_headers headers;
+	struct buf body;
+	bool head;               /* HEAD: no response body */
+	bool anonymous;          /* sent unsigned (AssumeRoleWithWebIdentity) */
+};
+
+struct aws_response {
+	long status;
+	struct buf body;
+	struct aws_headers headers;
+};
+
+void aws_request_init(struct aws_request *r, const struct aws_service *svc,
+		      const char *operation, const char *method);
+void aws_request_release(struct aws_request *r);
+void aws_response_init(struct aws_response *r);
+void aws_response_release(struct aws_response *r);
+
+struct creds_provider;
+struct http_client;
+
+/* One command's view of AWS: region, credentials, connections. */
+struct aws_ctx {
+	char *region;
+	const char *region_source; /* static text, for -v */
+	char *profile;             /* NULL: default */
+	struct creds_provider *creds;
+	struct http_client *http;
+};
+
+struct aws_options {
+	const char *region;  /* --region, or NULL */
+	const char *profile; /* --profile, or NULL */
+};
+
+int aws_ctx_init(struct aws_ctx *ctx, const struct aws_options *opts,
+		 struct err *e);
+void aws_ctx_release(struct aws_ctx *ctx);
+
+/* Base URL for a service: AWS_ENDPOINT_URL_<SERVICE>, AWS_ENDPOINT_URL,
+ * AWS_ENDPOINT (the Python ssmbak's variable), the profile's endpoint_url,
+ * else AWS's own. *custom tells whether it was overridden, which makes S3
+ * use path-style addressing. Returns NULL when out of memory. */
+char *aws_endpoint(const struct aws_ctx *ctx, const struct aws_service *svc,
+		   bool *custom);
+
+/* Percent-encodes for a URL path (keep_slash) or a query component. */
+char *aws_uri_encode(const char *s, bool keep_slash);
+
+#endif

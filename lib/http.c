@@ -1,0 +1,711 @@
+#include "http.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <openssl/ssl.h>
+
+#include "../sigv4.h"
+#include "creds.h"
+#include "tls.h"
+#include "xml.h"
+
+struct http_client {
+	CURLM *multi;
+	CURL **idle;
+	size_t n_idle;
+	size_t cap_idle;
+	int concurrency;
+	int max_attempts;
+	long connect_ms;
+	long total_ms;
+	struct sigv4_key_cache key_cache;
+};
+
+int http_global_init(struct err *e)
+{
+	static bool done;
+	if (done)
+		return 0;
+	/* Before curl's own init, so that its later request to load the
+	 * configuration finds the once-only step already taken. */
+	if (!OPENSSL_init_ssl(OPENSSL_INIT_NO_LOAD_CONFIG, NULL) ||
+	    curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		err_set(e, ERR_SYSTEM, "could not initialise TLS and HTTP");
+		return -1;
+	}
+	done = true;
+	return 0;
+}
+
+static int env_int(const char *name, int fallback, int min, int max)
+{
+	const char *v = getenv(name);
+	char *end;
+	if (!v || !*v)
+		return fallback;
+	long n = strtol(v, &end, 10);
+	return *end || n < min || n > max ? fallback : (int)n;
+}
+
+struct http_client *http_client_new(struct err *e)
+{
+	if (http_global_init(e) < 0)
+		return NULL;
+	struct http_client *c = calloc(1, sizeof(*c));
+	if (!c || !(c->multi = curl_multi_init())) {
+		free(c);
+		err_set(e, ERR_NOMEM, "out of memory");
+		return NULL;
+	}
+	c->concurrency = HTTP_DEFAULT_CONCURRENCY;
+	c->max_attempts = env_int("AWS_MAX_ATTEMPTS", HTTP_DEFAULT_MAX_ATTEMPTS,
+				  1, 100);
+	c->connect_ms = 5000;
+	c->total_ms = 60000;
+	http_client_set_concurrency(c, c->concurrency);
+	return c;
+}
+
+void http_client_free(struct http_client *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->n_idle; i++)
+		curl_easy_cleanup(c->idle[i]);
+	free(c->idle);
+	curl_multi_cleanup(c->multi);
+	OPENSSL_cleanse(&c->key_cache, sizeof(c->key_cache));
+	free(c);
+}
+
+void http_client_set_concurrency(struct http_client *c, int n)
+{
+	c->concurrency = n < 1 ? 1 : n;
+	curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
+			  (long)c->concurrency);
+	curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS,
+			  (long)c->concurrency * 2);
+}
+
+void http_client_set_max_attempts(struct http_client *c, int n)
+{
+	c->max_attempts = n < 1 ? 1 : n;
+}
+
+void http_client_set_timeout(struct http_client *c, long connect_ms,
+			     long total_ms)
+{
+	c->connect_ms = connect_ms;
+	c->total_ms = total_ms;
+}
+
+void aws_call_init(struct aws_call *call, const struct aws_service *svc,
+		   const char *operation, const char *method)
+{
+	memset(call, 0, sizeof(*call));
+	aws_request_init(&call->req, svc, operation, method);
+	aws_response_init(&call->resp);
+}
+
+void aws_call_release(struct aws_call *call)
+{
+	aws_request_release(&call->req);
+	aws_response_release(&call->resp);
+}
+
+static double monotonic_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double random01(void)
+{
+	unsigned int r;
+	if (getrandom(&r, sizeof(r), 0) != sizeof(r))
+		r = (unsigned int)rand();
+	return (double)r / 4294967296.0;
+}
+
+/* Full jitter: a random wait up to a cap that doubles each try.
+ * https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/ */
+double http_backoff_seconds(int attempt, double r)
+{
+	double cap = 0.1;
+	for (int i = 1; i < attempt && cap < 20.0; i++)
+		cap *= 2;
+	if (cap > 20.0)
+		cap = 20.0;
+	return r * cap;
+}
+
+/* The codes AWS's SDKs retry: throttling and transient service errors.
+ * https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html */
+static const char *const retryable_codes[] = {
+	"Throttling", "ThrottlingException", "ThrottledException",
+	"RequestThrottledException", "TooManyRequestsException",
+	"ProvisionedThroughputExceededException", "TransactionInProgressException",
+	"RequestLimitExceeded", "BandwidthLimitExceeded", "LimitExceededException",
+	"RequestThrottled", "SlowDown", "PriorRequestNotComplete",
+	"EC2ThrottledException", "TooManyUpdates", "RequestTimeout",
+	"RequestTimeoutException", "InternalError", "InternalFailure",
+	"ServiceUnavailable", "IDPCommunicationError",
+	"ExpiredToken", "ExpiredTokenException",
+};
+
+bool http_is_retryable(long status, const char *code, int curl_code)
+{
+	switch (curl_code) {
+	case CURLE_OK:
+		break;
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_OPERATION_TIMEDOUT:
+	case CURLE_PARTIAL_FILE:
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_HTTP2:
+	case CURLE_HTTP2_STREAM:
+		return true;
+	default:
+		return false;
+	}
+	if (status == 429 || status == 500 || status == 502 || status == 503 ||
+	    status == 504)
+		return true;
+	for (size_t i = 0; code && i < sizeof(retryable_codes) /
+						sizeof(retryable_codes[0]);
+	     i++)
+		if (strcmp(code, retryable_codes[i]) == 0)
+			return true;
+	return false;
+}
+
+static size_t on_body(char *data, size_t size, size_t n, void *user)
+{
+	struct aws_call *call = user;
+	return buf_append(&call->resp.body, data, size * n) < 0 ? 0 : size * n;
+}
+
+static size_t on_header(char *data, size_t size, size_t n, void *user)
+{
+	struct aws_call *call = user;
+	size_t len = size * n;
+	if (len >= 5 && memcmp(data, "HTTP/", 5) == 0) {
+		/* A new status line (after 100 Continue): start afresh. */
+		aws_headers_release(&call->resp.headers);
+		return len;
+	}
+	const char *colon = memchr(data, ':', len);
+	if (!colon)
+		return len;
+	char *name = strndup(data, (size_t)(colon - data));
+	const char *v = colon + 1, *end = data + len;
+	while (v < end && (*v == ' ' || *v == '\t'))
+		v++;
+	while (end > v && (end[-1] == '\r' || end[-1] == '\n' ||
+			   end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	char *value = strndup(v, (size_t)(end - v));
+	int rc = name && value ? aws_headers_add(&call->resp.headers, name, value)
+			       : -1;
+	free(name);
+	free(value);
+	return rc < 0 ? 0 : len;
+}
+
+/* "https://host:443" signs as "host", like the SDKs, because the port is
+ * implied; any other port is part of the host. */
+static char *host_of_origin(const char *origin)
+{
+	const char *p = strstr(origin, "://");
+	p = p ? p + 3 : origin;
+	size_t len = strcspn(p, "/");
+	char *host = strndup(p, len);
+	if (!host)
+		return NULL;
+	size_t hl = strlen(host);
+	bool https = strncmp(origin, "https:", 6) == 0;
+	const char *default_port = https ? ":443" : ":80";
+	size_t pl = strlen(default_port);
+	if (hl > pl && strcmp(host + hl - pl, default_port) == 0)
+		host[hl - pl] = '\0';
+	return host;
+}
+
+static void amz_date_now(char out[17])
+{
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(out, 17, "%Y%m%dT%H%M%SZ", &tm);
+}
+
+static struct curl_slist *slist_add(struct curl_slist *list, bool *ok,
+				    const char *name, const char *value)
+{
+	if (!*ok)
+		return list;
+	char *line = NULL;
+	if (asprintf(&line, "%s: %s", name, value) < 0) {
+		*ok = false;
+		return list;
+	}
+	struct curl_slist *next = curl_slist_append(list, line);
+	free(line);
+	if (!next)
+		*ok = false;
+	return next ? next : list;
+}
+
+/* Builds the header list for one attempt, signed with the credentials of
+ * the moment (they may have been refreshed since the last attempt). */
+static int sign_attempt(struct http_client *c, struct aws_ctx *ctx,
+			struct aws_call *call, struct curl_slist **out)
+{
+	struct aws_request *req = &call->req;
+	const struct aws_credentials *creds = NULL;
+	char amz_date[17], payload_hash[SIGV4_HASH_HEX_LEN + 1];
+	char *host = host_of_origin(req->origin);
+	struct curl_slist *list = NULL;
+	bool ok = host != NULL;
+
+	if (!req->anonymous && creds_get(ctx->creds, &creds, &call->err) < 0) {
+		free(host);
+		return -1;
+	}
+	amz_date_now(amz_date);
+	sigv4_sha256_hex(buf_str(&req->body), req->body.len, payload_hash);
+
+	size_t n = 0;
+	struct sigv4_header *sh =
+		calloc(req->headers.n + 4, sizeof(struct sigv4_header));
+	ok = ok && sh;
+	if (ok) {
+		sh[n++] = (struct sigv4_header){ "host", host };
+		sh[n++] = (struct sigv4_header){ "x-amz-date", amz_date };
+		if (req->service->protocol == AWS_PROTOCOL_REST_XML)
+			sh[n++] = (struct sigv4_header){ "x-amz-content-sha256",
+							 payload_hash };
+		if (creds && creds->session_token)
+			sh[n++] = (struct sigv4_header){ "x-amz-security-token",
+							 creds->session_token };
+		for (size_t i = 0; i < req->headers.n; i++)
+			sh[n++] = (struct sigv4_header){
+				req->headers.items[i].name,
+				req->headers.items[i].value
+			};
+		for (size_t i = 0; i < n; i++)
+			list = slist_add(list, &ok, sh[i].name, sh[i].value);
+	}
+	if (ok && creds) {
+		struct sigv4_request sreq = { req->method, req->path, req->query,
+					      sh, n, payload_hash };
+		struct sigv4_scope scope = { amz_date, ctx->region,
+					     req->service->signing_name };
+		enum sigv4_path_rule rule =
+			req->service->protocol == AWS_PROTOCOL_REST_XML
+				? SIGV4_PATH_S3
+				: SIGV4_PATH_NORMALIZE_ENCODE;
+		char *auth = sigv4_authorization(&sreq, rule, &scope,
+						 creds->access_key_id,
+						 creds->secret_access_key,
+						 &c->key_cache);
+		ok = auth != NULL;
+		list = slist_add(list, &ok, "Authorization", auth ? auth : "");
+		free(auth);
+	}
+	/* No 100-continue round trip, and no header curl would add unsigned
+	 * that changes what S3 stores. */
+	list = slist_add(list, &ok, "Expect", "");
+	if (ok && !aws_headers_get(&req->headers, "content-type")) {
+		struct curl_slist *next = curl_slist_append(list, "Content-Type:");
+		ok = next != NULL;
+		list = next ? next : list;
+	}
+	free(sh);
+	free(host);
+	if (!ok) {
+		curl_slist_free_all(list);
+		err_set(&call->err, ERR_NOMEM, "out of memory signing request");
+		return -1;
+	}
+	*out = list;
+	return 0;
+}
+
+static CURL *take_easy(struct http_client *c)
+{
+	if (c->n_idle) {
+		CURL *easy = c->idle[--c->n_idle];
+		curl_easy_reset(easy);
+		return easy;
+	}
+	return curl_easy_init();
+}
+
+static void give_back_easy(struct http_client *c, CURL *easy)
+{
+	if (c->n_idle == c->cap_idle) {
+		size_t cap = c->cap_idle ? c->cap_idle * 2 : 8;
+		CURL **idle = realloc(c->idle, cap * sizeof(*idle));
+		if (!idle) {
+			curl_easy_cleanup(easy);
+			return;
+		}
+		c->idle = idle;
+		c->cap_idle = cap;
+	}
+	c->idle[c->n_idle++] = easy;
+}
+
+static char *request_url(const struct aws_request *req)
+{
+	char *url = NULL;
+	bool has_query = req->query && *req->query;
+	if (asprintf(&url, "%s%s%s%s", req->origin, req->path,
+		     has_query ? "?" : "", has_query ? req->query : "") < 0)
+		return NULL;
+	return url;
+}
+
+static int configure_easy(struct http_client *c, CURL *easy,
+			  struct aws_call *call, struct curl_slist *headers)
+{
+	struct aws_request *req = &call->req;
+	char *url = request_url(req);
+	if (!url)
+		return -1;
+	CURLcode rc = curl_easy_setopt(easy, CURLOPT_URL, url);
+	free(url);
+	if (rc != CURLE_OK || tls_use_ca_certificates(easy) != CURLE_OK)
+		return -1;
+	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(easy, CURLOPT_PRIVATE, call);
+	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(easy, CURLOPT_USERAGENT, "ssmbak/" SSMBAK_VERSION);
+	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(easy, CURLOPT_WRITEDATA, call);
+	curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(easy, CURLOPT_HEADERDATA, call);
+	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, c->connect_ms);
+	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, c->total_ms);
+	curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (req->head) {
+		curl_easy_setopt(easy, CURLOPT_NOBODY, 1L);
+	} else if (strcmp(req->method, "POST") == 0 ||
+		   strcmp(req->method, "PUT") == 0) {
+		curl_easy_setopt(easy, CURLOPT_POSTFIELDS, buf_str(&req->body));
+		curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE,
+				 (curl_off_t)req->body.len);
+		curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, req->method);
+	} else if (strcmp(req->method, "GET") != 0) {
+		curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, req->method);
+	}
+	return 0;
+}
+
+static int start_attempt(struct http_client *c, struct aws_ctx *ctx,
+			 struct aws_call *call)
+{
+	struct curl_slist *headers = NULL;
+	call->attempts++;
+	buf_clear(&call->resp.body);
+	aws_headers_release(&call->resp.headers);
+	call->resp.status = 0;
+	err_clear(&call->err);
+	if (sign_attempt(c, ctx, call, &headers) < 0) {
+		err_context(&call->err, call->req.service->label,
+			    call->req.operation);
+		return -1;
+	}
+	CURL *easy = take_easy(c);
+	if (!easy || configure_easy(c, easy, call, headers) < 0 ||
+	    curl_multi_add_handle(c->multi, easy) != CURLM_OK) {
+		if (easy)
+			curl_easy_cleanup(easy);
+		curl_slist_free_all(headers);
+		err_set(&call->err, ERR_NOMEM, "could not set up the request");
+		err_context(&call->err, call->req.service->label,
+			    call->req.operation);
+		return -1;
+	}
+	call->attempt.easy = easy;
+	call->attempt.slist = headers;
+	call->attempt.active = true;
+	return 0;
+}
+
+/* Settles one finished attempt: success, a retry to schedule, or failure.
+ * Returns true when the call needs another try. */
+static bool settle_attempt(struct http_client *c, struct aws_ctx *ctx,
+			   struct aws_call *call, CURLcode result)
+{
+	CURL *easy = call->attempt.easy;
+	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &call->resp.status);
+	curl_multi_remove_handle(c->multi, easy);
+	give_back_easy(c, easy);
+	curl_slist_free_all(call->attempt.slist);
+	call->attempt.easy = NULL;
+	call->attempt.slist = NULL;
+	call->attempt.active = false;
+
+	bool retry;
+	if (result != CURLE_OK) {
+		err_set(&call->err, ERR_NETWORK, "%s (%s)",
+			curl_easy_strerror(result), call->req.origin);
+		err_context(&call->err, call->req.service->label,
+			    call->req.operation);
+		retry = http_is_retryable(0, NULL, (int)result);
+	} else if (call->resp.status >= 200 && call->resp.status < 300) {
+		return false;
+	} else {
+		http_decode_error(&call->req, &call->resp, &call->err);
+		retry = http_is_retryable(call->resp.status, call->err.code, 0);
+		if (strncmp(call->err.code, "ExpiredToken", 12) == 0)
+			creds_invalidate(ctx->creds);
+	}
+	call->err.retryable = retry;
+	return retry && call->attempts < c->max_attempts;
+}
+
+struct batch {
+	struct aws_call **calls;
+	size_t n;
+	size_t next_new;
+	struct aws_call **retries;
+	size_t n_retries;
+	int running;
+	size_t finished;
+	size_t failed;
+};
+
+static void finish_call(struct batch *b, struct aws_call *call, bool failed)
+{
+	call->attempt.done = true;
+	b->finished++;
+	if (failed)
+		b->failed++;
+}
+
+static struct aws_call *next_ready(struct batch *b, double now)
+{
+	for (size_t i = 0; i < b->n_retries; i++) {
+		if (b->retries[i]->attempt.not_before <= now) {
+			struct aws_call *call = b->retries[i];
+			b->retries[i] = b->retries[--b->n_retries];
+			return call;
+		}
+	}
+	return b->next_new < b->n ? b->calls[b->next_new++] : NULL;
+}
+
+static void start_ready(struct http_client *c, struct aws_ctx *ctx,
+			struct batch *b)
+{
+	double now = monotonic_seconds();
+	struct aws_call *call;
+	while (b->running < c->concurrency && (call = next_ready(b, now))) {
+		if (start_attempt(c, ctx, call) < 0)
+			finish_call(b, call, true);
+		else
+			b->running++;
+	}
+}
+
+static void collect_done(struct http_client *c, struct aws_ctx *ctx,
+			 struct batch *b)
+{
+	CURLMsg *msg;
+	int left;
+	while ((msg = curl_multi_info_read(c->multi, &left))) {
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		struct aws_call *call = NULL;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &call);
+		CURLcode result = msg->data.result;
+		b->running--;
+		if (settle_attempt(c, ctx, call, result)) {
+			call->attempt.not_before =
+				monotonic_seconds() +
+				http_backoff_seconds(call->attempts, random01());
+			b->retries[b->n_retries++] = call;
+		} else {
+			finish_call(b, call, call->err.kind != ERR_NONE);
+		}
+	}
+}
+
+static int wait_ms(const struct batch *b)
+{
+	if (b->n_retries == 0)
+		return 1000;
+	double now = monotonic_seconds(), soonest = 1.0;
+	for (size_t i = 0; i < b->n_retries; i++) {
+		double due = b->retries[i]->attempt.not_before - now;
+		if (due < soonest)
+			soonest = due;
+	}
+	return soonest <= 0 ? 0 : (int)(soonest * 1000) + 1;
+}
+
+size_t aws_perform(struct aws_ctx *ctx, struct aws_call **calls, size_t n)
+{
+	struct http_client *c = ctx->http;
+	struct batch b = { .calls = calls, .n = n };
+	b.retries = calloc(n ? n : 1, sizeof(*b.retries));
+	if (!b.retries) {
+		for (size_t i = 0; i < n; i++)
+			err_set(&calls[i]->err, ERR_NOMEM, "out of memory");
+		return n;
+	}
+	for (size_t i = 0; i < n; i++) {
+		calls[i]->attempts = 0;
+		calls[i]->attempt = (struct http_attempt){ 0 };
+	}
+	while (b.finished < n) {
+		start_ready(c, ctx, &b);
+		if (b.finished == n)
+			break;
+		int still_running = 0;
+		curl_multi_perform(c->multi, &still_running);
+		collect_done(c, ctx, &b);
+		if (b.finished < n && (b.running > 0 || b.n_retries > 0))
+			curl_multi_poll(c->multi, NULL, 0, wait_ms(&b), NULL);
+	}
+	free(b.retries);
+	return b.failed;
+}
+
+int aws_perform_one(struct aws_ctx *ctx, struct aws_call *call, struct err *e)
+{
+	struct aws_call *calls[] = { call };
+	if (aws_perform(ctx, calls, 1) == 0)
+		return 0;
+	if (e)
+		*e = call->err;
+	return -1;
+}
+
+/* AWS error messages may quote the rejected input ("Value '...' at
+ * 'value' failed to satisfy constraint"); a parameter value must never reach
+ * a log, so quoted values are masked. */
+static void mask_quoted_values(char *msg, size_t size)
+{
+	struct buf out = BUF_INIT;
+	const char *p = msg, *hit;
+	while ((hit = strstr(p, "alue '"))) {
+		const char *end = strstr(hit + 6, "' at '");
+		if (!end)
+			break;
+		buf_append(&out, p, (size_t)(hit + 6 - p));
+		buf_puts(&out, "***");
+		p = end;
+	}
+	buf_puts(&out, p);
+	snprintf(msg, size, "%s", buf_str(&out));
+	buf_release(&out);
+}
+
+static const char *request_id_of(const struct aws_response *resp)
+{
+	const char *id = aws_headers_get(&resp->headers, "x-amz-request-id");
+	if (!id)
+		id = aws_headers_get(&resp->headers, "x-amzn-requestid");
+	return id ? id : "";
+}
+
+static void decode_json_error(const struct aws_response *resp, char *code,
+			      size_t code_size, char *message,
+			      size_t message_size)
+{
+	json_t *root = json_loadb(buf_str(&resp->body), resp->body.len, 0, NULL);
+	const char *type = json_string_value(json_object_get(root, "__type"));
+	if (!type)
+		type = json_string_value(json_object_get(root, "code"));
+	if (!type)
+		type = aws_headers_get(&resp->headers, "x-amzn-errortype");
+	if (type) {
+		/* "com.amazonaws.ssm#ParameterNotFound" or "Name:uri" */
+		const char *hash = strrchr(type, '#');
+		const char *start = hash ? hash + 1 : type;
+		snprintf(code, code_size, "%.*s", (int)strcspn(start, ":"),
+			 start);
+	}
+	const char *msg = json_string_value(json_object_get(root, "message"));
+	if (!msg)
+		msg = json_string_value(json_object_get(root, "Message"));
+	if (!msg)
+		msg = json_string_value(json_object_get(root, "errorMessage"));
+	if (msg)
+		snprintf(message, message_size, "%s", msg);
+	json_decref(root);
+}
+
+static void decode_xml_error(const struct aws_response *resp, char *code,
+			     size_t code_size, char *message,
+			     size_t message_size, char *request_id,
+			     size_t request_id_size)
+{
+	struct xml_doc *doc = xml_parse(buf_str(&resp->body), resp->body.len);
+	if (!doc)
+		return;
+	xml_copy_first(doc, "Code", code, code_size);
+	xml_copy_first(doc, "Message", message, message_size);
+	if (!request_id[0])
+		xml_copy_first(doc, "RequestId", request_id, request_id_size);
+	xml_free(doc);
+}
+
+static const char *code_for_bare_status(long status)
+{
+	switch (status) {
+	case 301: return "PermanentRedirect";
+	case 400: return "BadRequest";
+	case 403: return "Forbidden";
+	case 404: return "NotFound";
+	case 405: return "MethodNotAllowed";
+	case 409: return "Conflict";
+	case 412: return "PreconditionFailed";
+	case 429: return "TooManyRequests";
+	case 500: return "InternalError";
+	case 503: return "ServiceUnavailable";
+	default: return "";
+	}
+}
+
+void http_decode_error(const struct aws_request *req,
+		       const struct aws_response *resp, struct err *e)
+{
+	char code[64] = "", message[512] = "", request_id[80];
+	snprintf(request_id, sizeof(request_id), "%s", request_id_of(resp));
+
+	if (resp->body.len && (req->service->protocol == AWS_PROTOCOL_JSON ||
+			       req->service->protocol == AWS_PROTOCOL_REST_JSON))
+		decode_json_error(resp, code, sizeof(code), message,
+				  sizeof(message));
+	else if (resp->body.len)
+		decode_xml_error(resp, code, sizeof(code), message,
+				 sizeof(message), request_id,
+				 sizeof(request_id));
+	if (!code[0])
+		snprintf(code, sizeof(code), "%s",
+			 code_for_bare_status(resp->status));
+	if (!message[0])
+		snprintf(message, sizeof(message), "HTTP status %ld",
+			 resp->status);
+	mask_quoted_values(message, sizeof(message));
+	err_set_aws(e, req->service->label, req->operation, resp->status, code,
+		    message, request_id);
+}

@@ -1,0 +1,68 @@
+/* The AWS request layer over libcurl: signs each attempt, sends many
+ * requests at once over reused connections, retries what AWS says to retry
+ * with exponential backoff and full jitter, and turns error answers into one
+ * struct err. */
+#ifndef SSMBAK_HTTP_H
+#define SSMBAK_HTTP_H
+
+#include <stddef.h>
+
+#include "aws.h"
+
+/* Private to http.c; in the call so a batch needs no side tables. */
+struct http_attempt {
+	void *easy;
+	void *slist;
+	double not_before; /* monotonic seconds: backoff until then */
+	bool active;
+	bool done;
+};
+
+struct aws_call {
+	struct aws_request req;
+	struct aws_response resp;
+	struct err err;       /* set when the call finally failed */
+	int attempts;
+	void *user;
+	struct http_attempt attempt;
+};
+
+struct http_client;
+
+/* AWS_MAX_ATTEMPTS, else this many tries for a retryable failure. */
+#define HTTP_DEFAULT_MAX_ATTEMPTS 5
+/* Requests in flight at once in a batch (and connections per host). */
+#define HTTP_DEFAULT_CONCURRENCY 16
+
+struct http_client *http_client_new(struct err *e);
+void http_client_free(struct http_client *c);
+void http_client_set_concurrency(struct http_client *c, int n);
+void http_client_set_max_attempts(struct http_client *c, int n);
+/* Total seconds a single attempt may take (connect included). */
+void http_client_set_timeout(struct http_client *c, long connect_ms,
+			     long total_ms);
+
+void aws_call_init(struct aws_call *call, const struct aws_service *svc,
+		   const char *operation, const char *method);
+void aws_call_release(struct aws_call *call);
+
+/* Runs every call to its end, concurrently. Returns how many failed; each
+ * failed call has its err set. A 2xx answer is success. */
+size_t aws_perform(struct aws_ctx *ctx, struct aws_call **calls, size_t n);
+/* One call; 0 on success, -1 with *e set (a copy of call->err). */
+int aws_perform_one(struct aws_ctx *ctx, struct aws_call *call, struct err *e);
+
+/* Exposed for tests: whether an answer (status + error code) or a curl
+ * failure is worth another try, and the backoff before try number
+ * `attempt` (1-based) in seconds, given a random number in [0,1). */
+bool http_is_retryable(long status, const char *code, int curl_code);
+double http_backoff_seconds(int attempt, double random01);
+/* Decodes an AWS error answer into *e (code, message, request id). */
+void http_decode_error(const struct aws_request *req,
+		       const struct aws_response *resp, struct err *e);
+
+/* Once per process, before any thread; idempotent. Loads no OpenSSL
+ * configuration file: the binary must not depend on the build machine's. */
+int http_global_init(struct err *e);
+
+#endif

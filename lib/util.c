@@ -1,0 +1,126 @@
+#include "util.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "exitcode.h"
+
+static const char *the_progname = "ssmbak";
+static enum log_level the_level = LOG_WARN;
+
+void set_progname(const char *name)
+{
+	the_progname = name;
+}
+
+const char *progname(void)
+{
+	return the_progname;
+}
+
+void log_set_level(enum log_level level)
+{
+	the_level = level;
+}
+
+void log_set_level_name(const char *name)
+{
+	static const struct {
+		const char *name;
+		enum log_level level;
+	} names[] = {
+		{ "DEBUG", LOG_DEBUG }, { "INFO", LOG_INFO },
+		{ "WARNING", LOG_WARN }, { "WARN", LOG_WARN },
+		{ "ERROR", LOG_ERROR }, { "CRITICAL", LOG_ERROR },
+	};
+	for (size_t i = 0; name && i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcasecmp(name, names[i].name) == 0)
+			the_level = names[i].level;
+}
+
+bool log_enabled(enum log_level level)
+{
+	return level <= the_level;
+}
+
+void log_msg(enum log_level level, const char *fmt, ...)
+{
+	if (!log_enabled(level))
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "%s: ", the_progname);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+void die(int code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "%s: ", the_progname);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	exit(code);
+}
+
+void die_err(const struct err *e)
+{
+	char line[ERR_LINE_MAX];
+	die(err_exit_code(e), "%s", err_line(e, line, sizeof(line)));
+}
+
+void die_usage(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "%s: ", the_progname);
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, " (see '%s --help')\n", the_progname);
+	va_end(ap);
+	exit(EXIT_USAGE);
+}
+
+static void *checked(void *p)
+{
+	if (!p)
+		die(EXIT_FAILURE_RUN, "out of memory");
+	return p;
+}
+
+void *xmalloc(size_t size)
+{
+	return checked(malloc(size ? size : 1));
+}
+
+void *xcalloc(size_t n, size_t size)
+{
+	return checked(calloc(n ? n : 1, size ? size : 1));
+}
+
+void *xrealloc(void *p, size_t size)
+{
+	return checked(realloc(p, size ? size : 1));
+}
+
+char *xstrdup(const char *s)
+{
+	return checked(strdup(s));
+}
+
+char *xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *s = NULL;
+	int n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		die(EXIT_FAILURE_RUN, "out of memory");
+	return s;
+}

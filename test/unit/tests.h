@@ -1,0 +1,13 @@
+/* The suites the unit runner knows, one line each. */
+#ifndef SSMBAK_TESTS_H
+#define SSMBAK_TESTS_H
+
+#define UNIT_SUITES \
+	UNIT_SUITE(buf) \
+	UNIT_SUITE(sigv4)
+
+#define UNIT_SUITE(name) void test_##name(void);
+UNIT_SUITES
+#undef UNIT_SUITE
+
+#endif
