@@ -130,7 +130,7 @@ localaws-test: ## run localaws' own tests (boto3 and awscli against it)
 e2e: ssmbak build/san/ssmbak ## run the end-to-end tests against localaws
 	$(Q)$(PYTEST) -q test/e2e
 
-check: ssmbak build/unit build/san/unit build/san/ssmbak ## run every test (the CI's command)
+check: ssmbak build/unit build/san/unit build/san/ssmbak build/sigv4-sign ## run every test (the CI's command)
 	$(Q)build/unit
 	$(Q)ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build/san/unit
 	$(Q)$(PYTEST) -q -p no:cacheprovider test/localaws/tests test/e2e
@@ -154,3 +154,8 @@ distclean: clean ## remove everything built, dependency archives included
 	rm -rf build
 
 -include $(shell find build -name '*.d' 2>/dev/null)
+
+# test drivers: small programs the pytest suites run
+build/sigv4-sign: build/obj/test/tools/sigv4_sign.o $(DYN_OBJ)
+	$(call say,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(DYN_LIBS)
