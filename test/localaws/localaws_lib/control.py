@@ -1,0 +1,98 @@
+"""The control endpoint under /_localaws/: no auth, JSON in and out.
+
+  GET    /_localaws/health
+  GET    /_localaws/counters          DELETE resets
+  GET    /_localaws/faults            POST adds a rule, DELETE clears
+  GET    /_localaws/clock             POST {"offset"|"fixed"|"advance"} or {}
+  GET    /_localaws/events            DELETE clears
+  POST   /_localaws/s3/bulk           load many object versions at once
+"""
+import json
+import logging
+
+from .server import CONTROL_PREFIX, Response
+
+log = logging.getLogger("localaws.control")
+
+
+class ControlError(Exception):
+    def __init__(self, status, message):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def json_response(status, payload):
+    return Response(status, [("Content-Type", "application/json")],
+                    json.dumps(payload, indent=1).encode("utf-8"))
+
+
+class Control:
+    def __init__(self, *, clock, counters, faults, events, s3):
+        self.clock = clock
+        self.counters = counters
+        self.faults = faults
+        self.events = events
+        self.s3 = s3
+        self.routes = {
+            ("GET", "health"): self.health,
+            ("GET", "counters"): lambda body: self.counters.snapshot(),
+            ("DELETE", "counters"): self.reset_counters,
+            ("GET", "faults"): lambda body: self.faults.list(),
+            ("POST", "faults"): self.add_faults,
+            ("DELETE", "faults"): self.clear_faults,
+            ("GET", "clock"): lambda body: self.clock.describe(),
+            ("POST", "clock"): self.set_clock,
+            ("GET", "events"): lambda body: self.events.list(),
+            ("DELETE", "events"): self.clear_events,
+            ("POST", "s3/bulk"): self.s3_bulk,
+        }
+
+    def handle(self, request):
+        name = request.path[len(CONTROL_PREFIX):].strip("/")
+        route = self.routes.get((request.method, name))
+        if route is None:
+            known = sorted({n for _, n in self.routes})
+            return json_response(404, {"error": f"no such control route: {request.method} "
+                                                f"{request.path}", "routes": known})
+        try:
+            body = json.loads(request.body) if request.body.strip() else {}
+            return json_response(200, route(body))
+        except ControlError as error:
+            return json_response(error.status, {"error": error.message})
+        except (ValueError, KeyError, TypeError) as error:
+            return json_response(400, {"error": f"{type(error).__name__}: {error}"})
+
+    def health(self, body):
+        return {"status": "ok", "time": self.clock.describe()["now"]}
+
+    def reset_counters(self, body):
+        self.counters.reset()
+        return {}
+
+    def add_faults(self, body):
+        rules = body if isinstance(body, list) else [body]
+        return [self.faults.add(rule) for rule in rules]
+
+    def clear_faults(self, body):
+        self.faults.clear()
+        return {}
+
+    def set_clock(self, body):
+        if "fixed" in body:
+            self.clock.set_fixed(body["fixed"])
+        elif "offset" in body:
+            self.clock.set_offset(body["offset"])
+        elif "advance" in body:
+            self.clock.advance(body["advance"])
+        else:
+            self.clock.reset()
+        return self.clock.describe()
+
+    def clear_events(self, body):
+        self.events.clear()
+        return {}
+
+    def s3_bulk(self, body):
+        versions = self.s3.bulk_load(body["bucket"], body.get("objects", []))
+        return {"bucket": body["bucket"], "versions": versions}

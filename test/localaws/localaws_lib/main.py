@@ -1,0 +1,96 @@
+"""Command line: localaws [--port N] [--state DIR] [--tls-cert F --tls-key F]
+                       [--faults JSON] [--verbose]
+
+Prints `localaws listening on http://127.0.0.1:PORT` (https with TLS) once
+ready, serves until SIGTERM or SIGINT, then saves state and exits 0.
+"""
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+
+from . import auth
+from .clock import Clock
+from .control import Control
+from .counters import Counters
+from .crypto import SecureStringCipher
+from .events import EventBus
+from .faults import Faults
+from .s3 import S3Service
+from .server import App, Server, tls_context
+from .ssm import SsmService
+from .state import StateStore
+from .sts import StsService
+
+HOST = "127.0.0.1"
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="localaws", description="Local AWS emulator (SSM, S3, STS).")
+    parser.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (0: pick a free one)")
+    parser.add_argument("--state", metavar="DIR", help="persist state in DIR (default: memory only)")
+    parser.add_argument("--tls-cert", metavar="FILE", help="serve HTTPS with this certificate (PEM)")
+    parser.add_argument("--tls-key", metavar="FILE", help="private key for --tls-cert (PEM)")
+    parser.add_argument("--faults", metavar="JSON", help="fault rules to start with (object or list)")
+    parser.add_argument("--verbose", "-v", action="store_true", help="log every request to stderr")
+    args = parser.parse_args(argv)
+    if bool(args.tls_cert) != bool(args.tls_key):
+        parser.error("--tls-cert and --tls-key go together")
+    return args
+
+
+def build(args):
+    """Wire the components; returns (server, state store)."""
+    clock = Clock()
+    state = StateStore(args.state)
+    events = EventBus(clock)
+    credentials = auth.default_store(clock)
+    credentials.on_change = state.changed
+    s3 = S3Service(clock, state.changed)
+    ssm = SsmService(SecureStringCipher(args.state), state.changed)
+    sts = StsService()
+    for name, component in (("s3", s3.store), ("ssm", ssm.store),
+                            ("sts", credentials), ("events", events)):
+        state.register(name, component)
+    state.load()
+    counters, faults = Counters(), Faults()
+    if args.faults:
+        rules = json.loads(args.faults)
+        for rule in rules if isinstance(rules, list) else [rules]:
+            faults.add(rule)
+    control = Control(clock=clock, counters=counters, faults=faults, events=events, s3=s3)
+    app = App(services=[ssm, sts, s3], default_service="s3", control=control,
+              clock=clock, events=events, credentials=credentials,
+              counters=counters, faults=faults)
+    tls = tls_context(args.tls_cert, args.tls_key) if args.tls_cert else None
+    server = Server((HOST, args.port), app, tls)
+    return server, state
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else
+                        getattr(logging, os.environ.get("LOCALAWS_LOG", "WARNING").upper(), logging.WARNING),
+                        format="localaws %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    server, state = build(args)
+    stop = threading.Event()
+
+    def request_stop(signum, frame):
+        if not stop.is_set():
+            stop.set()
+            threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    state.start()
+    scheme = "https" if args.tls_cert else "http"
+    print(f"localaws listening on {scheme}://{HOST}:{server.server_address[1]}", flush=True)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    finally:
+        server.server_close()
+        state.close()
+    return 0

@@ -1,0 +1,788 @@
+"""S3 (REST-XML, path-style addressing: /BUCKET/KEY).
+
+API reference: https://docs.aws.amazon.com/AmazonS3/latest/API/API_Operations_Amazon_Simple_Storage_Service.html
+Error codes:   https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html
+
+The request path is percent-decoded exactly once, so keys keep leading or
+doubled slashes, spaces, `+` and unicode exactly as sent (`/app/db/url` is
+requested as /BUCKET//app/db/url).
+"""
+import base64
+import binascii
+import hashlib
+import re
+import secrets
+import urllib.parse
+import xml.etree.ElementTree as ET
+
+from .clock import http_date, iso_millis, parse_time
+from .errors import AwsError
+from .protocols import Service
+from .s3_store import (NULL_VERSION, Bucket, ObjectVersion, S3Store, looks_like_version_id,
+                       walk_objects, walk_versions)
+from .server import Response
+from .xmlutil import document
+
+NS = "http://s3.amazonaws.com/doc/2006-03-01/"
+MAX_KEYS = 1000
+MAX_KEY_BYTES = 1024
+# https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingMetadata.html:
+# user-defined metadata is limited to 2 KB (keys and values, UTF-8 bytes).
+MAX_METADATA_BYTES = 2048
+# https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-tagging.html
+MAX_TAGS, MAX_TAG_KEY, MAX_TAG_VALUE = 10, 128, 256
+TAG_CHARACTERS = re.compile(r"[\w +\-=.:/@]*")
+# https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html
+BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+STORED_HEADERS = ("Cache-Control", "Content-Disposition", "Content-Encoding",
+                  "Content-Language", "Expires")
+SSE_VALUES = ("AES256", "aws:kms", "aws:kms:dsse")
+
+
+# --- errors -----------------------------------------------------------------
+
+def no_such_bucket(name):
+    return AwsError("NoSuchBucket", "The specified bucket does not exist", 404, {"BucketName": name})
+
+
+def no_such_key(key, headers=None):
+    return AwsError("NoSuchKey", "The specified key does not exist.", 404, {"Key": key}, headers)
+
+
+def no_such_version(key, version_id):
+    return AwsError("NoSuchVersion", "The specified version does not exist.", 404,
+                    {"Key": key, "VersionId": version_id})
+
+
+def invalid_argument(message, name, value):
+    return AwsError("InvalidArgument", message, 400,
+                    {"ArgumentName": name, "ArgumentValue": value})
+
+
+def malformed_xml():
+    return AwsError("MalformedXML", "The XML you provided was not well-formed or did not "
+                    "validate against our published schema", 400)
+
+
+def delete_marker_not_allowed(method, version):
+    """405 for operations on a delete marker, with the marker's headers."""
+    return AwsError("MethodNotAllowed", "The specified method is not allowed against this resource.",
+                    405, {"Method": method, "ResourceType": "DeleteMarker"},
+                    {"x-amz-delete-marker": "true", "x-amz-version-id": version.version_id,
+                     "Last-Modified": http_date(version.last_modified), "Allow": "DELETE"})
+
+
+def _hex_bytes(text):
+    return " ".join(f"{b:02x}" for b in text.encode("utf-8"))
+
+
+def _auth_error(failure, account):
+    d = failure.details
+    kind = failure.kind
+    if kind == "missing":
+        return AwsError("AccessDenied", "Access Denied", 403)
+    if kind == "missing_date":
+        return AwsError("AccessDenied", "AWS authentication requires a valid Date or x-amz-date header", 403)
+    if kind == "unknown_key":
+        return AwsError("InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist "
+                        "in our records.", 403, {"AWSAccessKeyId": d["access_key"]})
+    if kind == "bad_token":
+        return AwsError("InvalidToken", "The provided token is malformed or otherwise invalid.", 400)
+    if kind == "expired_token":
+        return AwsError("ExpiredToken", "The provided token has expired.", 400)
+    if kind == "skew":
+        return AwsError("RequestTimeTooSkewed", "The difference between the request time and the "
+                        "current time is too large.", 403,
+                        {"RequestTime": d["stamp"], "ServerTime": iso_millis(d["server_time"]),
+                         "MaxAllowedSkewMilliseconds": 900000})
+    if kind == "scope_date":
+        return AwsError("AuthorizationHeaderMalformed", "The authorization header is malformed; "
+                        "Invalid credential date. Date is not the same as X-Amz-Date.", 400)
+    if kind == "scope_service":
+        return AwsError("AuthorizationHeaderMalformed", "The authorization header is malformed; "
+                        f"incorrect service \"{d['got']}\". This endpoint belongs to \"s3\".", 400)
+    if kind == "malformed":
+        return AwsError("AuthorizationHeaderMalformed", "The authorization header is malformed; "
+                        "the Credential is mal-formed.", 400)
+    if kind == "content_sha_missing":
+        return AwsError("InvalidRequest", "Missing required header for this request: "
+                        "x-amz-content-sha256", 400)
+    if kind == "content_sha_mismatch":
+        return AwsError("XAmzContentSHA256Mismatch", "The provided 'x-amz-content-sha256' header "
+                        "does not match what was computed.", 400,
+                        {"ClientComputedContentSHA256": d["declared"],
+                         "S3ComputedContentSHA256": d["actual"]})
+    return AwsError("SignatureDoesNotMatch", "The request signature we calculated does not match "
+                    "the signature you provided. Check your key and signing method.", 403,
+                    {"AWSAccessKeyId": d.get("access_key"),
+                     "StringToSign": d.get("string_to_sign"),
+                     "SignatureProvided": d.get("signature_provided"),
+                     "StringToSignBytes": _hex_bytes(d.get("string_to_sign", "")),
+                     "CanonicalRequest": d.get("canonical_request"),
+                     "CanonicalRequestBytes": _hex_bytes(d.get("canonical_request", ""))})
+
+
+# --- request parsing helpers ---------------------------------------------------
+
+def split_path(path):
+    """/BUCKET/KEY -> (bucket, key); key None for bucket-level requests."""
+    bucket, slash, key = path[1:].partition("/")
+    return bucket, (key if slash and key else None)
+
+
+def parse_xml(body):
+    """Root element of a request body, namespaces stripped."""
+    try:
+        root = ET.fromstring(body)
+    except ET.ParseError:
+        raise malformed_xml()
+    for element in root.iter():
+        element.tag = element.tag.rpartition("}")[2]
+    return root
+
+
+def child_text(element, tag, default=None):
+    found = element.find(tag)
+    return default if found is None or found.text is None else found.text
+
+
+def validate_tags(pairs):
+    if len(pairs) > MAX_TAGS:
+        raise AwsError("BadRequest", "Object tags cannot be greater than 10", 400)
+    seen = set()
+    for key, value in pairs:
+        if key in seen:
+            raise AwsError("InvalidTag", "Cannot provide multiple Tags with the same key", 400,
+                           {"TagKey": key})
+        seen.add(key)
+        if key.lower().startswith("aws:"):
+            raise AwsError("InvalidTag", "Your TagKey cannot be prefixed with aws:", 400, {"TagKey": key})
+        if not 1 <= len(key) <= MAX_TAG_KEY or not TAG_CHARACTERS.fullmatch(key):
+            raise AwsError("InvalidTag", "The TagKey you have provided is invalid", 400, {"TagKey": key})
+        if len(value) > MAX_TAG_VALUE or not TAG_CHARACTERS.fullmatch(value):
+            raise AwsError("InvalidTag", "The TagValue you have provided is invalid", 400,
+                           {"TagKey": key, "TagValue": value})
+    return pairs
+
+
+def tags_from_header(value):
+    """x-amz-tagging: URL-encoded query parameters, no duplicate names."""
+    try:
+        pairs = urllib.parse.parse_qsl(value, keep_blank_values=True, strict_parsing=True,
+                                       errors="strict")
+    except (ValueError, UnicodeDecodeError):
+        pairs = None
+    if pairs is None or len({k for k, _ in pairs}) != len(pairs):
+        raise invalid_argument("The header 'x-amz-tagging' shall be encoded as UTF-8 then "
+                               "URLEncoded URL query parameters without tag name duplicates.",
+                               "x-amz-tagging", value)
+    return validate_tags(pairs)
+
+
+def tags_from_xml(body):
+    root = parse_xml(body)
+    tag_set = root.find("TagSet")
+    if root.tag != "Tagging" or tag_set is None:
+        raise malformed_xml()
+    pairs = []
+    for tag in tag_set.findall("Tag"):
+        key = child_text(tag, "Key")
+        if key is None:
+            raise malformed_xml()
+        pairs.append((key, child_text(tag, "Value", "")))
+    return validate_tags(pairs)
+
+
+def user_metadata(request):
+    metadata = {}
+    for name, value in request.headers.items():
+        if name.lower().startswith("x-amz-meta-"):
+            metadata[name.lower()[len("x-amz-meta-"):]] = value
+    size = sum(len(k.encode()) + len(v.encode("utf-8", "surrogateescape")) for k, v in metadata.items())
+    if size > MAX_METADATA_BYTES:
+        raise AwsError("MetadataTooLarge", "Your metadata headers exceed the maximum allowed "
+                       "metadata size", 400, {"Size": size, "MaxSizeAllowed": MAX_METADATA_BYTES})
+    return metadata
+
+
+def check_content_md5(request):
+    """Content-MD5 must be the base64 MD5 of the body (BadDigest otherwise)."""
+    declared = request.header("content-md5")
+    if declared is None:
+        return
+    try:
+        digest = base64.b64decode(declared, validate=True)
+    except (binascii.Error, ValueError):
+        digest = b""
+    if len(digest) != 16:
+        raise AwsError("InvalidDigest", "The Content-MD5 you specified was invalid.", 400,
+                       {"Content-MD5": declared})
+    if digest != hashlib.md5(request.body).digest():
+        raise AwsError("BadDigest", "The Content-MD5 you specified did not match what we received.",
+                       400, {"ExpectedDigest": declared,
+                             "CalculatedDigest": base64.b64encode(hashlib.md5(request.body).digest()).decode()})
+
+
+def parse_max_keys(request):
+    raw = request.query.get("max-keys")
+    if raw is None:
+        return MAX_KEYS
+    try:
+        value = int(raw)
+    except ValueError:
+        raise invalid_argument("Provided max-keys not an integer or within integer range", "max-keys", raw)
+    if value < 0:
+        raise invalid_argument("Argument maxKeys must be an integer between 0 and 2147483647",
+                               "maxKeys", raw)
+    return min(value, MAX_KEYS)
+
+
+def url_encoder(request):
+    """encoding-type=url: keys come back URL-encoded (space as '+')."""
+    encoding = request.query.get("encoding-type")
+    if encoding is None:
+        return None, lambda text: text
+    if encoding != "url":
+        raise invalid_argument("Invalid Encoding Method specified in Request", "encoding-type", encoding)
+    return "url", lambda text: urllib.parse.quote_plus(text, safe="/") if text else text
+
+
+# --- the service ------------------------------------------------------------------
+
+BUCKET_OPERATIONS = {
+    # (method, subresource) -> operation; subresource None: plain bucket URL
+    ("GET", None): "ListObjects", ("GET", "list-type"): "ListObjectsV2",
+    ("GET", "versions"): "ListObjectVersions", ("GET", "versioning"): "GetBucketVersioning",
+    ("GET", "location"): "GetBucketLocation", ("PUT", None): "CreateBucket",
+    ("PUT", "versioning"): "PutBucketVersioning", ("HEAD", None): "HeadBucket",
+    ("DELETE", None): "DeleteBucket", ("POST", "delete"): "DeleteObjects",
+}
+OBJECT_OPERATIONS = {
+    ("GET", None): "GetObject", ("HEAD", None): "HeadObject", ("PUT", None): "PutObject",
+    ("DELETE", None): "DeleteObject", ("GET", "tagging"): "GetObjectTagging",
+    ("PUT", "tagging"): "PutObjectTagging", ("DELETE", "tagging"): "DeleteObjectTagging",
+}
+# Query parameters that select a sub-resource rather than parameterise a call.
+SUBRESOURCES = ("versioning", "versions", "location", "list-type", "delete", "tagging",
+                "acl", "policy", "cors", "lifecycle", "encryption", "uploads", "uploadId",
+                "website", "logging", "notification", "replication", "ownershipControls",
+                "publicAccessBlock", "object-lock", "retention", "legal-hold", "attributes",
+                "restore", "select", "accelerate", "analytics", "inventory", "metrics",
+                "intelligent-tiering", "requestPayment", "torrent")
+
+
+class S3Service(Service):
+    name = signing_name = "s3"
+
+    def __init__(self, clock, changed):
+        self.clock = clock
+        self.changed = changed
+        self.store = S3Store()
+        self.handlers = {
+            "ListBuckets": self.list_buckets, "CreateBucket": self.create_bucket,
+            "HeadBucket": self.head_bucket, "DeleteBucket": self.delete_bucket,
+            "GetBucketLocation": self.get_bucket_location,
+            "GetBucketVersioning": self.get_bucket_versioning,
+            "PutBucketVersioning": self.put_bucket_versioning,
+            "ListObjectVersions": self.list_object_versions,
+            "ListObjectsV2": self.list_objects_v2, "ListObjects": self.list_objects,
+            "DeleteObjects": self.delete_objects,
+            "PutObject": self.put_object, "GetObject": self.get_object,
+            "HeadObject": self.get_object, "DeleteObject": self.delete_object,
+            "GetObjectTagging": self.get_object_tagging,
+            "PutObjectTagging": self.put_object_tagging,
+            "DeleteObjectTagging": self.delete_object_tagging,
+        }
+
+    # --- Service interface ---
+
+    def operation_name(self, request):
+        bucket, key = split_path(request.path)
+        if not bucket:
+            return "ListBuckets" if request.method == "GET" else "Unknown"
+        subresource = next((s for s in SUBRESOURCES if s in request.query), None)
+        table = BUCKET_OPERATIONS if key is None else OBJECT_OPERATIONS
+        if key is not None and request.method == "PUT" and request.header("x-amz-copy-source"):
+            return "CopyObject"
+        return table.get((request.method, subresource), "Unknown")
+
+    def dispatch(self, request, operation, ctx):
+        handler = self.handlers.get(operation)
+        if handler is None:
+            raise AwsError("NotImplemented", "A header you provided implies functionality that "
+                           "is not implemented", 501)
+        bucket, key = split_path(request.path)
+        with self.store.lock:
+            return handler(request, ctx, bucket, key)
+
+    def render_error(self, request, ctx, error):
+        pairs = [("Code", error.code), ("Message", error.message)]
+        pairs += [(name, value) for name, value in error.fields.items()]
+        pairs += [("RequestId", self._request_id(ctx)), ("HostId", self._host_id(ctx))]
+        body = b"" if request.method == "HEAD" else document("Error", pairs)
+        headers = [("Content-Type", "application/xml")] + self._id_headers(ctx)
+        headers += list(error.headers.items())
+        if error.code == "SlowDown":
+            headers.append(("Retry-After", "1"))
+        return Response(error.status, headers, body)
+
+    def throttle_error(self):
+        return AwsError("SlowDown", "Please reduce your request rate.", 503)
+
+    def internal_error(self):
+        return AwsError("InternalError", "We encountered an internal error. Please try again.", 500)
+
+    def auth_error(self, failure, request, ctx):
+        return _auth_error(failure, ctx.account)
+
+    # --- response helpers ---
+
+    @staticmethod
+    def _request_id(ctx):
+        if not hasattr(ctx, "s3_request_id"):
+            ctx.s3_request_id = secrets.token_hex(8).upper()
+            ctx.s3_host_id = base64.b64encode(secrets.token_bytes(48)).decode()
+        return ctx.s3_request_id
+
+    def _host_id(self, ctx):
+        self._request_id(ctx)
+        return ctx.s3_host_id
+
+    def _id_headers(self, ctx):
+        return [("x-amz-request-id", self._request_id(ctx)), ("x-amz-id-2", self._host_id(ctx)),
+                ("Server", "AmazonS3")]
+
+    def _xml(self, ctx, root, pairs, status=200, headers=()):
+        return Response(status, [("Content-Type", "application/xml")] + self._id_headers(ctx)
+                        + list(headers), document(root, pairs, NS))
+
+    def _empty(self, ctx, status=200, headers=()):
+        return Response(status, self._id_headers(ctx) + list(headers), b"")
+
+    @staticmethod
+    def _owner(ctx):
+        return [("ID", hashlib.sha256(ctx.account.encode()).hexdigest()), ("DisplayName", "localaws")]
+
+    def _bucket(self, name):
+        bucket = self.store.buckets.get(name)
+        if bucket is None:
+            raise no_such_bucket(name)
+        return bucket
+
+    # --- buckets ---
+
+    def list_buckets(self, request, ctx, _bucket, _key):
+        buckets = [("Bucket", [("Name", b.name), ("CreationDate", iso_millis(b.created))])
+                   for b in sorted(self.store.buckets.values(), key=lambda b: b.name)]
+        return self._xml(ctx, "ListAllMyBucketsResult",
+                         [("Owner", self._owner(ctx)), ("Buckets", buckets)])
+
+    def create_bucket(self, request, ctx, name, _key):
+        """https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateBucket.html"""
+        if not BUCKET_NAME.fullmatch(name) or ".." in name:
+            raise AwsError("InvalidBucketName", "The specified bucket is not valid.", 400,
+                           {"BucketName": name})
+        region = self._location_constraint(request, ctx)
+        existing = self.store.buckets.get(name)
+        if existing is not None:
+            # Legacy behaviour kept by S3: re-creating your own bucket in
+            # us-east-1 answers 200; elsewhere BucketAlreadyOwnedByYou.
+            if region == "us-east-1" and existing.region == "us-east-1":
+                return self._empty(ctx, headers=[("Location", f"/{name}")])
+            raise AwsError("BucketAlreadyOwnedByYou", "Your previous request to create the named "
+                           "bucket succeeded and you already own it.", 409, {"BucketName": name})
+        self.store.buckets[name] = Bucket(name, region, self.clock.now())
+        self.changed()
+        return self._empty(ctx, headers=[("Location", f"/{name}")])
+
+    @staticmethod
+    def _location_constraint(request, ctx):
+        constraint = None
+        if request.body.strip():
+            root = parse_xml(request.body)
+            constraint = child_text(root, "LocationConstraint")
+        if constraint == "us-east-1":
+            raise AwsError("InvalidLocationConstraint", "The specified location-constraint is not valid",
+                           400, {"LocationConstraint": constraint})
+        if constraint is None:
+            if ctx.region != "us-east-1":
+                raise AwsError("IllegalLocationConstraintException", "The unspecified location "
+                               "constraint is incompatible for the region specific endpoint this "
+                               "request was sent to.", 400)
+            return "us-east-1"
+        if constraint != ctx.region:
+            raise AwsError("IllegalLocationConstraintException", f"The {constraint} location "
+                           "constraint is incompatible for the region specific endpoint this "
+                           "request was sent to.", 400)
+        return constraint
+
+    def head_bucket(self, request, ctx, name, _key):
+        bucket = self._bucket(name)
+        return self._empty(ctx, headers=[("x-amz-bucket-region", bucket.region)])
+
+    def get_bucket_location(self, request, ctx, name, _key):
+        bucket = self._bucket(name)
+        # us-east-1 buckets report an empty LocationConstraint.
+        location = "" if bucket.region == "us-east-1" else bucket.region
+        body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<LocationConstraint xmlns="{NS}">'
+                f'{location}</LocationConstraint>').encode()
+        return Response(200, [("Content-Type", "application/xml")] + self._id_headers(ctx), body)
+
+    def delete_bucket(self, request, ctx, name, _key):
+        bucket = self._bucket(name)
+        if not bucket.is_empty():
+            raise AwsError("BucketNotEmpty", "The bucket you tried to delete is not empty", 409,
+                           {"BucketName": name})
+        del self.store.buckets[name]
+        self.changed()
+        return self._empty(ctx, 204)
+
+    def get_bucket_versioning(self, request, ctx, name, _key):
+        bucket = self._bucket(name)
+        pairs = [("Status", bucket.versioning)] if bucket.versioning else []
+        return self._xml(ctx, "VersioningConfiguration", pairs)
+
+    def put_bucket_versioning(self, request, ctx, name, _key):
+        bucket = self._bucket(name)
+        root = parse_xml(request.body)
+        status = child_text(root, "Status")
+        if root.tag != "VersioningConfiguration" or status not in ("Enabled", "Suspended"):
+            raise malformed_xml()
+        bucket.versioning = status
+        self.changed()
+        return self._empty(ctx)
+
+    # --- listings ---
+
+    def list_object_versions(self, request, ctx, name, _key):
+        """https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectVersions.html"""
+        bucket = self._bucket(name)
+        q = request.query
+        prefix, delimiter = q.get("prefix", ""), q.get("delimiter", "")
+        key_marker, version_id_marker = q.get("key-marker", ""), q.get("version-id-marker", "")
+        if version_id_marker and not key_marker:
+            raise invalid_argument("A version-id marker cannot be specified without a key marker.",
+                                   "version-id-marker", version_id_marker)
+        max_keys = parse_max_keys(request)
+        encoding, enc = url_encoder(request)
+        entries, truncated = walk_versions(bucket, prefix, delimiter, key_marker,
+                                           version_id_marker, max_keys)
+        pairs = [("Name", name), ("Prefix", enc(prefix)), ("KeyMarker", enc(key_marker)),
+                 ("VersionIdMarker", version_id_marker)]
+        if truncated and entries:
+            last = entries[-1]
+            if last[0] == "prefix":
+                pairs.append(("NextKeyMarker", enc(last[1])))
+            else:
+                pairs += [("NextKeyMarker", enc(last[1].key)),
+                          ("NextVersionIdMarker", last[1].version_id)]
+        pairs += [("MaxKeys", max_keys), ("Delimiter", enc(delimiter) or None),
+                  ("EncodingType", encoding), ("IsTruncated", truncated)]
+        owner = self._owner(ctx)
+        for entry in entries:
+            if entry[0] == "prefix":
+                pairs.append(("CommonPrefixes", [("Prefix", enc(entry[1]))]))
+            else:
+                pairs.append(self._version_entry(entry[1], entry[2], enc, owner))
+        return self._xml(ctx, "ListVersionsResult", pairs)
+
+    @staticmethod
+    def _version_entry(version, is_latest, enc, owner):
+        common = [("Key", enc(version.key)), ("VersionId", version.version_id),
+                  ("IsLatest", is_latest), ("LastModified", iso_millis(version.last_modified))]
+        if version.delete_marker:
+            return ("DeleteMarker", common + [("Owner", owner)])
+        return ("Version", common + [("ETag", version.etag), ("Size", version.size),
+                                     ("StorageClass", "STANDARD"), ("Owner", owner)])
+
+    @staticmethod
+    def _object_entry(version, enc, owner):
+        pairs = [("Key", enc(version.key)), ("LastModified", iso_millis(version.last_modified)),
+                 ("ETag", version.etag), ("Size", version.size), ("StorageClass", "STANDARD")]
+        if owner:
+            pairs.append(("Owner", owner))
+        return ("Contents", pairs)
+
+    def list_objects_v2(self, request, ctx, name, _key):
+        """https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html"""
+        bucket = self._bucket(name)
+        q = request.query
+        prefix, delimiter = q.get("prefix", ""), q.get("delimiter", "")
+        token, start_after = q.get("continuation-token"), q.get("start-after", "")
+        after = start_after
+        if token is not None:
+            try:
+                after = base64.urlsafe_b64decode(token.encode()).decode("utf-8")
+            except (binascii.Error, ValueError):
+                raise invalid_argument("The continuation token provided is incorrect",
+                                       "continuation-token", token)
+        max_keys = parse_max_keys(request)
+        encoding, enc = url_encoder(request)
+        entries, truncated = walk_objects(bucket, prefix, delimiter, after, max_keys)
+        owner = self._owner(ctx) if q.get("fetch-owner") == "true" else None
+        pairs = [("Name", name), ("Prefix", enc(prefix))]
+        if token is not None:
+            pairs.append(("ContinuationToken", token))
+        if truncated and entries:
+            last = entries[-1][1] if entries[-1][0] == "prefix" else entries[-1][1].key
+            pairs.append(("NextContinuationToken",
+                          base64.urlsafe_b64encode(last.encode("utf-8")).decode()))
+        pairs += [("KeyCount", len(entries)), ("MaxKeys", max_keys),
+                  ("Delimiter", enc(delimiter) or None), ("EncodingType", encoding),
+                  ("IsTruncated", truncated), ("StartAfter", enc(start_after) or None)]
+        pairs += self._listing_entries(entries, enc, owner)
+        return self._xml(ctx, "ListBucketResult", pairs)
+
+    def list_objects(self, request, ctx, name, _key):
+        """https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjects.html"""
+        bucket = self._bucket(name)
+        q = request.query
+        prefix, delimiter, marker = q.get("prefix", ""), q.get("delimiter", ""), q.get("marker", "")
+        max_keys = parse_max_keys(request)
+        encoding, enc = url_encoder(request)
+        entries, truncated = walk_objects(bucket, prefix, delimiter, marker, max_keys)
+        pairs = [("Name", name), ("Prefix", enc(prefix)), ("Marker", enc(marker))]
+        if truncated and entries and delimiter:
+            last = entries[-1][1] if entries[-1][0] == "prefix" else entries[-1][1].key
+            pairs.append(("NextMarker", enc(last)))
+        pairs += [("MaxKeys", max_keys), ("Delimiter", enc(delimiter) or None),
+                  ("EncodingType", encoding), ("IsTruncated", truncated)]
+        pairs += self._listing_entries(entries, enc, self._owner(ctx))
+        return self._xml(ctx, "ListBucketResult", pairs)
+
+    def _listing_entries(self, entries, enc, owner):
+        pairs = []
+        for kind, value in entries:
+            if kind == "prefix":
+                pairs.append(("CommonPrefixes", [("Prefix", enc(value))]))
+            else:
+                pairs.append(self._object_entry(value, enc, owner))
+        return pairs
+
+    # --- objects ---
+
+    def put_object(self, request, ctx, name, key):
+        """https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html"""
+        bucket = self._bucket(name)
+        if len(key.encode("utf-8", "surrogateescape")) > MAX_KEY_BYTES:
+            raise AwsError("KeyTooLongError", "Your key is too long", 400,
+                           {"Size": len(key.encode("utf-8", "surrogateescape")),
+                            "MaxSizeAllowed": MAX_KEY_BYTES})
+        check_content_md5(request)
+        metadata = user_metadata(request)
+        tagging = request.header("x-amz-tagging")
+        tags = tags_from_header(tagging) if tagging else []
+        sse = request.header("x-amz-server-side-encryption") or "AES256"
+        if sse not in SSE_VALUES:
+            raise invalid_argument("The encryption method specified is not supported",
+                                   "x-amz-server-side-encryption", sse)
+        headers = {h: request.header(h) for h in STORED_HEADERS if request.header(h)}
+        encoding = [e.strip() for e in headers.get("Content-Encoding", "").split(",")
+                    if e.strip() and e.strip() != "aws-chunked"]
+        headers.pop("Content-Encoding", None)
+        if encoding:
+            headers["Content-Encoding"] = ", ".join(encoding)
+        version = bucket.add(ObjectVersion(
+            key, None, self.clock.now(), body=request.body, metadata=metadata,
+            content_type=request.header("content-type") or "binary/octet-stream",
+            tags=tags, sse=sse, headers=headers))
+        self.changed()
+        out = [("ETag", version.etag), ("x-amz-server-side-encryption", sse)]
+        if version.version_id != NULL_VERSION:
+            out.append(("x-amz-version-id", version.version_id))
+        return self._empty(ctx, headers=out)
+
+    def _resolve(self, bucket, key, version_id, method, tagging=False):
+        """The version a GET/HEAD/tagging call addresses, or S3's error.
+
+        Tagging calls on a delete marker answer 405 MethodNotAllowed even
+        without versionId; GET/HEAD then answer 404 NoSuchKey.
+        """
+        if version_id is None:
+            latest = bucket.latest(key)
+            if latest is None:
+                raise no_such_key(key)
+            if latest.delete_marker:
+                # "If the current version of the object is a delete marker,
+                # Amazon S3 behaves as if the object was deleted and includes
+                # x-amz-delete-marker: true in the response."
+                if not tagging:
+                    raise no_such_key(key, {"x-amz-delete-marker": "true",
+                                            "x-amz-version-id": latest.version_id})
+                raise delete_marker_not_allowed(method, latest)
+            return latest
+        if not looks_like_version_id(version_id):
+            raise invalid_argument("Invalid version id specified", "versionId", version_id)
+        version = bucket.find(key, version_id)
+        if version is None:
+            raise no_such_version(key, version_id)
+        if version.delete_marker:
+            raise delete_marker_not_allowed(method, version)
+        return version
+
+    def _version_header(self, bucket, version):
+        if bucket.ever_versioned:
+            return [("x-amz-version-id", version.version_id)]
+        return []
+
+    def get_object(self, request, ctx, name, key):
+        """GetObject and HeadObject (HEAD: same headers, no body)."""
+        bucket = self._bucket(name)
+        version = self._resolve(bucket, key, request.query.get("versionId"), request.method)
+        headers = [("Last-Modified", http_date(version.last_modified)), ("ETag", version.etag),
+                   ("Content-Type", version.content_type), ("Accept-Ranges", "bytes"),
+                   ("x-amz-server-side-encryption", version.sse)]
+        headers += self._version_header(bucket, version)
+        headers += [(f"x-amz-meta-{k}", v) for k, v in version.metadata.items()]
+        if version.tags:
+            headers.append(("x-amz-tagging-count", str(len(version.tags))))
+        headers += list(version.headers.items())
+        status, body = 200, version.body
+        byte_range = request.header("range")
+        if byte_range:
+            status, body, extra = self._apply_range(byte_range, version.body)
+            headers += extra
+        headers.append(("Content-Length", str(len(body))))
+        if request.method == "HEAD":
+            body = b""
+        return Response(status, self._id_headers(ctx) + headers, body)
+
+    @staticmethod
+    def _apply_range(spec, body):
+        """A single `bytes=` range (RFC 9110 14.1.2); others serve the whole body."""
+        match = re.fullmatch(r"bytes=(\d*)-(\d*)", spec.strip())
+        if not match or match.groups() == ("", ""):
+            return 200, body, []
+        first, last = match.groups()
+        size = len(body)
+        if first == "":
+            start, end = max(size - int(last), 0), size - 1
+        else:
+            start, end = int(first), min(int(last), size - 1) if last else size - 1
+        if start >= size or start > end:
+            raise AwsError("InvalidRange", "The requested range is not satisfiable", 416,
+                           {"RangeRequested": spec, "ActualObjectSize": size},
+                           {"Content-Range": f"bytes */{size}"})
+        return 206, body[start:end + 1], [("Content-Range", f"bytes {start}-{end}/{size}")]
+
+    def delete_object(self, request, ctx, name, key):
+        """https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObject.html"""
+        bucket = self._bucket(name)
+        version_id = request.query.get("versionId")
+        if version_id is not None and not looks_like_version_id(version_id):
+            raise invalid_argument("Invalid version id specified", "versionId", version_id)
+        headers = self._delete(bucket, key, version_id)
+        return self._empty(ctx, 204, headers)
+
+    def _delete(self, bucket, key, version_id):
+        """Delete one key or version; the response headers describing it."""
+        if version_id is not None:
+            removed = bucket.remove_version(key, version_id)
+            self.changed()
+            headers = [("x-amz-version-id", version_id)]
+            if removed is not None and removed.delete_marker:
+                headers.append(("x-amz-delete-marker", "true"))
+            return headers
+        if not bucket.ever_versioned:
+            bucket.remove_version(key, NULL_VERSION)
+            self.changed()
+            return []
+        marker = bucket.add(ObjectVersion(key, None, self.clock.now(), delete_marker=True))
+        self.changed()
+        return [("x-amz-delete-marker", "true"), ("x-amz-version-id", marker.version_id)]
+
+    def delete_objects(self, request, ctx, name, _key):
+        """https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObjects.html"""
+        bucket = self._bucket(name)
+        has_checksum = any(h.lower().startswith("x-amz-checksum-") for h in request.headers.keys())
+        if request.header("content-md5") is None and not has_checksum:
+            raise AwsError("InvalidRequest", "Missing required header for this request: Content-MD5", 400)
+        check_content_md5(request)
+        root = parse_xml(request.body)
+        objects = root.findall("Object")
+        if root.tag != "Delete" or not objects or len(objects) > MAX_KEYS:
+            raise malformed_xml()
+        quiet = (child_text(root, "Quiet", "false").strip().lower() == "true")
+        results = []
+        for item in objects:
+            results.append(self._delete_one(bucket, child_text(item, "Key", ""),
+                                            child_text(item, "VersionId"), quiet))
+        return self._xml(ctx, "DeleteResult", [r for r in results if r is not None])
+
+    def _delete_one(self, bucket, key, version_id, quiet):
+        if version_id is not None and not looks_like_version_id(version_id):
+            return ("Error", [("Key", key), ("VersionId", version_id), ("Code", "NoSuchVersion"),
+                              ("Message", "The specified version does not exist.")])
+        headers = dict(self._delete(bucket, key, version_id))
+        if quiet:
+            return None
+        pairs = [("Key", key)]
+        if version_id is not None:
+            pairs.append(("VersionId", version_id))
+        if headers.get("x-amz-delete-marker") == "true":
+            pairs += [("DeleteMarker", True), ("DeleteMarkerVersionId", headers["x-amz-version-id"])]
+        return ("Deleted", pairs)
+
+    # --- tagging ---
+
+    def get_object_tagging(self, request, ctx, name, key):
+        bucket = self._bucket(name)
+        version = self._resolve(bucket, key, request.query.get("versionId"), "GET",
+                                tagging=True)
+        tag_set = [("Tag", [("Key", k), ("Value", v)]) for k, v in version.tags]
+        return self._xml(ctx, "Tagging", [("TagSet", tag_set)],
+                         headers=self._version_header(bucket, version))
+
+    def put_object_tagging(self, request, ctx, name, key):
+        bucket = self._bucket(name)
+        version = self._resolve(bucket, key, request.query.get("versionId"), "PUT",
+                                tagging=True)
+        check_content_md5(request)
+        version.tags = tags_from_xml(request.body)
+        self.changed()
+        return self._empty(ctx, headers=self._version_header(bucket, version))
+
+    def delete_object_tagging(self, request, ctx, name, key):
+        bucket = self._bucket(name)
+        version = self._resolve(bucket, key, request.query.get("versionId"), "DELETE",
+                                tagging=True)
+        version.tags = []
+        self.changed()
+        return self._empty(ctx, 204, self._version_header(bucket, version))
+
+    # --- control endpoint ---
+
+    def bulk_load(self, bucket_name, objects):
+        """Append versions in the given order (POST /_localaws/s3/bulk).
+
+        A missing bucket is created with versioning Enabled. Each object:
+        key, body (text) or body_base64, tags {k: v}, metadata {k: v},
+        content_type, last_modified (ISO or epoch; default now),
+        delete_marker.
+        """
+        loaded = []
+        with self.store.lock:
+            bucket = self.store.buckets.get(bucket_name)
+            if bucket is None:
+                bucket = self.store.buckets[bucket_name] = Bucket(
+                    bucket_name, "us-east-1", self.clock.now(), "Enabled")
+            for spec in objects:
+                loaded.append(self._bulk_version(bucket, spec))
+        self.changed()
+        return loaded
+
+    def _bulk_version(self, bucket, spec):
+        if "body_base64" in spec:
+            body = base64.b64decode(spec["body_base64"])
+        else:
+            body = str(spec.get("body", "")).encode("utf-8")
+        modified = spec.get("last_modified")
+        version = bucket.add(ObjectVersion(
+            spec["key"], None, parse_time(modified) if modified is not None else self.clock.now(),
+            body=b"" if spec.get("delete_marker") else body,
+            metadata={k.lower(): str(v) for k, v in (spec.get("metadata") or {}).items()},
+            content_type=spec.get("content_type", "binary/octet-stream"),
+            tags=list((spec.get("tags") or {}).items()),
+            delete_marker=bool(spec.get("delete_marker"))))
+        return {"key": version.key, "version_id": version.version_id,
+                "delete_marker": version.delete_marker}

@@ -1,0 +1,614 @@
+"""SSM Parameter Store (JSON 1.1, X-Amz-Target: AmazonSSM.<Operation>).
+
+API reference: https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_Operations.html
+Name rules:    https://docs.aws.amazon.com/systems-manager/latest/userguide/sysman-parameter-name-constraints.html
+Every change emits the EventBridge "Parameter Store Change" event
+(https://docs.aws.amazon.com/systems-manager/latest/userguide/monitoring-systems-manager-event-examples.html#SSM-Parameter-Store-event-types).
+"""
+import base64
+import json
+import re
+
+from .errors import AwsError
+from .protocols import JSON_AUTH_ERRORS, JsonService
+from .ssm_store import MAX_VERSIONS, Parameter, ParameterVersion, SsmStore
+
+TYPES = ("String", "StringList", "SecureString")
+TIERS = ("Standard", "Advanced", "Intelligent-Tiering")
+DATA_TYPES = ("text", "aws:ec2:image", "aws:ssm:integration")
+DEFAULT_KEY_ID = "alias/aws/ssm"
+# https://docs.aws.amazon.com/systems-manager/latest/userguide/parameter-store-advanced-parameters.html
+STANDARD_VALUE_LIMIT, ADVANCED_VALUE_LIMIT = 4096, 8192
+STANDARD_PARAMETER_LIMIT, ADVANCED_PARAMETER_LIMIT = 10000, 100000
+MAX_NAME_LENGTH = 1011        # 2048 in the model, of which 1037 are reserved
+MAX_HIERARCHY_LEVELS = 15
+MAX_DESCRIPTION = 1024
+MAX_LABELS_PER_VERSION = 10
+NAME_CHARACTERS = re.compile(r"[a-zA-Z0-9_.\-/]+")
+LABEL = re.compile(r"[a-zA-Z0-9_.\-]{1,100}")
+AMI_ID = re.compile(r"ami-[0-9a-f]{8}([0-9a-f]{9})?")
+KEY_ID = re.compile(r"alias/[a-zA-Z0-9/_\-]+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+                    r"|mrk-[0-9a-f]{32}|arn:aws[\w-]*:kms:[a-z0-9-]+:\d{12}:(key/[\w-]+|alias/[\w/_\-]+)")
+
+NAME_RULES = ('Parameter name: can\'t be prefixed with "aws" or "ssm" (case-insensitive). If formed '
+              'as a path, it can consist of sub-paths divided by slash symbol; each sub-path can be '
+              'formed as a mix of letters, numbers and the following 3 symbols .-_')
+PATH_RULES = ('The parameter doesn\'t meet the parameter name requirements. The parameter name must '
+              'begin with a forward slash "/". It can\'t be prefixed with \\"aws\\" or \\"ssm\\" '
+              '(case-insensitive). It must use only letters, numbers, or the following symbols: . '
+              '(period), - (hyphen), _ (underscore). Special characters are not allowed. All '
+              'sub-paths, if specified, must use the forward slash symbol "/". Valid example: '
+              '/get/parameters2-/by1./path0_.')
+
+
+def validation(message):
+    return AwsError("ValidationException", message)
+
+
+def constraint(value, field, rule):
+    return validation(f"1 validation error detected: Value '{value}' at '{field}' failed to "
+                      f"satisfy constraint: {rule}")
+
+
+def not_found(name=None):
+    # AWS answers ParameterNotFound with an empty message.
+    return AwsError("ParameterNotFound", "")
+
+
+def version_not_found(name, selector):
+    return AwsError("ParameterVersionNotFound", f"Systems Manager could not find version "
+                    f"{selector} of {name}. Verify the version and try again.")
+
+
+def hierarchy_levels(name):
+    return len([part for part in name.split("/") if part]) if name.startswith("/") else 1
+
+
+def validate_name(raw):
+    """The parameter name PutParameter stores, or ValidationException.
+
+    AWS strips spaces at either end; a name is a bare word (`foo`) or a
+    path starting with `/`, of at most 15 levels, made of letters, digits
+    and `_.-`, and not prefixed with aws or ssm (case-insensitive).
+    """
+    name = (raw or "").strip(" ")
+    if not name:
+        raise constraint(raw, "name", "Member must have length greater than or equal to 1")
+    if len(name) > MAX_NAME_LENGTH:
+        raise validation(f"Parameter name exceeds the maximum length of {MAX_NAME_LENGTH} characters.")
+    if not NAME_CHARACTERS.fullmatch(name):
+        raise validation(NAME_RULES)
+    parts = name[1:].split("/") if name.startswith("/") else [name]
+    if any(not part for part in parts) or (not name.startswith("/") and "/" in name):
+        raise validation(NAME_RULES)
+    if parts[0].lower().startswith(("aws", "ssm")):
+        raise validation(NAME_RULES)
+    if len(parts) > MAX_HIERARCHY_LEVELS:
+        raise AwsError("HierarchyLevelLimitExceededException",
+                       "A hierarchy can have a maximum of 15 levels. For more information, see "
+                       "Requirements and constraints for parameter names in the AWS Systems "
+                       "Manager User Guide.")
+    return name
+
+
+def validate_path(raw):
+    """GetParametersByPath's Path (and the Path filter): `/`-rooted."""
+    path = raw or ""
+    if not path.startswith("/") or not NAME_CHARACTERS.fullmatch(path) or "//" in path:
+        raise validation(PATH_RULES)
+    if hierarchy_levels(path) > MAX_HIERARCHY_LEVELS:
+        raise AwsError("HierarchyLevelLimitExceededException",
+                       "A hierarchy can have a maximum of 15 levels.")
+    return path
+
+
+def under_path(name, path, recursive):
+    """Is `name` below `path`? Names without a leading slash are root-level."""
+    if not name.startswith("/"):
+        return path == "/"
+    prefix = path.rstrip("/") + "/"
+    if not name.startswith(prefix):
+        return False
+    return recursive or "/" not in name[len(prefix):]
+
+
+def max_results(params, limit):
+    value = params.get("MaxResults")
+    if value is None:
+        return limit
+    if not isinstance(value, int) or value < 1:
+        raise constraint(value, "maxResults", "Member must have value greater than or equal to 1")
+    if value > limit:
+        raise constraint(value, "maxResults", f"Member must have value less than or equal to {limit}")
+    return value
+
+
+def paginate(items, key, params, limit):
+    """One page of `items` (sorted by `key`) after NextToken; (page, token)."""
+    size = max_results(params, limit)
+    token = params.get("NextToken")
+    if token:
+        try:
+            after = json.loads(base64.urlsafe_b64decode(token.encode()))["after"]
+        except (ValueError, KeyError, TypeError):
+            raise AwsError("InvalidNextToken", "The specified token isn't valid.")
+        items = [item for item in items if key(item) > after]
+    page = items[:size]
+    next_token = None
+    if len(items) > size:
+        next_token = base64.urlsafe_b64encode(json.dumps({"after": key(page[-1])}).encode()).decode()
+    return page, next_token
+
+
+def value_size(value):
+    return len(value.encode("utf-8"))
+
+
+class SsmService(JsonService):
+    name = signing_name = "ssm"
+    target_prefixes = ("AmazonSSM",)
+    AUTH_ERRORS = JSON_AUTH_ERRORS
+    operations = {
+        "PutParameter": "put_parameter", "GetParameter": "get_parameter",
+        "GetParameters": "get_parameters", "GetParametersByPath": "get_parameters_by_path",
+        "GetParameterHistory": "get_parameter_history",
+        "DescribeParameters": "describe_parameters", "DeleteParameter": "delete_parameter",
+        "DeleteParameters": "delete_parameters", "LabelParameterVersion": "label_parameter_version",
+    }
+
+    def __init__(self, cipher, changed):
+        self.cipher = cipher
+        self.changed = changed
+        self.store = SsmStore()
+
+    def dispatch(self, request, operation, ctx):
+        with self.store.lock:
+            return super().dispatch(request, operation, ctx)
+
+    # --- shapes ---
+
+    @staticmethod
+    def arn(ctx, name):
+        return f"arn:aws:ssm:{ctx.region}:{ctx.account}:parameter/{name.lstrip('/')}"
+
+    def _value(self, version, decrypt):
+        if version.type == "SecureString" and decrypt:
+            return self.cipher.decrypt(version.value)
+        return version.value
+
+    def _parameter_shape(self, ctx, param, version, decrypt, selector=None):
+        """The Parameter structure of GetParameter(s)/GetParametersByPath."""
+        shape = {"Name": param.name, "Type": version.type,
+                 "Value": self._value(version, decrypt), "Version": version.version}
+        if selector:
+            shape["Selector"] = selector
+        shape.update({"LastModifiedDate": version.last_modified,
+                      "ARN": self.arn(ctx, param.name), "DataType": version.data_type})
+        return shape
+
+    def _history_shape(self, param, version, decrypt):
+        shape = {"Name": param.name, "Type": version.type}
+        if version.key_id:
+            shape["KeyId"] = version.key_id
+        shape.update({"LastModifiedDate": version.last_modified,
+                      "LastModifiedUser": version.last_modified_user})
+        if version.description:
+            shape["Description"] = version.description
+        shape["Value"] = self._value(version, decrypt)
+        if version.allowed_pattern:
+            shape["AllowedPattern"] = version.allowed_pattern
+        shape.update({"Version": version.version, "Labels": list(version.labels),
+                      "Tier": version.tier, "Policies": [], "DataType": version.data_type})
+        return shape
+
+    def _metadata_shape(self, ctx, param):
+        version = param.latest
+        shape = {"Name": param.name, "ARN": self.arn(ctx, param.name), "Type": version.type}
+        if version.key_id:
+            shape["KeyId"] = version.key_id
+        shape.update({"LastModifiedDate": version.last_modified,
+                      "LastModifiedUser": version.last_modified_user})
+        if version.description:
+            shape["Description"] = version.description
+        if version.allowed_pattern:
+            shape["AllowedPattern"] = version.allowed_pattern
+        shape.update({"Version": version.version, "Tier": version.tier, "Policies": [],
+                      "DataType": version.data_type})
+        return shape
+
+    def _emit(self, ctx, param, version, operation):
+        detail = {"name": param.name, "type": version.type, "operation": operation}
+        if version.description:
+            detail["description"] = version.description
+        ctx.events.emit(source="aws.ssm", detail_type="Parameter Store Change", detail=detail,
+                        resources=[self.arn(ctx, param.name)], account=ctx.account,
+                        region=ctx.region)
+
+    # --- lookups ---
+
+    def _parameters(self, ctx):
+        return self.store.region(ctx.region)
+
+    def _split_selector(self, ctx, raw):
+        """`name`, `name:version`, `name:label` or an ARN -> (name, selector)."""
+        name = raw or ""
+        if name.startswith("arn:"):
+            parts = name.split(":", 5)
+            if len(parts) < 6 or not parts[5].startswith("parameter/"):
+                raise validation(f"Invalid parameter ARN: {raw}")
+            name = parts[5][len("parameter"):]
+            bare, _, _ = name.partition(":")
+            if bare.count("/") == 1 and bare not in self._parameters(ctx) \
+                    and bare[1:] in self._parameters(ctx):
+                name = name[1:]
+        name, colon, selector = name.partition(":")
+        if colon and (not selector or ":" in selector):
+            raise validation(f"Parameter {raw} has an invalid selector.")
+        return name.strip(" "), (selector if colon else None)
+
+    def _find(self, ctx, raw):
+        """(Parameter, version, selector) for a name with optional selector."""
+        name, selector = self._split_selector(ctx, raw)
+        param = self._parameters(ctx).get(name)
+        if param is None:
+            raise not_found(name)
+        if selector is None:
+            return param, param.latest, None
+        if selector.isdigit():
+            version = param.version(int(selector))
+        else:
+            version = param.labelled(selector)
+        if version is None:
+            raise version_not_found(name, selector)
+        return param, version, ":" + selector
+
+    # --- operations ---
+
+    def put_parameter(self, params, ctx):
+        """https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_PutParameter.html"""
+        name = validate_name(params.get("Name"))
+        value = params.get("Value")
+        if value is None:
+            raise constraint("null", "value", "Member must not be null")
+        if value == "":
+            raise constraint("", "value", "Member must have length greater than or equal to 1")
+        table = self._parameters(ctx)
+        existing = table.get(name)
+        previous = existing.latest if existing else None
+        if existing and not params.get("Overwrite"):
+            raise AwsError("ParameterAlreadyExists", "The parameter already exists. To overwrite "
+                           "this value, set the overwrite option in the request to true.")
+        if params.get("Tags") and params.get("Overwrite"):
+            raise validation("Invalid request: tags and overwrite can't be used together. To create "
+                             "a parameter with tags, please remove overwrite flag. To update tags "
+                             "for an existing parameter, please use AddTagsToResource or "
+                             "RemoveTagsFromResource.")
+        type_ = self._type(params, previous)
+        description = self._description(params, previous)
+        key_id = self._key_id(params, type_, previous)
+        data_type = self._data_type(params, type_, value, previous)
+        pattern = params.get("AllowedPattern", previous.allowed_pattern if previous else None)
+        self._check_pattern(value, pattern)
+        tier = self._tier(params, value, previous)
+        if existing is None:
+            self._check_parameter_limit(table, tier)
+        param = existing or Parameter(name, tags={t["Key"]: t["Value"] for t in params.get("Tags") or []})
+        self._make_room(param)
+        stored = self.cipher.encrypt(value) if type_ == "SecureString" else value
+        version = ParameterVersion(
+            version=(previous.version + 1) if previous else 1, value=stored, type=type_,
+            description=description, key_id=key_id, allowed_pattern=pattern, tier=tier,
+            data_type=data_type, last_modified=round(ctx.clock.now(), 3),
+            last_modified_user=ctx.principal.arn)
+        param.versions.append(version)
+        table[name] = param
+        self.changed()
+        self._emit(ctx, param, version, "Update" if existing else "Create")
+        return {"Version": version.version, "Tier": tier}
+
+    @staticmethod
+    def _type(params, previous):
+        type_ = params.get("Type") or (previous.type if previous else None)
+        if type_ is None:
+            raise validation("A parameter type is required when you create a parameter.")
+        if type_ not in TYPES:
+            raise constraint(type_, "type", "Member must satisfy enum value set: "
+                             "[SecureString, StringList, String]")
+        return type_
+
+    @staticmethod
+    def _description(params, previous):
+        description = params.get("Description", previous.description if previous else None)
+        if description is not None and len(description) > MAX_DESCRIPTION:
+            raise constraint(description, "description",
+                             f"Member must have length less than or equal to {MAX_DESCRIPTION}")
+        return description
+
+    @staticmethod
+    def _key_id(params, type_, previous):
+        key_id = params.get("KeyId")
+        if type_ != "SecureString":
+            if key_id:
+                raise validation("KeyId is required for SecureString type parameter only.")
+            return None
+        if not key_id:
+            keep = previous and previous.type == "SecureString"
+            return previous.key_id if keep else DEFAULT_KEY_ID
+        if not KEY_ID.fullmatch(key_id):
+            raise AwsError("InvalidKeyId", f"Invalid KeyId: {key_id}")
+        return key_id
+
+    @staticmethod
+    def _data_type(params, type_, value, previous):
+        data_type = params.get("DataType") or (previous.data_type if previous else "text")
+        if data_type not in DATA_TYPES:
+            raise validation(f"The following data type is not supported: {data_type} "
+                             "(Data type names are all lowercase.)")
+        if data_type == "aws:ec2:image":
+            if type_ != "String":
+                raise AwsError("UnsupportedParameterType", "The aws:ec2:image data type is "
+                               "supported only for String parameters.")
+            if not AMI_ID.fullmatch(value):
+                raise validation(f"The value {value} is not a valid Amazon Machine Image (AMI) ID.")
+        return data_type
+
+    @staticmethod
+    def _check_pattern(value, pattern):
+        if not pattern:
+            return
+        try:
+            matched = re.fullmatch(pattern, value) is not None
+        except re.error:
+            raise validation(f"The AllowedPattern {pattern} is not a valid regular expression.")
+        if not matched:
+            raise AwsError("ParameterPatternMismatchException",
+                           f"Parameter value, cannot be validated against allowedPattern: {pattern}")
+
+    @staticmethod
+    def _tier(params, value, previous):
+        """Resolve Tier; Intelligent-Tiering picks Standard when it fits."""
+        requested = params.get("Tier") or (previous.tier if previous else "Standard")
+        if requested not in TIERS:
+            raise constraint(requested, "tier", "Member must satisfy enum value set: "
+                             "[Standard, Advanced, Intelligent-Tiering]")
+        size = value_size(value)
+        if requested == "Intelligent-Tiering":
+            fits = size <= STANDARD_VALUE_LIMIT and not (previous and previous.tier == "Advanced")
+            requested = "Standard" if fits else "Advanced"
+        if requested == "Standard":
+            if previous and previous.tier == "Advanced":
+                raise validation("This parameter uses the advanced-parameter tier. You can't "
+                                 "downgrade a parameter from the advanced-parameter tier to the "
+                                 "standard-parameter tier. If necessary, you can delete the "
+                                 "advanced parameter and recreate it as a standard parameter.")
+            if size > STANDARD_VALUE_LIMIT:
+                raise validation("Standard tier parameters support a maximum parameter value of "
+                                 "4096 characters. To create a larger parameter value, upgrade the "
+                                 "parameter to use the advanced-parameter tier. For more "
+                                 "information, see https://docs.aws.amazon.com/systems-manager/"
+                                 "latest/userguide/parameter-store-advanced-parameters.html")
+        if requested == "Advanced" and size > ADVANCED_VALUE_LIMIT:
+            raise constraint("***", "value", f"Member must have length less than or equal to "
+                             f"{ADVANCED_VALUE_LIMIT}")
+        return requested
+
+    @staticmethod
+    def _check_parameter_limit(table, tier):
+        limit = STANDARD_PARAMETER_LIMIT if tier == "Standard" else ADVANCED_PARAMETER_LIMIT
+        if sum(1 for p in table.values() if p.latest.tier == tier) >= limit:
+            raise AwsError("ParameterLimitExceeded", "You have exceeded the number of parameters "
+                           "for this AWS account. Delete unnecessary parameters and try again.")
+
+    @staticmethod
+    def _make_room(param):
+        """Keep at most 100 versions: drop the oldest unless it has a label."""
+        if len(param.versions) < MAX_VERSIONS:
+            return
+        oldest = param.versions[0]
+        if oldest.labels:
+            raise AwsError("ParameterMaxVersionLimitExceeded", f"You attempted to create a new "
+                           f"version of {param.name} by calling the PutParameter API with the "
+                           f"overwrite flag. Version {oldest.version}, the oldest version, can't be "
+                           "deleted because it has a label associated with it. Move the label to "
+                           "another version of the parameter, and try again.")
+        del param.versions[0]
+
+    def get_parameter(self, params, ctx):
+        param, version, selector = self._find(ctx, params.get("Name"))
+        decrypt = bool(params.get("WithDecryption"))
+        return {"Parameter": self._parameter_shape(ctx, param, version, decrypt, selector)}
+
+    def get_parameters(self, params, ctx):
+        names = params.get("Names") or []
+        if len(names) > 10:
+            raise constraint("[" + ", ".join(names) + "]", "names",
+                             "Member must have length less than or equal to 10")
+        decrypt = bool(params.get("WithDecryption"))
+        found, invalid = [], []
+        for raw in dict.fromkeys(names):
+            try:
+                param, version, selector = self._find(ctx, raw)
+            except AwsError as error:
+                if error.code not in ("ParameterNotFound", "ParameterVersionNotFound"):
+                    raise
+                invalid.append(raw)
+                continue
+            found.append(self._parameter_shape(ctx, param, version, decrypt, selector))
+        return {"Parameters": found, "InvalidParameters": invalid}
+
+    def get_parameters_by_path(self, params, ctx):
+        """https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_GetParametersByPath.html"""
+        path = validate_path(params.get("Path"))
+        recursive = bool(params.get("Recursive"))
+        decrypt = bool(params.get("WithDecryption"))
+        filters = ParameterFilters(params.get("ParameterFilters") or [], BY_PATH_FILTER_KEYS)
+        matches = []
+        for name in sorted(self._parameters(ctx)):
+            param = self._parameters(ctx)[name]
+            if not under_path(name, path, recursive):
+                continue
+            version = filters.select_version(param)
+            if version is not None:
+                matches.append((param, version))
+        page, token = paginate(matches, lambda item: item[0].name, params, 10)
+        result = {"Parameters": [self._parameter_shape(ctx, p, v, decrypt) for p, v in page]}
+        if token:
+            result["NextToken"] = token
+        return result
+
+    def get_parameter_history(self, params, ctx):
+        """https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_GetParameterHistory.html"""
+        name, _ = self._split_selector(ctx, params.get("Name"))
+        param = self._parameters(ctx).get(name)
+        if param is None:
+            raise not_found(name)
+        decrypt = bool(params.get("WithDecryption"))
+        page, token = paginate(list(param.versions), lambda v: v.version, params, 50)
+        result = {"Parameters": [self._history_shape(param, v, decrypt) for v in page]}
+        if token:
+            result["NextToken"] = token
+        return result
+
+    def describe_parameters(self, params, ctx):
+        """https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_DescribeParameters.html"""
+        if params.get("Filters") and params.get("ParameterFilters"):
+            raise validation("You can use either Filters or ParameterFilters in a single request.")
+        if params.get("Filters"):
+            filters = ParameterFilters(legacy_filters(params["Filters"]), LEGACY_FILTER_KEYS)
+        else:
+            filters = ParameterFilters(params.get("ParameterFilters") or [], DESCRIBE_FILTER_KEYS)
+        table = self._parameters(ctx)
+        matches = [table[name] for name in sorted(table) if filters.select_version(table[name])]
+        page, token = paginate(matches, lambda p: p.name, params, 50)
+        result = {"Parameters": [self._metadata_shape(ctx, p) for p in page]}
+        if token:
+            result["NextToken"] = token
+        return result
+
+    def delete_parameter(self, params, ctx):
+        name = (params.get("Name") or "").strip(" ")
+        param = self._parameters(ctx).pop(name, None)
+        if param is None:
+            raise not_found(name)
+        self.changed()
+        self._emit(ctx, param, param.latest, "Delete")
+        return {}
+
+    def delete_parameters(self, params, ctx):
+        names = params.get("Names") or []
+        if len(names) > 10:
+            raise constraint("[" + ", ".join(names) + "]", "names",
+                             "Member must have length less than or equal to 10")
+        deleted, invalid = [], []
+        for raw in dict.fromkeys(names):
+            param = self._parameters(ctx).pop(raw.strip(" "), None)
+            if param is None:
+                invalid.append(raw)
+                continue
+            deleted.append(raw)
+            self._emit(ctx, param, param.latest, "Delete")
+        if deleted:
+            self.changed()
+        return {"DeletedParameters": deleted, "InvalidParameters": invalid}
+
+    def label_parameter_version(self, params, ctx):
+        """https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_LabelParameterVersion.html"""
+        name = (params.get("Name") or "").strip(" ")
+        param = self._parameters(ctx).get(name)
+        if param is None:
+            raise not_found(name)
+        number = params.get("ParameterVersion")
+        version = param.latest if number is None else param.version(number)
+        if version is None:
+            raise version_not_found(name, number)
+        labels = params.get("Labels") or []
+        valid = [label for label in dict.fromkeys(labels) if self._label_ok(label)]
+        invalid = [label for label in labels if not self._label_ok(label)]
+        if len(set(version.labels) | set(valid)) > MAX_LABELS_PER_VERSION:
+            raise AwsError("ParameterVersionLabelLimitExceeded", "A parameter version can have "
+                           "maximum 10 labels.Move one or more labels to another version and try again.")
+        for label in valid:
+            holder = param.labelled(label)
+            if holder is not None and holder is not version:
+                holder.labels.remove(label)
+            if label not in version.labels:
+                version.labels.append(label)
+        if valid:
+            self.changed()
+            self._emit(ctx, param, version, "LabelParameterVersion")
+        return {"InvalidLabels": invalid, "ParameterVersion": version.version}
+
+    @staticmethod
+    def _label_ok(label):
+        """Labels: up to 100 of [a-zA-Z0-9_.-], not starting with a digit, aws or ssm."""
+        return (isinstance(label, str) and LABEL.fullmatch(label) is not None
+                and not label[0].isdigit() and not label.lower().startswith(("aws", "ssm")))
+
+
+# --- ParameterFilters -----------------------------------------------------------
+# https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_ParameterStringFilter.html
+
+BY_PATH_FILTER_KEYS = ("Type", "KeyId", "Label", "tag")
+DESCRIBE_FILTER_KEYS = ("Name", "Path", "Type", "KeyId", "Tier", "DataType", "Label", "tag")
+LEGACY_FILTER_KEYS = ("Name", "Type", "KeyId")
+OPTIONS = {"Name": ("Equals", "BeginsWith", "Contains"), "Path": ("Recursive", "OneLevel")}
+
+
+def legacy_filters(filters):
+    """DescribeParameters' old Filters: Name matches as BeginsWith."""
+    converted = []
+    for item in filters:
+        option = "BeginsWith" if item.get("Key") == "Name" else "Equals"
+        converted.append({"Key": item.get("Key"), "Option": option, "Values": item.get("Values", [])})
+    return converted
+
+
+class ParameterFilters:
+    def __init__(self, filters, allowed_keys):
+        self.filters = []
+        for item in filters:
+            key = item.get("Key", "")
+            base = "tag" if key.startswith("tag:") else key
+            if base not in allowed_keys:
+                raise AwsError("InvalidFilterKey", f"The following filter key is not valid: {key}. "
+                               f"Valid filter keys include: [{', '.join(allowed_keys)}].")
+            option = item.get("Option") or ("OneLevel" if key == "Path" else "Equals")
+            if option not in OPTIONS.get(base, ("Equals",)):
+                raise AwsError("InvalidFilterOption", f"The filter option '{option}' is not valid for "
+                               f"key '{key}'. Valid options: {list(OPTIONS.get(base, ('Equals',)))}.")
+            values = item.get("Values") or []
+            if base == "Path":
+                values = [validate_path(v) for v in values]
+            if base != "tag" and not values:
+                raise AwsError("InvalidFilterValue", f"The filter value is required for key '{key}'.")
+            self.filters.append((key, base, option, values))
+
+    def select_version(self, param):
+        """The version of `param` the filters select (latest, or labelled), or None."""
+        version = param.latest
+        for key, base, option, values in self.filters:
+            if base == "Label":
+                labelled = [param.labelled(v) for v in values]
+                labelled = [v for v in labelled if v is not None]
+                if not labelled:
+                    return None
+                version = labelled[0]
+            elif not self._matches(param, version, key, base, option, values):
+                return None
+        return version
+
+    @staticmethod
+    def _matches(param, version, key, base, option, values):
+        if base == "Name":
+            tests = {"Equals": lambda v: param.name == v,
+                     "BeginsWith": lambda v: param.name.startswith(v),
+                     "Contains": lambda v: v in param.name}
+            return any(tests[option](v) for v in values)
+        if base == "Path":
+            return any(under_path(param.name, v, option == "Recursive") for v in values)
+        if base == "tag":
+            tag = key[len("tag:"):]
+            return tag in param.tags and (not values or param.tags[tag] in values)
+        field = {"Type": version.type, "KeyId": version.key_id, "Tier": version.tier,
+                 "DataType": version.data_type}[base]
+        return field in values
