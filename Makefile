@@ -22,7 +22,7 @@ BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -g $(WARN) \
 	-DSSMBAK_CACERT_FILE='"build/cacert.pem"'
 CFLAGS ?= -O2
 DYN_CFLAGS := $(BASE_CFLAGS) $(shell pkg-config --cflags libxml-2.0 jansson libcurl)
-DYN_LIBS := $(shell pkg-config --libs libcurl libxml-2.0 jansson) -lssl -lcrypto -lz
+DYN_LIBS := $(shell pkg-config --libs libcurl libxml-2.0 jansson) -lssl -lcrypto -lz -lm
 
 DEPS_DIR := build/deps
 STATIC_CFLAGS := $(BASE_CFLAGS) -I$(DEPS_DIR)/include -I$(DEPS_DIR)/include/libxml2

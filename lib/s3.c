@@ -1,0 +1,367 @@
+#include "s3.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "timefmt.h"
+#include "xml.h"
+
+void s3_version_list_release(struct s3_version_list *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->items[i].key);
+		free(l->items[i].version_id);
+	}
+	free(l->items);
+	memset(l, 0, sizeof(*l));
+}
+
+/* https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html */
+bool s3_bucket_name_is_valid(const char *b)
+{
+	size_t len = strlen(b);
+	if (len < 3 || len > 63 || !isalnum((unsigned char)b[0]) ||
+	    !isalnum((unsigned char)b[len - 1]))
+		return false;
+	for (const char *p = b; *p; p++)
+		if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) ||
+		      *p == '-' || *p == '.'))
+			return false;
+	return strstr(b, "..") == NULL;
+}
+
+bool s3_bucket_is_virtual_host_safe(const char *bucket)
+{
+	return s3_bucket_name_is_valid(bucket) && !strchr(bucket, '.');
+}
+
+/* Virtual-hosted style on AWS, path style on a custom endpoint (local
+ * emulators and S3-compatible stores do not have per-bucket host names).
+ * https://docs.aws.amazon.com/AmazonS3/latest/userguide/VirtualHosting.html */
+static int s3_target(struct aws_ctx *ctx, struct aws_request *req,
+		     const char *bucket, const char *key)
+{
+	bool custom;
+	char *endpoint = aws_endpoint(ctx, &aws_s3, &custom);
+	char *encoded_key = aws_uri_encode(key ? key : "", true);
+	char *encoded_bucket = aws_uri_encode(bucket, false);
+	int rc = -1;
+	if (!endpoint || !encoded_key || !encoded_bucket)
+		goto done;
+	if (custom || !s3_bucket_is_virtual_host_safe(bucket)) {
+		req->origin = endpoint;
+		endpoint = NULL;
+		rc = asprintf(&req->path, "/%s/%s", encoded_bucket, encoded_key);
+	} else {
+		const char *suffix = strncmp(ctx->region, "cn-", 3) == 0
+					     ? "amazonaws.com.cn"
+					     : "amazonaws.com";
+		rc = asprintf(&req->origin, "https://%s.s3.%s.%s", bucket,
+			      ctx->region, suffix);
+		if (rc >= 0)
+			rc = asprintf(&req->path, "/%s", encoded_key);
+	}
+	rc = rc < 0 ? -1 : 0;
+done:
+	free(endpoint);
+	free(encoded_key);
+	free(encoded_bucket);
+	return rc;
+}
+
+static int set_query(struct aws_request *req, const char *query)
+{
+	if (!query)
+		return 0;
+	req->query = strdup(query);
+	return req->query ? 0 : -1;
+}
+
+static int version_query(struct aws_request *req, const char *base,
+			 const char *version_id)
+{
+	if (!version_id)
+		return set_query(req, base);
+	char *encoded = aws_uri_encode(version_id, false);
+	int rc = encoded && asprintf(&req->query, "%s%sversionId=%s",
+				     base ? base : "", base ? "&" : "",
+				     encoded) >= 0
+			 ? 0
+			 : -1;
+	free(encoded);
+	return rc;
+}
+
+int s3_prepare_get_tagging(struct aws_ctx *ctx, struct aws_call *call,
+			   const char *bucket, const char *key,
+			   const char *version_id)
+{
+	aws_call_init(call, &aws_s3, "GetObjectTagging", "GET");
+	return s3_target(ctx, &call->req, bucket, key) < 0 ||
+			       version_query(&call->req, "tagging", version_id) < 0
+		       ? -1
+		       : 0;
+}
+
+int s3_prepare_get_object(struct aws_ctx *ctx, struct aws_call *call,
+			  const char *bucket, const char *key,
+			  const char *version_id)
+{
+	aws_call_init(call, &aws_s3, "GetObject", "GET");
+	return s3_target(ctx, &call->req, bucket, key) < 0 ||
+			       version_query(&call->req, NULL, version_id) < 0
+		       ? -1
+		       : 0;
+}
+
+int s3_prepare_put_object(struct aws_ctx *ctx, struct aws_call *call,
+			  const char *bucket, const char *key,
+			  const void *body, size_t len, const char *tagging,
+			  const struct aws_headers *metadata)
+{
+	aws_call_init(call, &aws_s3, "PutObject", "PUT");
+	struct aws_request *req = &call->req;
+	if (s3_target(ctx, req, bucket, key) < 0 ||
+	    buf_append(&req->body, body, len) < 0 ||
+	    aws_headers_add(&req->headers, "Content-Type",
+			    "application/octet-stream") < 0)
+		return -1;
+	if (tagging && *tagging &&
+	    aws_headers_add(&req->headers, "x-amz-tagging", tagging) < 0)
+		return -1;
+	for (size_t i = 0; metadata && i < metadata->n; i++) {
+		char name[160];
+		snprintf(name, sizeof(name), "x-amz-meta-%s",
+			 metadata->items[i].name);
+		if (aws_headers_add(&req->headers, name,
+				    metadata->items[i].value) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int s3_prepare_delete_object(struct aws_ctx *ctx, struct aws_call *call,
+			     const char *bucket, const char *key)
+{
+	aws_call_init(call, &aws_s3, "DeleteObject", "DELETE");
+	return s3_target(ctx, &call->req, bucket, key);
+}
+
+int s3_prepare_bucket_call(struct aws_ctx *ctx, struct aws_call *call,
+			   const char *method, const char *operation,
+			   const char *bucket, const char *query)
+{
+	aws_call_init(call, &aws_s3, operation, method);
+	call->req.head = strcmp(method, "HEAD") == 0;
+	if (s3_target(ctx, &call->req, bucket, NULL) < 0 ||
+	    set_query(&call->req, query) < 0)
+		return -1;
+	return 0;
+}
+
+const char *s3_metadata(const struct aws_response *resp, const char *name)
+{
+	char header[160];
+	snprintf(header, sizeof(header), "x-amz-meta-%s", name);
+	return aws_headers_get(&resp->headers, header);
+}
+
+/* encoding-type=url answers encode keys as HTML forms do ('+' for space),
+ * which is how botocore decodes them (unquote_plus). */
+static char *form_decode(const char *s)
+{
+	size_t len = strlen(s);
+	char *out = malloc(len + 1);
+	size_t w = 0;
+	if (!out)
+		return NULL;
+	for (size_t r = 0; r < len; r++) {
+		if (s[r] == '+') {
+			out[w++] = ' ';
+		} else if (s[r] == '%' && r + 2 < len &&
+			   isxdigit((unsigned char)s[r + 1]) &&
+			   isxdigit((unsigned char)s[r + 2])) {
+			char hex[3] = { s[r + 1], s[r + 2], 0 };
+			out[w++] = (char)strtol(hex, NULL, 16);
+			r += 2;
+		} else {
+			out[w++] = s[r];
+		}
+	}
+	out[w] = '\0';
+	return out;
+}
+
+static char *decoded_child(struct xml_node *node, const char *name)
+{
+	char *raw = xml_child_text(node, name);
+	if (!raw)
+		return NULL;
+	char *decoded = form_decode(raw);
+	free(raw);
+	return decoded;
+}
+
+static int push_version(struct s3_version_list *out, struct xml_node *node,
+			bool delete_marker)
+{
+	if (out->n == out->cap) {
+		size_t cap = out->cap ? out->cap * 2 : 256;
+		struct s3_version *items =
+			realloc(out->items, cap * sizeof(*items));
+		if (!items)
+			return -1;
+		out->items = items;
+		out->cap = cap;
+	}
+	struct s3_version *v = &out->items[out->n];
+	memset(v, 0, sizeof(*v));
+	v->delete_marker = delete_marker;
+	v->key = decoded_child(node, "Key");
+	v->version_id = xml_child_text(node, "VersionId");
+	char *latest = xml_child_text(node, "IsLatest");
+	char *modified = xml_child_text(node, "LastModified");
+	char *size = xml_child_text(node, "Size");
+	v->is_latest = latest && strcmp(latest, "true") == 0;
+	v->size = size ? atoll(size) : 0;
+	int rc = v->key && v->version_id && modified &&
+				 time_parse_iso8601(modified, &v->last_modified) == 0
+			 ? 0
+			 : -1;
+	free(latest);
+	free(modified);
+	free(size);
+	if (rc < 0) {
+		free(v->key);
+		free(v->version_id);
+		return -1;
+	}
+	out->n++;
+	return 0;
+}
+
+int s3_parse_versions_page(const char *xml, size_t len,
+			   struct s3_version_list *out, bool *truncated,
+			   char **next_key_marker, char **next_version_marker,
+			   struct err *e)
+{
+	struct xml_doc *doc = xml_parse(xml, len);
+	struct xml_node *root = xml_root(doc);
+	*next_key_marker = *next_version_marker = NULL;
+	if (!root || strcmp(xml_name(root), "ListVersionsResult") != 0) {
+		xml_free(doc);
+		err_set(e, ERR_PARSE,
+			"ListObjectVersions answer is not a ListVersionsResult");
+		return -1;
+	}
+	/* Versions and delete markers are interleaved in S3's order. */
+	for (struct xml_node *n = xml_child(root, NULL); n;
+	     n = xml_next(n, NULL)) {
+		bool version = strcmp(xml_name(n), "Version") == 0;
+		bool marker = strcmp(xml_name(n), "DeleteMarker") == 0;
+		if ((version || marker) && push_version(out, n, marker) < 0) {
+			xml_free(doc);
+			err_set(e, ERR_PARSE,
+				"ListObjectVersions answer has an entry without "
+				"Key, VersionId or LastModified");
+			return -1;
+		}
+	}
+	char *flag = xml_child_text(root, "IsTruncated");
+	*truncated = flag && strcmp(flag, "true") == 0;
+	free(flag);
+	if (*truncated) {
+		*next_key_marker = decoded_child(root, "NextKeyMarker");
+		*next_version_marker = xml_child_text(root, "NextVersionIdMarker");
+	}
+	xml_free(doc);
+	if (*truncated && !*next_key_marker) {
+		err_set(e, ERR_PARSE,
+			"ListObjectVersions answer is truncated but has no "
+			"NextKeyMarker");
+		return -1;
+	}
+	return 0;
+}
+
+static char *list_query(const char *prefix, const char *key_marker,
+			const char *version_marker)
+{
+	char *p = aws_uri_encode(prefix ? prefix : "", false);
+	char *k = key_marker ? aws_uri_encode(key_marker, false) : NULL;
+	char *v = version_marker ? aws_uri_encode(version_marker, false) : NULL;
+	char *q = NULL;
+	if (p && (!key_marker || k) && (!version_marker || v) &&
+	    asprintf(&q, "versions&encoding-type=url&max-keys=1000&prefix=%s%s%s%s%s",
+		     p, k ? "&key-marker=" : "", k ? k : "",
+		     v ? "&version-id-marker=" : "", v ? v : "") < 0)
+		q = NULL;
+	free(p);
+	free(k);
+	free(v);
+	return q;
+}
+
+int s3_list_versions(struct aws_ctx *ctx, const char *bucket,
+		     const char *prefix, struct s3_version_list *out,
+		     struct err *e)
+{
+	char *key_marker = NULL, *version_marker = NULL;
+	bool truncated = true;
+	int rc = 0;
+	while (truncated && rc == 0) {
+		struct aws_call call;
+		char *query = list_query(prefix, key_marker, version_marker);
+		rc = query ? s3_prepare_bucket_call(ctx, &call, "GET",
+						    "ListObjectVersions", bucket,
+						    query)
+			   : -1;
+		free(query);
+		if (rc < 0) {
+			err_set(e, ERR_NOMEM, "out of memory");
+			aws_call_release(&call);
+			break;
+		}
+		free(key_marker);
+		free(version_marker);
+		key_marker = version_marker = NULL;
+		rc = aws_perform_one(ctx, &call, e);
+		if (rc == 0)
+			rc = s3_parse_versions_page(buf_str(&call.resp.body),
+						    call.resp.body.len, out,
+						    &truncated, &key_marker,
+						    &version_marker, e);
+		aws_call_release(&call);
+	}
+	free(key_marker);
+	free(version_marker);
+	return rc;
+}
+
+int s3_parse_tagging(const struct aws_response *resp, struct aws_headers *tags,
+		     struct err *e)
+{
+	struct xml_doc *doc = xml_parse(buf_str(&resp->body), resp->body.len);
+	struct xml_node *root = xml_root(doc);
+	struct xml_node *set = xml_child(root, "TagSet");
+	if (!root || strcmp(xml_name(root), "Tagging") != 0) {
+		xml_free(doc);
+		err_set(e, ERR_PARSE, "GetObjectTagging answer is not a Tagging");
+		return -1;
+	}
+	int rc = 0;
+	for (struct xml_node *t = xml_child(set, "Tag"); t && rc == 0;
+	     t = xml_next(t, "Tag")) {
+		char *k = xml_child_text(t, "Key");
+		char *v = xml_child_text(t, "Value");
+		rc = k && v ? aws_headers_add(tags, k, v) : -1;
+		free(k);
+		free(v);
+	}
+	xml_free(doc);
+	if (rc < 0)
+		err_set(e, ERR_PARSE, "GetObjectTagging answer has a bad Tag");
+	return rc;
+}

@@ -1,0 +1,76 @@
+/* The SSM Parameter Store calls ssmbak makes (JSON 1.1 protocol).
+ * https://docs.aws.amazon.com/systems-manager/latest/APIReference/ */
+#ifndef SSMBAK_SSM_H
+#define SSMBAK_SSM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "aws.h"
+#include "http.h"
+
+/* One parameter, or one version of it; fields absent in an answer are
+ * NULL (or 0). */
+struct ssm_parameter {
+	char *name;
+	char *type;
+	char *value; /* secret: never logged */
+	long long version;
+	double last_modified;
+	char *description;
+	char *key_id;
+	char *tier;
+	char *data_type;
+	char *allowed_pattern;
+};
+
+struct ssm_parameter_list {
+	struct ssm_parameter *items;
+	size_t n;
+	size_t cap;
+};
+
+void ssm_parameter_release(struct ssm_parameter *p);
+int ssm_parameter_copy(struct ssm_parameter *dst,
+		       const struct ssm_parameter *src);
+void ssm_parameter_list_release(struct ssm_parameter_list *l);
+/* Appends an empty parameter; NULL when out of memory. */
+struct ssm_parameter *ssm_parameter_list_add(struct ssm_parameter_list *l);
+
+/* Reads the fields an answer has: Parameter, ParameterMetadata and
+ * ParameterHistory objects share names. */
+int ssm_parameter_from_json(json_t *obj, struct ssm_parameter *out);
+
+/* A call to operation with this JSON body (not consumed). */
+int ssm_prepare(struct aws_ctx *ctx, struct aws_call *call,
+		const char *operation, json_t *body);
+int ssm_parse_answer(const struct aws_call *call, json_t **out, struct err *e);
+
+int ssm_prepare_get_parameters(struct aws_ctx *ctx, struct aws_call *call,
+			       const char *const *names, size_t n);
+/* Found parameters are appended to found; names SSM does not know to
+ * missing (may be NULL). */
+int ssm_parse_get_parameters(const struct aws_call *call,
+			     struct ssm_parameter_list *found,
+			     struct ssm_parameter_list *missing, struct err *e);
+int ssm_prepare_put_parameter(struct aws_ctx *ctx, struct aws_call *call,
+			      const struct ssm_parameter *p);
+int ssm_prepare_delete_parameters(struct aws_ctx *ctx, struct aws_call *call,
+				  const char *const *names, size_t n);
+
+/* Every version SSM still has (at most 100), oldest first, decrypted. */
+int ssm_get_parameter_history(struct aws_ctx *ctx, const char *name,
+			      struct ssm_parameter_list *out, struct err *e);
+/* Metadata (no values) of every parameter matching ParameterFilters (a
+ * JSON array, may be NULL), all pages. */
+int ssm_describe_parameters(struct aws_ctx *ctx, json_t *filters,
+			    struct ssm_parameter_list *out, struct err *e);
+int ssm_get_parameter(struct aws_ctx *ctx, const char *name,
+		      struct ssm_parameter *out, struct err *e);
+
+#define SSM_GET_PARAMETERS_MAX 10
+#define SSM_DELETE_PARAMETERS_MAX 10
+
+#endif
