@@ -1,0 +1,418 @@
+#include "record.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "../sigv4.h"
+#include "s3.h"
+
+static const char *const op_names[] = { "Create", "Update", "Delete",
+					"Backfill" };
+
+const char *record_op_name(enum record_op op)
+{
+	return op_names[op];
+}
+
+int record_op_parse(const char *s, enum record_op *op)
+{
+	for (size_t i = 0; i < sizeof(op_names) / sizeof(op_names[0]); i++)
+		if (strcmp(s, op_names[i]) == 0) {
+			*op = (enum record_op)i;
+			return 0;
+		}
+	return -1;
+}
+
+void record_release(struct record *r)
+{
+	ssm_parameter_release(&r->param);
+	free(r->extra_ref);
+	memset(r, 0, sizeof(*r));
+}
+
+char *record_key_for_name(const char *name)
+{
+	char *key = NULL;
+	if (asprintf(&key, "%s%s", name[0] == '/' ? "" : "/", name) < 0)
+		return NULL;
+	return key;
+}
+
+/* https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-tagging.html
+ * letters, digits, spaces and + - = . _ : / @ */
+static bool tag_char_allowed(unsigned char c)
+{
+	return c < 0x80 && (isalnum(c) || c == ' ' || strchr("+-=._:/@", c));
+}
+
+char *record_legacy_description(const char *description)
+{
+	size_t len = strlen(description);
+	char *out = malloc(len + 1);
+	size_t w = 0;
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < len && w < 256; i++)
+		if (description[i] &&
+		    tag_char_allowed((unsigned char)description[i]))
+			out[w++] = description[i];
+	out[w] = '\0';
+	return out;
+}
+
+char *record_meta_encode(const char *s)
+{
+	return aws_uri_encode(s, false);
+}
+
+char *record_meta_decode(const char *s)
+{
+	size_t len = strlen(s), w = 0;
+	char *out = malloc(len + 1);
+	if (!out)
+		return NULL;
+	for (size_t r = 0; r < len; r++) {
+		if (s[r] == '%' && r + 2 < len && isxdigit((unsigned char)s[r + 1]) &&
+		    isxdigit((unsigned char)s[r + 2])) {
+			char hex[3] = { s[r + 1], s[r + 2], 0 };
+			out[w++] = (char)strtol(hex, NULL, 16);
+			r += 2;
+		} else {
+			out[w++] = s[r];
+		}
+	}
+	out[w] = '\0';
+	return out;
+}
+
+/* --- writing --- */
+
+struct tag_builder {
+	struct buf text;
+	bool ok;
+};
+
+static void tag_add(struct tag_builder *t, const char *key, const char *value)
+{
+	if (!value || !t->ok)
+		return;
+	char *k = aws_uri_encode(key, false), *v = aws_uri_encode(value, false);
+	t->ok = k && v &&
+		buf_printf(&t->text, "%s%s=%s", t->text.len ? "&" : "", k, v) == 0;
+	free(k);
+	free(v);
+}
+
+static char *build_tagging(const struct record *r)
+{
+	struct tag_builder t = { BUF_INIT, true };
+	char time_text[32], version_text[32];
+	snprintf(time_text, sizeof(time_text), "%lld", (long long)r->event_time);
+	snprintf(version_text, sizeof(version_text), "%lld", r->param.version);
+	tag_add(&t, "ssmbakTime", time_text);
+	tag_add(&t, "ssmbakType", r->param.type ? r->param.type : "String");
+	if (r->param.description && *r->param.description) {
+		char *legacy = record_legacy_description(r->param.description);
+		t.ok = t.ok && legacy;
+		tag_add(&t, "ssmbakDescription", legacy);
+		free(legacy);
+	}
+	if (r->param.version)
+		tag_add(&t, "ssmbakVersion", version_text);
+	tag_add(&t, "ssmbakOp", record_op_name(r->op));
+	if (!t.ok) {
+		buf_release(&t.text);
+		return NULL;
+	}
+	return buf_detach(&t.text);
+}
+
+struct meta_builder {
+	struct aws_headers *h;
+	size_t bytes;
+	bool ok;
+};
+
+static void meta_add(struct meta_builder *m, const char *name,
+		     const char *value)
+{
+	if (!value || !*value || !m->ok)
+		return;
+	char *encoded = record_meta_encode(value);
+	m->ok = encoded && aws_headers_add(m->h, name, encoded) == 0;
+	if (encoded)
+		m->bytes += strlen(name) + strlen(encoded);
+	free(encoded);
+}
+
+
+static size_t encoded_len(const char *s)
+{
+	char *e = s ? record_meta_encode(s) : NULL;
+	size_t n = e ? strlen(e) : 0;
+	free(e);
+	return n;
+}
+
+/* The long free-text fields go to a side object when the metadata would
+ * pass S3's 2 KB; returns the side object's body or NULL when not needed. */
+static char *extra_body_if_needed(const struct record *r, size_t fixed_bytes)
+{
+	size_t long_bytes = encoded_len(r->param.description) +
+			    encoded_len(r->param.allowed_pattern) + 64;
+	if (fixed_bytes + long_bytes <= RECORD_METADATA_BUDGET)
+		return NULL;
+	json_t *doc = json_object();
+	if (r->param.description)
+		json_object_set_new(doc, "description",
+				    json_string(r->param.description));
+	if (r->param.allowed_pattern)
+		json_object_set_new(doc, "allowed_pattern",
+				    json_string(r->param.allowed_pattern));
+	char *text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(doc);
+	return text;
+}
+
+static int build_metadata(const struct record *r, const char *key,
+			  struct aws_headers *meta, char **extra_body)
+{
+	struct meta_builder m = { meta, 0, true };
+	char time_text[32];
+	snprintf(time_text, sizeof(time_text), "%lld", (long long)r->event_time);
+	meta_add(&m, "ssmbak-format", "2");
+	meta_add(&m, "ssmbak-time", time_text);
+	meta_add(&m, "ssmbak-op", record_op_name(r->op));
+	meta_add(&m, "ssmbak-type", r->param.type);
+	char version_text[32], modified_text[48];
+	snprintf(version_text, sizeof(version_text), "%lld", r->param.version);
+	snprintf(modified_text, sizeof(modified_text), "%.3f",
+		 r->param.last_modified);
+	if (r->param.version)
+		meta_add(&m, "ssmbak-version", version_text);
+	if (r->param.last_modified > 0)
+		meta_add(&m, "ssmbak-modified", modified_text);
+	if (strcmp(key, r->param.name) != 0)
+		meta_add(&m, "ssmbak-name", r->param.name);
+	meta_add(&m, "ssmbak-key-id", r->param.key_id);
+	meta_add(&m, "ssmbak-tier", r->param.tier);
+	meta_add(&m, "ssmbak-data-type", r->param.data_type);
+
+	*extra_body = m.ok ? extra_body_if_needed(r, m.bytes) : NULL;
+	if (*extra_body) {
+		char hash[SIGV4_HASH_HEX_LEN + 1];
+		sigv4_sha256_hex(*extra_body, strlen(*extra_body), hash);
+		meta_add(&m, "ssmbak-extra", hash);
+	} else {
+		meta_add(&m, "ssmbak-description", r->param.description);
+		meta_add(&m, "ssmbak-allowed-pattern", r->param.allowed_pattern);
+	}
+	return m.ok ? 0 : -1;
+}
+
+int record_prepare_write(struct aws_ctx *ctx, const char *bucket,
+			 const struct record *r, time_t now,
+			 struct record_write *w, struct err *e)
+{
+	memset(w, 0, sizeof(*w));
+	char *key = record_key_for_name(r->param.name);
+	char *tagging = key ? build_tagging(r) : NULL;
+	struct aws_headers meta = { 0 };
+	char *extra = NULL;
+	int rc = key && tagging && build_metadata(r, key, &meta, &extra) == 0
+			 ? 0
+			 : -1;
+
+	if (rc == 0 && extra) {
+		char hash[SIGV4_HASH_HEX_LEN + 1], *extra_key = NULL;
+		sigv4_sha256_hex(extra, strlen(extra), hash);
+		rc = asprintf(&extra_key, RECORD_EXTRA_PREFIX "%s", hash) < 0 ||
+				     s3_prepare_put_object(ctx, &w->calls[0][w->n[0]++],
+							   bucket, extra_key, extra,
+							   strlen(extra), NULL, NULL) < 0
+			     ? -1
+			     : 0;
+		free(extra_key);
+	}
+	if (rc == 0 && now - r->event_time >= RECORD_LATE_AFTER_SECONDS) {
+		char *late_key = NULL;
+		rc = asprintf(&late_key, RECORD_LATE_PREFIX "%s", key) < 0 ||
+				     s3_prepare_put_object(ctx, &w->calls[0][w->n[0]++],
+							   bucket, late_key, "", 0, NULL,
+							   NULL) < 0
+			     ? -1
+			     : 0;
+		free(late_key);
+	}
+	if (rc == 0) {
+		const char *body = r->op == RECORD_DELETE || !r->param.value
+					   ? ""
+					   : r->param.value;
+		rc = s3_prepare_put_object(ctx, &w->calls[1][w->n[1]++], bucket,
+					   key, body, strlen(body), tagging, &meta);
+	}
+	if (rc == 0 && r->op == RECORD_DELETE)
+		rc = s3_prepare_delete_object(ctx, &w->calls[2][w->n[2]++],
+					      bucket, key);
+	if (rc < 0)
+		err_set(e, ERR_NOMEM, "out of memory preparing the S3 writes");
+	free(key);
+	free(tagging);
+	free(extra);
+	aws_headers_release(&meta);
+	return rc;
+}
+
+void record_write_release(struct record_write *w)
+{
+	for (int s = 0; s < RECORD_STAGES; s++)
+		for (size_t i = 0; i < w->n[s]; i++)
+			aws_call_release(&w->calls[s][i]);
+	memset(w->n, 0, sizeof(w->n));
+}
+
+size_t record_write_all(struct aws_ctx *ctx, struct record_write **writes,
+			size_t n)
+{
+	struct aws_call **batch = calloc(n * 2 + 1, sizeof(*batch));
+	size_t failed = 0;
+	if (!batch) {
+		for (size_t i = 0; i < n; i++) {
+			writes[i]->failed = true;
+			err_set(&writes[i]->err, ERR_NOMEM, "out of memory");
+		}
+		return n;
+	}
+	for (int stage = 0; stage < RECORD_STAGES; stage++) {
+		size_t k = 0;
+		for (size_t i = 0; i < n; i++)
+			for (size_t j = 0; !writes[i]->failed && j < writes[i]->n[stage]; j++)
+				batch[k++] = &writes[i]->calls[stage][j];
+		aws_perform(ctx, batch, k);
+		for (size_t i = 0; i < n; i++) {
+			for (size_t j = 0; !writes[i]->failed && j < writes[i]->n[stage]; j++) {
+				struct aws_call *c = &writes[i]->calls[stage][j];
+				if (c->err.kind != ERR_NONE) {
+					writes[i]->failed = true;
+					writes[i]->failed_stage = stage;
+					writes[i]->err = c->err;
+					failed++;
+				}
+			}
+		}
+	}
+	free(batch);
+	return failed;
+}
+
+/* --- reading --- */
+
+static int parse_long_long(const char *s, long long *out)
+{
+	char *end;
+	if (!s || !*s)
+		return -1;
+	long long v = strtoll(s, &end, 10);
+	if (*end)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int record_from_tags(const struct aws_headers *tags, struct record *out)
+{
+	long long t, version = 0;
+	memset(out, 0, sizeof(*out));
+	if (parse_long_long(aws_headers_get(tags, "ssmbakTime"), &t) < 0)
+		return -1;
+	out->event_time = (time_t)t;
+	const char *type = aws_headers_get(tags, "ssmbakType");
+	const char *description = aws_headers_get(tags, "ssmbakDescription");
+	const char *op = aws_headers_get(tags, "ssmbakOp");
+	if (parse_long_long(aws_headers_get(tags, "ssmbakVersion"), &version) == 0)
+		out->param.version = version;
+	out->op = RECORD_UPDATE;
+	if (op)
+		record_op_parse(op, &out->op);
+	bool ok = true;
+	out->param.type = type ? strdup(type) : NULL;
+	out->param.description = description ? strdup(description) : NULL;
+	ok = (!type || out->param.type) && (!description || out->param.description);
+	if (!ok) {
+		record_release(out);
+		return -1;
+	}
+	return 0;
+}
+
+static int meta_string(const struct aws_response *resp, const char *name,
+		       char **out)
+{
+	const char *v = s3_metadata(resp, name);
+	*out = NULL;
+	if (!v)
+		return 0;
+	*out = record_meta_decode(v);
+	return *out ? 0 : -1;
+}
+
+int record_from_metadata(const struct aws_response *resp, struct record *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!s3_metadata(resp, "ssmbak-format"))
+		return 0;
+	long long t = 0, version = 0;
+	char *op = NULL, *modified = NULL;
+	struct ssm_parameter *p = &out->param;
+	int rc = parse_long_long(s3_metadata(resp, "ssmbak-time"), &t);
+	rc |= meta_string(resp, "ssmbak-op", &op);
+	rc |= meta_string(resp, "ssmbak-type", &p->type);
+	rc |= meta_string(resp, "ssmbak-modified", &modified);
+	rc |= meta_string(resp, "ssmbak-name", &p->name);
+	rc |= meta_string(resp, "ssmbak-description", &p->description);
+	rc |= meta_string(resp, "ssmbak-key-id", &p->key_id);
+	rc |= meta_string(resp, "ssmbak-tier", &p->tier);
+	rc |= meta_string(resp, "ssmbak-data-type", &p->data_type);
+	rc |= meta_string(resp, "ssmbak-allowed-pattern", &p->allowed_pattern);
+	rc |= meta_string(resp, "ssmbak-extra", &out->extra_ref);
+	if (parse_long_long(s3_metadata(resp, "ssmbak-version"), &version) == 0)
+		p->version = version;
+	out->event_time = (time_t)t;
+	out->op = RECORD_UPDATE;
+	if (rc == 0 && op && record_op_parse(op, &out->op) < 0)
+		rc = -1;
+	if (modified)
+		p->last_modified = strtod(modified, NULL);
+	free(op);
+	free(modified);
+	if (rc != 0) {
+		record_release(out);
+		return -1;
+	}
+	return 1;
+}
+
+int record_apply_extra(struct record *r, const char *json, size_t len)
+{
+	json_t *doc = json_loadb(json, len, 0, NULL);
+	if (!json_is_object(doc)) {
+		json_decref(doc);
+		return -1;
+	}
+	const char *d = json_string_value(json_object_get(doc, "description"));
+	const char *a = json_string_value(json_object_get(doc, "allowed_pattern"));
+	int rc = 0;
+	free(r->param.description);
+	free(r->param.allowed_pattern);
+	r->param.description = d ? strdup(d) : NULL;
+	r->param.allowed_pattern = a ? strdup(a) : NULL;
+	if ((d && !r->param.description) || (a && !r->param.allowed_pattern))
+		rc = -1;
+	json_decref(doc);
+	return rc;
+}
