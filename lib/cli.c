@@ -1,0 +1,179 @@
+#include "cli.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "exitcode.h"
+#include "s3.h"
+#include "ssm.h"
+#include "util.h"
+
+void cli_usage_error(const char *usage, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "%s: ", progname());
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, "\n%s", usage);
+	va_end(ap);
+	exit(EXIT_USAGE);
+}
+
+bool cli_common_option(int opt, const char *arg, struct cli_common *c,
+		       const char *usage)
+{
+	switch (opt) {
+	case 'r':
+		c->region = arg;
+		return true;
+	case CLI_OPT_PROFILE:
+		c->profile = arg;
+		return true;
+	case 'b':
+		if (!s3_bucket_name_is_valid(arg))
+			cli_usage_error(usage,
+					"'%s' is not a valid S3 bucket name", arg);
+		c->bucket = arg;
+		return true;
+	case CLI_OPT_STACK:
+		c->stack = arg;
+		return true;
+	case CLI_OPT_OUTPUT:
+		if (strcmp(arg, "table") == 0)
+			c->output = CLI_OUTPUT_TABLE;
+		else if (strcmp(arg, "json") == 0)
+			c->output = CLI_OUTPUT_JSON;
+		else
+			cli_usage_error(usage,
+					"--output must be table or json, not '%s'",
+					arg);
+		return true;
+	case 'v':
+		c->verbose++;
+		return true;
+	case 'h':
+		fputs(usage, stdout);
+		exit(EXIT_OK);
+	case '?':
+		/* getopt already named the bad option on stderr */
+		fputs(usage, stderr);
+		exit(EXIT_USAGE);
+	case ':':
+		fputs(usage, stderr);
+		exit(EXIT_USAGE);
+	default:
+		return false;
+	}
+}
+
+void cli_aws_init(struct aws_ctx *ctx, const struct cli_common *c)
+{
+	struct err e = { 0 };
+	if (c->verbose)
+		log_set_level(c->verbose > 1 ? LOG_DEBUG : LOG_INFO);
+	struct aws_options opts = { c->region, c->profile };
+	if (aws_ctx_init(ctx, &opts, &e) < 0)
+		die_err(&e);
+	log_msg(LOG_INFO, "region %s (from %s)", ctx->region,
+		ctx->region_source);
+}
+
+static char *parameter_value(struct aws_ctx *ctx, const char *name,
+			     struct err *e)
+{
+	struct ssm_parameter p;
+	if (ssm_get_parameter(ctx, name, &p, e) < 0)
+		return NULL;
+	char *value = p.value ? strdup(p.value) : NULL;
+	ssm_parameter_release(&p);
+	return value;
+}
+
+/* The stacks' parameters are /ssmbak/stacks/NAME/bucket: one stack found
+ * is the answer, several need --stack. */
+static char *bucket_of_only_stack(struct aws_ctx *ctx, struct err *e,
+				  bool *found_any)
+{
+	struct ssm_parameter_list found = { 0 };
+	json_t *filters = json_pack("[{s:s, s:s, s:[s]}]", "Key", "Path",
+				    "Option", "Recursive", "Values",
+				    SSMBAK_STACK_PARAMETER_PREFIX);
+	int rc = ssm_describe_parameters(ctx, filters, &found, e);
+	json_decref(filters);
+	char *bucket = NULL;
+	const char *only = NULL;
+	size_t stacks = 0;
+	struct buf names = BUF_INIT;
+	for (size_t i = 0; rc == 0 && i < found.n; i++) {
+		const char *name = found.items[i].name;
+		size_t len = strlen(name);
+		if (len > 7 && strcmp(name + len - 7, "/bucket") == 0) {
+			stacks++;
+			only = name;
+			buf_printf(&names, "%s%.*s", stacks > 1 ? ", " : "",
+				   (int)(len - 7 - strlen(SSMBAK_STACK_PARAMETER_PREFIX)),
+				   name + strlen(SSMBAK_STACK_PARAMETER_PREFIX));
+		}
+	}
+	*found_any = stacks > 0;
+	if (stacks == 1)
+		bucket = parameter_value(ctx, only, e);
+	else if (stacks > 1)
+		err_set(e, ERR_CONFIG,
+			"several ssmbak stacks in this region (%s): choose one "
+			"with --stack NAME or --bucket BUCKET",
+			buf_str(&names));
+	buf_release(&names);
+	ssm_parameter_list_release(&found);
+	return bucket;
+}
+
+char *cli_find_bucket(struct aws_ctx *ctx, const struct cli_common *c,
+		      const char **source, struct err *e)
+{
+	const char *env = getenv("SSMBAK_BUCKET");
+	char *bucket = NULL;
+	if (c->bucket) {
+		*source = "--bucket";
+		return strdup(c->bucket);
+	}
+	if (env && *env) {
+		*source = "SSMBAK_BUCKET";
+		return strdup(env);
+	}
+	if (c->stack) {
+		char *name = NULL;
+		if (asprintf(&name, SSMBAK_STACK_PARAMETER_PREFIX "%s/bucket",
+			     c->stack) < 0)
+			return NULL;
+		bucket = parameter_value(ctx, name, e);
+		*source = "the stack's SSM parameter";
+		if (!bucket && strcmp(e->code, "ParameterNotFound") == 0)
+			err_set(e, ERR_CONFIG,
+				"no ssmbak stack '%s' in %s (no parameter %s); "
+				"check --stack and --region", c->stack,
+				ctx->region, name);
+		free(name);
+		return bucket;
+	}
+	bool found_stack = false;
+	bucket = bucket_of_only_stack(ctx, e, &found_stack);
+	if (bucket || found_stack) {
+		*source = "the stack's SSM parameter";
+		return bucket;
+	}
+	if (e->kind != ERR_NONE)
+		return NULL;
+	bucket = parameter_value(ctx, SSMBAK_LEGACY_BUCKET_PARAMETER, e);
+	*source = SSMBAK_LEGACY_BUCKET_PARAMETER;
+	if (!bucket && strcmp(e->code, "ParameterNotFound") == 0)
+		err_set(e, ERR_CONFIG,
+			"no bucket: give --bucket or SSMBAK_BUCKET, or create "
+			"the stack with 'ssmbak stack NAME create' (no ssmbak "
+			"stack found in %s)", ctx->region);
+	return bucket;
+}

@@ -1,0 +1,61 @@
+/* What every AWS command shares on its command line: -r/--region,
+ * --profile, -b/--bucket, --stack, -v/--verbose, -h/--help, --output. */
+#ifndef SSMBAK_CLI_H
+#define SSMBAK_CLI_H
+
+#include <getopt.h>
+#include <stdbool.h>
+
+#include "aws.h"
+
+enum cli_output { CLI_OUTPUT_TABLE, CLI_OUTPUT_JSON };
+
+struct cli_common {
+	const char *region;
+	const char *profile;
+	const char *bucket;
+	const char *stack;
+	int verbose;
+	enum cli_output output;
+};
+
+enum {
+	CLI_OPT_PROFILE = 0x1000,
+	CLI_OPT_STACK,
+	CLI_OPT_OUTPUT,
+	CLI_OPT_FIRST_FREE, /* commands number their own long options from here */
+};
+
+#define CLI_COMMON_LONG_OPTIONS \
+	{ "region", required_argument, NULL, 'r' }, \
+	{ "profile", required_argument, NULL, CLI_OPT_PROFILE }, \
+	{ "bucket", required_argument, NULL, 'b' }, \
+	{ "stack", required_argument, NULL, CLI_OPT_STACK }, \
+	{ "output", required_argument, NULL, CLI_OPT_OUTPUT }, \
+	{ "verbose", no_argument, NULL, 'v' }, \
+	{ "help", no_argument, NULL, 'h' }
+#define CLI_COMMON_SHORT_OPTIONS "r:b:vh"
+
+/* Handles one getopt result if it is a common option: returns true. -h
+ * prints usage to stdout and exits 0; an unknown option or a missing
+ * argument prints one line plus the usage to stderr and exits 2. */
+bool cli_common_option(int opt, const char *arg, struct cli_common *c,
+		       const char *usage);
+_Noreturn void cli_usage_error(const char *usage, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Region, credentials and connections for this command, or exit 3 with the
+ * reason. Also sets the log level from -v. */
+void cli_aws_init(struct aws_ctx *ctx, const struct cli_common *c);
+
+/* The bucket to use: --bucket, SSMBAK_BUCKET, the SSM parameter our stack
+ * writes (/ssmbak/stacks/NAME/bucket: --stack NAME, else the only stack),
+ * else the Python ssmbak's /newvoll/ssmbak/bucketname. *source says which,
+ * for -v. NULL with *e set when none is found. */
+char *cli_find_bucket(struct aws_ctx *ctx, const struct cli_common *c,
+		      const char **source, struct err *e);
+
+#define SSMBAK_STACK_PARAMETER_PREFIX "/ssmbak/stacks/"
+#define SSMBAK_LEGACY_BUCKET_PARAMETER "/newvoll/ssmbak/bucketname"
+
+#endif
