@@ -53,6 +53,10 @@ class Clock:
         self._lock = threading.Lock()
         self._offset = 0.0
         self._fixed = None
+        # SigV4's 15-minute window is checked against this clock. Tests that
+        # move it far from real time while signing with real time may turn
+        # the check off (not an AWS behaviour: a test convenience).
+        self.check_skew = True
 
     def now(self):
         with self._lock:
@@ -78,9 +82,10 @@ class Clock:
     def reset(self):
         with self._lock:
             self._fixed, self._offset = None, 0.0
+            self.check_skew = True
 
     def describe(self):
         now = self.now()
         with self._lock:
-            return {"now": iso_millis(now), "epoch": now,
-                    "offset": self._offset, "fixed": self._fixed is not None}
+            return {"now": iso_millis(now), "epoch": now, "offset": self._offset,
+                    "fixed": self._fixed is not None, "check_skew": self.check_skew}

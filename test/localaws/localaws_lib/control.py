@@ -3,7 +3,7 @@
   GET    /_localaws/health
   GET    /_localaws/counters          DELETE resets
   GET    /_localaws/faults            POST adds a rule, DELETE clears
-  GET    /_localaws/clock             POST {"offset"|"fixed"|"advance"} or {}
+  GET    /_localaws/clock             POST {"offset"|"fixed"|"advance"[, "check_skew"]} or {}
   GET    /_localaws/events            DELETE clears
   POST   /_localaws/s3/bulk           load many object versions at once
 """
@@ -79,13 +79,15 @@ class Control:
         return {}
 
     def set_clock(self, body):
+        if "check_skew" in body:
+            self.clock.check_skew = bool(body["check_skew"])
         if "fixed" in body:
             self.clock.set_fixed(body["fixed"])
         elif "offset" in body:
             self.clock.set_offset(body["offset"])
         elif "advance" in body:
             self.clock.advance(body["advance"])
-        else:
+        elif "check_skew" not in body:
             self.clock.reset()
         return self.clock.describe()
 

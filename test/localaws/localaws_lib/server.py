@@ -220,6 +220,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def setup(self):
         super().setup()
+        # Small request/response exchanges on a kept-alive connection stall
+        # on Nagle + delayed ACK without this.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if isinstance(self.connection, ssl.SSLSocket):
             self.connection.do_handshake()
 
@@ -286,9 +289,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_header("Connection", "close")
         elif (self.headers.get("Connection") or "").lower() == "keep-alive":
             self.send_header("Connection", "keep-alive")
-        self.end_headers()
         if self.command != "HEAD" and not no_body:
-            self.wfile.write(response.body)
+            # One write for head and body: one TCP segment for small answers.
+            self._headers_buffer.append(b"\r\n" + response.body)
+            self.flush_headers()
+        else:
+            self.end_headers()
         self.wfile.flush()
 
     def _reset_connection(self):
