@@ -108,7 +108,7 @@ static void tag_add(struct tag_builder *t, const char *key, const char *value)
 	free(v);
 }
 
-static char *build_tagging(const struct record *r)
+static char *build_tagging(const struct record *r, const char *key)
 {
 	struct tag_builder t = { BUF_INIT, true };
 	char time_text[32], version_text[32];
@@ -125,6 +125,10 @@ static char *build_tagging(const struct record *r)
 	if (r->param.version)
 		tag_add(&t, "ssmbakVersion", version_text);
 	tag_add(&t, "ssmbakOp", record_op_name(r->op));
+	/* Tags are all restore reads for most versions; the name is needed
+	 * there when it is not the key ("foo" stored as "/foo"). */
+	if (strcmp(key, r->param.name) != 0 && strlen(r->param.name) <= 256)
+		tag_add(&t, "ssmbakName", r->param.name);
 	if (!t.ok) {
 		buf_release(&t.text);
 		return NULL;
@@ -221,7 +225,7 @@ int record_prepare_write(struct aws_ctx *ctx, const char *bucket,
 {
 	memset(w, 0, sizeof(*w));
 	char *key = record_key_for_name(r->param.name);
-	char *tagging = key ? build_tagging(r) : NULL;
+	char *tagging = key ? build_tagging(r, key) : NULL;
 	struct aws_headers meta = { 0 };
 	char *extra = NULL;
 	int rc = key && tagging && build_metadata(r, key, &meta, &extra) == 0
@@ -334,6 +338,7 @@ int record_from_tags(const struct aws_headers *tags, struct record *out)
 	const char *type = aws_headers_get(tags, "ssmbakType");
 	const char *description = aws_headers_get(tags, "ssmbakDescription");
 	const char *op = aws_headers_get(tags, "ssmbakOp");
+	const char *name = aws_headers_get(tags, "ssmbakName");
 	if (parse_long_long(aws_headers_get(tags, "ssmbakVersion"), &version) == 0)
 		out->param.version = version;
 	out->op = RECORD_UPDATE;
@@ -342,7 +347,10 @@ int record_from_tags(const struct aws_headers *tags, struct record *out)
 	bool ok = true;
 	out->param.type = type ? strdup(type) : NULL;
 	out->param.description = description ? strdup(description) : NULL;
-	ok = (!type || out->param.type) && (!description || out->param.description);
+	out->param.name = name ? strdup(name) : NULL;
+	ok = (!type || out->param.type) &&
+	     (!description || out->param.description) &&
+	     (!name || out->param.name);
 	if (!ok) {
 		record_release(out);
 		return -1;
