@@ -66,7 +66,7 @@ def endpoint(localaws):
 def make_client(endpoint, service, *, retries=1, verify=None, **overrides):
     settings = dict(endpoint_url=endpoint, region_name=REGION,
                     aws_access_key_id="test", aws_secret_access_key="test",
-                    config=Config(retries={"max_attempts": retries, "mode": "standard"}))
+                    config=Config(retries={"total_max_attempts": retries, "mode": "standard"}))
     if verify is not None:
         settings["verify"] = verify
     settings.update(overrides)
