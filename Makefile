@@ -100,7 +100,7 @@ deps: $(DEPS_DIR)/.stamp ## build the static libcurl/libxml2 archives
 
 build/ssmbak-static: build/static/ssmbak.o $(STATIC_OBJ)
 	$(call say,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) -static -o $@ $^ $(STATIC_LIBS)
+	$(Q)$(CC) $(CFLAGS) -static -Wl,--gc-sections -o $@ $^ $(STATIC_LIBS)
 
 static: build/ssmbak-static ## build ./ssmbak fully statically linked (the Lambda binary)
 	$(Q)cp build/ssmbak-static ssmbak
@@ -153,9 +153,14 @@ clean: ## remove build products (keeps the static dependency archives)
 distclean: clean ## remove everything built, dependency archives included
 	rm -rf build
 
--include $(shell find build -name '*.d' 2>/dev/null)
+-include $(shell find build/obj build/static build/san -name "*.d" 2>/dev/null)
 
 # test drivers: small programs the pytest suites run
 build/sigv4-sign: build/obj/test/tools/sigv4_sign.o $(DYN_OBJ)
 	$(call say,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(DYN_LIBS)
+
+build/whoami: build/obj/test/tools/whoami.o $(DYN_OBJ)
+	$(call say,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(DYN_LIBS)
+e2e check: build/whoami

@@ -15,6 +15,8 @@ static int cmd_help(int argc, char **argv);
 static int cmd_version(int argc, char **argv);
 
 const struct command ssmbak_commands[] = {
+	{ "preview", cmd_preview, "show what a restore to TIME would change" },
+	{ "restore", cmd_restore, "put parameters back as they were at TIME" },
 	{ "help", cmd_help, "show help for ssmbak or one command" },
 	{ "version", cmd_version, "print the version" },
 	{ NULL, NULL, NULL },
@@ -88,10 +90,11 @@ int main(int argc, char **argv)
 	const char *base = argc > 0 ? strrchr(argv[0], '/') : NULL;
 	base = base ? base + 1 : (argc > 0 ? argv[0] : "ssmbak");
 
-	for (size_t i = 0; i < sizeof(aliases) / sizeof(aliases[0]); i++)
-		if (strcmp(base, aliases[i].argv0) == 0)
-			return run_command(command_find(aliases[i].command),
-					   argc, argv, aliases[i].argv0);
+	for (size_t i = 0; i < sizeof(aliases) / sizeof(aliases[0]); i++) {
+		const struct command *c = command_find(aliases[i].command);
+		if (c && strcmp(base, aliases[i].argv0) == 0)
+			return run_command(c, argc, argv, aliases[i].argv0);
+	}
 
 	if (argc < 2) {
 		print_overview(stderr);

@@ -18,8 +18,9 @@ void cli_usage_error(const char *usage, const char *fmt, ...)
 	va_start(ap, fmt);
 	fprintf(stderr, "%s: ", progname());
 	vfprintf(stderr, fmt, ap);
-	fprintf(stderr, "\n%s", usage);
+	fprintf(stderr, " (see '%s --help')\n", progname());
 	va_end(ap);
+	(void)usage;
 	exit(EXIT_USAGE);
 }
 
@@ -59,11 +60,9 @@ bool cli_common_option(int opt, const char *arg, struct cli_common *c,
 		fputs(usage, stdout);
 		exit(EXIT_OK);
 	case '?':
-		/* getopt already named the bad option on stderr */
-		fputs(usage, stderr);
-		exit(EXIT_USAGE);
 	case ':':
-		fputs(usage, stderr);
+		/* getopt already named the bad option on stderr */
+		fprintf(stderr, "%s: see '%s --help'\n", progname(), progname());
 		exit(EXIT_USAGE);
 	default:
 		return false;

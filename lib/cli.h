@@ -38,9 +38,10 @@ enum {
 
 /* Handles one getopt result if it is a common option: returns true. -h
  * prints usage to stdout and exits 0; an unknown option or a missing
- * argument prints one line plus the usage to stderr and exits 2. */
+ * argument leaves getopt's line and adds a pointer to --help, exit 2. */
 bool cli_common_option(int opt, const char *arg, struct cli_common *c,
 		       const char *usage);
+/* One line on stderr naming what was wrong, a pointer to --help, exit 2. */
 _Noreturn void cli_usage_error(const char *usage, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

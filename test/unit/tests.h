@@ -5,7 +5,8 @@
 #define UNIT_SUITES \
 	UNIT_SUITE(buf) \
 	UNIT_SUITE(sigv4) \
-	UNIT_SUITE(timeline)
+	UNIT_SUITE(timeline) \
+	UNIT_SUITE(tls)
 
 #define UNIT_SUITE(name) void test_##name(void);
 UNIT_SUITES
