@@ -76,50 +76,48 @@ def _hex_bytes(text):
     return " ".join(f"{b:02x}" for b in text.encode("utf-8"))
 
 
-def _auth_error(failure, account):
-    d = failure.details
-    kind = failure.kind
-    if kind == "missing":
-        return AwsError("AccessDenied", "Access Denied", 403)
-    if kind == "missing_date":
-        return AwsError("AccessDenied", "AWS authentication requires a valid Date or x-amz-date header", 403)
-    if kind == "unknown_key":
-        return AwsError("InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist "
-                        "in our records.", 403, {"AWSAccessKeyId": d["access_key"]})
-    if kind == "bad_token":
-        return AwsError("InvalidToken", "The provided token is malformed or otherwise invalid.", 400)
-    if kind == "expired_token":
-        return AwsError("ExpiredToken", "The provided token has expired.", 400)
-    if kind == "skew":
-        return AwsError("RequestTimeTooSkewed", "The difference between the request time and the "
-                        "current time is too large.", 403,
-                        {"RequestTime": d["stamp"], "ServerTime": iso_millis(d["server_time"]),
-                         "MaxAllowedSkewMilliseconds": 900000})
-    if kind == "scope_date":
-        return AwsError("AuthorizationHeaderMalformed", "The authorization header is malformed; "
-                        "Invalid credential date. Date is not the same as X-Amz-Date.", 400)
-    if kind == "scope_service":
-        return AwsError("AuthorizationHeaderMalformed", "The authorization header is malformed; "
-                        f"incorrect service \"{d['got']}\". This endpoint belongs to \"s3\".", 400)
-    if kind == "malformed":
-        return AwsError("AuthorizationHeaderMalformed", "The authorization header is malformed; "
-                        "the Credential is mal-formed.", 400)
-    if kind == "content_sha_missing":
-        return AwsError("InvalidRequest", "Missing required header for this request: "
-                        "x-amz-content-sha256", 400)
-    if kind == "content_sha_mismatch":
-        return AwsError("XAmzContentSHA256Mismatch", "The provided 'x-amz-content-sha256' header "
-                        "does not match what was computed.", 400,
-                        {"ClientComputedContentSHA256": d["declared"],
-                         "S3ComputedContentSHA256": d["actual"]})
-    return AwsError("SignatureDoesNotMatch", "The request signature we calculated does not match "
-                    "the signature you provided. Check your key and signing method.", 403,
-                    {"AWSAccessKeyId": d.get("access_key"),
-                     "StringToSign": d.get("string_to_sign"),
-                     "SignatureProvided": d.get("signature_provided"),
-                     "StringToSignBytes": _hex_bytes(d.get("string_to_sign", "")),
-                     "CanonicalRequest": d.get("canonical_request"),
-                     "CanonicalRequestBytes": _hex_bytes(d.get("canonical_request", ""))})
+# AuthFailure kind -> (code, HTTP status, message, extra <Error> fields).
+AUTH_ERRORS = {
+    "missing": ("AccessDenied", 403, "Access Denied", lambda d: {}),
+    "missing_date": ("AccessDenied", 403, "AWS authentication requires a valid Date or "
+                     "x-amz-date header", lambda d: {}),
+    "malformed": ("AuthorizationHeaderMalformed", 400, "The authorization header is malformed; "
+                  "the Credential is mal-formed.", lambda d: {}),
+    "unknown_key": ("InvalidAccessKeyId", 403, "The AWS Access Key Id you provided does not exist "
+                    "in our records.", lambda d: {"AWSAccessKeyId": d["access_key"]}),
+    "bad_token": ("InvalidToken", 400, "The provided token is malformed or otherwise invalid.",
+                  lambda d: {}),
+    "expired_token": ("ExpiredToken", 400, "The provided token has expired.", lambda d: {}),
+    "skew": ("RequestTimeTooSkewed", 403, "The difference between the request time and the "
+             "current time is too large.",
+             lambda d: {"RequestTime": d["stamp"], "ServerTime": iso_millis(d["server_time"]),
+                        "MaxAllowedSkewMilliseconds": 900000}),
+    "scope_date": ("AuthorizationHeaderMalformed", 400, "The authorization header is malformed; "
+                   "Invalid credential date. Date is not the same as X-Amz-Date.", lambda d: {}),
+    "scope_service": ("AuthorizationHeaderMalformed", 400, "The authorization header is "
+                      "malformed; incorrect service \"{got}\". This endpoint belongs to \"s3\".",
+                      lambda d: {}),
+    "content_sha_missing": ("InvalidRequest", 400, "Missing required header for this request: "
+                            "x-amz-content-sha256", lambda d: {}),
+    "content_sha_mismatch": ("XAmzContentSHA256Mismatch", 400, "The provided "
+                             "'x-amz-content-sha256' header does not match what was computed.",
+                             lambda d: {"ClientComputedContentSHA256": d["declared"],
+                                        "S3ComputedContentSHA256": d["actual"]}),
+    # Like S3, show what was signed so a client author can diff it.
+    "signature": ("SignatureDoesNotMatch", 403, "The request signature we calculated does not "
+                  "match the signature you provided. Check your key and signing method.",
+                  lambda d: {"AWSAccessKeyId": d["access_key"],
+                             "StringToSign": d["string_to_sign"],
+                             "SignatureProvided": d["signature_provided"],
+                             "StringToSignBytes": _hex_bytes(d["string_to_sign"]),
+                             "CanonicalRequest": d["canonical_request"],
+                             "CanonicalRequestBytes": _hex_bytes(d["canonical_request"])}),
+}
+
+
+def _auth_error(failure):
+    code, status, message, fields = AUTH_ERRORS[failure.kind]
+    return AwsError(code, message.format(**failure.details), status, fields(failure.details))
 
 
 # --- request parsing helpers ---------------------------------------------------
@@ -333,7 +331,7 @@ class S3Service(Service):
         return AwsError("InternalError", "We encountered an internal error. Please try again.", 500)
 
     def auth_error(self, failure, request, ctx):
-        return _auth_error(failure, ctx.account)
+        return _auth_error(failure)
 
     # --- response helpers ---
 

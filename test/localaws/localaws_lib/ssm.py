@@ -546,12 +546,20 @@ class SsmService(JsonService):
 
 
 # --- ParameterFilters -----------------------------------------------------------
-# https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_ParameterStringFilter.html
+# https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_ParameterStringFilter.html:
+# DescribeParameters takes every key but Label; GetParametersByPath only Type,
+# KeyId and Label. Options are Equals and BeginsWith, plus Contains for Name;
+# Path takes Recursive or OneLevel; Label only Equals.
 
-BY_PATH_FILTER_KEYS = ("Type", "KeyId", "Label", "tag")
-DESCRIBE_FILTER_KEYS = ("Name", "Path", "Type", "KeyId", "Tier", "DataType", "Label", "tag")
+BY_PATH_FILTER_KEYS = ("Type", "KeyId", "Label")
+DESCRIBE_FILTER_KEYS = ("Name", "Path", "Type", "KeyId", "Tier", "DataType", "tag")
 LEGACY_FILTER_KEYS = ("Name", "Type", "KeyId")
-OPTIONS = {"Name": ("Equals", "BeginsWith", "Contains"), "Path": ("Recursive", "OneLevel")}
+OPTIONS = {"Name": ("Equals", "BeginsWith", "Contains"), "Path": ("Recursive", "OneLevel"),
+           "Label": ("Equals",)}
+DEFAULT_OPTIONS = ("Equals", "BeginsWith")
+STRING_TESTS = {"Equals": lambda field, value: field == value,
+                "BeginsWith": lambda field, value: field is not None and field.startswith(value),
+                "Contains": lambda field, value: field is not None and value in field}
 
 
 def legacy_filters(filters):
@@ -572,10 +580,11 @@ class ParameterFilters:
             if base not in allowed_keys:
                 raise AwsError("InvalidFilterKey", f"The following filter key is not valid: {key}. "
                                f"Valid filter keys include: [{', '.join(allowed_keys)}].")
-            option = item.get("Option") or ("OneLevel" if key == "Path" else "Equals")
-            if option not in OPTIONS.get(base, ("Equals",)):
-                raise AwsError("InvalidFilterOption", f"The filter option '{option}' is not valid for "
-                               f"key '{key}'. Valid options: {list(OPTIONS.get(base, ('Equals',)))}.")
+            options = OPTIONS.get(base, DEFAULT_OPTIONS)
+            option = item.get("Option") or ("OneLevel" if base == "Path" else "Equals")
+            if option not in options:
+                raise AwsError("InvalidFilterOption", f"The filter option '{option}' is not valid "
+                               f"for key '{key}'. Valid options include: [{', '.join(options)}].")
             values = item.get("Values") or []
             if base == "Path":
                 values = [validate_path(v) for v in values]
@@ -599,16 +608,14 @@ class ParameterFilters:
 
     @staticmethod
     def _matches(param, version, key, base, option, values):
-        if base == "Name":
-            tests = {"Equals": lambda v: param.name == v,
-                     "BeginsWith": lambda v: param.name.startswith(v),
-                     "Contains": lambda v: v in param.name}
-            return any(tests[option](v) for v in values)
         if base == "Path":
             return any(under_path(param.name, v, option == "Recursive") for v in values)
         if base == "tag":
             tag = key[len("tag:"):]
-            return tag in param.tags and (not values or param.tags[tag] in values)
-        field = {"Type": version.type, "KeyId": version.key_id, "Tier": version.tier,
-                 "DataType": version.data_type}[base]
-        return field in values
+            if tag not in param.tags:
+                return False
+            field = param.tags[tag]
+            return not values or any(STRING_TESTS[option](field, v) for v in values)
+        field = {"Name": param.name, "Type": version.type, "KeyId": version.key_id,
+                 "Tier": version.tier, "DataType": version.data_type}[base]
+        return any(STRING_TESTS[option](field, v) for v in values)

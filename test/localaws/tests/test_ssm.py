@@ -307,3 +307,45 @@ def test_last_modified_date_follows_the_emulator_clock(ssm, root, clean_control)
     modified = ssm.get_parameter(Name=f"{root}/clock")["Parameter"]["LastModifiedDate"]
     assert modified.astimezone(datetime.timezone.utc) == datetime.datetime(
         2024, 6, 13, 1, 54, 26, tzinfo=datetime.timezone.utc)
+
+
+@pytest.mark.parametrize("operation, filters, code", [
+    ("get_parameters_by_path", [{"Key": "Name", "Values": ["/x"]}], "InvalidFilterKey"),
+    ("get_parameters_by_path", [{"Key": "tag:team", "Values": ["a"]}], "InvalidFilterKey"),
+    ("get_parameters_by_path", [{"Key": "Label", "Option": "BeginsWith", "Values": ["a"]}],
+     "InvalidFilterOption"),
+    ("describe_parameters", [{"Key": "Label", "Values": ["a"]}], "InvalidFilterKey"),
+    ("describe_parameters", [{"Key": "Type", "Option": "Contains", "Values": ["S"]}],
+     "InvalidFilterOption"),
+    ("describe_parameters", [{"Key": "Path", "Values": ["no-slash"]}], "ValidationException"),
+])
+def test_filter_keys_and_options_per_operation(ssm, operation, filters, code):
+    kwargs = {"ParameterFilters": filters}
+    if operation == "get_parameters_by_path":
+        kwargs["Path"] = "/"
+    with pytest.raises(ClientError) as excinfo:
+        getattr(ssm, operation)(**kwargs)
+    assert error_code(excinfo) == code
+
+
+def test_tag_and_begins_with_filters(ssm, root):
+    put(ssm, f"{root}/tagged", Tags=[{"Key": "team", "Value": "platform"}])
+    put(ssm, f"{root}/untagged")
+    by_tag = ssm.describe_parameters(ParameterFilters=[
+        {"Key": "tag:team", "Values": ["platform"]}, {"Key": "Path", "Values": [root]}])
+    assert [p["Name"] for p in by_tag["Parameters"]] == [f"{root}/tagged"]
+    by_type = ssm.describe_parameters(ParameterFilters=[
+        {"Key": "Type", "Option": "BeginsWith", "Values": ["Str"]}, {"Key": "Path", "Values": [root]}])
+    assert len(by_type["Parameters"]) == 2
+    with pytest.raises(ClientError) as excinfo:
+        put(ssm, f"{root}/tagged", Overwrite=True, Tags=[{"Key": "a", "Value": "b"}])
+    assert error_code(excinfo) == "ValidationException"
+
+
+def test_label_filter_selects_the_labelled_version(ssm, root):
+    put(ssm, f"{root}/lab", "old")
+    put(ssm, f"{root}/lab", "new", Overwrite=True)
+    ssm.label_parameter_version(Name=f"{root}/lab", ParameterVersion=1, Labels=["stable"])
+    result = ssm.get_parameters_by_path(
+        Path=root, ParameterFilters=[{"Key": "Label", "Values": ["stable"]}])
+    assert [(p["Name"], p["Value"]) for p in result["Parameters"]] == [(f"{root}/lab", "old")]
