@@ -7,8 +7,10 @@
 #include <strings.h>
 
 #include "../sigv4.h"
+#include "config.h"
 #include "creds.h"
 #include "http.h"
+#include "imds.h"
 
 const struct aws_service aws_s3 = { "s3", "s3", "S3", "S3",
 				    AWS_PROTOCOL_REST_XML };
@@ -128,8 +130,10 @@ static bool region_is_valid(const char *r)
 	return true;
 }
 
+/* --region, AWS_REGION, AWS_DEFAULT_REGION, the profile's region, then
+ * the instance's own region from IMDS (as the SDKs do on EC2). */
 static int resolve_region(struct aws_ctx *ctx, const struct aws_options *opts,
-			  struct err *e)
+			  const struct config *cfg, struct err *e)
 {
 	static const struct {
 		const char *env;
@@ -137,10 +141,22 @@ static int resolve_region(struct aws_ctx *ctx, const struct aws_options *opts,
 	} envs[] = { { "AWS_REGION", "AWS_REGION" },
 		     { "AWS_DEFAULT_REGION", "AWS_DEFAULT_REGION" } };
 	const char *region = opts->region;
+	char *from_imds = NULL;
 	ctx->region_source = "--region";
 	for (size_t i = 0; !region && i < 2; i++) {
 		region = nonempty_env(envs[i].env);
 		ctx->region_source = envs[i].source;
+	}
+	if (!region) {
+		region = config_get(cfg, ctx->profile ? ctx->profile
+						      : "default", "region");
+		ctx->region_source = "profile";
+	}
+	if (!region && !imds_disabled()) {
+		struct err ignored;
+		if (imds_region(&from_imds, &ignored) == 0 && *from_imds)
+			region = from_imds;
+		ctx->region_source = "instance metadata";
 	}
 	if (!region) {
 		err_set(e, ERR_CONFIG,
@@ -148,40 +164,53 @@ static int resolve_region(struct aws_ctx *ctx, const struct aws_options *opts,
 			"region in your profile in ~/.aws/config");
 		return -1;
 	}
-	if (!region_is_valid(region)) {
+	int rc = -1;
+	if (!region_is_valid(region))
 		err_set(e, ERR_CONFIG,
-			"region '%s' is not a region name (like us-east-1)",
-			region);
-		return -1;
-	}
-	ctx->region = strdup(region);
-	if (!ctx->region) {
+			"region '%.64s' (from %s) is not a region name (like "
+			"us-east-1)", region, ctx->region_source);
+	else if (!(ctx->region = strdup(region)))
 		err_set(e, ERR_NOMEM, "out of memory");
-		return -1;
-	}
-	return 0;
+	else
+		rc = 0;
+	free(from_imds);
+	return rc;
 }
 
 int aws_ctx_init(struct aws_ctx *ctx, const struct aws_options *opts,
 		 struct err *e)
 {
 	memset(ctx, 0, sizeof(*ctx));
+	struct config cfg;
 	const char *profile = opts->profile ? opts->profile
 					    : nonempty_env("AWS_PROFILE");
 	if (profile && !(ctx->profile = strdup(profile))) {
 		err_set(e, ERR_NOMEM, "out of memory");
 		return -1;
 	}
-	if (resolve_region(ctx, opts, e) < 0)
+	if (config_load(&cfg, e) < 0)
 		goto fail;
-	ctx->creds = creds_default_chain_new(ctx->profile, opts->profile != NULL,
-					     ctx->region, e);
+	const char *endpoint_url = config_get(
+		&cfg, profile ? profile : "default", "endpoint_url");
+	if ((profile && config_require_profile(&cfg, profile, e) < 0) ||
+	    resolve_region(ctx, opts, &cfg, e) < 0)
+		goto fail_cfg;
+	if (endpoint_url && *endpoint_url &&
+	    !(ctx->endpoint_url = strdup(endpoint_url))) {
+		err_set(e, ERR_NOMEM, "out of memory");
+		goto fail_cfg;
+	}
+	ctx->creds = creds_chain_new(&cfg, ctx->profile, opts->profile != NULL,
+				     ctx->region, ctx->endpoint_url, e);
+	config_release(&cfg);
 	if (!ctx->creds)
 		goto fail;
 	ctx->http = http_client_new(e);
 	if (!ctx->http)
 		goto fail;
 	return 0;
+fail_cfg:
+	config_release(&cfg);
 fail:
 	aws_ctx_release(ctx);
 	return -1;
@@ -193,6 +222,7 @@ void aws_ctx_release(struct aws_ctx *ctx)
 	creds_provider_free(ctx->creds);
 	free(ctx->region);
 	free(ctx->profile);
+	free(ctx->endpoint_url);
 	memset(ctx, 0, sizeof(*ctx));
 }
 
@@ -214,6 +244,8 @@ char *aws_endpoint(const struct aws_ctx *ctx, const struct aws_service *svc,
 		url = nonempty_env("AWS_ENDPOINT_URL");
 	if (!url)
 		url = nonempty_env("AWS_ENDPOINT");
+	if (!url)
+		url = ctx->endpoint_url;
 	if (url) {
 		*custom = true;
 		return trimmed_endpoint(url);

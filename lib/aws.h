@@ -90,6 +90,7 @@ struct aws_ctx {
 	char *region;
 	const char *region_source; /* static text, for -v */
 	char *profile;             /* NULL: default */
+	char *endpoint_url;        /* the profile's endpoint_url, or NULL */
 	struct creds_provider *creds;
 	struct http_client *http;
 };

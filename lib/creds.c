@@ -1,25 +1,55 @@
 #include "creds.h"
 
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
+#include <jansson.h>
 #include <openssl/crypto.h>
+
+#include "config.h"
+#include "http.h"
+#include "imds.h"
+#include "sts.h"
+#include "timefmt.h"
 
 /* The SDKs refresh this long before expiry so that a request signed now is
  * still valid when it arrives. */
 #define CREDS_REFRESH_MARGIN_SECONDS 300
+/* Roles assumed one from another through source_profile. */
+#define CREDS_MAX_ROLE_CHAIN 16
+/* What a credential_process may print. */
+#define CREDS_PROCESS_MAX_OUTPUT ((size_t)1 << 20)
+#define CREDS_TOKEN_MAX_SIZE ((size_t)64 << 10)
+/* The container endpoint is retried as botocore does: 3 tries, 1 s apart. */
+#define CONTAINER_ATTEMPTS 3
+
+extern char **environ;
+
+/* --- credentials and the provider interface ------------------------- */
+
+static void free_secret(char *s)
+{
+	if (s)
+		OPENSSL_cleanse(s, strlen(s));
+	free(s);
+}
 
 void aws_credentials_clear(struct aws_credentials *c)
 {
-	if (c->secret_access_key)
-		OPENSSL_cleanse(c->secret_access_key,
-				strlen(c->secret_access_key));
-	if (c->session_token)
-		OPENSSL_cleanse(c->session_token, strlen(c->session_token));
 	free(c->access_key_id);
-	free(c->secret_access_key);
-	free(c->session_token);
+	free_secret(c->secret_access_key);
+	free_secret(c->session_token);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -99,16 +129,58 @@ void creds_provider_free(struct creds_provider *p)
 	if (p->destroy)
 		p->destroy(p);
 	aws_credentials_clear(&p->cached);
+	free(p->description);
 	free(p);
 }
+
+const char *creds_describe(const struct creds_provider *p)
+{
+	return p->description ? p->description : p->name;
+}
+
+static void describe(struct creds_provider *p, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void describe(struct creds_provider *p, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	free(p->description);
+	if (vasprintf(&p->description, fmt, ap) < 0)
+		p->description = NULL; /* creds_describe falls back to name */
+	va_end(ap);
+}
+
+static int nomem(struct err *e)
+{
+	err_set(e, ERR_NOMEM, "out of memory");
+	return -1;
+}
+
+/* Adds where an error happened to its message. */
+static void err_note(struct err *e, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void err_note(struct err *e, const char *fmt, ...)
+{
+	size_t len = strlen(e->message);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(e->message + len, sizeof(e->message) - len, fmt, ap);
+	va_end(ap);
+}
+
+static const char *nonempty_env(const char *name)
+{
+	const char *v = getenv(name);
+	return v && *v ? v : NULL;
+}
+
+/* --- fixed credentials ---------------------------------------------- */
 
 static int fetch_static(struct creds_provider *p, struct aws_credentials *out,
 			struct err *e)
 {
-	if (aws_credentials_copy(out, p->state) < 0) {
-		err_set(e, ERR_NOMEM, "out of memory");
-		return -1;
-	}
+	if (aws_credentials_copy(out, p->state) < 0)
+		return nomem(e);
 	return 0;
 }
 
@@ -134,10 +206,27 @@ struct creds_provider *creds_static_new(const struct aws_credentials *c)
 	return p;
 }
 
-static const char *nonempty_env(const char *name)
+/* --- the environment ------------------------------------------------ */
+
+static int check_expiration(const char *when, const char *what, time_t now,
+			    time_t *out, struct err *e)
 {
-	const char *v = getenv(name);
-	return v && *v ? v : NULL;
+	double t;
+	*out = 0;
+	if (!when)
+		return 0;
+	if (time_parse_iso8601(when, &t) < 0) {
+		err_set(e, ERR_CONFIG, "%s: Expiration '%.40s' is not a time",
+			what, when);
+		return -1;
+	}
+	if ((time_t)t <= now) {
+		err_set(e, ERR_CONFIG, "%s: the credentials expired at %.40s",
+			what, when);
+		return -1;
+	}
+	*out = (time_t)t;
+	return 0;
 }
 
 static int fetch_env(struct creds_provider *p, struct aws_credentials *out,
@@ -145,28 +234,993 @@ static int fetch_env(struct creds_provider *p, struct aws_credentials *out,
 {
 	const char *akid = nonempty_env("AWS_ACCESS_KEY_ID");
 	const char *secret = nonempty_env("AWS_SECRET_ACCESS_KEY");
-	if (!akid || !secret) {
+	if (!akid) {
 		err_set(e, ERR_CONFIG,
 			"no credentials in the environment "
 			"(AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)");
 		return -1;
 	}
+	if (!secret) {
+		err_set(e, ERR_CONFIG, "AWS_ACCESS_KEY_ID is set but "
+			"AWS_SECRET_ACCESS_KEY is not");
+		return -1;
+	}
+	/* botocore takes the older AWS_SECURITY_TOKEN first. */
+	const char *token = nonempty_env("AWS_SECURITY_TOKEN");
+	if (!token)
+		token = nonempty_env("AWS_SESSION_TOKEN");
+	time_t expiration;
+	if (check_expiration(nonempty_env("AWS_CREDENTIAL_EXPIRATION"),
+			     "AWS_CREDENTIAL_EXPIRATION", time(NULL),
+			     &expiration, e) < 0)
+		return -1;
 	struct aws_credentials found = {
 		.access_key_id = (char *)akid,
 		.secret_access_key = (char *)secret,
-		.session_token = (char *)nonempty_env("AWS_SESSION_TOKEN"),
+		.session_token = (char *)token,
+		.expiration = expiration,
 		.source = "environment",
 	};
-	if (aws_credentials_copy(out, &found) < 0) {
-		err_set(e, ERR_NOMEM, "out of memory");
-		return -1;
-	}
+	if (aws_credentials_copy(out, &found) < 0)
+		return nomem(e);
 	return 0;
 }
 
 struct creds_provider *creds_env_new(void)
 {
-	return creds_provider_new("environment", fetch_env, NULL, NULL);
+	return creds_provider_new("env", fetch_env, NULL, NULL);
+}
+
+/* --- JSON answers: credential_process, container, instance metadata -- */
+
+int creds_parse_json(const char *json, size_t len, enum creds_json_kind kind,
+		     const char *what, time_t now, struct aws_credentials *out,
+		     struct err *e)
+{
+	memset(out, 0, sizeof(*out));
+	json_t *root = json_loadb(json, len, 0, NULL);
+	int rc = -1;
+	if (!json_is_object(root)) {
+		err_set(e, ERR_CONFIG, "%s: the answer is not a JSON object",
+			what);
+		goto done;
+	}
+#define FIELD(name) json_string_value(json_object_get(root, name))
+	if (kind == CREDS_JSON_PROCESS) {
+		json_t *version = json_object_get(root, "Version");
+		if (!json_is_integer(version) ||
+		    json_integer_value(version) != 1) {
+			err_set(e, ERR_CONFIG, "%s: Version must be 1", what);
+			goto done;
+		}
+	} else if (FIELD("Code") && strcmp(FIELD("Code"), "Success") != 0) {
+		err_set(e, ERR_CONFIG, "%s: Code is '%.60s': %.200s", what,
+			FIELD("Code"),
+			FIELD("Message") ? FIELD("Message") : "no message");
+		goto done;
+	}
+	const char *akid = FIELD("AccessKeyId");
+	const char *secret = FIELD("SecretAccessKey");
+	const char *token = FIELD(kind == CREDS_JSON_PROCESS ? "SessionToken"
+							     : "Token");
+	const char *expiration = FIELD("Expiration");
+#undef FIELD
+	const char *missing = !akid || !*akid ? "AccessKeyId"
+			      : !secret || !*secret ? "SecretAccessKey"
+			      : kind == CREDS_JSON_PROCESS ? NULL
+			      : !token || !*token ? "Token"
+			      : !expiration ? "Expiration"
+					    : NULL;
+	if (missing) {
+		err_set(e, ERR_CONFIG, "%s: no %s in the answer", what,
+			missing);
+		goto done;
+	}
+	time_t when;
+	if (check_expiration(expiration, what, now, &when, e) < 0)
+		goto done;
+	struct aws_credentials found = {
+		.access_key_id = (char *)akid,
+		.secret_access_key = (char *)secret,
+		.session_token = token && *token ? (char *)token : NULL,
+		.expiration = when,
+	};
+	rc = aws_credentials_copy(out, &found) < 0 ? nomem(e) : 0;
+done:
+	json_decref(root);
+	return rc;
+}
+
+/* --- credential_process --------------------------------------------- */
+
+struct child_output {
+	struct buf out;
+	char err[512];
+	size_t err_len;
+	bool too_much;
+};
+
+/* Reads the child's stdout and stderr to their end, together, so that
+ * neither pipe fills up and blocks it. */
+static void drain(int out_fd, int err_fd, struct child_output *o)
+{
+	struct pollfd fds[2] = { { out_fd, POLLIN, 0 }, { err_fd, POLLIN, 0 } };
+	int open_fds = 2;
+	char chunk[4096];
+	while (open_fds > 0) {
+		if (poll(fds, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		for (int i = 0; i < 2; i++) {
+			if (fds[i].fd < 0 || !fds[i].revents)
+				continue;
+			ssize_t got = read(fds[i].fd, chunk, sizeof(chunk));
+			if (got < 0 && errno == EINTR)
+				continue;
+			if (got <= 0) {
+				fds[i].fd = -1;
+				open_fds--;
+				continue;
+			}
+			if (i == 0) {
+				if (buf_append(&o->out, chunk, (size_t)got) < 0)
+					o->too_much = true;
+				continue;
+			}
+			size_t room = sizeof(o->err) - 1 - o->err_len;
+			size_t n = (size_t)got < room ? (size_t)got : room;
+			memcpy(o->err + o->err_len, chunk, n);
+			o->err_len += n;
+		}
+	}
+	OPENSSL_cleanse(chunk, sizeof(chunk));
+}
+
+/* The first line the process wrote to stderr, to explain its failure. */
+static const char *first_line(char *text)
+{
+	while (*text == '\n' || *text == '\r')
+		text++;
+	text[strcspn(text, "\r\n")] = '\0';
+	return text;
+}
+
+int creds_run_process(const char *command, const char *profile,
+		      struct aws_credentials *out, struct err *e)
+{
+	char what[300];
+	snprintf(what, sizeof(what), "credential_process of profile '%s'",
+		 profile);
+	int out_pipe[2] = { -1, -1 }, err_pipe[2] = { -1, -1 };
+	if (pipe2(out_pipe, O_CLOEXEC) < 0 || pipe2(err_pipe, O_CLOEXEC) < 0) {
+		err_set(e, ERR_SYSTEM, "%s: pipe: %s", what, strerror(errno));
+		for (int i = 0; i < 2; i++)
+			if (out_pipe[i] >= 0)
+				close(out_pipe[i]);
+		return -1;
+	}
+	/* As the AWS CLI v2 and the other SDKs: through the shell. */
+	char *argv[] = { "sh", "-c", (char *)command, NULL };
+	posix_spawn_file_actions_t actions;
+	posix_spawn_file_actions_init(&actions);
+	posix_spawn_file_actions_adddup2(&actions, out_pipe[1], STDOUT_FILENO);
+	posix_spawn_file_actions_adddup2(&actions, err_pipe[1], STDERR_FILENO);
+	pid_t pid;
+	int spawned = posix_spawn(&pid, "/bin/sh", &actions, NULL, argv,
+				  environ);
+	posix_spawn_file_actions_destroy(&actions);
+	close(out_pipe[1]);
+	close(err_pipe[1]);
+	struct child_output o = { .err_len = 0 };
+	buf_init(&o.out, CREDS_PROCESS_MAX_OUTPUT);
+	int status = 0, rc = -1;
+	if (spawned == 0) {
+		drain(out_pipe[0], err_pipe[0], &o);
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+	}
+	close(out_pipe[0]);
+	close(err_pipe[0]);
+	o.err[o.err_len] = '\0';
+	if (spawned != 0) {
+		err_set(e, ERR_SYSTEM, "%s: cannot run /bin/sh: %s", what,
+			strerror(spawned));
+	} else if (WIFSIGNALED(status)) {
+		err_set(e, ERR_CONFIG, "%s was killed by signal %d", what,
+			WTERMSIG(status));
+	} else if (WEXITSTATUS(status) != 0) {
+		err_set(e, ERR_CONFIG, "%s failed with exit status %d%s%.300s",
+			what, WEXITSTATUS(status), o.err_len ? ": " : "",
+			first_line(o.err));
+	} else if (o.too_much) {
+		err_set(e, ERR_CONFIG, "%s printed more than %zu bytes", what,
+			CREDS_PROCESS_MAX_OUTPUT);
+	} else {
+		rc = creds_parse_json(buf_str(&o.out), o.out.len,
+				      CREDS_JSON_PROCESS, what, time(NULL), out,
+				      e);
+		if (rc == 0)
+			out->source = "credential_process";
+	}
+	if (o.out.data)
+		OPENSSL_cleanse(o.out.data, o.out.cap);
+	buf_release(&o.out);
+	return rc;
+}
+
+struct process_state {
+	char *command;
+	char *profile;
+};
+
+static int fetch_process(struct creds_provider *p, struct aws_credentials *out,
+			 struct err *e)
+{
+	struct process_state *s = p->state;
+	return creds_run_process(s->command, s->profile, out, e);
+}
+
+static void destroy_process(struct creds_provider *p)
+{
+	struct process_state *s = p->state;
+	free(s->command);
+	free(s->profile);
+	free(s);
+}
+
+/* --- reading small secret files (tokens) ---------------------------- */
+
+static char *read_token_file(const char *path, const char *what,
+			     struct err *e)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		err_set(e, ERR_CONFIG, "cannot read the %s %s: %s", what, path,
+			strerror(errno));
+		return NULL;
+	}
+	struct buf b;
+	buf_init(&b, CREDS_TOKEN_MAX_SIZE);
+	char chunk[4096];
+	ssize_t got;
+	bool ok = true;
+	while (ok && (got = read(fd, chunk, sizeof(chunk))) != 0) {
+		if (got < 0 && errno == EINTR)
+			continue;
+		ok = got > 0 && buf_append(&b, chunk, (size_t)got) == 0;
+	}
+	close(fd);
+	OPENSSL_cleanse(chunk, sizeof(chunk));
+	/* Tokens are one line; a trailing newline is not part of them. */
+	while (ok && b.len && strchr(" \t\r\n", b.data[b.len - 1]))
+		b.data[--b.len] = '\0';
+	char *token = ok && b.len ? buf_detach(&b) : NULL;
+	if (!token)
+		err_set(e, ERR_CONFIG, "cannot read the %s %s: %s", what, path,
+			ok ? "empty" : "unreadable or too large");
+	if (b.data)
+		OPENSSL_cleanse(b.data, b.cap);
+	buf_release(&b);
+	return token;
+}
+
+/* --- roles: AssumeRole and AssumeRoleWithWebIdentity ----------------- */
+
+struct role_state {
+	char *profile;      /* for messages; NULL: from the environment */
+	char *role_arn;
+	char *session_name;
+	char *external_id;
+	int duration_seconds;
+	char *token_file;   /* web identity */
+	struct creds_provider *source; /* assume role: signs the STS call */
+	struct aws_ctx sts; /* region, endpoint and connections for STS */
+};
+
+static void destroy_role(struct creds_provider *p)
+{
+	struct role_state *s = p->state;
+	free(s->profile);
+	free(s->role_arn);
+	free(s->session_name);
+	free(s->external_id);
+	free(s->token_file);
+	creds_provider_free(s->source);
+	http_client_free(s->sts.http);
+	free(s->sts.region);
+	free(s->sts.endpoint_url);
+	free(s);
+}
+
+static void note_role(struct err *e, const struct role_state *s)
+{
+	if (s->profile)
+		err_note(e, " (role_arn %.200s of profile '%.100s')",
+			 s->role_arn, s->profile);
+	else
+		err_note(e, " (AWS_ROLE_ARN %.200s)", s->role_arn);
+}
+
+static int fetch_assume_role(struct creds_provider *p,
+			     struct aws_credentials *out, struct err *e)
+{
+	struct role_state *s = p->state;
+	struct sts_role r = { s->role_arn, s->session_name, s->external_id,
+			      s->duration_seconds, NULL };
+	s->sts.creds = s->source;
+	if (sts_assume_role(&s->sts, &r, out, e) < 0) {
+		note_role(e, s);
+		return -1;
+	}
+	out->source = "assume-role";
+	return 0;
+}
+
+static int fetch_web_identity(struct creds_provider *p,
+			      struct aws_credentials *out, struct err *e)
+{
+	struct role_state *s = p->state;
+	/* Read each time: the orchestrator rotates the token. */
+	char *token = read_token_file(s->token_file, "web identity token file",
+				      e);
+	if (!token)
+		return -1;
+	struct sts_role r = { s->role_arn, s->session_name, NULL,
+			      s->duration_seconds, token };
+	int rc = sts_assume_role_with_web_identity(&s->sts, &r, out, e);
+	free_secret(token);
+	if (rc < 0) {
+		note_role(e, s);
+		return -1;
+	}
+	out->source = "assume-role-with-web-identity";
+	return 0;
+}
+
+/* --- the container endpoint ----------------------------------------- */
+
+static bool host_allowed(const char *host)
+{
+	unsigned char a[16];
+	if (strcasecmp(host, "localhost") == 0)
+		return true;
+	if (inet_pton(AF_INET, host, a) == 1)
+		return a[0] == 127 ||
+		       (a[0] == 169 && a[1] == 254 && a[2] == 170 &&
+			(a[3] == 2 || a[3] == 23));
+	static const unsigned char loopback6[16] = { [15] = 1 };
+	static const unsigned char eks6[16] = { 0xfd, 0x00, 0x0e, 0xc2,
+						[15] = 0x23 };
+	if (inet_pton(AF_INET6, host, a) == 1)
+		return memcmp(a, loopback6, 16) == 0 ||
+		       memcmp(a, eks6, 16) == 0;
+	return false;
+}
+
+bool creds_container_url_allowed(const char *url)
+{
+	bool https = strncasecmp(url, "https://", 8) == 0;
+	if (!https && strncasecmp(url, "http://", 7) != 0)
+		return false;
+	const char *authority = url + (https ? 8 : 7);
+	size_t len = strcspn(authority, "/?#");
+	if (len == 0 || len > 255)
+		return false;
+	char host[256];
+	snprintf(host, sizeof(host), "%.*s", (int)len, authority);
+	char *h = strrchr(host, '@');
+	h = h ? h + 1 : host;
+	if (*h == '[') {
+		char *close = strchr(h, ']');
+		if (!close)
+			return false;
+		*close = '\0';
+		h++;
+	} else {
+		h[strcspn(h, ":")] = '\0';
+	}
+	if (!*h)
+		return false;
+	return https || host_allowed(h);
+}
+
+/* The Authorization header for the container endpoint: the token file
+ * (EKS Pod Identity, rotated) wins over the variable. NULL and no error
+ * when there is none. */
+static char *container_auth_header(struct err *e, bool *failed)
+{
+	const char *file = nonempty_env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
+	char *token = NULL, *header = NULL;
+	*failed = false;
+	if (file) {
+		token = read_token_file(file, "container authorization token "
+					"file", e);
+		if (!token) {
+			*failed = true;
+			return NULL;
+		}
+	} else if (nonempty_env("AWS_CONTAINER_AUTHORIZATION_TOKEN")) {
+		token = strdup(getenv("AWS_CONTAINER_AUTHORIZATION_TOKEN"));
+		if (!token) {
+			*failed = true;
+			nomem(e);
+			return NULL;
+		}
+	}
+	if (!token)
+		return NULL;
+	if (strpbrk(token, "\r\n")) {
+		err_set(e, ERR_CONFIG, "the container authorization token "
+			"holds a line break");
+		*failed = true;
+	} else if (asprintf(&header, "Authorization: %s", token) < 0) {
+		header = NULL;
+		*failed = true;
+		nomem(e);
+	}
+	free_secret(token);
+	return header;
+}
+
+static int fetch_container(struct creds_provider *p,
+			   struct aws_credentials *out, struct err *e)
+{
+	const char *url = p->state;
+	bool failed;
+	char *header = container_auth_header(e, &failed);
+	if (failed)
+		return -1;
+	struct buf body = BUF_INIT;
+	long status = 0;
+	int rc = -1;
+	for (int attempt = 1; attempt <= CONTAINER_ATTEMPTS; attempt++) {
+		buf_clear(&body);
+		rc = imds_http("GET", url, header, CONTAINER_TIMEOUT_MS,
+			       &status, &body, e);
+		if (rc == 0 && status < 500)
+			break;
+		if (attempt < CONTAINER_ATTEMPTS)
+			sleep(1);
+	}
+	free_secret(header);
+	if (rc == 0 && status != 200) {
+		err_set(e, ERR_CONFIG, "the container endpoint %s answered "
+			"HTTP %ld", url, status);
+		rc = -1;
+	} else if (rc == 0) {
+		rc = creds_parse_json(buf_str(&body), body.len,
+				      CREDS_JSON_METADATA,
+				      "the container endpoint", time(NULL), out,
+				      e);
+		if (rc == 0)
+			out->source = "container-role";
+	}
+	if (body.data)
+		OPENSSL_cleanse(body.data, body.cap);
+	buf_release(&body);
+	return rc;
+}
+
+static void destroy_string_state(struct creds_provider *p)
+{
+	free(p->state);
+}
+
+static struct creds_provider *container_new(struct err *e)
+{
+	const char *relative =
+		nonempty_env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
+	const char *full = nonempty_env("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+	char *url = NULL;
+	if (relative) {
+		if (asprintf(&url, CONTAINER_RELATIVE_ORIGIN "%s", relative) < 0)
+			url = NULL;
+	} else if (!creds_container_url_allowed(full)) {
+		err_set(e, ERR_CONFIG,
+			"AWS_CONTAINER_CREDENTIALS_FULL_URI %.200s is not "
+			"allowed: it must be https, or http to a loopback "
+			"address, 169.254.170.2, 169.254.170.23 or "
+			"fd00:ec2::23",
+			full);
+		return NULL;
+	} else {
+		url = strdup(full);
+	}
+	struct creds_provider *p =
+		url ? creds_provider_new("container-role", fetch_container,
+					 destroy_string_state, url)
+		    : NULL;
+	if (!p) {
+		free(url);
+		nomem(e);
+	}
+	return p;
+}
+
+static bool container_configured(void)
+{
+	return nonempty_env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") ||
+	       nonempty_env("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+}
+
+/* --- EC2 instance metadata ------------------------------------------ */
+
+/* state: the start of the message when IMDS has nothing ("no credentials
+ * found: looked in ..."), completed with what IMDS said. */
+static int fetch_imds(struct creds_provider *p, struct aws_credentials *out,
+		      struct err *e)
+{
+	const char *not_found = p->state;
+	if (imds_disabled()) {
+		err_set(e, ERR_CONFIG, "%s instance metadata (disabled by "
+			"AWS_EC2_METADATA_DISABLED)", not_found);
+		return -1;
+	}
+	char *json = NULL;
+	if (imds_role_credentials(&json, e) < 0) {
+		if (e->kind == ERR_NETWORK || e->http_status == 404)
+			err_set(e, ERR_CONFIG, "%s instance metadata at %s (%s)",
+				not_found, imds_endpoint(),
+				e->kind == ERR_NETWORK ? "no answer"
+						       : "no IAM role");
+		return -1;
+	}
+	int rc = creds_parse_json(json, strlen(json), CREDS_JSON_METADATA,
+				  "instance metadata", time(NULL), out, e);
+	if (rc == 0)
+		out->source = "iam-role";
+	free_secret(json);
+	return rc;
+}
+
+static struct creds_provider *imds_new(const char *not_found, struct err *e)
+{
+	char *state = strdup(not_found);
+	struct creds_provider *p =
+		state ? creds_provider_new("iam-role", fetch_imds,
+					   destroy_string_state, state)
+		      : NULL;
+	if (!p) {
+		free(state);
+		nomem(e);
+	}
+	return p;
+}
+
+/* --- building the chain --------------------------------------------- */
+
+struct builder {
+	const struct config *cfg;
+	const char *region;
+	const char *endpoint_url;
+	const char *visited[CREDS_MAX_ROLE_CHAIN + 1];
+	size_t n_visited;
+	struct err *e;
+};
+
+static const char *setting(const struct builder *b, const char *profile,
+			   const char *key)
+{
+	return config_get(b->cfg, profile, key);
+}
+
+/* botocore's _has_assume_role_config_vars */
+static bool has_role(const struct builder *b, const char *profile)
+{
+	return setting(b, profile, "role_arn") &&
+	       !setting(b, profile, "web_identity_token_file");
+}
+
+static bool has_static_keys(const struct builder *b, const char *profile)
+{
+	return setting(b, profile, "aws_access_key_id") ||
+	       setting(b, profile, "aws_secret_access_key");
+}
+
+/* Completes a role provider; takes s (and its source) in every case.
+ * copied_ok tells whether the caller's copies into s all succeeded. */
+static struct creds_provider *role_new(struct builder *b, const char *name,
+				       creds_fetch_fn fetch,
+				       struct role_state *s, bool copied_ok)
+{
+	struct creds_provider *p = NULL;
+	s->sts.region = strdup(b->region ? b->region : "us-east-1");
+	if (b->endpoint_url)
+		s->sts.endpoint_url = strdup(b->endpoint_url);
+	if (!copied_ok || !s->sts.region ||
+	    (b->endpoint_url && !s->sts.endpoint_url))
+		nomem(b->e);
+	else if ((s->sts.http = http_client_new(b->e)) &&
+		 !(p = creds_provider_new(name, fetch, destroy_role, s)))
+		nomem(b->e);
+	if (!p) {
+		struct creds_provider owner = { .state = s };
+		destroy_role(&owner);
+	}
+	return p;
+}
+
+static char *session_name_or_default(const char *given)
+{
+	char *name = NULL;
+	if (given)
+		return strdup(given);
+	if (asprintf(&name, "ssmbak-session-%lld", (long long)time(NULL)) < 0)
+		return NULL;
+	return name;
+}
+
+/* duration_seconds as botocore reads it: an integer, else ignored. */
+static int duration_of(const char *text)
+{
+	char *end;
+	if (!text)
+		return 0;
+	long n = strtol(text, &end, 10);
+	return *text && !*end && n > 0 && n < 1000000 ? (int)n : 0;
+}
+
+static struct creds_provider *assume_role_new(struct builder *b,
+					      const char *profile,
+					      struct creds_provider *source)
+{
+	struct role_state *s = calloc(1, sizeof(*s));
+	if (!s) {
+		creds_provider_free(source);
+		nomem(b->e);
+		return NULL;
+	}
+	const char *external_id = setting(b, profile, "external_id");
+	s->source = source;
+	s->profile = strdup(profile);
+	s->role_arn = strdup(setting(b, profile, "role_arn"));
+	s->session_name = session_name_or_default(
+		setting(b, profile, "role_session_name"));
+	s->external_id = external_id ? strdup(external_id) : NULL;
+	s->duration_seconds = duration_of(setting(b, profile,
+						  "duration_seconds"));
+	bool copied_ok = s->profile && s->role_arn && s->session_name &&
+			 (!external_id || s->external_id);
+	struct creds_provider *p = role_new(b, "assume-role",
+					    fetch_assume_role, s, copied_ok);
+	if (p)
+		describe(p, "assume-role(%s) <- %s", profile,
+			 creds_describe(source));
+	return p;
+}
+
+static struct creds_provider *web_identity_new(struct builder *b,
+					       const char *profile,
+					       const char *token_file,
+					       const char *role_arn,
+					       const char *session_name)
+{
+	struct role_state *s = calloc(1, sizeof(*s));
+	if (!s) {
+		nomem(b->e);
+		return NULL;
+	}
+	s->profile = profile ? strdup(profile) : NULL;
+	s->token_file = strdup(token_file);
+	s->role_arn = strdup(role_arn);
+	s->session_name = session_name_or_default(session_name);
+	bool copied_ok = (!profile || s->profile) && s->token_file &&
+			 s->role_arn && s->session_name;
+	struct creds_provider *p =
+		role_new(b, "assume-role-with-web-identity",
+			 fetch_web_identity, s, copied_ok);
+	if (p)
+		describe(p, "assume-role-with-web-identity(%s)",
+			 profile ? profile : "env");
+	return p;
+}
+
+/* A profile's keys in one of the two files. */
+static struct creds_provider *profile_keys_new(struct builder *b,
+					       const struct config_file *f,
+					       const char *path,
+					       const char *profile,
+					       const char *method)
+{
+	const char *akid = config_file_get(f, profile, "aws_access_key_id");
+	const char *secret = config_file_get(f, profile,
+					     "aws_secret_access_key");
+	/* botocore prefers the older name when both are given. */
+	const char *token = config_file_get(f, profile, "aws_security_token");
+	if (!token)
+		token = config_file_get(f, profile, "aws_session_token");
+	if (!secret || !*secret) {
+		err_set(b->e, ERR_CONFIG, "profile '%s' in %s has "
+			"aws_access_key_id but no aws_secret_access_key",
+			profile, path);
+		return NULL;
+	}
+	struct aws_credentials c = {
+		.access_key_id = (char *)akid,
+		.secret_access_key = (char *)secret,
+		.session_token = token && *token ? (char *)token : NULL,
+		.source = method,
+	};
+	struct creds_provider *p = creds_static_new(&c);
+	if (!p) {
+		nomem(b->e);
+		return NULL;
+	}
+	p->name = method;
+	describe(p, "%s(%s)", method, profile);
+	return p;
+}
+
+static struct creds_provider *process_new(struct builder *b,
+					  const char *profile,
+					  const char *command)
+{
+	struct process_state *s = calloc(1, sizeof(*s));
+	struct creds_provider *p = NULL;
+	if (s && (s->command = strdup(command)) &&
+	    (s->profile = strdup(profile)))
+		p = creds_provider_new("custom-process", fetch_process,
+				       destroy_process, s);
+	if (!p) {
+		if (s) {
+			free(s->command);
+			free(s->profile);
+		}
+		free(s);
+		nomem(b->e);
+		return NULL;
+	}
+	describe(p, "custom-process(%s)", profile);
+	return p;
+}
+
+static const char *const sso_keys[] = { "sso_session", "sso_start_url",
+					"sso_region", "sso_account_id",
+					"sso_role_name" };
+
+/* botocore's ProfileProviderBuilder.providers: web identity, SSO, the
+ * credentials file, credential_process, the config file. NULL without an
+ * error (e->kind ERR_NONE) when the profile has none of them. */
+static struct creds_provider *profile_providers(struct builder *b,
+						const char *profile,
+						bool use_env)
+{
+	const char *token_file = use_env ? nonempty_env(
+					      "AWS_WEB_IDENTITY_TOKEN_FILE")
+					 : NULL;
+	bool token_from_env = token_file != NULL;
+	if (!token_file)
+		token_file = setting(b, profile, "web_identity_token_file");
+	if (token_file && *token_file) {
+		const char *arn = use_env ? nonempty_env("AWS_ROLE_ARN") : NULL;
+		const char *session = use_env ? nonempty_env(
+						      "AWS_ROLE_SESSION_NAME")
+					      : NULL;
+		if (!arn)
+			arn = setting(b, profile, "role_arn");
+		if (!session)
+			session = setting(b, profile, "role_session_name");
+		if (!arn || !*arn) {
+			err_set(b->e, ERR_CONFIG, "%s is set but no role ARN: "
+				"set AWS_ROLE_ARN or role_arn in profile '%s'",
+				token_from_env ? "AWS_WEB_IDENTITY_TOKEN_FILE"
+					       : "web_identity_token_file",
+				profile);
+			return NULL;
+		}
+		return web_identity_new(b, token_from_env ? NULL : profile,
+					token_file, arn, session);
+	}
+	for (size_t i = 0; i < sizeof(sso_keys) / sizeof(sso_keys[0]); i++) {
+		if (!setting(b, profile, sso_keys[i]))
+			continue;
+		err_set(b->e, ERR_CONFIG,
+			"profile '%s' uses IAM Identity Center (SSO, %s), "
+			"which ssmbak does not call itself: make a profile "
+			"with credential_process = aws configure "
+			"export-credentials --profile %s --format process, "
+			"and use that one",
+			profile, sso_keys[i], profile);
+		return NULL;
+	}
+	const struct config *cfg = b->cfg;
+	if (config_file_get(&cfg->credentials, profile, "aws_access_key_id"))
+		return profile_keys_new(b, &cfg->credentials,
+					cfg->credentials_path, profile,
+					"shared-credentials-file");
+	const char *command = setting(b, profile, "credential_process");
+	if (command && *command)
+		return process_new(b, profile, command);
+	if (config_file_get(&cfg->config, profile, "aws_access_key_id"))
+		return profile_keys_new(b, &cfg->config, cfg->config_path,
+					profile, "config-file");
+	return NULL;
+}
+
+static const char *const credential_sources =
+	"Environment, Ec2InstanceMetadata or EcsContainer";
+
+static struct creds_provider *from_credential_source(struct builder *b,
+						     const char *profile,
+						     const char *source)
+{
+	struct creds_provider *p = NULL;
+	if (strcmp(source, "Environment") == 0) {
+		if (!nonempty_env("AWS_ACCESS_KEY_ID")) {
+			err_set(b->e, ERR_CONFIG, "profile '%s' has "
+				"credential_source Environment but "
+				"AWS_ACCESS_KEY_ID is not set", profile);
+			return NULL;
+		}
+		if (!(p = creds_env_new()))
+			nomem(b->e);
+	} else if (strcmp(source, "EcsContainer") == 0) {
+		if (!container_configured()) {
+			err_set(b->e, ERR_CONFIG, "profile '%s' has "
+				"credential_source EcsContainer but neither "
+				"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI nor "
+				"AWS_CONTAINER_CREDENTIALS_FULL_URI is set",
+				profile);
+			return NULL;
+		}
+		p = container_new(b->e);
+	} else if (strcmp(source, "Ec2InstanceMetadata") == 0) {
+		char start[300];
+		snprintf(start, sizeof(start), "profile '%s' has "
+			 "credential_source Ec2InstanceMetadata but there is "
+			 "nothing in", profile);
+		p = imds_new(start, b->e);
+	} else {
+		err_set(b->e, ERR_CONFIG, "credential_source '%s' of profile "
+			"'%s' is not one of %s", source, profile,
+			credential_sources);
+	}
+	return p;
+}
+
+static void loop_error(struct builder *b, const char *again)
+{
+	char path[400] = "";
+	size_t n = 0;
+	for (size_t i = 0; i < b->n_visited && n < sizeof(path); i++)
+		n += (size_t)snprintf(path + n, sizeof(path) - n, "%s -> ",
+				      b->visited[i]);
+	err_set(b->e, ERR_CONFIG, "source_profile loop: %s%s", path, again);
+}
+
+/* botocore's AssumeRoleProvider._load_creds_via_assume_role */
+static struct creds_provider *assume_role_for(struct builder *b,
+					      const char *profile)
+{
+	const char *source_profile = setting(b, profile, "source_profile");
+	const char *credential_source = setting(b, profile,
+						"credential_source");
+	if (setting(b, profile, "mfa_serial")) {
+		err_set(b->e, ERR_CONFIG,
+			"profile '%s' needs an MFA code (mfa_serial), which "
+			"ssmbak cannot ask for: make a profile with "
+			"credential_process = aws configure export-credentials "
+			"--profile %s --format process, and use that one",
+			profile, profile);
+		return NULL;
+	}
+	if (source_profile && credential_source) {
+		err_set(b->e, ERR_CONFIG, "profile '%s' has both "
+			"source_profile and credential_source", profile);
+		return NULL;
+	}
+	if (!source_profile && !credential_source) {
+		err_set(b->e, ERR_CONFIG, "profile '%s' has role_arn but "
+			"neither source_profile nor credential_source",
+			profile);
+		return NULL;
+	}
+	struct creds_provider *source;
+	if (credential_source) {
+		source = from_credential_source(b, profile, credential_source);
+	} else if (!config_has_profile(b->cfg, source_profile)) {
+		err_set(b->e, ERR_CONFIG, "source_profile '%s' of profile "
+			"'%s' does not exist", source_profile, profile);
+		return NULL;
+	} else {
+		for (size_t i = 0; i < b->n_visited; i++) {
+			if (strcmp(b->visited[i], source_profile) != 0)
+				continue;
+			/* A profile may name itself to use its own keys. */
+			if (strcmp(source_profile, profile) != 0 ||
+			    !has_static_keys(b, profile)) {
+				loop_error(b, source_profile);
+				return NULL;
+			}
+		}
+		if (b->n_visited == CREDS_MAX_ROLE_CHAIN) {
+			err_set(b->e, ERR_CONFIG, "more than %d roles chained "
+				"through source_profile from profile '%s'",
+				CREDS_MAX_ROLE_CHAIN, b->visited[0]);
+			return NULL;
+		}
+		b->visited[b->n_visited++] = source_profile;
+		if (has_static_keys(b, source_profile) ||
+		    !has_role(b, source_profile)) {
+			source = profile_providers(b, source_profile, false);
+			if (!source && b->e->kind == ERR_NONE)
+				err_set(b->e, ERR_CONFIG, "source_profile '%s' "
+					"of profile '%s' has no credentials",
+					source_profile, profile);
+		} else {
+			source = assume_role_for(b, source_profile);
+		}
+	}
+	if (!source)
+		return NULL;
+	return assume_role_new(b, profile, source);
+}
+
+/* "no credentials found: looked in ...", to which the instance metadata
+ * provider adds its own part. */
+static char *not_found_start(const struct builder *b, const char *profile,
+			     bool explicit_profile)
+{
+	char files[400], *out = NULL;
+	config_describe_files(b->cfg, files, sizeof(files));
+	if (asprintf(&out,
+		     "no credentials found: looked in %s, profile '%s' of "
+		     "%s, the container endpoint "
+		     "(AWS_CONTAINER_CREDENTIALS_RELATIVE_URI and _FULL_URI "
+		     "unset),",
+		     explicit_profile
+			     ? "the environment (not used with --profile)"
+			     : "the environment (AWS_ACCESS_KEY_ID, "
+			       "AWS_WEB_IDENTITY_TOKEN_FILE)",
+		     profile, files) < 0)
+		return NULL;
+	return out;
+}
+
+struct creds_provider *creds_chain_new(const struct config *cfg,
+				       const char *profile,
+				       bool explicit_profile,
+				       const char *region,
+				       const char *endpoint_url,
+				       struct err *e)
+{
+	struct builder b = { .cfg = cfg, .region = region,
+			     .endpoint_url = endpoint_url, .e = e };
+	const char *name = profile ? profile : "default";
+	err_clear(e);
+	if (profile && config_require_profile(cfg, profile, e) < 0)
+		return NULL;
+	if (!explicit_profile && nonempty_env("AWS_ACCESS_KEY_ID")) {
+		if (!nonempty_env("AWS_SECRET_ACCESS_KEY")) {
+			err_set(e, ERR_CONFIG, "AWS_ACCESS_KEY_ID is set but "
+				"AWS_SECRET_ACCESS_KEY is not");
+			return NULL;
+		}
+		struct creds_provider *p = creds_env_new();
+		if (!p)
+			nomem(e);
+		return p;
+	}
+	if (has_role(&b, name)) {
+		b.visited[b.n_visited++] = name;
+		return assume_role_for(&b, name);
+	}
+	struct creds_provider *p = profile_providers(&b, name,
+						     !explicit_profile);
+	if (p || e->kind != ERR_NONE)
+		return p;
+	if (container_configured())
+		return container_new(e);
+	char *start = not_found_start(&b, name, explicit_profile);
+	if (!start) {
+		nomem(e);
+		return NULL;
+	}
+	p = imds_new(start, e);
+	free(start);
+	return p;
 }
 
 struct creds_provider *creds_default_chain_new(const char *profile,
@@ -174,8 +1228,13 @@ struct creds_provider *creds_default_chain_new(const char *profile,
 					       const char *region,
 					       struct err *e)
 {
-	struct creds_provider *p = creds_env_new();
-	if (!p)
-		err_set(e, ERR_NOMEM, "out of memory");
+	struct config cfg;
+	if (config_load(&cfg, e) < 0)
+		return NULL;
+	const char *name = profile ? profile : "default";
+	struct creds_provider *p = creds_chain_new(
+		&cfg, profile, explicit_profile, region,
+		config_get(&cfg, name, "endpoint_url"), e);
+	config_release(&cfg);
 	return p;
 }

@@ -4,6 +4,8 @@
 
 #define UNIT_SUITES \
 	UNIT_SUITE(buf) \
+	UNIT_SUITE(config) \
+	UNIT_SUITE(creds) \
 	UNIT_SUITE(sigv4) \
 	UNIT_SUITE(timeline) \
 	UNIT_SUITE(tls)

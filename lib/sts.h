@@ -1,0 +1,50 @@
+/* STS, the query protocol (POST form body, XML answer): AssumeRole and
+ * AssumeRoleWithWebIdentity for the credential chain, GetCallerIdentity
+ * to tell who signed.
+ * https://docs.aws.amazon.com/STS/latest/APIReference/welcome.html */
+#ifndef SSMBAK_STS_H
+#define SSMBAK_STS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "aws.h"
+#include "buf.h"
+
+struct sts_role {
+	const char *role_arn;
+	const char *session_name;
+	const char *external_id;        /* NULL: none */
+	int duration_seconds;           /* 0: STS's default (one hour) */
+	const char *web_identity_token; /* AssumeRoleWithWebIdentity only */
+};
+
+/* The form body of AssumeRole (web_identity false) or
+ * AssumeRoleWithWebIdentity. -1 when out of memory. */
+int sts_role_body(const struct sts_role *r, bool web_identity,
+		  struct buf *out);
+/* The Credentials of an AssumeRole* answer; ERR_PARSE when absent. */
+int sts_parse_credentials(const char *xml, size_t len,
+			  struct aws_credentials *out, struct err *e);
+
+/* Signed with ctx's credentials. */
+int sts_assume_role(struct aws_ctx *ctx, const struct sts_role *r,
+		    struct aws_credentials *out, struct err *e);
+/* Unsigned: the token is the credential. */
+int sts_assume_role_with_web_identity(struct aws_ctx *ctx,
+				      const struct sts_role *r,
+				      struct aws_credentials *out,
+				      struct err *e);
+
+struct sts_identity {
+	char *account;
+	char *arn;
+	char *user_id;
+};
+
+int sts_get_caller_identity(struct aws_ctx *ctx, struct sts_identity *out,
+			    struct err *e);
+void sts_identity_release(struct sts_identity *id);
+
+#endif
