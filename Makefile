@@ -133,7 +133,7 @@ e2e: ssmbak build/san/ssmbak ## run the end-to-end tests against localaws
 check: ssmbak build/unit build/san/unit build/san/ssmbak build/sigv4-sign ## run every test (the CI's command)
 	$(Q)build/unit
 	$(Q)ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build/san/unit
-	$(Q)$(PYTEST) -q -p no:cacheprovider test/localaws/tests test/e2e
+	$(Q)SSMBAK_BIN=build/san/ssmbak ASAN_OPTIONS=detect_leaks=1 $(PYTEST) -q -p no:cacheprovider test/localaws/tests test/e2e
 
 install: ssmbak ## install the binary, its aliases and man pages under PREFIX
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1

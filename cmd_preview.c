@@ -174,8 +174,11 @@ static void parse_args(int argc, char **argv, struct restore_opts *o)
  * in a second pass. */
 static void parse_command_line(int argc, char **argv, struct restore_opts *o)
 {
-	char **args = xcalloc((size_t)argc + 1, sizeof(*args));
-	char **positional = xcalloc((size_t)argc + 1, sizeof(*positional));
+	/* Static so that a usage error, which exits from deep inside, leaves
+	 * nothing unreachable behind. */
+	static char **args, **positional;
+	args = xcalloc((size_t)argc + 1, sizeof(*args));
+	positional = xcalloc((size_t)argc + 1, sizeof(*positional));
 	int n_args = 0, n_positional = 0;
 	args[n_args++] = (char *)progname();
 	for (int i = 1; i < argc; i++) {
@@ -220,6 +223,7 @@ static void parse_command_line(int argc, char **argv, struct restore_opts *o)
 	}
 	free(args);
 	free(positional);
+	args = positional = NULL;
 }
 
 /* --- scope: which keys PATH means --- */
@@ -1069,12 +1073,15 @@ static int run(struct restore_opts *o)
 	}
 	print_results(&r);
 	size_t failed = report_failures(&r);
-	if (failed)
-		fprintf(stderr, "%s: %zu of %zu parameters failed; %s\n",
-			progname(), failed, r.n_keys,
-			o->apply ? "the others were restored; run the same "
-				   "command again to finish"
-				 : "the preview is incomplete");
+	if (failed && o->apply)
+		fprintf(stderr,
+			"%s: %zu of %zu parameters not restored, the others "
+			"were; run the same command again to finish\n",
+			progname(), failed, r.n_keys);
+	else if (failed)
+		fprintf(stderr, "%s: %zu of %zu parameters could not be read; "
+				"the preview is incomplete\n",
+			progname(), failed, r.n_keys);
 	for (size_t i = 0; i < n_late; i++)
 		free(late[i]);
 	free(late);

@@ -157,7 +157,7 @@ static const char *const retryable_codes[] = {
 	"RequestThrottled", "SlowDown", "PriorRequestNotComplete",
 	"EC2ThrottledException", "TooManyUpdates", "RequestTimeout",
 	"RequestTimeoutException", "InternalError", "InternalFailure",
-	"ServiceUnavailable", "IDPCommunicationError",
+	"InternalServerError", "ServiceUnavailable", "IDPCommunicationError",
 	"ExpiredToken", "ExpiredTokenException",
 };
 

@@ -1,0 +1,288 @@
+"""preview and restore against localaws: each history in the issue and in
+UPSTREAM.md is a story here, with the answer the definition gives."""
+import json
+import random
+
+import pytest
+
+from bucketfmt import Write, expected_state, load
+
+T0 = 1718243666  # 2024-06-13T01:54:26Z, the seed README's event
+SINCE = T0 - 10 * 86400  # the format marker: everything here is format 2
+
+
+def iso(t):
+    import datetime
+    return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def value(name, event, written=None, version=1, val=None, **kw):
+    return Write(name, "value", event, event + 2 if written is None else written, version,
+                 val if val is not None else f"v{version}@{event}", **kw)
+
+
+def delete(name, event, written=None):
+    return Write(name, "delete", event, event + 2 if written is None else written)
+
+
+@pytest.fixture
+def history(aws, bucket):
+    def lay(writes, marker=True):
+        load(aws.endpoint, bucket, writes, SINCE if marker else None)
+    return lay
+
+
+@pytest.fixture
+def preview(run, bucket):
+    def go(path, t, *extra, verb="preview"):
+        return run(verb, path, t if isinstance(t, str) else iso(t), "-b", bucket, *extra)
+    return go
+
+
+def rows(result):
+    assert result.returncode == 0, result.stderr
+    return {r["name"]: r for r in json.loads(result.stdout)}
+
+
+def state(preview, path, t, *extra):
+    return rows(preview(path, t, "--all", "--output", "json", *extra))
+
+
+def test_seed_readme_story(history, preview, ssm, prefix):
+    """The seed README's quickstart: put, delete, preview in between, restore."""
+    name = f"{prefix}/deep/yay"
+    history([value(name, T0, val="hihi"), delete(name, T0 + 120)])
+    out = preview(prefix, T0 + 60, "--recursive")
+    assert out.returncode == 0, out.stderr
+    width = len(name)
+    bar = f"+-{'-' * width}-+-------+--------+---------------------------+"
+    assert out.stdout == "\n".join([
+        bar,
+        f"| {'Name'.ljust(width)} | Value | Type   | Modified                  |",
+        bar,
+        f"| {name} | hihi  | String | 2024-06-13 01:54:26+00:00 |",
+        bar, ""])
+    restored = preview(prefix, T0 + 60, "--recursive", verb="restore")
+    assert restored.returncode == 0, restored.stderr
+    assert restored.stdout == out.stdout
+    assert ssm.get_parameter(Name=name)["Parameter"]["Value"] == "hihi"
+    again = preview(prefix, T0 + 60, "--recursive")
+    assert again.returncode == 0 and again.stdout == ""
+
+
+def test_exact_second_is_inclusive(history, preview, prefix):
+    history([value(f"{prefix}/a", T0)])
+    assert f"{prefix}/a" in state(preview, prefix + "/", T0)
+    assert state(preview, prefix + "/", T0 - 1) == {}
+
+
+def test_deleted_then_recreated(history, preview, prefix):
+    k = f"{prefix}/k"
+    history([value(k, T0, version=1, val="first"), delete(k, T0 + 100),
+              value(k, T0 + 200, version=1, val="second")])
+    assert state(preview, k, T0 + 50)[k]["value"] == "first"
+    assert state(preview, k, T0 + 150)[k]["deleted"] is True
+    assert state(preview, k, T0 + 250)[k]["value"] == "second"
+
+
+def test_stale_delete_written_after_newer_backup(history, preview, prefix):
+    """A delete processed late (after the recreate was already recorded)
+    must not hide the recreate: its time is its event's, not its write's."""
+    k = f"{prefix}/k"
+    history([value(k, T0, version=3, val="old"),
+              value(k, T0 + 200, written=T0 + 201, version=1, val="recreated"),
+              delete(k, T0 + 100, written=T0 + 400)])
+    assert state(preview, k, T0 + 150)[k]["deleted"] is True
+    assert state(preview, k, T0 + 500)[k]["value"] == "recreated"
+
+
+def test_two_changes_in_the_same_second(history, preview, prefix):
+    k = f"{prefix}/k"
+    history([value(k, T0, written=T0 + 5, version=6, val="six"),
+              value(k, T0, written=T0 + 9, version=5, val="five")])
+    assert state(preview, k, T0)[k]["value"] == "six"
+
+
+def test_reordered_late_processing(history, preview, prefix):
+    k = f"{prefix}/k"
+    history([value(k, T0 + 200, written=T0 + 250, version=2, val="newer"),
+              value(k, T0 + 100, written=T0 + 300, version=1, val="older")])
+    assert state(preview, k, T0 + 150)[k]["value"] == "older"
+    assert state(preview, k, T0 + 260)[k]["value"] == "newer"
+    assert state(preview, k, T0 + 400)[k]["value"] == "newer"
+
+
+def test_key_path_and_recursive(history, preview, prefix):
+    names = [f"{prefix}/x", f"{prefix}/xa", f"{prefix}/x/y", f"{prefix}/x/y/z"]
+    history([value(n, T0) for n in names])
+    t = T0 + 10
+    assert set(state(preview, f"{prefix}/x", t)) == {f"{prefix}/x"}
+    assert set(state(preview, f"{prefix}/x/", t)) == {f"{prefix}/x/y"}
+    assert set(state(preview, f"{prefix}/x/", t, "-R")) == {f"{prefix}/x/y", f"{prefix}/x/y/z"}
+    assert set(state(preview, prefix, t)) == {f"{prefix}/x", f"{prefix}/xa"}
+    assert set(state(preview, prefix, t, "--recursive")) == set(names)
+    assert state(preview, f"{prefix}/x/y/zz", t) == {}
+    assert state(preview, prefix[:-1], t, "-R") == {}
+
+
+def test_names_with_dots_dashes_underscores(history, preview, prefix):
+    names = [f"{prefix}/a.b/c-d/e_f", f"{prefix}/a.b/c-d/g.h-i_j"]
+    history([value(n, T0) for n in names])
+    assert set(state(preview, f"{prefix}/a.b/c-d", T0 + 1)) == set(names)
+
+
+def test_empty_tree(history, preview, prefix):
+    out = preview(f"{prefix}/nothing/", T0)
+    assert out.returncode == 0 and out.stdout == ""
+
+
+def test_old_tool_bucket(history, preview, prefix):
+    """Format 1: tags only, deletes as plain markers timed by LastModified,
+    and no format marker: every version's tags are read."""
+    k = f"{prefix}/k"
+    history([Write(k, "legacy_value", T0, T0 + 30, 0, "one", description="a;b,c"),
+             Write(k, "legacy_delete", 0, T0 + 100),
+             Write(k, "legacy_value", T0 + 200, T0 + 5000, 0, "two")], marker=False)
+    assert state(preview, k, T0 + 50)[k]["value"] == "one"
+    assert state(preview, k, T0 + 50)[k]["description"] == "abc"
+    assert state(preview, k, T0 + 150)[k]["deleted"] is True
+    assert state(preview, k, T0 + 300)[k]["value"] == "two"
+
+
+def test_top_level_name_without_slash(history, preview, ssm, prefix):
+    name = prefix[1:]  # "tXXXX", stored under key "/tXXXX"
+    history([value(name, T0, val="bare")])
+    restored = preview("/" + name, T0 + 1, verb="restore")
+    assert restored.returncode == 0, restored.stderr
+    assert ssm.get_parameter(Name=name)["Parameter"]["Value"] == "bare"
+
+
+def test_restore_puts_back_full_metadata(history, preview, ssm, prefix):
+    k = f"{prefix}/secret"
+    description = "clé d'accès; «prod» — (rotated)"
+    history([value(k, T0, val="s3cr3t", type="SecureString", description=description,
+                   tier="Advanced", key_id="alias/aws/ssm", data_type="text",
+                   allowed_pattern="^[a-z0-9]+$")])
+    table = preview(prefix, T0 + 1)
+    assert "s3cr3t" not in table.stdout and "********" in table.stdout
+    assert "value" not in rows(preview(prefix, T0 + 1, "--output", "json"))[k]
+    shown = rows(preview(prefix, T0 + 1, "--output", "json", "--show-secure"))
+    assert shown[k]["value"] == "s3cr3t"
+    out = preview(prefix, T0 + 1, verb="restore")
+    assert out.returncode == 0, out.stderr
+    assert "s3cr3t" not in out.stdout + out.stderr
+    got = ssm.get_parameter(Name=k, WithDecryption=True)["Parameter"]
+    assert (got["Value"], got["Type"]) == ("s3cr3t", "SecureString")
+    meta = ssm.describe_parameters(ParameterFilters=[{"Key": "Name", "Values": [k]}])["Parameters"][0]
+    assert meta["Description"] == description
+    assert meta["Tier"] == "Advanced"
+    assert meta["AllowedPattern"] == "^[a-z0-9]+$"
+
+
+def test_restore_deletes_in_batches_of_ten(history, preview, ssm, aws, prefix):
+    names = [f"{prefix}/d{i:02d}" for i in range(25)]
+    history([value(n, T0) for n in names] + [delete(n, T0 + 100) for n in names])
+    for n in names:
+        ssm.put_parameter(Name=n, Value="still here", Type="String")
+    aws.reset_counters()
+    out = preview(prefix, T0 + 200, verb="restore")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count("True") == 25
+    assert aws.counters()["ssm"]["DeleteParameters"] == 3
+    left = ssm.get_parameters(Names=names[:10])["InvalidParameters"]
+    assert sorted(left) == names[:10]
+
+
+def test_partial_failure_is_reported_and_rerun_finishes(history, preview, ssm, aws, run, bucket, prefix):
+    names = [f"{prefix}/p{i}" for i in range(6)]
+    history([value(n, T0, val=f"value-{n[-1]}") for n in names])
+    aws.fault(service="ssm", operation="PutParameter", kind="error500", rate=1.0)
+    failed = run("restore", prefix, iso(T0 + 1), "-b", bucket, env_extra={"AWS_MAX_ATTEMPTS": "2"})
+    assert failed.returncode == 1
+    assert failed.stdout == ""
+    for n in names:
+        assert f"{n}: not restored: SSM PutParameter: InternalServerError" in failed.stderr
+    assert "run the same command again" in failed.stderr
+    assert all(f"value-" not in line for line in failed.stderr.splitlines())
+    aws.clear_faults()
+    done = run("restore", prefix, iso(T0 + 1), "-b", bucket)
+    assert done.returncode == 0, done.stderr
+    assert sorted(p["Name"] for p in ssm.get_parameters(Names=names)["Parameters"]) == names
+
+
+def test_restore_to_another_path(history, preview, ssm, prefix):
+    history([value(f"{prefix}/app/a", T0, val="A"), value(f"{prefix}/app/b/c", T0, val="C"),
+             delete(f"{prefix}/app/gone", T0 + 5)])
+    ssm.put_parameter(Name=f"{prefix}/app/gone", Value="live", Type="String")
+    out = preview(f"{prefix}/app", T0 + 10, "-R", "--to", f"{prefix}/copy", verb="restore")
+    assert out.returncode == 0, out.stderr
+    assert ssm.get_parameter(Name=f"{prefix}/copy/a")["Parameter"]["Value"] == "A"
+    assert ssm.get_parameter(Name=f"{prefix}/copy/b/c")["Parameter"]["Value"] == "C"
+    assert ssm.get_parameter(Name=f"{prefix}/app/gone")["Parameter"]["Value"] == "live"
+
+
+@pytest.mark.parametrize("bad, message", [
+    (["/a", "yesterday"], "is not a time"),
+    (["/a", "2999-01-01T00:00:00"], "in the future"),
+    (["/a b", "now"], "characters a parameter name cannot have"),
+    (["/a"], "PATH and TIME are required"),
+    (["/a", "now", "extra"], "too many arguments"),
+    (["/a", "now", "--output", "yaml"], "--output must be table or json"),
+])
+def test_bad_input_is_one_line_and_exit_2(run, bad, message):
+    out = run("preview", *bad, "-b", "some-bucket")
+    assert out.returncode == 2
+    assert out.stdout == ""
+    assert len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert message in out.stderr
+
+
+def random_history(rng, prefix, keys=12):
+    writes = []
+    for k in range(keys):
+        name = f"{prefix}/r/k{k}"
+        t, version = T0, 0
+        for _ in range(rng.randint(1, 9)):
+            t += rng.randint(1, 3000)
+            delay = rng.choice([0, 1, 2, rng.randint(0, 3500)])
+            if rng.random() < 0.2:
+                writes.append(delete(name, t, written=t + delay))
+                version = 0
+            else:
+                version += 1
+                writes.append(value(name, t, written=t + delay + 0.3, version=version))
+    writes.sort(key=lambda w: w.written_at)
+    return writes
+
+
+def test_random_histories_match_the_definition(history, preview, prefix):
+    rng = random.Random(7)
+    writes = random_history(rng, prefix)
+    history(writes)
+    last = max(w.written_at for w in writes)
+    for _ in range(12):
+        t = rng.randint(T0 - 100, int(last) + 100)
+        want_values, want_deleted = expected_state(writes, t)
+        for extra in ((), ("--exhaustive",)):
+            got = state(preview, f"{prefix}/r/", t, *extra)
+            assert {n for n, r in got.items() if not r["deleted"]} == set(want_values), (t, extra)
+            assert {n for n, r in got.items() if r["deleted"]} == want_deleted, (t, extra)
+            for n, w in want_values.items():
+                assert got[n]["value"] == w.value, (t, n, extra)
+
+
+def test_requests_grow_with_keys_not_history(history, preview, aws, prefix):
+    """200 keys x 20 versions two hours apart, TIME in the middle: at most 3
+    S3 requests per key (the Python tool makes one per version: 21)."""
+    writes = []
+    for k in range(200):
+        for v in range(1, 21):
+            writes.append(value(f"{prefix}/big/k{k:03d}", T0 + v * 7200, version=v))
+    writes.sort(key=lambda w: w.written_at)
+    history(writes)
+    aws.reset_counters()
+    out = state(preview, f"{prefix}/big/", T0 + 10 * 7200 + 60)
+    assert len(out) == 200
+    assert all(r["value"] == f"v10@{T0 + 10 * 7200}" for r in out.values())
+    s3_requests = sum(aws.counters()["s3"].values())
+    assert s3_requests / 200 <= 3, aws.counters()
