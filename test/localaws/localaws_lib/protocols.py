@@ -8,6 +8,7 @@ dispatches it, and renders errors its protocol's way.
 JSON 1.1 (SSM): https://smithy.io/2.0/aws/protocols/aws-json-1_1-protocol.html
 Query (STS):    https://smithy.io/2.0/aws/protocols/aws-query-protocol.html
 """
+import decimal
 import json
 import uuid
 
@@ -54,6 +55,50 @@ def new_request_id():
     return str(uuid.uuid4())
 
 
+class Timestamp:
+    """An epoch time for a JSON response, written as AWS writes it.
+
+    AWS's JSON services print timestamps the way Java prints a double:
+    `1.718243666351E9`, not `1718243666.351`. Clients must read both
+    (https://smithy.io/2.0/aws/protocols/aws-json-1_1-protocol.html: epoch
+    seconds, a JSON number), so the emulator sends the form that shows
+    up a parser that only expects plain decimals.
+    """
+
+    __slots__ = ("epoch",)
+
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+
+def java_double(value):
+    """Java's Double.toString: decimal in [1e-3, 1e7), else d.dddE<n>."""
+    if value == 0 or 1e-3 <= abs(value) < 1e7:
+        return repr(float(value))
+    number = decimal.Decimal(repr(float(value))).normalize()
+    sign, digits, _ = number.as_tuple()
+    text = "".join(map(str, digits))
+    mantissa = text[0] + "." + (text[1:] or "0")
+    return f"{'-' if sign else ''}{mantissa}E{number.adjusted()}"
+
+
+def encode_json(payload):
+    """json.dumps, with Timestamp values written as Java doubles."""
+    replacements = {}
+
+    def default(value):
+        if isinstance(value, Timestamp):
+            token = f"\x00timestamp{len(replacements)}\x00"
+            replacements[json.dumps(token)] = java_double(value.epoch)
+            return token
+        raise TypeError(f"cannot encode {type(value).__name__}")
+
+    text = json.dumps(payload, default=default)
+    for token, number in replacements.items():
+        text = text.replace(token, number)
+    return text.encode("utf-8")
+
+
 class JsonService(Service):
     """awsJson1_1: POST /, X-Amz-Target: Prefix.Operation, JSON in and out."""
 
@@ -81,7 +126,7 @@ class JsonService(Service):
     def json_response(self, ctx, status, payload):
         return Response(status, [("Content-Type", self.content_type),
                                  ("x-amzn-RequestId", ctx.request_id)],
-                        json.dumps(payload).encode("utf-8"))
+                        encode_json(payload))
 
     def render_error(self, request, ctx, error):
         payload = {"__type": error.code}

@@ -10,7 +10,7 @@ import json
 import re
 
 from .errors import AwsError
-from .protocols import JSON_AUTH_ERRORS, JsonService
+from .protocols import JSON_AUTH_ERRORS, JsonService, Timestamp
 from .ssm_store import MAX_VERSIONS, Parameter, ParameterVersion, SsmStore
 
 TYPES = ("String", "StringList", "SecureString")
@@ -182,7 +182,7 @@ class SsmService(JsonService):
                  "Value": self._value(version, decrypt), "Version": version.version}
         if selector:
             shape["Selector"] = selector
-        shape.update({"LastModifiedDate": version.last_modified,
+        shape.update({"LastModifiedDate": Timestamp(version.last_modified),
                       "ARN": self.arn(ctx, param.name), "DataType": version.data_type})
         return shape
 
@@ -190,7 +190,7 @@ class SsmService(JsonService):
         shape = {"Name": param.name, "Type": version.type}
         if version.key_id:
             shape["KeyId"] = version.key_id
-        shape.update({"LastModifiedDate": version.last_modified,
+        shape.update({"LastModifiedDate": Timestamp(version.last_modified),
                       "LastModifiedUser": version.last_modified_user})
         if version.description:
             shape["Description"] = version.description
@@ -206,7 +206,7 @@ class SsmService(JsonService):
         shape = {"Name": param.name, "ARN": self.arn(ctx, param.name), "Type": version.type}
         if version.key_id:
             shape["KeyId"] = version.key_id
-        shape.update({"LastModifiedDate": version.last_modified,
+        shape.update({"LastModifiedDate": Timestamp(version.last_modified),
                       "LastModifiedUser": version.last_modified_user})
         if version.description:
             shape["Description"] = version.description

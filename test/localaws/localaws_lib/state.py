@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import threading
+import time
 
 log = logging.getLogger("localaws.state")
 
@@ -84,7 +85,7 @@ class StateStore:
             self._dirty.wait()
             if self._stopping:
                 return
-            threading.Event().wait(SAVE_DELAY_SECONDS)
+            time.sleep(SAVE_DELAY_SECONDS)
             self._dirty.clear()
             try:
                 self.save()

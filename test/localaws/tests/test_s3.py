@@ -297,12 +297,15 @@ def test_list_object_versions_interleaves_markers_in_order(endpoint, s3, bucket,
     load(control, bucket, [{"key": "a", "body": "1"}, {"key": "a", "delete_marker": True},
                            {"key": "a", "body": "2"}, {"key": "b", "delete_marker": True}])
     seen = []
-    s3.meta.events.register("after-call.s3.ListObjectVersions",
-                            lambda http_response, **kw: seen.append(http_response.content))
+
+    def keep_body(http_response, **kwargs):
+        seen.append(http_response.content)
+
+    s3.meta.events.register("after-call.s3.ListObjectVersions", keep_body)
     try:
         s3.list_object_versions(Bucket=bucket)
     finally:
-        s3.meta.events.unregister("after-call.s3.ListObjectVersions")
+        s3.meta.events.unregister("after-call.s3.ListObjectVersions", keep_body)
     xml = seen[0].decode()
     order = [chunk.split(">", 1)[0] for chunk in xml.split("<")[1:]
              if chunk.startswith(("Version>", "DeleteMarker>"))]

@@ -1,5 +1,6 @@
 """SSM Parameter Store, driven with boto3 as an application would."""
 import datetime
+import re
 
 import pytest
 from botocore.exceptions import ClientError
@@ -349,3 +350,19 @@ def test_label_filter_selects_the_labelled_version(ssm, root):
     result = ssm.get_parameters_by_path(
         Path=root, ParameterFilters=[{"Key": "Label", "Values": ["stable"]}])
     assert [(p["Name"], p["Value"]) for p in result["Parameters"]] == [(f"{root}/lab", "old")]
+
+
+def test_timestamps_are_written_as_aws_writes_them(ssm, root):
+    """AWS JSON prints epoch seconds like a Java double: 1.718243666351E9."""
+    put(ssm, f"{root}/raw")
+    raw = []
+
+    def keep_body(http_response, **kwargs):
+        raw.append(http_response.content)
+
+    ssm.meta.events.register("after-call.ssm.GetParameter", keep_body)
+    try:
+        ssm.get_parameter(Name=f"{root}/raw")
+    finally:
+        ssm.meta.events.unregister("after-call.ssm.GetParameter", keep_body)
+    assert re.search(rb'"LastModifiedDate": \d\.\d+E9[,}]', raw[0]), raw[0]
