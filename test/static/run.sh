@@ -20,7 +20,8 @@
 #                           request's output must match (default:
 #                           'certificate|verif').
 #   SSMBAK_STATIC_ENV       extra VAR=value words for BINARY's environment,
-#                           which is otherwise empty but for SSL_CERT_FILE.
+#                           which is otherwise empty but for SSL_CERT_FILE;
+#                           @URL@ is replaced here too.
 # The binary keeps its file name inside the chroot (ssmbak dispatches on
 # argv[0]). The local server answers every request with 200 and the body
 # "ssmbak-static-ok". Needs root (chroot), openssl and /usr/bin/python3 for
@@ -89,11 +90,12 @@ read -ra extra_env <<<"${SSMBAK_STATIC_ENV:-}"
 # with only the given environment; sets $out (stdout+stderr) and $rc. With a
 # TRACE file and strace present, records its file opens and connects.
 run_chroot() {
-    local trace=$1 envs=()
+    local trace=$1 envs=() extra=() e
     shift
     while [ "$1" != -- ]; do envs+=("$1"); shift; done
     shift
-    local cmd=(env -i "${envs[@]}" "${extra_env[@]}" "$chroot_bin" "$root" "/$name" "$@")
+    for e in "${extra_env[@]}"; do extra+=("${e//@URL@/${probe_url:-}}"); done
+    local cmd=(env -i "${envs[@]}" "${extra[@]}" "$chroot_bin" "$root" "/$name" "$@")
     if [ -n "$trace" ] && [ $have_strace = yes ]; then
         # shellcheck disable=SC2054 # the commas are strace's
         cmd=(strace -f -qq -e trace=execve,open,openat,connect -o "$trace" "${cmd[@]}")
@@ -192,6 +194,7 @@ port=$(cat "$work/port")
 probe() {
     local case=$1 expect=$2 trace=$3 url=$4 args before after done=no
     shift 4
+    probe_url=$url
     read -ra args <<<"${SSMBAK_STATIC_PROBE//@URL@/$url}"
     before=$(wc -l <"$requests")
     run_chroot "$trace" "$@" -- "${args[@]}"
