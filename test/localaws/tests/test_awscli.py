@@ -76,3 +76,52 @@ def test_awscli_pages_list_object_versions(aws, control, unique):
         {"key": f"k{i:03d}", "body": "x"} for i in range(25)]})
     listed = aws("s3api", "list-object-versions", "--bucket", bucket, "--page-size", "10")
     assert len(listed["Versions"]) == 25
+
+
+def test_the_other_ssm_operations(aws, unique):
+    root = "/" + unique("cli-more")
+    for name in ("a", "b"):
+        aws("ssm", "put-parameter", "--name", f"{root}/{name}", "--value", name, "--type", "String")
+    got = aws("ssm", "get-parameters", "--names", f"{root}/a", f"{root}/missing")
+    assert [p["Name"] for p in got["Parameters"]] == [f"{root}/a"]
+    assert got["InvalidParameters"] == [f"{root}/missing"]
+    labelled = aws("ssm", "label-parameter-version", "--name", f"{root}/a", "--labels", "live")
+    assert labelled == {"InvalidLabels": [], "ParameterVersion": 1}
+    described = aws("ssm", "describe-parameters", "--parameter-filters",
+                    f"Key=Path,Option=Recursive,Values={root}")
+    assert [p["Name"] for p in described["Parameters"]] == [f"{root}/a", f"{root}/b"]
+    deleted = aws("ssm", "delete-parameters", "--names", f"{root}/a", f"{root}/b", f"{root}/c")
+    assert deleted == {"DeletedParameters": [f"{root}/a", f"{root}/b"],
+                       "InvalidParameters": [f"{root}/c"]}
+
+
+def test_the_other_s3api_operations(aws, unique, tmp_path):
+    bucket = unique("cli-more")
+    aws("s3api", "create-bucket", "--bucket", bucket)
+    assert bucket in [b["Name"] for b in aws("s3api", "list-buckets")["Buckets"]]
+    aws("s3api", "head-bucket", "--bucket", bucket)
+    assert aws("s3api", "get-bucket-versioning", "--bucket", bucket) == {}
+    body = tmp_path / "body"
+    body.write_text("x y")
+    aws("s3api", "put-object", "--bucket", bucket, "--key", "/x y/z+w", "--body", str(body),
+        "--metadata", "origin=cli")
+    head = aws("s3api", "head-object", "--bucket", bucket, "--key", "/x y/z+w")
+    assert head["ContentLength"] == 3 and head["Metadata"] == {"origin": "cli"}
+    aws("s3api", "put-object-tagging", "--bucket", bucket, "--key", "/x y/z+w",
+        "--tagging", "TagSet=[{Key=k,Value=v}]")
+    assert aws("s3api", "get-object-tagging", "--bucket", bucket, "--key", "/x y/z+w")["TagSet"] == [
+        {"Key": "k", "Value": "v"}]
+    aws("s3api", "delete-object-tagging", "--bucket", bucket, "--key", "/x y/z+w")
+    listed = aws("s3api", "list-objects-v2", "--bucket", bucket, "--prefix", "/x y/")
+    assert [o["Key"] for o in listed["Contents"]] == ["/x y/z+w"]
+    deleted = aws("s3api", "delete-objects", "--bucket", bucket,
+                  "--delete", "Objects=[{Key=/x y/z+w}]")
+    assert [d["Key"] for d in deleted["Deleted"]] == ["/x y/z+w"]
+    aws("s3api", "delete-bucket", "--bucket", bucket)
+
+
+def test_awscli_web_identity_without_signing(aws):
+    result = aws("sts", "assume-role-with-web-identity", "--no-sign-request",
+                 "--role-arn", "arn:aws:iam::000000000000:role/ci", "--role-session-name", "ci",
+                 "--web-identity-token", "header.payload.signature")
+    assert result["AssumedRoleUser"]["Arn"] == "arn:aws:sts::000000000000:assumed-role/ci/ci"

@@ -292,6 +292,24 @@ def test_list_object_versions_pages_2500_versions_by_1000(s3, bucket, control):
     assert len(latest) == 500
 
 
+def test_list_object_versions_pages_by_1000_with_prefix_and_delimiter(s3, bucket, control):
+    objects = [{"key": f"/app/k{i // 5:04d}", "body": "x"} for i in range(2500)]
+    objects += [{"key": f"/app/deep/{i}", "body": "x"} for i in range(30)]
+    objects += [{"key": f"/other/{i}", "body": "x"} for i in range(30)]
+    load(control, bucket, objects)
+    pages = list(s3.get_paginator("list_object_versions").paginate(
+        Bucket=bucket, Prefix="/app/", Delimiter="/"))
+    assert [len(p.get("Versions", [])) + len(p.get("CommonPrefixes", [])) for p in pages] == \
+        [1000, 1000, 501]
+    assert [p["IsTruncated"] for p in pages] == [True, True, False]
+    assert pages[0]["NextKeyMarker"] == pages[0]["Versions"][-1]["Key"]
+    assert pages[0]["NextVersionIdMarker"] == pages[0]["Versions"][-1]["VersionId"]
+    prefixes = [c["Prefix"] for p in pages for c in p.get("CommonPrefixes", [])]
+    assert prefixes == ["/app/deep/"]
+    keys = [v["Key"] for p in pages for v in p.get("Versions", [])]
+    assert len(keys) == 2500 and set(keys) == {f"/app/k{i:04d}" for i in range(500)}
+
+
 def test_list_object_versions_interleaves_markers_in_order(endpoint, s3, bucket, control):
     """The raw XML keeps Version and DeleteMarker entries in one ordered list."""
     load(control, bucket, [{"key": "a", "body": "1"}, {"key": "a", "delete_marker": True},
