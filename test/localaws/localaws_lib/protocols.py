@@ -14,7 +14,7 @@ import uuid
 
 from .errors import AwsError
 from .server import Response
-from .xmlutil import document, element
+from .xmlutil import document
 
 
 class Service:

@@ -1,5 +1,4 @@
 """SigV4 verification: real clients are accepted, wrong ones refused as AWS does."""
-import hashlib
 import http.client
 import urllib.parse
 

@@ -147,3 +147,40 @@ def test_unknown_control_route_is_a_404(control):
     with pytest.raises(urllib.error.HTTPError) as excinfo:
         control.get("nope")
     assert excinfo.value.code == 404
+
+
+def raw_exchange(endpoint):
+    """Send a signed STS call on a bare socket; what came back, or the error."""
+    import socket
+    import urllib.parse
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+    body = b"Action=GetCallerIdentity&Version=2011-06-15"
+    request = AWSRequest(method="POST", url=endpoint + "/", data=body,
+                         headers={"Content-Type": "application/x-www-form-urlencoded"})
+    SigV4Auth(Credentials("test", "test"), "sts", "us-east-1").add_auth(request)
+    url = urllib.parse.urlsplit(endpoint)
+    head = "".join(f"{k}: {v}\r\n" for k, v in request.headers.items())
+    wire = (f"POST / HTTP/1.1\r\nHost: {url.netloc}\r\nContent-Length: {len(body)}\r\n{head}\r\n"
+            ).encode() + body
+    with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
+        sock.sendall(wire)
+        try:
+            return sock.recv(65536)
+        except ConnectionResetError as error:
+            return error
+
+
+@pytest.mark.parametrize("kind, outcome", [
+    ("drop", b""),                       # orderly close (FIN), no answer
+    ("reset", ConnectionResetError),     # RST
+])
+def test_drop_and_reset_on_the_wire(endpoint, clean_control, kind, outcome):
+    clean_control.post("faults", {"service": "sts", "kind": kind, "count": 1})
+    got = raw_exchange(endpoint)
+    if outcome is ConnectionResetError:
+        assert isinstance(got, ConnectionResetError)
+    else:
+        assert got == outcome
+    assert raw_exchange(endpoint).startswith(b"HTTP/1.1 200")
