@@ -143,9 +143,11 @@ class JsonService(Service):
         return AwsError("InternalServerError", "An internal error occurred.", 500, sender=False)
 
 
-# Auth failures as the JSON services answer them (observed on SSM; the same
-# codes are listed as common errors in every JSON API reference, e.g.
-# https://docs.aws.amazon.com/systems-manager/latest/APIReference/CommonErrors.html).
+# Auth failures as the JSON services answer them: the codes are AWS's common
+# errors (https://docs.aws.amazon.com/systems-manager/latest/APIReference/CommonErrors.html);
+# a bad signature is a 400 `{"__type":"InvalidSignatureException","message":...}`
+# as clients report it (e.g. https://github.com/smithy545/aws-apps-scripts/issues/12,
+# https://github.com/teralytics/prometheus-ecs-discovery/issues/7).
 JSON_AUTH_ERRORS = {
     "missing": ("MissingAuthenticationTokenException", 400, "Missing Authentication Token"),
     "malformed": ("IncompleteSignatureException", 400,

@@ -586,6 +586,10 @@ class S3Service(Service):
             tags=tags, sse=sse, headers=headers))
         self.changed()
         out = [("ETag", version.etag), ("x-amz-server-side-encryption", sse)]
+        # A `null` version (unversioned or Suspended bucket) is written without
+        # x-amz-version-id; reads of it do show "null" once the bucket has been
+        # versioned (PutObject examples in the API reference;
+        # https://github.com/versity/versitygw/pull/2241 compares with AWS).
         if version.version_id != NULL_VERSION:
             out.append(("x-amz-version-id", version.version_id))
         return self._empty(ctx, headers=out)
@@ -593,8 +597,13 @@ class S3Service(Service):
     def _resolve(self, bucket, key, version_id, method, tagging=False):
         """The version a GET/HEAD/tagging call addresses, or S3's error.
 
-        Tagging calls on a delete marker answer 405 MethodNotAllowed even
-        without versionId; GET/HEAD then answer 404 NoSuchKey.
+        "If the specified version in the request is a delete marker, the
+        response returns a 405 Method Not Allowed error and the
+        Last-Modified: timestamp response header"
+        (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html);
+        without versionId GET/HEAD answer 404 NoSuchKey. Tagging calls on a
+        delete marker answer 405 MethodNotAllowed in both cases
+        (observed on AWS: https://github.com/getmoto/moto/issues/9401).
         """
         if version_id is None:
             latest = bucket.latest(key)
