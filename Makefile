@@ -182,7 +182,15 @@ build/sigv4-sign: build/obj/test/tools/sigv4_sign.o $(DYN_OBJ)
 	$(call say,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(DYN_LIBS)
 
+# build/whoami: the credential chain as commands resolve it, then STS
+# GetCallerIdentity (test/e2e/test_credentials.py; SSMBAK_WHOAMI=build/san/whoami
+# runs those tests under ASan/UBSan)
 build/whoami: build/obj/test/tools/whoami.o $(DYN_OBJ)
 	$(call say,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(DYN_LIBS)
+
+build/san/whoami: build/san/test/tools/whoami.o $(SAN_OBJ)
+	$(call say,LINK,$@)
+	$(Q)$(CC) $(SAN_FLAGS) -o $@ $^ $(DYN_LIBS)
+
 e2e check: build/whoami
