@@ -311,7 +311,23 @@ class S3Service(Service):
                            "is not implemented", 501)
         bucket, key = split_path(request.path)
         with self.store.lock:
+            if operation not in ("ListBuckets", "CreateBucket"):
+                self._check_region(bucket, ctx)
             return handler(request, ctx, bucket, key)
+
+    def _check_region(self, name, ctx):
+        """A bucket answers only requests signed for its own region.
+
+        AWS says which region is right, in the body and in
+        x-amz-bucket-region (a HEAD gets the bare 400 with the header);
+        clients such as botocore then retry there.
+        """
+        bucket = self.store.buckets.get(name)
+        if bucket is not None and bucket.region != ctx.region:
+            raise AwsError("AuthorizationHeaderMalformed", "The authorization header is "
+                           f"malformed; the region '{ctx.region}' is wrong; expecting "
+                           f"'{bucket.region}'", 400, {"Region": bucket.region},
+                           {"x-amz-bucket-region": bucket.region})
 
     def render_error(self, request, ctx, error):
         pairs = [("Code", error.code), ("Message", error.message)]

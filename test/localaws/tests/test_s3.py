@@ -386,3 +386,20 @@ def test_list_objects_v2_pages_and_hides_deleted_keys(s3, bucket, control):
 def test_max_keys_above_1000_is_capped(s3, bucket):
     s3.put_object(Bucket=bucket, Key="one", Body=b"")
     assert s3.list_object_versions(Bucket=bucket, MaxKeys=5000)["MaxKeys"] == 1000
+
+
+def test_a_bucket_answers_only_its_own_region(endpoint, client, unique, control):
+    name = unique("region")
+    west = client("s3", region_name="eu-west-1")
+    west.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    west.put_object(Bucket=name, Key="k", Body=b"x")
+    # boto3 signed for us-east-1 is told the right region and retries there.
+    control.delete("counters")
+    assert client("s3").get_object(Bucket=name, Key="k")["Body"].read() == b"x"
+    assert control.get("counters")["s3"]["GetObject"] == 2
+    from test_auth import send, signed
+    from botocore.auth import S3SigV4Auth
+    headers = signed(endpoint, "s3", "GET", f"/{name}/k", signer=S3SigV4Auth)
+    status_code, body = send(endpoint, "GET", f"/{name}/k", headers, b"")
+    assert status_code == 400 and b"<Region>eu-west-1</Region>" in body
+    assert b"<Code>AuthorizationHeaderMalformed</Code>" in body
