@@ -17,6 +17,9 @@ static int cmd_version(int argc, char **argv);
 const struct command ssmbak_commands[] = {
 	{ "preview", cmd_preview, "show what a restore to TIME would change" },
 	{ "restore", cmd_restore, "put parameters back as they were at TIME" },
+	{ "backfill", cmd_backfill, "back up every parameter's current value (seed)" },
+	{ "backup-lambda", cmd_backup_lambda,
+	  "the Lambda that records every change (runs as bootstrap)" },
 	{ "help", cmd_help, "show help for ssmbak or one command" },
 	{ "version", cmd_version, "print the version" },
 	{ NULL, NULL, NULL },

@@ -1,0 +1,493 @@
+/* backup-lambda: the Lambda (custom runtime; the binary is its bootstrap)
+ * that records every Parameter Store change in the bucket. Data path per
+ * invocation: event -> parse changes -> SSM history of each changed
+ * parameter -> the version current at the event -> S3 writes
+ * (lib/record.c, FORMAT.md) -> the SQS partial batch response.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "commands.h"
+#include "lib/aws.h"
+#include "lib/exitcode.h"
+#include "lib/lambda_runtime.h"
+#include "lib/record.h"
+#include "lib/ssm.h"
+#include "lib/timefmt.h"
+#include "lib/util.h"
+
+static const char usage[] =
+	"usage: ssmbak backup-lambda\n"
+	"       bootstrap   (the same, as AWS Lambda runs it)\n"
+	"\n"
+	"The AWS Lambda function that records every Parameter Store change in\n"
+	"the backup bucket. It runs inside Lambda (runtime provided.al2023) and\n"
+	"reads SQS batches of EventBridge \"Parameter Store Change\" events.\n"
+	"\n"
+	"Environment:\n"
+	"  SSMBAK_BUCKET            the versioned backup bucket (required)\n"
+	"  LOGLEVEL                 DEBUG, INFO (default), WARNING or ERROR\n"
+	"  AWS_LAMBDA_RUNTIME_API   set by Lambda\n"
+	"  AWS_REGION, AWS_ACCESS_KEY_ID, ...  set by Lambda\n"
+	"\n"
+	"Exit status: 1 when the Runtime API is gone, 3 on a bad configuration.\n";
+
+/* An event whose time is this close before the version's LastModifiedDate
+ * still belongs to it: EventBridge and SSM stamp the same change with
+ * separate clocks. */
+#define EVENT_CLOCK_TOLERANCE_SECONDS 2
+
+/* One change to record: one SQS record, or the bare EventBridge event. */
+struct change {
+	char *message_id; /* SQS messageId, NULL for a bare event */
+	char *name;
+	enum record_op op;
+	time_t event_time;
+	char *type;
+	bool skipped;     /* nothing to record (and not a failure) */
+	const char *skip_reason;
+	bool failed;
+	struct err err;
+	struct ssm_parameter_list history;
+	struct record rec;
+	struct record_write write;
+};
+
+static void change_release(struct change *c)
+{
+	free(c->message_id);
+	free(c->name);
+	free(c->type);
+	ssm_parameter_list_release(&c->history);
+	record_release(&c->rec);
+	record_write_release(&c->write);
+}
+
+static void change_fail(struct change *c, enum err_kind kind, const char *msg)
+{
+	c->failed = true;
+	err_set(&c->err, kind, "%s", msg);
+}
+
+/* --- parse --- */
+
+static const char *detail_string(json_t *detail, const char *key)
+{
+	return json_string_value(json_object_get(detail, key));
+}
+
+/* Fills c from an EventBridge "Parameter Store Change" event.
+ * https://docs.aws.amazon.com/systems-manager/latest/userguide/monitoring-eventbridge-events.html */
+static void parse_eventbridge(json_t *event, struct change *c)
+{
+	json_t *detail = json_object_get(event, "detail");
+	const char *detail_type = json_string_value(json_object_get(event, "detail-type"));
+	const char *when = json_string_value(json_object_get(event, "time"));
+	const char *name = detail_string(detail, "name");
+	const char *operation = detail_string(detail, "operation");
+	const char *type = detail_string(detail, "type");
+	double t;
+	if (!detail_type || strcmp(detail_type, "Parameter Store Change") != 0) {
+		change_fail(c, ERR_PARSE, "not a Parameter Store Change event");
+		return;
+	}
+	if (!when || time_parse_iso8601(when, &t) < 0 || !name || !*name ||
+	    !operation) {
+		change_fail(c, ERR_PARSE,
+			    "event lacks time, detail.name or detail.operation");
+		return;
+	}
+	c->event_time = (time_t)floor(t);
+	c->name = xstrdup(name);
+	c->type = xstrdup(type ? type : "String");
+	if (strcmp(operation, "Create") == 0)
+		c->op = RECORD_CREATE;
+	else if (strcmp(operation, "Update") == 0)
+		c->op = RECORD_UPDATE;
+	else if (strcmp(operation, "Delete") == 0)
+		c->op = RECORD_DELETE;
+	else {
+		c->skipped = true;
+		c->skip_reason = "operation not recorded";
+		free(c->type);
+		c->type = xstrdup(operation);
+	}
+}
+
+static struct change *parse_invocation(json_t *event, size_t *n, bool *batch)
+{
+	json_t *records = json_object_get(event, "Records");
+	*batch = json_is_array(records);
+	if (!*batch) {
+		struct change *c = xcalloc(1, sizeof(*c));
+		*n = 1;
+		parse_eventbridge(event, c);
+		return c;
+	}
+	*n = json_array_size(records);
+	struct change *changes = xcalloc(*n + 1, sizeof(*changes));
+	for (size_t i = 0; i < *n; i++) {
+		json_t *r = json_array_get(records, i);
+		struct change *c = &changes[i];
+		const char *id = json_string_value(json_object_get(r, "messageId"));
+		const char *body = json_string_value(json_object_get(r, "body"));
+		c->message_id = xstrdup(id ? id : "");
+		json_t *inner = body ? json_loads(body, 0, NULL) : NULL;
+		if (!id)
+			change_fail(c, ERR_PARSE, "SQS record without messageId");
+		else if (!json_is_object(inner))
+			change_fail(c, ERR_PARSE, "SQS record body is not JSON");
+		else
+			parse_eventbridge(inner, c);
+		json_decref(inner);
+	}
+	return changes;
+}
+
+/* --- read SSM: the version current at the event --- */
+
+static bool needs_history(const struct change *c)
+{
+	return !c->failed && !c->skipped && c->op != RECORD_DELETE;
+}
+
+static int prepare_history_page(struct aws_ctx *ctx, struct aws_call *call,
+				const char *name, const char *next_token)
+{
+	json_t *body = json_pack("{s:s, s:b, s:i}", "Name", name,
+				 "WithDecryption", 1, "MaxResults", 50);
+	if (next_token)
+		json_object_set_new(body, "NextToken", json_string(next_token));
+	int rc = body ? ssm_prepare(ctx, call, "GetParameterHistory", body) : -1;
+	if (!body)
+		aws_call_init(call, &aws_ssm, "GetParameterHistory", "POST");
+	json_decref(body);
+	return rc;
+}
+
+/* Reads one answer page into the change; returns the next token (caller
+ * frees) or NULL at the end. */
+static char *take_history_page(struct change *c, struct aws_call *call)
+{
+	json_t *root = NULL;
+	if (call->err.kind != ERR_NONE) {
+		if (strcmp(call->err.code, "ParameterNotFound") == 0) {
+			c->skipped = true;
+			c->skip_reason = "parameter no longer exists";
+		} else {
+			c->failed = true;
+			c->err = call->err;
+		}
+		return NULL;
+	}
+	struct err e = { 0 };
+	if (ssm_parse_answer(call, &root, &e) < 0) {
+		c->failed = true;
+		c->err = e;
+		return NULL;
+	}
+	size_t i;
+	json_t *item;
+	json_array_foreach(json_object_get(root, "Parameters"), i, item) {
+		struct ssm_parameter *p = ssm_parameter_list_add(&c->history);
+		if (!p || ssm_parameter_from_json(item, p) < 0) {
+			if (p)
+				c->history.n--;
+			change_fail(c, ERR_PARSE,
+				    "GetParameterHistory answer has a bad entry");
+			break;
+		}
+	}
+	const char *next = json_string_value(json_object_get(root, "NextToken"));
+	char *token = next && *next && !c->failed ? xstrdup(next) : NULL;
+	json_decref(root);
+	return token;
+}
+
+/* Histories of all changed parameters, their first pages all at once. */
+static void read_histories(struct aws_ctx *ctx, struct change *changes,
+			   size_t n)
+{
+	struct aws_call *calls = xcalloc(n + 1, sizeof(*calls));
+	struct aws_call **batch = xcalloc(n + 1, sizeof(*batch));
+	size_t *owner = xcalloc(n + 1, sizeof(*owner));
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!needs_history(&changes[i]))
+			continue;
+		if (prepare_history_page(ctx, &calls[k], changes[i].name, NULL) < 0)
+			die(EXIT_FAILURE_RUN, "out of memory");
+		owner[k] = i;
+		batch[k] = &calls[k];
+		k++;
+	}
+	aws_perform(ctx, batch, k);
+	for (size_t j = 0; j < k; j++) {
+		struct change *c = &changes[owner[j]];
+		char *token = take_history_page(c, &calls[j]);
+		aws_call_release(&calls[j]);
+		/* More than 50 versions: the rest, one page after the other. */
+		while (token) {
+			struct aws_call next;
+			if (prepare_history_page(ctx, &next, c->name, token) < 0)
+				die(EXIT_FAILURE_RUN, "out of memory");
+			free(token);
+			aws_perform_one(ctx, &next, NULL);
+			token = take_history_page(c, &next);
+			aws_call_release(&next);
+		}
+	}
+	free(calls);
+	free(batch);
+	free(owner);
+}
+
+/* The version that was current at the event: the highest version changed
+ * at or before the event's second. */
+static const struct ssm_parameter *version_at_event(const struct change *c)
+{
+	const struct ssm_parameter *best = NULL, *first_after = NULL;
+	for (size_t i = 0; i < c->history.n; i++) {
+		const struct ssm_parameter *p = &c->history.items[i];
+		time_t changed = (time_t)floor(p->last_modified);
+		if (changed <= c->event_time) {
+			if (!best || p->version > best->version)
+				best = p;
+		} else if (!first_after || p->version < first_after->version) {
+			first_after = p;
+		}
+	}
+	if (!best && first_after &&
+	    floor(first_after->last_modified) - (double)c->event_time <=
+		    EVENT_CLOCK_TOLERANCE_SECONDS)
+		return first_after;
+	return best;
+}
+
+static void build_record(struct change *c)
+{
+	c->rec.op = c->op;
+	c->rec.event_time = c->event_time;
+	if (c->op == RECORD_DELETE) {
+		c->rec.param.name = xstrdup(c->name);
+		c->rec.param.type = xstrdup(c->type);
+		return;
+	}
+	const struct ssm_parameter *p = version_at_event(c);
+	if (!p) {
+		c->skipped = true;
+		c->skip_reason = "the version of the event is no longer in SSM's "
+				 "history (deleted and recreated since)";
+		return;
+	}
+	if (ssm_parameter_copy(&c->rec.param, p) < 0)
+		die(EXIT_FAILURE_RUN, "out of memory");
+	free(c->rec.param.name);
+	c->rec.param.name = xstrdup(c->name);
+}
+
+/* --- write --- */
+
+static int compare_names(const void *a, const void *b)
+{
+	const struct change *x = *(struct change *const *)a;
+	const struct change *y = *(struct change *const *)b;
+	int d = strcmp(x->name, y->name);
+	return d ? d : (x < y ? -1 : x > y);
+}
+
+/* Changes of one key are written one after the other (a tombstone must be
+ * right below its delete marker); different keys all at once. */
+static void write_records(struct aws_ctx *ctx, const char *bucket,
+			  struct change *changes, size_t n)
+{
+	struct change **todo = xcalloc(n + 1, sizeof(*todo));
+	struct change **members = xcalloc(n + 1, sizeof(*members));
+	struct record_write **round = xcalloc(n + 1, sizeof(*round));
+	size_t m = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!changes[i].failed && !changes[i].skipped)
+			todo[m++] = &changes[i];
+	qsort(todo, m, sizeof(*todo), compare_names);
+	time_t now = time(NULL);
+	for (size_t i = 0; i < m; i++) {
+		struct err e = { 0 };
+		if (record_prepare_write(ctx, bucket, &todo[i]->rec, now,
+					 &todo[i]->write, &e) < 0)
+			die_err(&e);
+	}
+	for (size_t left = m; left > 0;) {
+		size_t k = 0;
+		const char *last = NULL;
+		for (size_t i = 0; i < m; i++) {
+			if (!todo[i] || (last && strcmp(last, todo[i]->name) == 0))
+				continue;
+			last = todo[i]->name;
+			members[k] = todo[i];
+			round[k++] = &todo[i]->write;
+			todo[i] = NULL;
+		}
+		record_write_all(ctx, round, k);
+		for (size_t j = 0; j < k; j++) {
+			if (members[j]->write.failed) {
+				members[j]->failed = true;
+				members[j]->err = members[j]->write.err;
+			}
+		}
+		left -= k;
+	}
+	free(todo);
+	free(members);
+	free(round);
+}
+
+/* --- report --- */
+
+static void log_change(const struct change *c)
+{
+	char line[ERR_LINE_MAX];
+	const char *name = c->name ? c->name : "(unparsed)";
+	if (c->failed) {
+		log_msg(LOG_ERROR, "%s %s: failed: %s", name,
+			c->message_id ? c->message_id : "",
+			err_line(&c->err, line, sizeof(line)));
+	} else if (c->skipped) {
+		log_msg(LOG_INFO, "%s %s: skipped: %s", name,
+			c->type ? c->type : "", c->skip_reason);
+	} else {
+		size_t size = c->rec.param.value ? strlen(c->rec.param.value) : 0;
+		log_msg(LOG_INFO, "%s %s %s version %lld, %zu bytes, event %lld: "
+				  "stored", name, record_op_name(c->op),
+			c->rec.param.type ? c->rec.param.type : "",
+			c->rec.param.version, size, (long long)c->event_time);
+	}
+}
+
+/* SQS retries exactly the records listed.
+ * https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html */
+static char *batch_response(const struct change *changes, size_t n)
+{
+	json_t *failures = json_array();
+	for (size_t i = 0; i < n; i++)
+		if (changes[i].failed)
+			json_array_append_new(
+				failures, json_pack("{s:s}", "itemIdentifier",
+						    changes[i].message_id));
+	json_t *doc = json_pack("{s:o}", "batchItemFailures", failures);
+	char *text = json_dumps(doc, JSON_COMPACT);
+	json_decref(doc);
+	if (!text)
+		die(EXIT_FAILURE_RUN, "out of memory");
+	return text;
+}
+
+/* --- the loop --- */
+
+struct lambda {
+	struct lambda_runtime *rt;
+	struct aws_ctx ctx;
+	const char *bucket;
+};
+
+static void handle(struct lambda *l, struct lambda_invocation *inv)
+{
+	struct err e = { 0 };
+	json_t *event = json_loadb(buf_str(&inv->event), inv->event.len, 0, NULL);
+	if (!json_is_object(event)) {
+		log_msg(LOG_ERROR, "event %s is not a JSON object", inv->request_id);
+		lambda_fail(l->rt, inv->request_id, "InvalidEvent",
+			    "the event is not a JSON object", &e);
+		json_decref(event);
+		return;
+	}
+	size_t n;
+	bool batch;
+	struct change *changes = parse_invocation(event, &n, &batch);
+	json_decref(event);
+
+	read_histories(&l->ctx, changes, n);
+	for (size_t i = 0; i < n; i++)
+		if (!changes[i].failed && !changes[i].skipped)
+			build_record(&changes[i]);
+	write_records(&l->ctx, l->bucket, changes, n);
+
+	for (size_t i = 0; i < n; i++)
+		log_change(&changes[i]);
+	int rc;
+	if (batch) {
+		char *answer = batch_response(changes, n);
+		rc = lambda_respond(l->rt, inv->request_id, answer, &e);
+		free(answer);
+	} else if (changes[0].failed) {
+		char line[ERR_LINE_MAX];
+		rc = lambda_fail(l->rt, inv->request_id, "BackupFailed",
+				 err_line(&changes[0].err, line, sizeof(line)), &e);
+	} else {
+		rc = lambda_respond(l->rt, inv->request_id, "{}", &e);
+	}
+	if (rc < 0)
+		log_msg(LOG_ERROR, "could not answer %s: %s", inv->request_id,
+			e.message);
+	for (size_t i = 0; i < n; i++)
+		change_release(&changes[i]);
+	free(changes);
+}
+
+/* A configuration Lambda cannot run with: told to Lambda, then exit. */
+static _Noreturn void init_failure(struct lambda *l, const struct err *e)
+{
+	char line[ERR_LINE_MAX];
+	struct err ignored = { 0 };
+	err_line(e, line, sizeof(line));
+	lambda_init_error(l->rt, "Runtime.ConfigurationError", line, &ignored);
+	die(EXIT_CONFIG, "%s", line);
+}
+
+int cmd_backup_lambda(int argc, char **argv)
+{
+	if (argc > 1 && (strcmp(argv[1], "-h") == 0 ||
+			 strcmp(argv[1], "--help") == 0)) {
+		fputs(usage, stdout);
+		return EXIT_OK;
+	}
+	if (argc > 1)
+		die_usage("backup-lambda takes no arguments, not '%s'", argv[1]);
+	log_set_level(LOG_INFO);
+	log_set_level_name(getenv("LOGLEVEL"));
+
+	struct lambda l = { 0 };
+	struct err e = { 0 };
+	l.rt = lambda_runtime_new(getenv("AWS_LAMBDA_RUNTIME_API"), &e);
+	if (!l.rt)
+		die_err(&e);
+	l.bucket = getenv("SSMBAK_BUCKET");
+	if (!l.bucket || !*l.bucket) {
+		err_set(&e, ERR_CONFIG, "SSMBAK_BUCKET is not set: the function "
+					"needs the backup bucket's name");
+		init_failure(&l, &e);
+	}
+	struct aws_options opts = { NULL, NULL };
+	if (aws_ctx_init(&l.ctx, &opts, &e) < 0)
+		init_failure(&l, &e);
+
+	for (;;) {
+		struct lambda_invocation inv;
+		if (lambda_next(l.rt, &inv, &e) < 0) {
+			lambda_invocation_release(&inv);
+			break;
+		}
+		handle(&l, &inv);
+		lambda_invocation_release(&inv);
+	}
+	/* The Runtime API went away: Lambda is shutting this sandbox down. */
+	char line[ERR_LINE_MAX];
+	log_msg(LOG_ERROR, "%s", err_line(&e, line, sizeof(line)));
+	aws_ctx_release(&l.ctx);
+	lambda_runtime_free(l.rt);
+	return EXIT_FAILURE_RUN;
+}
