@@ -347,7 +347,8 @@ char *config_expand_path(const char *path)
 			bool braced = p[1] == '{';
 			const char *name = p + 1 + braced;
 			size_t n = 0;
-			while (isalnum((unsigned char)name[n]) || name[n] == '_')
+			while (isalnum((unsigned char)name[n]) ||
+			       name[n] == '_')
 				n++;
 			bool closed = !braced || name[n] == '}';
 			char var[256];
@@ -425,8 +426,8 @@ static int read_file(const char *path, char **text, size_t *len, bool *found,
 			break;
 		}
 		if (buf_append(&b, chunk, (size_t)got) < 0) {
-			err_set(e, ERR_CONFIG, "cannot read %s: larger than %zu "
-				"bytes", path, CONFIG_MAX_FILE_SIZE);
+			err_set(e, ERR_CONFIG, "cannot read %s: larger than "
+				"%zu bytes", path, CONFIG_MAX_FILE_SIZE);
 			rc = -1;
 			break;
 		}

@@ -59,8 +59,10 @@ const char *config_file_get(const struct config_file *f, const char *profile,
 
 /* Both files of one user. */
 struct config {
-	char *config_path;      /* NULL: HOME unknown and AWS_CONFIG_FILE unset */
-	char *credentials_path; /* likewise with AWS_SHARED_CREDENTIALS_FILE */
+	/* NULL: HOME unknown and AWS_CONFIG_FILE (or _SHARED_CREDENTIALS_FILE)
+	 * unset */
+	char *config_path;
+	char *credentials_path;
 	bool config_found;      /* the file existed and was read */
 	bool credentials_found;
 	struct config_file config;

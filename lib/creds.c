@@ -631,7 +631,8 @@ bool creds_container_url_allowed(const char *url)
  * when there is none. */
 static char *container_auth_header(struct err *e, bool *failed)
 {
-	const char *file = nonempty_env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
+	const char *file =
+		nonempty_env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
 	char *token = NULL, *header = NULL;
 	*failed = false;
 	if (file) {
@@ -715,7 +716,8 @@ static struct creds_provider *container_new(struct err *e)
 	const char *full = nonempty_env("AWS_CONTAINER_CREDENTIALS_FULL_URI");
 	char *url = NULL;
 	if (relative) {
-		if (asprintf(&url, CONTAINER_RELATIVE_ORIGIN "%s", relative) < 0)
+		if (asprintf(&url, CONTAINER_RELATIVE_ORIGIN "%s",
+			     relative) < 0)
 			url = NULL;
 	} else if (!creds_container_url_allowed(full)) {
 		err_set(e, ERR_CONFIG,
@@ -760,11 +762,15 @@ static int fetch_imds(struct creds_provider *p, struct aws_credentials *out,
 	}
 	char *json = NULL;
 	if (imds_role_credentials(&json, e) < 0) {
-		if (e->kind == ERR_NETWORK || e->http_status == 404)
-			err_set(e, ERR_CONFIG, "%s instance metadata at %s (%s)",
-				not_found, imds_endpoint(),
-				e->kind == ERR_NETWORK ? "no answer"
-						       : "no IAM role");
+		/* IMDS silent or without a role: nothing here, as in the
+		 * CLI; any other failure is worth its own message. */
+		const char *why = e->kind == ERR_NETWORK ? "no answer"
+				  : e->http_status == 404 ? "no IAM role"
+							  : NULL;
+		if (why)
+			err_set(e, ERR_CONFIG,
+				"%s instance metadata at %s (%s)",
+				not_found, imds_endpoint(), why);
 		return -1;
 	}
 	int rc = creds_parse_json(json, strlen(json), CREDS_JSON_METADATA,

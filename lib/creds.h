@@ -39,8 +39,9 @@ typedef void (*creds_destroy_fn)(struct creds_provider *p);
 
 struct creds_provider {
 	const char *name; /* botocore's method name: "env", "assume-role" */
-	char *description; /* "assume-role(dev) <- shared-credentials-file(base)",
-			    * or NULL; never a secret */
+	/* "assume-role(dev) <- shared-credentials-file(base)", or NULL;
+	 * never a secret. */
+	char *description;
 	creds_fetch_fn fetch;
 	creds_destroy_fn destroy;
 	void *state;

@@ -30,7 +30,8 @@ int sts_role_body(const struct sts_role *r, bool web_identity,
 			    web_identity ? "AssumeRoleWithWebIdentity"
 					 : "AssumeRole");
 	if (rc == 0 && r->duration_seconds > 0)
-		rc = buf_printf(out, "&DurationSeconds=%d", r->duration_seconds);
+		rc = buf_printf(out, "&DurationSeconds=%d",
+				r->duration_seconds);
 	if (rc == 0 && r->external_id && !web_identity)
 		rc = put_param(out, "ExternalId", r->external_id);
 	if (rc == 0)
