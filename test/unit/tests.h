@@ -3,6 +3,7 @@
 #define SSMBAK_TESTS_H
 
 #define UNIT_SUITES \
+	UNIT_SUITE(backfill) \
 	UNIT_SUITE(buf) \
 	UNIT_SUITE(config) \
 	UNIT_SUITE(creds) \

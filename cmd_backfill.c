@@ -1,0 +1,868 @@
+/* ssmbak backfill (alias ssmbak-all): seed the bucket with what backups
+ * that start with the stack never saw. The data path, in order: list the
+ * parameters -> list the bucket's versions -> choose what is missing ->
+ * read the values -> write them as backup-lambda would (FORMAT.md). */
+static const char usage[] =
+	"usage: ssmbak backfill [-p PREFIX]... [--do-it] [--force | --missing-only]\n"
+	"                       [-r REGION] [--profile NAME] [-b BUCKET | --stack NAME]\n"
+	"                       [--output table|json] [-v]\n"
+	"\n"
+	"Back up every parameter's current value and metadata into the ssmbak\n"
+	"bucket, each with its own last-modified time as the event time. Without\n"
+	"--do-it, only show what would be written. Also installed as ssmbak-all.\n"
+	"\n"
+	"  -p, --prefix PREFIX  only names that begin with PREFIX, with or without\n"
+	"                       the leading slash (repeatable; default: all)\n"
+	"      --do-it          write; without it nothing is written\n"
+	"      --missing-only   skip parameters whose latest backup already holds\n"
+	"                       their current version (the default)\n"
+	"      --force          write every parameter, backed up or not\n"
+	"  -r, --region REGION  AWS region (default: AWS_REGION, the profile's)\n"
+	"      --profile NAME   AWS profile from ~/.aws/config\n"
+	"  -b, --bucket BUCKET  the bucket (default: SSMBAK_BUCKET, else the stack's)\n"
+	"      --stack NAME     the bucket of this ssmbak stack\n"
+	"      --output FORMAT  table (default) or json, on stdout\n"
+	"  -v, --verbose        say more on stderr (-vv: why each one is chosen)\n"
+	"  -h, --help           show this help\n"
+	"\n"
+	"Exit status: 0 done, 1 a parameter or an AWS call failed, 2 usage\n"
+	"error, 3 no credentials, region or bucket.\n";
+
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "commands.h"
+#include "lib/cli.h"
+#include "lib/exitcode.h"
+#include "lib/record.h"
+#include "lib/s3.h"
+#include "lib/ssm.h"
+#include "lib/table.h"
+#include "lib/timefmt.h"
+#include "lib/util.h"
+
+/* Parameters read and written per round: bounds the values held in memory
+ * and paces the progress counter. */
+#define ROUND 250
+/* A ParameterStringFilter holds at most 50 values. */
+#define FILTER_VALUES_MAX 50
+
+enum outcome { PENDING, WRITTEN, SKIPPED, FAILED };
+
+/* One parameter on its way through the data path. */
+struct entry {
+	const struct ssm_parameter *meta; /* DescribeParameters: no value */
+	char *key;
+	size_t first, n_versions; /* its versions in the listing, newest first */
+	bool shared;   /* another parameter has the same key (foo and /foo) */
+	bool write;    /* chosen */
+	bool ask;      /* the listing cannot tell: read the tags */
+	const char *why;
+	enum outcome outcome;
+	char *note;    /* why it failed or was skipped */
+};
+
+struct backfill {
+	struct cli_common common;
+	const char **prefixes;
+	size_t n_prefixes;
+	bool do_it, force, progress;
+	struct aws_ctx ctx;
+	char *bucket;
+	struct ssm_parameter_list params;
+	struct s3_version_list versions;
+	struct entry *entries;
+	size_t n;
+	size_t written, skipped, failed;
+	char *marker_failure;
+};
+
+/* --- the pure part: prefixes and choices (test/unit/test_backfill.c) --- */
+
+/* "app" and "/app" name the same keys: the key form of a prefix. */
+static char *key_prefix(const char *prefix)
+{
+	while (*prefix == '/')
+		prefix++;
+	return xasprintf("/%s", prefix);
+}
+
+/* The S3 prefixes to list for these name prefixes (all keys when none):
+ * keys have the leading slash, and a prefix inside another is dropped, so
+ * no key is listed twice. out has room for max(n, 1); returns the count. */
+size_t backfill_key_prefixes(const char *const *prefixes, size_t n,
+			     char **out)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		out[k++] = key_prefix(prefixes[i]);
+	if (k == 0)
+		out[k++] = xstrdup("/");
+	size_t kept = 0;
+	for (size_t i = 0; i < k; i++) {
+		bool inside = false;
+		for (size_t j = 0; j < k && !inside; j++) {
+			if (i == j || !out[j])
+				continue;
+			size_t lj = strlen(out[j]);
+			/* equal prefixes: keep the first only */
+			inside = strncmp(out[i], out[j], lj) == 0 &&
+				 (strlen(out[i]) > lj || j < i);
+		}
+		if (inside) {
+			free(out[i]);
+			out[i] = NULL;
+		}
+	}
+	for (size_t i = 0; i < k; i++)
+		if (out[i])
+			out[kept++] = out[i];
+	return kept;
+}
+
+static time_t floor_seconds(double t)
+{
+	return (time_t)floor(t);
+}
+
+/* What the listing alone says about a parameter whose newest version
+ * under its key is `latest` (NULL: none). True: write it, *why says why.
+ * False: the listing cannot tell, the tags must. */
+bool backfill_listing_decides(const struct ssm_parameter *p,
+			      const struct s3_version *latest,
+			      const char **why)
+{
+	if (!latest) {
+		*why = "no backup";
+		return true;
+	}
+	if (latest->delete_marker || latest->size == 0) {
+		*why = "deleted in the backup";
+		return true;
+	}
+	/* Written before the change happened: cannot hold it. S3 may list
+	 * whole seconds, hence the comparison at whole seconds. */
+	if (latest->last_modified < (double)floor_seconds(p->last_modified)) {
+		*why = "backup older than the last change";
+		return true;
+	}
+	return false;
+}
+
+/* Whether a version with these tags, under key, holds the parameter's
+ * current state: the same name (format 2 tags it when it is not the key
+ * and fits a tag) and SSM version; for format 1, which has neither, an
+ * event time no earlier than the last change. */
+bool backfill_tags_hold(const struct ssm_parameter *p, const char *key,
+			const struct aws_headers *tags)
+{
+	const char *version = aws_headers_get(tags, "ssmbakVersion");
+	const char *when = aws_headers_get(tags, "ssmbakTime");
+	const char *op = aws_headers_get(tags, "ssmbakOp");
+	const char *name = aws_headers_get(tags, "ssmbakName");
+	char *end;
+	if (op && strcmp(op, "Delete") == 0)
+		return false;
+	if (version) {
+		bool same_name = name ? strcmp(name, p->name) == 0
+				      : strcmp(key, p->name) == 0 ||
+						strlen(p->name) > 256;
+		long long v = strtoll(version, &end, 10);
+		return same_name && *version && !*end && v == p->version;
+	}
+	if (!when)
+		return false;
+	long long t = strtoll(when, &end, 10);
+	return *when && !*end && t >= (long long)floor_seconds(p->last_modified);
+}
+
+/* --- options --- */
+
+enum {
+	OPT_DO_IT = CLI_OPT_FIRST_FREE,
+	OPT_FORCE,
+	OPT_MISSING_ONLY,
+};
+
+static void parse_options(struct backfill *b, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "prefix", required_argument, NULL, 'p' },
+		{ "do-it", no_argument, NULL, OPT_DO_IT },
+		{ "force", no_argument, NULL, OPT_FORCE },
+		{ "missing-only", no_argument, NULL, OPT_MISSING_ONLY },
+		CLI_COMMON_LONG_OPTIONS,
+		{ NULL, 0, NULL, 0 },
+	};
+	bool missing_only = false;
+	int opt;
+	b->prefixes = xcalloc((size_t)argc, sizeof(*b->prefixes));
+	while ((opt = getopt_long(argc, argv, "p:" CLI_COMMON_SHORT_OPTIONS,
+				  longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'p':
+			if (!*optarg)
+				cli_usage_error(usage, "-p needs a non-empty prefix");
+			b->prefixes[b->n_prefixes++] = optarg;
+			break;
+		case OPT_DO_IT:
+			b->do_it = true;
+			break;
+		case OPT_FORCE:
+			b->force = true;
+			break;
+		case OPT_MISSING_ONLY:
+			missing_only = true;
+			break;
+		default:
+			cli_common_option(opt, optarg, &b->common, usage);
+		}
+	}
+	if (optind < argc)
+		cli_usage_error(usage, "unexpected argument '%s'", argv[optind]);
+	if (b->force && missing_only)
+		cli_usage_error(usage, "--force and --missing-only exclude each other");
+}
+
+/* --- list: the parameters --- */
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(((const struct ssm_parameter *)a)->name,
+		      ((const struct ssm_parameter *)b)->name);
+}
+
+/* DescribeParameters wants one Name filter per request, so many prefixes
+ * take several requests. SSM's Name filter ignores a leading slash, but
+ * ask for both forms anyway: the keys do not tell them apart either. */
+static void list_parameters(struct backfill *b)
+{
+	struct err e = { 0 };
+	json_t *values = json_array();
+	for (size_t i = 0; i < b->n_prefixes; i++) {
+		const char *bare = b->prefixes[i];
+		while (*bare == '/')
+			bare++;
+		if (!*bare) { /* "/": everything */
+			json_array_clear(values);
+			break;
+		}
+		char *slashed = xasprintf("/%s", bare);
+		json_array_append_new(values, json_string(slashed));
+		free(slashed);
+		/* a name without a slash has no further slash in it */
+		if (!strchr(bare, '/'))
+			json_array_append_new(values, json_string(bare));
+	}
+	size_t n_values = json_array_size(values);
+	for (size_t at = 0; at < n_values || (at == 0 && n_values == 0);
+	     at += FILTER_VALUES_MAX) {
+		json_t *filters = NULL;
+		if (n_values) {
+			json_t *part = json_array();
+			for (size_t j = at; j < n_values && j < at + FILTER_VALUES_MAX; j++)
+				json_array_append(part, json_array_get(values, j));
+			filters = json_pack("[{s:s, s:s, s:o}]", "Key", "Name",
+					    "Option", "BeginsWith", "Values", part);
+		}
+		int rc = ssm_describe_parameters(&b->ctx, filters, &b->params, &e);
+		json_decref(filters);
+		if (rc < 0)
+			die_err(&e);
+		if (n_values == 0)
+			break;
+	}
+	json_decref(values);
+
+	/* AWS does not promise an order; several requests may overlap. */
+	if (b->params.n)
+		qsort(b->params.items, b->params.n, sizeof(*b->params.items),
+		      by_name);
+	size_t kept = 0;
+	for (size_t i = 0; i < b->params.n; i++) {
+		if (kept && strcmp(b->params.items[kept - 1].name,
+				   b->params.items[i].name) == 0) {
+			ssm_parameter_release(&b->params.items[i]);
+			continue;
+		}
+		b->params.items[kept++] = b->params.items[i];
+	}
+	b->params.n = kept;
+	log_msg(LOG_INFO, "%zu parameters listed", b->params.n);
+}
+
+static int by_key(const void *a, const void *b)
+{
+	const struct entry *x = a, *y = b;
+	int c = strcmp(x->key, y->key);
+	return c ? c : strcmp(x->meta->name, y->meta->name);
+}
+
+static void make_entries(struct backfill *b)
+{
+	b->n = b->params.n;
+	b->entries = xcalloc(b->n, sizeof(*b->entries));
+	for (size_t i = 0; i < b->n; i++) {
+		b->entries[i].meta = &b->params.items[i];
+		b->entries[i].key = record_key_for_name(b->params.items[i].name);
+		if (!b->entries[i].key)
+			die(EXIT_FAILURE_RUN, "out of memory");
+	}
+	/* Key order: the bucket's order, and foo next to /foo. */
+	qsort(b->entries, b->n, sizeof(*b->entries), by_key);
+	for (size_t i = 1; i < b->n; i++)
+		if (strcmp(b->entries[i - 1].key, b->entries[i].key) == 0)
+			b->entries[i - 1].shared = b->entries[i].shared = true;
+}
+
+/* --- list: the bucket, once per prefix --- */
+
+struct key_span {
+	const char *key;
+	size_t first, n;
+};
+
+static int span_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct key_span *)a)->key,
+		      ((const struct key_span *)b)->key);
+}
+
+static void list_backups(struct backfill *b)
+{
+	struct err e = { 0 };
+	size_t n_prefixes = b->n_prefixes ? b->n_prefixes : 1;
+	char **prefixes = xcalloc(n_prefixes, sizeof(*prefixes));
+	n_prefixes = backfill_key_prefixes(b->prefixes, b->n_prefixes, prefixes);
+	for (size_t i = 0; i < n_prefixes; i++) {
+		if (s3_list_versions(&b->ctx, b->bucket, prefixes[i],
+				     &b->versions, &e) < 0) {
+			if (strcmp(e.code, "NoSuchBucket") == 0)
+				die(EXIT_CONFIG, "bucket %s does not exist (check "
+				    "--bucket and --region)", b->bucket);
+			die_err(&e);
+		}
+		free(prefixes[i]);
+	}
+	free(prefixes);
+	log_msg(LOG_INFO, "%zu versions in the bucket under the prefixes",
+		b->versions.n);
+
+	/* A key's versions are adjacent, newest first (S3's order). */
+	struct key_span *spans = xcalloc(b->versions.n, sizeof(*spans));
+	size_t n_spans = 0;
+	for (size_t i = 0; i < b->versions.n; i++) {
+		const char *key = b->versions.items[i].key;
+		if (n_spans && strcmp(spans[n_spans - 1].key, key) == 0)
+			spans[n_spans - 1].n++;
+		else
+			spans[n_spans++] = (struct key_span){ key, i, 1 };
+	}
+	qsort(spans, n_spans, sizeof(*spans), span_cmp);
+	for (size_t i = 0; i < b->n; i++) {
+		struct key_span probe = { b->entries[i].key, 0, 0 };
+		struct key_span *hit = n_spans ? bsearch(&probe, spans, n_spans,
+							 sizeof(*spans), span_cmp)
+					       : NULL;
+		if (hit) {
+			b->entries[i].first = hit->first;
+			b->entries[i].n_versions = hit->n;
+		}
+	}
+	free(spans);
+}
+
+/* --- choose --- */
+
+static const struct s3_version *latest_of(const struct backfill *b,
+					  const struct entry *en)
+{
+	return en->n_versions ? &b->versions.items[en->first] : NULL;
+}
+
+/* Where two names share a key, the tags of its newest two versions (up
+ * to a delete marker) tell which names and versions they hold. */
+#define SHARED_LOOKBACK 2
+
+static void choose_by_listing(struct backfill *b)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		struct entry *en = &b->entries[i];
+		if (b->force) {
+			en->write = true;
+			en->why = "--force";
+		} else if (en->shared && en->n_versions) {
+			en->ask = true;
+		} else if (backfill_listing_decides(en->meta, latest_of(b, en),
+						    &en->why)) {
+			en->write = true;
+		} else {
+			en->ask = true;
+		}
+	}
+}
+
+static void progress(const struct backfill *b, const char *what, size_t done,
+		     size_t total)
+{
+	if (b->progress)
+		fprintf(stderr, "\r%s: %s %zu/%zu\033[K", progname(), what, done,
+			total);
+}
+
+static void progress_end(const struct backfill *b)
+{
+	if (b->progress)
+		fprintf(stderr, "\r\033[K");
+}
+
+/* One question to the bucket: the tags of one version. */
+struct question {
+	struct aws_call call;
+	struct entry *entry;
+};
+
+static size_t ask_questions(struct backfill *b, struct question *q)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < b->n; i++) {
+		struct entry *en = &b->entries[i];
+		if (!en->ask)
+			continue;
+		size_t lookback = en->shared ? SHARED_LOOKBACK : 1;
+		for (size_t k = 0; k < lookback && k < en->n_versions; k++) {
+			const struct s3_version *v = &b->versions.items[en->first + k];
+			if (v->delete_marker)
+				break;
+			if (s3_prepare_get_tagging(&b->ctx, &q[n].call, b->bucket,
+						   en->key, v->version_id) < 0)
+				die(EXIT_FAILURE_RUN, "out of memory");
+			q[n++].entry = en;
+		}
+	}
+	return n;
+}
+
+static void choose_by_tags(struct backfill *b)
+{
+	size_t n_max = 0;
+	for (size_t i = 0; i < b->n; i++)
+		if (b->entries[i].ask)
+			n_max += b->entries[i].shared ? SHARED_LOOKBACK : 1;
+	if (!n_max)
+		return;
+	struct question *q = xcalloc(n_max, sizeof(*q));
+	struct aws_call **calls = xcalloc(n_max, sizeof(*calls));
+	size_t n = ask_questions(b, q);
+	for (size_t i = 0; i < n; i++)
+		calls[i] = &q[i].call;
+	for (size_t at = 0; at < n; at += ROUND * 4) {
+		progress(b, "checking backups", at, n);
+		aws_perform(&b->ctx, calls + at, n - at < ROUND * 4 ? n - at : ROUND * 4);
+	}
+	progress_end(b);
+
+	for (size_t i = 0; i < n; i++) {
+		struct entry *en = q[i].entry;
+		struct aws_call *c = &q[i].call;
+		bool holds = false;
+		if (c->err.kind != ERR_NONE) {
+			char line[ERR_LINE_MAX];
+			/* Unknown is as good as missing: a second copy of a
+			 * version harms no restore. */
+			log_msg(LOG_INFO, "%s: %s; writing it", en->meta->name,
+				err_line(&c->err, line, sizeof(line)));
+		} else {
+			struct aws_headers tags = { 0 };
+			struct err e = { 0 };
+			holds = s3_parse_tagging(&c->resp, &tags, &e) == 0 &&
+				(!en->shared ||
+				 aws_headers_get(&tags, "ssmbakVersion")) &&
+				backfill_tags_hold(en->meta, en->key, &tags);
+			aws_headers_release(&tags);
+		}
+		if (holds)
+			en->ask = false; /* settled: backed up */
+		aws_call_release(c);
+	}
+	for (size_t i = 0; i < b->n; i++) {
+		struct entry *en = &b->entries[i];
+		if (en->ask) {
+			en->ask = false;
+			en->write = true;
+			en->why = en->shared ? "no backup of this name and version"
+					     : "backup holds another version";
+		} else if (!en->write) {
+			en->why = "backed up";
+		}
+	}
+	free(calls);
+	free(q);
+}
+
+static void choose(struct backfill *b)
+{
+	choose_by_listing(b);
+	choose_by_tags(b);
+	for (size_t i = 0; i < b->n; i++) {
+		struct entry *en = &b->entries[i];
+		if (!en->write) {
+			en->outcome = SKIPPED;
+			b->skipped++;
+		}
+		log_msg(LOG_DEBUG, "%s: %s: %s", en->meta->name,
+			en->write ? "write" : "skip", en->why);
+	}
+}
+
+/* --- show --- */
+
+static void print_json(const struct backfill *b, enum outcome shown)
+{
+	json_t *arr = json_array();
+	for (size_t i = 0; i < b->n; i++) {
+		const struct entry *en = &b->entries[i];
+		const struct ssm_parameter *p = en->meta;
+		if (en->outcome != shown)
+			continue;
+		char modified[32];
+		time_format_iso(floor_seconds(p->last_modified), modified);
+		json_t *o = json_pack("{s:s, s:s, s:I, s:s}", "name", p->name,
+				      "type", p->type ? p->type : "String",
+				      "version", (json_int_t)p->version,
+				      "last_modified", modified);
+		if (p->description && *p->description)
+			json_object_set_new(o, "description",
+					    json_string(p->description));
+		json_array_append_new(arr, o);
+	}
+	char *text = json_dumps(arr, JSON_INDENT(2));
+	if (!text)
+		die(EXIT_FAILURE_RUN, "out of memory");
+	puts(text);
+	free(text);
+	json_decref(arr);
+}
+
+/* No values: the listing never shows a secret. */
+static void print_table(const struct backfill *b, enum outcome shown)
+{
+	static const char *const headers[] = { "Name", "Type", "Version",
+					       "Modified", "Description" };
+	bool described = false;
+	for (size_t i = 0; i < b->n; i++)
+		if (b->entries[i].outcome == shown &&
+		    b->entries[i].meta->description &&
+		    *b->entries[i].meta->description)
+			described = true;
+	struct table *t = table_new(headers, described ? 5 : 4);
+	if (!t)
+		die(EXIT_FAILURE_RUN, "out of memory");
+	for (size_t i = 0; i < b->n; i++) {
+		const struct entry *en = &b->entries[i];
+		const struct ssm_parameter *p = en->meta;
+		if (en->outcome != shown)
+			continue;
+		char version[32], modified[32];
+		snprintf(version, sizeof(version), "%lld", p->version);
+		time_format_table(floor_seconds(p->last_modified), modified);
+		const char *cells[] = { p->name, p->type, version, modified,
+					p->description };
+		if (table_add_row(t, cells) < 0)
+			die(EXIT_FAILURE_RUN, "out of memory");
+	}
+	table_print(t, stdout, TABLE_WRAP);
+	table_free(t);
+}
+
+static void show(const struct backfill *b, enum outcome shown)
+{
+	if (b->common.output == CLI_OUTPUT_JSON)
+		print_json(b, shown);
+	else
+		print_table(b, shown);
+	fflush(stdout);
+}
+
+/* --- write --- */
+
+static void fail(struct backfill *b, struct entry *en, const struct err *e)
+{
+	char line[ERR_LINE_MAX];
+	en->outcome = FAILED;
+	en->note = xstrdup(err_line(e, line, sizeof(line)));
+	b->failed++;
+}
+
+static void skip_deleted(struct backfill *b, struct entry *en)
+{
+	en->outcome = SKIPPED;
+	en->note = xstrdup("deleted during the run, skipped");
+	b->skipped++;
+}
+
+/* FORMAT.md, "The format marker": the first backfill writes it. */
+static void ensure_format_marker(struct backfill *b)
+{
+	struct aws_call call;
+	struct err e = { 0 };
+	if (s3_prepare_get_object(&b->ctx, &call, b->bucket,
+				  RECORD_FORMAT_MARKER, NULL) < 0)
+		die(EXIT_FAILURE_RUN, "out of memory");
+	int rc = aws_perform_one(&b->ctx, &call, &e);
+	aws_call_release(&call);
+	if (rc == 0)
+		return;
+	if (e.http_status == 404 && strcmp(e.code, "NoSuchKey") == 0) {
+		char *body = xasprintf("{\"format\":%d,\"max_delay_seconds\":%d,"
+				       "\"since\":%lld}",
+				       RECORD_FORMAT, RECORD_MAX_DELAY_SECONDS,
+				       (long long)time(NULL));
+		if (s3_prepare_put_object(&b->ctx, &call, b->bucket,
+					  RECORD_FORMAT_MARKER, body,
+					  strlen(body), NULL, NULL) < 0)
+			die(EXIT_FAILURE_RUN, "out of memory");
+		rc = aws_perform_one(&b->ctx, &call, &e);
+		aws_call_release(&call);
+		free(body);
+		if (rc == 0) {
+			log_msg(LOG_INFO, "wrote %s", RECORD_FORMAT_MARKER);
+			return;
+		}
+	}
+	char line[ERR_LINE_MAX];
+	b->marker_failure = xasprintf("%s: %s", RECORD_FORMAT_MARKER,
+				      err_line(&e, line, sizeof(line)));
+}
+
+/* The value as of the version DescribeParameters saw, with its metadata;
+ * when the parameter changed since, the newest version from its history
+ * (which carries value and metadata together). Returns 0, or -1 with the
+ * entry settled (skipped or failed). */
+static int current_state(struct backfill *b, struct entry *en,
+			 const struct ssm_parameter *got,
+			 struct ssm_parameter *out)
+{
+	struct err e = { 0 };
+	if (got->version == en->meta->version) {
+		if (ssm_parameter_copy(out, en->meta) < 0 ||
+		    !(out->value = strdup(got->value ? got->value : "")))
+			die(EXIT_FAILURE_RUN, "out of memory");
+		return 0;
+	}
+	struct ssm_parameter_list history = { 0 };
+	int rc = ssm_get_parameter_history(&b->ctx, en->meta->name, &history, &e);
+	if (rc == 0 && history.n) {
+		struct ssm_parameter *newest = &history.items[0];
+		for (size_t i = 1; i < history.n; i++)
+			if (history.items[i].version > newest->version)
+				newest = &history.items[i];
+		if (ssm_parameter_copy(out, newest) < 0)
+			die(EXIT_FAILURE_RUN, "out of memory");
+		log_msg(LOG_INFO, "%s changed during the run: writing version %lld",
+			en->meta->name, out->version);
+	} else if (rc == 0 || strcmp(e.code, "ParameterNotFound") == 0) {
+		skip_deleted(b, en);
+		rc = -1;
+	} else {
+		fail(b, en, &e);
+	}
+	ssm_parameter_list_release(&history);
+	return rc;
+}
+
+/* GetParameters, ten names a call, all calls of the round at once. */
+static void read_values(struct backfill *b, struct entry **round, size_t n,
+			struct ssm_parameter *state, bool *have)
+{
+	size_t n_calls = (n + SSM_GET_PARAMETERS_MAX - 1) / SSM_GET_PARAMETERS_MAX;
+	struct aws_call *calls = xcalloc(n_calls, sizeof(*calls));
+	struct aws_call **ptrs = xcalloc(n_calls, sizeof(*ptrs));
+	for (size_t c = 0; c < n_calls; c++) {
+		const char *names[SSM_GET_PARAMETERS_MAX];
+		size_t k = 0;
+		for (size_t i = c * SSM_GET_PARAMETERS_MAX; i < n && k < SSM_GET_PARAMETERS_MAX; i++)
+			names[k++] = round[i]->meta->name;
+		if (ssm_prepare_get_parameters(&b->ctx, &calls[c], names, k) < 0)
+			die(EXIT_FAILURE_RUN, "out of memory");
+		ptrs[c] = &calls[c];
+	}
+	aws_perform(&b->ctx, ptrs, n_calls);
+
+	for (size_t c = 0; c < n_calls; c++) {
+		size_t from = c * SSM_GET_PARAMETERS_MAX;
+		size_t to = from + SSM_GET_PARAMETERS_MAX < n ? from + SSM_GET_PARAMETERS_MAX : n;
+		struct ssm_parameter_list found = { 0 }, missing = { 0 };
+		struct err e = calls[c].err;
+		if (e.kind == ERR_NONE)
+			ssm_parse_get_parameters(&calls[c], &found, &missing, &e);
+		for (size_t i = from; i < to; i++) {
+			struct entry *en = round[i];
+			const struct ssm_parameter *got = NULL;
+			for (size_t j = 0; e.kind == ERR_NONE && j < found.n && !got; j++)
+				if (strcmp(found.items[j].name, en->meta->name) == 0)
+					got = &found.items[j];
+			if (e.kind != ERR_NONE) {
+				fail(b, en, &e);
+			} else if (got) {
+				have[i] = current_state(b, en, got, &state[i]) == 0;
+			} else {
+				/* InvalidParameters, or not in the answer at all */
+				skip_deleted(b, en);
+			}
+		}
+		ssm_parameter_list_release(&found);
+		ssm_parameter_list_release(&missing);
+		aws_call_release(&calls[c]);
+	}
+	free(ptrs);
+	free(calls);
+}
+
+static void write_round(struct backfill *b, struct entry **round, size_t n)
+{
+	struct ssm_parameter *state = xcalloc(n, sizeof(*state));
+	bool *have = xcalloc(n, sizeof(*have));
+	struct record_write *writes = xcalloc(n, sizeof(*writes));
+	struct record_write **ptrs = xcalloc(n, sizeof(*ptrs));
+	struct entry **owners = xcalloc(n, sizeof(*owners));
+	size_t k = 0;
+	time_t now = time(NULL);
+
+	read_values(b, round, n, state, have);
+	for (size_t i = 0; i < n; i++) {
+		if (!have[i])
+			continue;
+		/* The event time is the change's own time, not now: a restore
+		 * to before this backfill sees the parameter as it was. */
+		struct record r = { .op = RECORD_BACKFILL,
+				    .event_time = floor_seconds(state[i].last_modified),
+				    .param = state[i] };
+		struct err e = { 0 };
+		if (record_prepare_write(&b->ctx, b->bucket, &r, now, &writes[k],
+					 &e) < 0) {
+			record_write_release(&writes[k]);
+			fail(b, round[i], &e);
+			continue;
+		}
+		ptrs[k] = &writes[k];
+		owners[k++] = round[i];
+	}
+	record_write_all(&b->ctx, ptrs, k);
+	for (size_t i = 0; i < k; i++) {
+		if (writes[i].failed) {
+			fail(b, owners[i], &writes[i].err);
+		} else {
+			owners[i]->outcome = WRITTEN;
+			b->written++;
+		}
+		record_write_release(&writes[i]);
+	}
+	for (size_t i = 0; i < n; i++)
+		ssm_parameter_release(&state[i]);
+	free(owners);
+	free(ptrs);
+	free(writes);
+	free(have);
+	free(state);
+}
+
+static void write_chosen(struct backfill *b)
+{
+	size_t total = 0, done = 0;
+	for (size_t i = 0; i < b->n; i++)
+		total += b->entries[i].write;
+	struct entry **round = xcalloc(ROUND, sizeof(*round));
+	size_t i = 0;
+	while (i < b->n) {
+		size_t k = 0;
+		for (; i < b->n && k < ROUND; i++)
+			if (b->entries[i].write)
+				round[k++] = &b->entries[i];
+		progress(b, "written", done, total);
+		if (k)
+			write_round(b, round, k);
+		done += k;
+	}
+	progress_end(b);
+	free(round);
+}
+
+/* --- report --- */
+
+static void report(const struct backfill *b)
+{
+	for (size_t i = 0; i < b->n; i++)
+		if (b->entries[i].outcome == SKIPPED && b->entries[i].note)
+			fprintf(stderr, "%s: %s: %s\n", progname(),
+				b->entries[i].meta->name, b->entries[i].note);
+	if (b->marker_failure)
+		fprintf(stderr, "%s: failed: %s\n", progname(), b->marker_failure);
+	for (size_t i = 0; i < b->n; i++)
+		if (b->entries[i].outcome == FAILED)
+			fprintf(stderr, "%s: failed: %s: %s\n", progname(),
+				b->entries[i].meta->name, b->entries[i].note);
+	fprintf(stderr, "%s: listed %zu, written %zu, skipped %zu, failed %zu\n",
+		progname(), b->n, b->written, b->skipped, b->failed);
+}
+
+static void backfill_release(struct backfill *b)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		free(b->entries[i].key);
+		free(b->entries[i].note);
+	}
+	free(b->entries);
+	free(b->prefixes);
+	free(b->bucket);
+	free(b->marker_failure);
+	ssm_parameter_list_release(&b->params);
+	s3_version_list_release(&b->versions);
+	aws_ctx_release(&b->ctx);
+}
+
+int cmd_backfill(int argc, char **argv)
+{
+	struct backfill b = { 0 };
+	struct err e = { 0 };
+	const char *source = NULL;
+
+	parse_options(&b, argc, argv);
+	cli_aws_init(&b.ctx, &b.common);
+	b.bucket = cli_find_bucket(&b.ctx, &b.common, &source, &e);
+	if (!b.bucket)
+		die_err(&e);
+	log_msg(LOG_INFO, "bucket %s (from %s)", b.bucket, source);
+	b.progress = isatty(STDERR_FILENO);
+
+	list_parameters(&b);
+	make_entries(&b);
+	if (!b.force)
+		list_backups(&b);
+	choose(&b);
+
+	if (!b.do_it) {
+		size_t chosen = b.n - b.skipped;
+		show(&b, PENDING);
+		fprintf(stderr,
+			"%s: listed %zu, would write %zu, skipped %zu (backed up)\n"
+			"%s: dry run: nothing was written; add --do-it to write\n",
+			progname(), b.n, chosen, b.skipped, progname());
+		backfill_release(&b);
+		return EXIT_OK;
+	}
+	ensure_format_marker(&b);
+	write_chosen(&b);
+	show(&b, WRITTEN);
+	report(&b);
+	int rc = b.failed || b.marker_failure ? EXIT_FAILURE_RUN : EXIT_OK;
+	backfill_release(&b);
+	return rc;
+}
