@@ -29,6 +29,8 @@ static const char usage[] =
 	"the backup bucket. It runs inside Lambda (runtime provided.al2023) and\n"
 	"reads SQS batches of EventBridge \"Parameter Store Change\" events.\n"
 	"\n"
+	"  -h, --help               show this help\n"
+	"\n"
 	"Environment:\n"
 	"  SSMBAK_BUCKET            the versioned backup bucket (required)\n"
 	"  LOGLEVEL                 DEBUG, INFO (default), WARNING or ERROR\n"
