@@ -24,7 +24,7 @@ class ControlError(Exception):
 
 def json_response(status, payload):
     return Response(status, [("Content-Type", "application/json")],
-                    json.dumps(payload, indent=1).encode("utf-8"))
+                    json.dumps(payload).encode("utf-8"))
 
 
 class Control:
