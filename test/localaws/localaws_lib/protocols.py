@@ -105,6 +105,7 @@ class JsonService(Service):
     content_type = "application/x-amz-json-1.1"
     SKEW_ERROR = ("InvalidSignatureException", 400)
     operations = {}   # operation name -> method name
+    required = {}     # operation name -> members that must be present
 
     def operation_name(self, request):
         target = request.header("x-amz-target") or ""
@@ -120,8 +121,19 @@ class JsonService(Service):
             raise AwsError("SerializationException", "Start of structure or map found where not expected.")
         if not isinstance(params, dict):
             raise AwsError("SerializationException", "Start of structure or map found where not expected.")
+        self._check_required(operation, params)
         result = getattr(self, method)(params, ctx)
         return self.json_response(ctx, 200, result)
+
+    def _check_required(self, operation, params):
+        """AWS's model validation message for missing required members."""
+        missing = [m for m in self.required.get(operation, ()) if params.get(m) is None]
+        if missing:
+            details = "; ".join(f"Value null at '{m[0].lower() + m[1:]}' failed to satisfy "
+                                "constraint: Member must not be null" for m in missing)
+            count = len(missing)
+            raise AwsError("ValidationException",
+                           f"{count} validation error{'s' if count > 1 else ''} detected: {details}")
 
     def json_response(self, ctx, status, payload):
         return Response(status, [("Content-Type", self.content_type),

@@ -155,6 +155,13 @@ class SsmService(JsonService):
         "DescribeParameters": "describe_parameters", "DeleteParameter": "delete_parameter",
         "DeleteParameters": "delete_parameters", "LabelParameterVersion": "label_parameter_version",
     }
+    # Required members, from each operation's Request Parameters section.
+    required = {
+        "PutParameter": ("Name", "Value"), "GetParameter": ("Name",), "GetParameters": ("Names",),
+        "GetParametersByPath": ("Path",), "GetParameterHistory": ("Name",),
+        "DeleteParameter": ("Name",), "DeleteParameters": ("Names",),
+        "LabelParameterVersion": ("Name", "Labels"),
+    }
 
     def __init__(self, cipher, changed):
         self.cipher = cipher

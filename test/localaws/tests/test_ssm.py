@@ -1,5 +1,6 @@
 """SSM Parameter Store, driven with boto3 as an application would."""
 import datetime
+import json
 import re
 
 import pytest
@@ -366,3 +367,17 @@ def test_timestamps_are_written_as_aws_writes_them(ssm, root):
     finally:
         ssm.meta.events.unregister("after-call.ssm.GetParameter", keep_body)
     assert re.search(rb'"LastModifiedDate": \d\.\d+E9[,}]', raw[0]), raw[0]
+
+
+def test_missing_required_members_are_validation_errors(endpoint):
+    """botocore checks these itself; other clients rely on the service."""
+    from test_auth import send, signed
+    body = b'{"WithDecryption": true}'
+    headers = signed(endpoint, "ssm", "POST", "/", body, {
+        "X-Amz-Target": "AmazonSSM.GetParameter", "Content-Type": "application/x-amz-json-1.1"})
+    code, answer = send(endpoint, "POST", "/", headers, body)
+    assert code == 400
+    assert json.loads(answer) == {
+        "__type": "ValidationException",
+        "message": "1 validation error detected: Value null at 'name' failed to satisfy "
+                   "constraint: Member must not be null"}
