@@ -166,13 +166,14 @@ class App:
         self.counters.count(service.name, operation)
         fault = self.faults.pick(service.name, operation)
         if fault is not None:
-            response = self._apply_fault(fault, service, request, ctx)
+            response = self._apply_fault(fault, service, operation, request, ctx)
             if response is not None:
                 return response
         return self._serve(service, operation, request, ctx)
 
-    def _apply_fault(self, fault, service, request, ctx):
-        log.info("fault %s on %s.%s", fault.kind, service.name, request.method)
+    def _apply_fault(self, fault, service, operation, request, ctx):
+        """The fault's answer, or None to go on (after a delay)."""
+        log.info("fault %s on %s.%s", fault.kind, service.name, operation)
         if fault.kind == "delay":
             time.sleep(fault.delay_ms / 1000.0)
             return None

@@ -136,6 +136,10 @@ def test_allowed_pattern_and_data_type(ssm, root):
     with pytest.raises(ClientError) as excinfo:
         put(ssm, f"{root}/dt", "x", DataType="json")
     assert error_code(excinfo) == "ValidationException"
+    with pytest.raises(ClientError) as excinfo:
+        put(ssm, f"{root}/ami3", "ami-0123456789abcdef0", DataType="aws:ec2:image",
+            Type="SecureString")
+    assert error_code(excinfo) == "UnsupportedParameterType"
 
 
 def test_type_is_required_on_create_and_kept_on_overwrite(ssm, root):
