@@ -18,7 +18,7 @@
 #include "lib/lambda_runtime.h"
 #include "lib/record.h"
 #include "lib/ssm.h"
-#include "lib/timefmt.h"
+#include "lib/ssm_event.h"
 #include "lib/util.h"
 
 static const char usage[] =
@@ -78,77 +78,23 @@ static void change_fail(struct change *c, enum err_kind kind, const char *msg)
 
 /* --- parse --- */
 
-static const char *detail_string(json_t *detail, const char *key)
+static void change_from_event(const struct ssm_event *ev, struct change *c)
 {
-	return json_string_value(json_object_get(detail, key));
-}
-
-/* Fills c from an EventBridge "Parameter Store Change" event.
- * https://docs.aws.amazon.com/systems-manager/latest/userguide/monitoring-eventbridge-events.html */
-static void parse_eventbridge(json_t *event, struct change *c)
-{
-	json_t *detail = json_object_get(event, "detail");
-	const char *detail_type = json_string_value(json_object_get(event, "detail-type"));
-	const char *when = json_string_value(json_object_get(event, "time"));
-	const char *name = detail_string(detail, "name");
-	const char *operation = detail_string(detail, "operation");
-	const char *type = detail_string(detail, "type");
-	double t;
-	if (!detail_type || strcmp(detail_type, "Parameter Store Change") != 0) {
-		change_fail(c, ERR_PARSE, "not a Parameter Store Change event");
+	c->message_id = ev->message_id ? xstrdup(ev->message_id) : NULL;
+	if (ev->error[0]) {
+		change_fail(c, ERR_PARSE, ev->error);
 		return;
 	}
-	if (!when || time_parse_iso8601(when, &t) < 0 || !name || !*name ||
-	    !operation) {
-		change_fail(c, ERR_PARSE,
-			    "event lacks time, detail.name or detail.operation");
-		return;
-	}
-	c->event_time = (time_t)floor(t);
-	c->name = xstrdup(name);
-	c->type = xstrdup(type ? type : "String");
-	if (strcmp(operation, "Create") == 0)
-		c->op = RECORD_CREATE;
-	else if (strcmp(operation, "Update") == 0)
-		c->op = RECORD_UPDATE;
-	else if (strcmp(operation, "Delete") == 0)
-		c->op = RECORD_DELETE;
-	else {
+	c->event_time = ev->time;
+	c->name = xstrdup(ev->name);
+	c->type = xstrdup(ev->type);
+	if (record_op_parse(ev->operation, &c->op) < 0 ||
+	    c->op == RECORD_BACKFILL) {
 		c->skipped = true;
 		c->skip_reason = "operation not recorded";
 		free(c->type);
-		c->type = xstrdup(operation);
+		c->type = xstrdup(ev->operation);
 	}
-}
-
-static struct change *parse_invocation(json_t *event, size_t *n, bool *batch)
-{
-	json_t *records = json_object_get(event, "Records");
-	*batch = json_is_array(records);
-	if (!*batch) {
-		struct change *c = xcalloc(1, sizeof(*c));
-		*n = 1;
-		parse_eventbridge(event, c);
-		return c;
-	}
-	*n = json_array_size(records);
-	struct change *changes = xcalloc(*n + 1, sizeof(*changes));
-	for (size_t i = 0; i < *n; i++) {
-		json_t *r = json_array_get(records, i);
-		struct change *c = &changes[i];
-		const char *id = json_string_value(json_object_get(r, "messageId"));
-		const char *body = json_string_value(json_object_get(r, "body"));
-		c->message_id = xstrdup(id ? id : "");
-		json_t *inner = body ? json_loads(body, 0, NULL) : NULL;
-		if (!id)
-			change_fail(c, ERR_PARSE, "SQS record without messageId");
-		else if (!json_is_object(inner))
-			change_fail(c, ERR_PARSE, "SQS record body is not JSON");
-		else
-			parse_eventbridge(inner, c);
-		json_decref(inner);
-	}
-	return changes;
 }
 
 /* --- read SSM: the version current at the event --- */
@@ -399,18 +345,19 @@ struct lambda {
 static void handle(struct lambda *l, struct lambda_invocation *inv)
 {
 	struct err e = { 0 };
-	json_t *event = json_loadb(buf_str(&inv->event), inv->event.len, 0, NULL);
-	if (!json_is_object(event)) {
-		log_msg(LOG_ERROR, "event %s is not a JSON object", inv->request_id);
-		lambda_fail(l->rt, inv->request_id, "InvalidEvent",
-			    "the event is not a JSON object", &e);
-		json_decref(event);
+	struct ssm_event_batch events;
+	if (ssm_event_batch_parse(buf_str(&inv->event), inv->event.len, &events,
+				  &e) < 0) {
+		log_msg(LOG_ERROR, "event %s: %s", inv->request_id, e.message);
+		lambda_fail(l->rt, inv->request_id, "InvalidEvent", e.message, &e);
 		return;
 	}
-	size_t n;
-	bool batch;
-	struct change *changes = parse_invocation(event, &n, &batch);
-	json_decref(event);
+	size_t n = events.n;
+	bool batch = events.is_sqs;
+	struct change *changes = xcalloc(n + 1, sizeof(*changes));
+	for (size_t i = 0; i < n; i++)
+		change_from_event(&events.items[i], &changes[i]);
+	ssm_event_batch_release(&events);
 
 	read_histories(&l->ctx, changes, n);
 	for (size_t i = 0; i < n; i++)
