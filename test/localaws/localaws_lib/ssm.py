@@ -224,6 +224,11 @@ class SsmService(JsonService):
         return shape
 
     def _emit(self, ctx, param, version, operation):
+        """The "Parameter Store Change" event; the detail has name, type,
+        operation and, when set, description, for every operation
+        (AWS's examples; the same record for LabelParameterVersion in
+        https://hackage.haskell.org/package/hal-1.1/docs/AWS-Lambda-Events-EventBridge-Detail-SSM-ParameterStoreChange.html).
+        """
         detail = {"name": param.name, "type": version.type, "operation": operation}
         if version.description:
             detail["description"] = version.description
