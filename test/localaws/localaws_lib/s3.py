@@ -477,6 +477,9 @@ class S3Service(Service):
         if version_id_marker and not key_marker:
             raise invalid_argument("A version-id marker cannot be specified without a key marker.",
                                    "version-id-marker", version_id_marker)
+        if version_id_marker and not looks_like_version_id(version_id_marker):
+            raise invalid_argument("Invalid version id specified", "version-id-marker",
+                                   version_id_marker)
         max_keys = parse_max_keys(request)
         encoding, enc = url_encoder(request)
         entries, truncated = walk_versions(bucket, prefix, delimiter, key_marker,

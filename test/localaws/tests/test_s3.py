@@ -352,9 +352,10 @@ def test_list_object_versions_markers_prefix_and_delimiter(s3, bucket, control):
             break
         key_marker, version_marker = page["NextKeyMarker"], page.get("NextVersionIdMarker")
     assert entries == ["/app/a/", "/app/b", "/app/b", "/app/c/", "/app/d", "/app/d"]
-    with pytest.raises(ClientError) as excinfo:
-        s3.list_object_versions(Bucket=bucket, VersionIdMarker="null")
-    assert error_code(excinfo) == "InvalidArgument"
+    for markers in ({"VersionIdMarker": "null"}, {"KeyMarker": "/app/b", "VersionIdMarker": "bad"}):
+        with pytest.raises(ClientError) as excinfo:
+            s3.list_object_versions(Bucket=bucket, **markers)
+        assert error_code(excinfo) == "InvalidArgument"
 
 
 def test_list_object_versions_url_encoding(s3, bucket, control):
