@@ -279,14 +279,38 @@ class SsmService(JsonService):
     def put_parameter(self, params, ctx):
         """https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_PutParameter.html"""
         name = validate_name(params.get("Name"))
+        value = self._required_value(params)
+        table = self._parameters(ctx)
+        existing = table.get(name)
+        self._check_overwrite(params, existing)
+        previous = existing.latest if existing else None
+        fields = self._version_fields(params, value, previous)
+        if existing is None:
+            self._check_parameter_limit(table, fields["tier"])
+        param = existing or Parameter(name, tags={t["Key"]: t["Value"] for t in params.get("Tags") or []})
+        self._make_room(param)
+        stored = self.cipher.encrypt(value) if fields["type"] == "SecureString" else value
+        version = ParameterVersion(
+            version=(previous.version + 1) if previous else 1, value=stored,
+            last_modified=round(ctx.clock.now(), 3), last_modified_user=ctx.principal.arn,
+            **fields)
+        param.versions.append(version)
+        table[name] = param
+        self.changed()
+        self._emit(ctx, param, version, "Update" if existing else "Create")
+        return {"Version": version.version, "Tier": version.tier}
+
+    @staticmethod
+    def _required_value(params):
         value = params.get("Value")
         if value is None:
             raise constraint("null", "value", "Member must not be null")
         if value == "":
             raise constraint("", "value", "Member must have length greater than or equal to 1")
-        table = self._parameters(ctx)
-        existing = table.get(name)
-        previous = existing.latest if existing else None
+        return value
+
+    @staticmethod
+    def _check_overwrite(params, existing):
         if existing and not params.get("Overwrite"):
             raise AwsError("ParameterAlreadyExists", "The parameter already exists. To overwrite "
                            "this value, set the overwrite option in the request to true.")
@@ -295,28 +319,16 @@ class SsmService(JsonService):
                              "a parameter with tags, please remove overwrite flag. To update tags "
                              "for an existing parameter, please use AddTagsToResource or "
                              "RemoveTagsFromResource.")
+
+    def _version_fields(self, params, value, previous):
+        """The new version's attributes; unspecified ones carry over."""
         type_ = self._type(params, previous)
-        description = self._description(params, previous)
-        key_id = self._key_id(params, type_, previous)
-        data_type = self._data_type(params, type_, value, previous)
         pattern = params.get("AllowedPattern", previous.allowed_pattern if previous else None)
         self._check_pattern(value, pattern)
-        tier = self._tier(params, value, previous)
-        if existing is None:
-            self._check_parameter_limit(table, tier)
-        param = existing or Parameter(name, tags={t["Key"]: t["Value"] for t in params.get("Tags") or []})
-        self._make_room(param)
-        stored = self.cipher.encrypt(value) if type_ == "SecureString" else value
-        version = ParameterVersion(
-            version=(previous.version + 1) if previous else 1, value=stored, type=type_,
-            description=description, key_id=key_id, allowed_pattern=pattern, tier=tier,
-            data_type=data_type, last_modified=round(ctx.clock.now(), 3),
-            last_modified_user=ctx.principal.arn)
-        param.versions.append(version)
-        table[name] = param
-        self.changed()
-        self._emit(ctx, param, version, "Update" if existing else "Create")
-        return {"Version": version.version, "Tier": tier}
+        return {"type": type_, "description": self._description(params, previous),
+                "key_id": self._key_id(params, type_, previous),
+                "data_type": self._data_type(params, type_, value, previous),
+                "allowed_pattern": pattern, "tier": self._tier(params, value, previous)}
 
     @staticmethod
     def _type(params, previous):
