@@ -53,12 +53,14 @@ static const char usage[] =
 #define ROUND 250
 /* A ParameterStringFilter holds at most 50 values. */
 #define FILTER_VALUES_MAX 50
+/* S3 tag values hold 256 characters: a longer name is not tagged. */
+#define TAG_VALUE_MAX 256
 
 enum outcome { PENDING, WRITTEN, SKIPPED, FAILED };
 
 /* One parameter on its way through the data path. */
 struct entry {
-	const struct ssm_parameter *meta; /* DescribeParameters: no value */
+	struct ssm_parameter *meta; /* DescribeParameters': no value */
 	char *key;
 	size_t first, n_versions; /* its versions in the listing, newest first */
 	bool shared;   /* another parameter has the same key (foo and /foo) */
@@ -173,7 +175,7 @@ bool backfill_tags_hold(const struct ssm_parameter *p, const char *key,
 	if (version) {
 		bool same_name = name ? strcmp(name, p->name) == 0
 				      : strcmp(key, p->name) == 0 ||
-						strlen(p->name) > 256;
+						strlen(p->name) > TAG_VALUE_MAX;
 		long long v = strtoll(version, &end, 10);
 		return same_name && *version && !*end && v == p->version;
 	}
@@ -209,7 +211,8 @@ static void parse_options(struct backfill *b, int argc, char **argv)
 		switch (opt) {
 		case 'p':
 			if (!*optarg)
-				cli_usage_error(usage, "-p needs a non-empty prefix");
+				cli_usage_error(usage,
+						"-p needs a non-empty prefix");
 			b->prefixes[b->n_prefixes++] = optarg;
 			break;
 		case OPT_DO_IT:
@@ -228,7 +231,8 @@ static void parse_options(struct backfill *b, int argc, char **argv)
 	if (optind < argc)
 		cli_usage_error(usage, "unexpected argument '%s'", argv[optind]);
 	if (b->force && missing_only)
-		cli_usage_error(usage, "--force and --missing-only exclude each other");
+		cli_usage_error(usage,
+				"--force and --missing-only exclude each other");
 }
 
 /* --- list: the parameters --- */
@@ -267,7 +271,10 @@ static void list_parameters(struct backfill *b)
 		json_t *filters = NULL;
 		if (n_values) {
 			json_t *part = json_array();
-			for (size_t j = at; j < n_values && j < at + FILTER_VALUES_MAX; j++)
+			size_t end = at + FILTER_VALUES_MAX < n_values
+					     ? at + FILTER_VALUES_MAX
+					     : n_values;
+			for (size_t j = at; j < end; j++)
 				json_array_append(part, json_array_get(values, j));
 			filters = json_pack("[{s:s, s:s, s:o}]", "Key", "Name",
 					    "Option", "BeginsWith", "Values", part);
@@ -438,7 +445,8 @@ static size_t ask_questions(struct backfill *b, struct question *q)
 			continue;
 		size_t lookback = en->shared ? SHARED_LOOKBACK : 1;
 		for (size_t k = 0; k < lookback && k < en->n_versions; k++) {
-			const struct s3_version *v = &b->versions.items[en->first + k];
+			const struct s3_version *v =
+				&b->versions.items[en->first + k];
 			if (v->delete_marker)
 				break;
 			if (s3_prepare_get_tagging(&b->ctx, &q[n].call, b->bucket,
@@ -465,7 +473,8 @@ static void choose_by_tags(struct backfill *b)
 		calls[i] = &q[i].call;
 	for (size_t at = 0; at < n; at += ROUND * 4) {
 		progress(b, "checking backups", at, n);
-		aws_perform(&b->ctx, calls + at, n - at < ROUND * 4 ? n - at : ROUND * 4);
+		aws_perform(&b->ctx, calls + at,
+			    n - at < ROUND * 4 ? n - at : ROUND * 4);
 	}
 	progress_end(b);
 
@@ -664,10 +673,18 @@ static int current_state(struct backfill *b, struct entry *en,
 		for (size_t i = 1; i < history.n; i++)
 			if (history.items[i].version > newest->version)
 				newest = &history.items[i];
+		/* The listing shows what was written: the new metadata. */
+		struct ssm_parameter *shown = en->meta;
+		char *value = newest->value;
+		newest->value = NULL;
+		ssm_parameter_release(shown);
+		if (ssm_parameter_copy(shown, newest) < 0)
+			die(EXIT_FAILURE_RUN, "out of memory");
+		newest->value = value;
 		if (ssm_parameter_copy(out, newest) < 0)
 			die(EXIT_FAILURE_RUN, "out of memory");
-		log_msg(LOG_INFO, "%s changed during the run: writing version %lld",
-			en->meta->name, out->version);
+		log_msg(LOG_INFO, "%s changed during the run: version %lld",
+			shown->name, out->version);
 	} else if (rc == 0 || strcmp(e.code, "ParameterNotFound") == 0) {
 		skip_deleted(b, en);
 		rc = -1;
@@ -682,13 +699,14 @@ static int current_state(struct backfill *b, struct entry *en,
 static void read_values(struct backfill *b, struct entry **round, size_t n,
 			struct ssm_parameter *state, bool *have)
 {
-	size_t n_calls = (n + SSM_GET_PARAMETERS_MAX - 1) / SSM_GET_PARAMETERS_MAX;
+	const size_t per_call = SSM_GET_PARAMETERS_MAX;
+	size_t n_calls = (n + per_call - 1) / per_call;
 	struct aws_call *calls = xcalloc(n_calls, sizeof(*calls));
 	struct aws_call **ptrs = xcalloc(n_calls, sizeof(*ptrs));
 	for (size_t c = 0; c < n_calls; c++) {
 		const char *names[SSM_GET_PARAMETERS_MAX];
 		size_t k = 0;
-		for (size_t i = c * SSM_GET_PARAMETERS_MAX; i < n && k < SSM_GET_PARAMETERS_MAX; i++)
+		for (size_t i = c * per_call; i < n && k < per_call; i++)
 			names[k++] = round[i]->meta->name;
 		if (ssm_prepare_get_parameters(&b->ctx, &calls[c], names, k) < 0)
 			die(EXIT_FAILURE_RUN, "out of memory");
@@ -697,8 +715,8 @@ static void read_values(struct backfill *b, struct entry **round, size_t n,
 	aws_perform(&b->ctx, ptrs, n_calls);
 
 	for (size_t c = 0; c < n_calls; c++) {
-		size_t from = c * SSM_GET_PARAMETERS_MAX;
-		size_t to = from + SSM_GET_PARAMETERS_MAX < n ? from + SSM_GET_PARAMETERS_MAX : n;
+		size_t from = c * per_call;
+		size_t to = from + per_call < n ? from + per_call : n;
 		struct ssm_parameter_list found = { 0 }, missing = { 0 };
 		struct err e = calls[c].err;
 		if (e.kind == ERR_NONE)
@@ -706,8 +724,8 @@ static void read_values(struct backfill *b, struct entry **round, size_t n,
 		for (size_t i = from; i < to; i++) {
 			struct entry *en = round[i];
 			const struct ssm_parameter *got = NULL;
-			for (size_t j = 0; e.kind == ERR_NONE && j < found.n && !got; j++)
-				if (strcmp(found.items[j].name, en->meta->name) == 0)
+			for (size_t j = 0; !e.kind && j < found.n && !got; j++)
+				if (!strcmp(found.items[j].name, en->meta->name))
 					got = &found.items[j];
 			if (e.kind != ERR_NONE) {
 				fail(b, en, &e);
@@ -742,9 +760,11 @@ static void write_round(struct backfill *b, struct entry **round, size_t n)
 			continue;
 		/* The event time is the change's own time, not now: a restore
 		 * to before this backfill sees the parameter as it was. */
-		struct record r = { .op = RECORD_BACKFILL,
-				    .event_time = floor_seconds(state[i].last_modified),
-				    .param = state[i] };
+		struct record r = {
+			.op = RECORD_BACKFILL,
+			.event_time = floor_seconds(state[i].last_modified),
+			.param = state[i],
+		};
 		struct err e = { 0 };
 		if (record_prepare_write(&b->ctx, b->bucket, &r, now, &writes[k],
 					 &e) < 0) {
@@ -779,6 +799,8 @@ static void write_chosen(struct backfill *b)
 	size_t total = 0, done = 0;
 	for (size_t i = 0; i < b->n; i++)
 		total += b->entries[i].write;
+	if (!total)
+		return;
 	struct entry **round = xcalloc(ROUND, sizeof(*round));
 	size_t i = 0;
 	while (i < b->n) {

@@ -382,6 +382,25 @@ def test_prefixes_select_names_with_and_without_slash(backfill, ssm, s3, bucket,
     assert summary(out) == (5, 5, 0, 0)
 
 
+def test_nothing_under_the_prefix(backfill, prefix):
+    out = backfill("-p", prefix + "/nothing", "--do-it")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == ""
+    assert summary(out) == (0, 0, 0, 0)
+
+
+def test_verbose_says_why_but_never_a_value(backfill, ssm, prefix):
+    params = put_all(ssm, [kinds(prefix)["secure"], kinds(prefix)["secure_key"]])
+    assert backfill("-p", prefix, "--do-it").returncode == 0
+    ssm.put_parameter(Name=params[0]["Name"], Value="n3w-s3cr3t", Overwrite=True)
+    out = backfill("-p", prefix, "--do-it", "-vv")
+    assert out.returncode == 0, out.stderr
+    assert f"{params[0]['Name']}: write: backup holds another version" in out.stderr
+    assert f"{params[1]['Name']}: skip: backed up" in out.stderr
+    for secret in ("n3w-s3cr3t", "s3cr3t-Pa55", "tok-9f8e7d"):
+        assert secret not in out.stderr + out.stdout
+
+
 def test_everything_when_no_prefix(backfill, ssm, s3, bucket, prefix):
     put_all(ssm, [dict(Name=f"{prefix}/everything", Type="String", Value="v")])
     out = backfill("--do-it")
@@ -530,7 +549,8 @@ def test_deleted_or_changed_during_the_run(ssmbak_bin, env, ssm, s3, aws, bucket
     names = [p["Name"] for p in put_all(ssm, many(prefix, 30))]
     gone, changed = names[3], names[4]
     aws.fault(service="s3", operation="ListObjectVersions", kind="delay", delay_ms=1500, count=1)
-    proc = subprocess.Popen([ssmbak_bin, "backfill", "-p", prefix, "-b", bucket, "--do-it"],
+    proc = subprocess.Popen([ssmbak_bin, "backfill", "-p", prefix, "-b", bucket, "--do-it",
+                             "--output", "json"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.time() + 30
@@ -553,7 +573,10 @@ def test_deleted_or_changed_during_the_run(ssmbak_bin, env, ssm, s3, aws, bucket
     assert got["Body"].read() == b"new value"
     assert got["Metadata"]["ssmbak-version"] == "2"
     assert got["Metadata"]["ssmbak-description"] == meta_encode("changed while running")
-    assert stdout.count("|") > 0
+    shown = {r["name"]: r for r in json.loads(stdout)}
+    assert gone not in shown and len(shown) == 29
+    assert (shown[changed]["version"], shown[changed]["description"]) == \
+        (2, "changed while running")
 
 
 # --- faults -----------------------------------------------------------------------
@@ -568,12 +591,14 @@ def test_deleted_or_changed_during_the_run(ssmbak_bin, env, ssm, s3, aws, bucket
 def test_transient_faults_are_retried(backfill, ssm, s3, aws, bucket, prefix, service,
                                       operation, kind):
     put_all(ssm, many(prefix, 80))
-    aws.fault(service=service, operation=operation, kind=kind, rate=0.3)
-    out = backfill("-p", prefix, "--do-it", env_extra={"AWS_MAX_ATTEMPTS": "10"})
+    # Six failures, wherever they fall: at worst all on one request,
+    # which its seventh try gets through.
+    aws.fault(service=service, operation=operation, kind=kind, count=6)
+    out = backfill("-p", prefix, "--do-it", env_extra={"AWS_MAX_ATTEMPTS": "7"})
     assert out.returncode == 0, out.stderr
     assert summary(out) == (80, 80, 0, 0)
     assert version_count(s3, bucket) == 80
-    assert aws.control("GET", "faults")[0]["fired"] > 0
+    assert aws.control("GET", "faults")[0]["fired"] == 6
 
 
 @pytest.mark.parametrize("service, operation, kind, reason", [
@@ -658,3 +683,23 @@ def test_requests_per_parameter_for_1000_on_an_empty_bucket(backfill, ssm, aws, 
     assert total / 1000 <= 1.3, counts
     assert counts["ssm"]["GetParameters"] == 100
     assert counts["s3"]["PutObject"] == 1001  # 1,000 versions and the format marker
+
+
+def test_old_parameters_cost_one_late_index_put_more(backfill, ssm, aws, s3, bucket, prefix):
+    """Parameters last changed long ago (the usual case for a backfill):
+    each version is written more than MAX_DELAY after its event time, so
+    FORMAT.md wants its key in the late index first: one more PutObject
+    a parameter."""
+    aws.clock(offset=-7 * 86400, check_skew=False)
+    put_all(ssm, many(prefix, 200))
+    aws.clock()
+    aws.reset_counters()
+    out = backfill("-p", prefix, "--do-it")
+    assert out.returncode == 0, out.stderr
+    counts = aws.counters()
+    total = sum(n for ops in counts.values() for n in ops.values())
+    print(f"\n200 old parameters, empty bucket: {total / 200:.3f} requests each: "
+          f"{json.dumps(counts, sort_keys=True)}")
+    assert counts["s3"]["PutObject"] == 2 * 200 + 1
+    assert version_count(s3, bucket, ".ssmbak/late/") == 200
+    assert total / 200 <= 2.2, counts
