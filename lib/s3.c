@@ -312,7 +312,7 @@ int s3_list_versions(struct aws_ctx *ctx, const char *bucket,
 	bool truncated = true;
 	int rc = 0;
 	while (truncated && rc == 0) {
-		struct aws_call call;
+		struct aws_call call = { 0 }; /* released even when never prepared */
 		char *query = list_query(prefix, key_marker, version_marker);
 		rc = query ? s3_prepare_bucket_call(ctx, &call, "GET",
 						    "ListObjectVersions", bucket,
