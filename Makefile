@@ -46,8 +46,10 @@ STATIC_OBJ := $(call obj,build/static,$(CORE_SRC) $(ASM_SRC))
 SAN_OBJ := $(call obj,build/san,$(CORE_SRC) $(ASM_SRC))
 
 SHELL := /bin/bash
+# Objects built through chained rules (fuzz targets) are kept.
+.SECONDARY:
 
-.PHONY: all static static-check check unit unit-san e2e localaws-test install uninstall \
+.PHONY: fuzz fuzz-check all static static-check check unit unit-san e2e localaws-test install uninstall \
 	clean distclean help deps
 
 all: ssmbak ## build ./ssmbak, dynamically linked (quick to iterate on)
@@ -89,6 +91,10 @@ build/san/%.o: %.S build/cacert.pem
 	$(call say,AS,$<)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(BASE_CFLAGS) -c $< -o $@
+
+# lib/template.S embeds template.yaml with .incbin.
+build/obj/lib/template.o build/static/lib/template.o build/san/lib/template.o \
+	build/fuzz/lib/template.o: template.yaml
 
 ssmbak: build/obj/ssmbak.o $(DYN_OBJ)
 	$(call say,LINK,$@)
@@ -146,13 +152,24 @@ unit: build/unit ## run the C unit tests
 unit-san: build/san/unit ## run the C unit tests under ASan+UBSan
 	$(Q)ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build/san/unit
 
+# The CloudFormation resource specification (npm @aws-cdk/cfnspec, pinned in
+# test/cfnspec/package-lock.json); localaws reads it too.
+CFNSPEC := test/cfnspec/node_modules/@aws-cdk/cfnspec/spec/specification.json
+$(CFNSPEC): test/cfnspec/package.json test/cfnspec/package-lock.json
+	$(call say,NPM,"ci test/cfnspec")
+	$(Q)npm ci --prefix test/cfnspec --no-audit --no-fund --loglevel=error >/dev/null
+	$(Q)touch $@
+
+cfnspec-check: $(CFNSPEC) ## check template.yaml against the CloudFormation resource specification
+	$(Q)node --test test/cfnspec/
+
 localaws-test: ## run localaws' own tests (boto3 and awscli against it)
 	$(Q)$(PYTEST) -q test/localaws/tests
 
 e2e: ssmbak build/san/ssmbak ## run the end-to-end tests against localaws
 	$(Q)$(PYTEST) -q test/e2e
 
-check: ssmbak build/unit build/san/unit build/san/ssmbak build/sigv4-sign static-check ## run every test (the CI's command)
+check: ssmbak build/unit build/san/unit build/san/ssmbak build/sigv4-sign static-check cfnspec-check ## run every test (the CI's command)
 	$(Q)build/unit
 	$(Q)ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build/san/unit
 	$(Q)SSMBAK_BIN=build/san/ssmbak ASAN_OPTIONS=detect_leaks=1 $(PYTEST) -q -p no:cacheprovider test/localaws/tests test/e2e
@@ -175,7 +192,47 @@ clean: ## remove build products (keeps the static dependency archives)
 distclean: clean ## remove everything built, dependency archives included
 	rm -rf build
 
--include $(shell find build/obj build/static build/san -name "*.d" 2>/dev/null)
+# libFuzzer targets (clang): every parser of outside input. `make fuzz` runs
+# each for FUZZ_SECONDS; `make fuzz-check` (part of check) replays the
+# committed seed corpus through each.
+FUZZ_CC := clang
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := $(basename $(notdir $(wildcard test/fuzz/fuzz_*.c)))
+FUZZ_FLAGS := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+	-fno-sanitize-recover=all
+FUZZ_LIB_OBJ := $(call obj,build/fuzz,$(LIB_SRC) $(ASM_SRC))
+
+build/fuzz/%.o: %.c
+	$(call say,CC-FUZZ,$<)
+	@mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(DYN_CFLAGS) -MMD -MP -c $< -o $@
+
+build/fuzz/%.o: %.S build/cacert.pem
+	$(call say,AS,$<)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(BASE_CFLAGS) -c $< -o $@
+
+build/fuzz/fuzz_%: build/fuzz/test/fuzz/fuzz_%.o $(FUZZ_LIB_OBJ)
+	$(call say,LINK,$@)
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^ $(DYN_LIBS)
+
+fuzz: $(addprefix build/fuzz/,$(FUZZ_TARGETS)) ## run every fuzz target for FUZZ_SECONDS (default 60) each
+	$(Q)for t in $(FUZZ_TARGETS); do \
+		mkdir -p build/fuzz/corpus/$$t; \
+		echo "  FUZZ    $$t ($(FUZZ_SECONDS) s)"; \
+		build/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			build/fuzz/corpus/$$t test/fuzz/corpus/$$t 2>&1 | \
+			grep -E '^(stat::number_of_executed_units|==|SUMMARY|artifact)' ; \
+		test $${PIPESTATUS[0]} -eq 0 || exit 1; \
+	done
+
+fuzz-check: $(addprefix build/fuzz/,$(FUZZ_TARGETS)) ## replay the seed corpus through every fuzz target
+	$(Q)for t in $(FUZZ_TARGETS); do \
+		build/fuzz/$$t test/fuzz/corpus/$$t/* >build/fuzz/$$t.log 2>&1 || \
+			{ cat build/fuzz/$$t.log; echo "fuzz-check: $$t failed"; exit 1; }; \
+	done; echo "  FUZZ    $(words $(FUZZ_TARGETS)) targets replayed their corpus"
+
+-include $(shell find build/obj build/static build/san build/fuzz -name "*.d" 2>/dev/null)
 
 # test drivers: small programs the pytest suites run
 build/sigv4-sign: build/obj/test/tools/sigv4_sign.o $(DYN_OBJ)

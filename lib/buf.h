@@ -27,7 +27,8 @@ int buf_puts(struct buf *b, const char *s);
 int buf_putc(struct buf *b, char c);
 int buf_printf(struct buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-int buf_vprintf(struct buf *b, const char *fmt, va_list ap);
+int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
 /* Text that is never NULL: "" for an empty buffer. */
 const char *buf_str(const struct buf *b);
 /* Hands the NUL-terminated data to the caller (NULL if out of memory) and

@@ -124,7 +124,7 @@ static int parse_unix(const char *s, time_t *out)
 	if (s[0] != '@' || !isdigit((unsigned char)s[1]))
 		return -1;
 	long long n = strtoll(s + 1, &end, 10);
-	if (*end || n < 0)
+	if (*end || n < 0 || n > TIME_MAX_SECONDS)
 		return -1;
 	*out = (time_t)n;
 	return 0;
@@ -155,16 +155,19 @@ int time_parse_arg(const char *s, time_t now, time_t *out, struct err *e)
 	return 0;
 }
 
-void time_format_table(time_t t, char out[32])
+static void format_utc(time_t t, const char *fmt, char out[32])
 {
 	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(out, 32, "%Y-%m-%d %H:%M:%S+00:00", &tm);
+	if (!gmtime_r(&t, &tm) || strftime(out, 32, fmt, &tm) == 0)
+		snprintf(out, 32, "@%lld", (long long)t);
+}
+
+void time_format_table(time_t t, char out[32])
+{
+	format_utc(t, "%Y-%m-%d %H:%M:%S+00:00", out);
 }
 
 void time_format_iso(time_t t, char out[32])
 {
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	format_utc(t, "%Y-%m-%dT%H:%M:%SZ", out);
 }

@@ -17,6 +17,9 @@ int time_parse_iso8601(const char *s, double *out);
  * message naming the accepted forms. */
 int time_parse_arg(const char *s, time_t now, time_t *out, struct err *e);
 
+/* 9999-12-31T23:59:59Z: later is no time anyone means. */
+#define TIME_MAX_SECONDS 253402300799LL
+
 #define TIME_ARG_FORMS \
 	"YYYY-MM-DDTHH:MM:SS (UTC), with optional .fff, Z or +HH:MM; " \
 	"@UNIXSECONDS; now; -90m, -36h, -7d"
