@@ -155,19 +155,25 @@ int time_parse_arg(const char *s, time_t now, time_t *out, struct err *e)
 	return 0;
 }
 
-static void format_utc(time_t t, const char *fmt, char out[32])
+/* A time gmtime cannot represent prints as "@SECONDS" rather than as
+ * whatever an unset struct tm holds. */
+static void format_utc(time_t t, bool iso, char out[32])
 {
 	struct tm tm;
-	if (!gmtime_r(&t, &tm) || strftime(out, 32, fmt, &tm) == 0)
+	size_t n = 0;
+	if (gmtime_r(&t, &tm))
+		n = iso ? strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm)
+			: strftime(out, 32, "%Y-%m-%d %H:%M:%S+00:00", &tm);
+	if (n == 0)
 		snprintf(out, 32, "@%lld", (long long)t);
 }
 
 void time_format_table(time_t t, char out[32])
 {
-	format_utc(t, "%Y-%m-%d %H:%M:%S+00:00", out);
+	format_utc(t, false, out);
 }
 
 void time_format_iso(time_t t, char out[32])
 {
-	format_utc(t, "%Y-%m-%dT%H:%M:%SZ", out);
+	format_utc(t, true, out);
 }
