@@ -49,7 +49,7 @@ SHELL := /bin/bash
 # Objects built through chained rules (fuzz targets) are kept.
 .SECONDARY:
 
-.PHONY: fuzz fuzz-check all static static-check check unit unit-san e2e localaws-test install uninstall \
+.PHONY: valgrind fuzz fuzz-check all static static-check check unit unit-san e2e localaws-test install uninstall \
 	clean distclean help deps
 
 all: ssmbak ## build ./ssmbak, dynamically linked (quick to iterate on)
@@ -173,6 +173,9 @@ check: ssmbak build/unit build/san/unit build/san/ssmbak build/sigv4-sign static
 	$(Q)build/unit
 	$(Q)ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build/san/unit
 	$(Q)SSMBAK_BIN=build/san/ssmbak ASAN_OPTIONS=detect_leaks=1 $(PYTEST) -q -p no:cacheprovider test/localaws/tests test/e2e
+
+valgrind: ssmbak ## run the end-to-end tests with ./ssmbak under valgrind memcheck
+	$(Q)SSMBAK_BIN=test/valgrind-ssmbak $(PYTEST) -q -p no:cacheprovider test/e2e
 
 install: ssmbak ## install the binary, its aliases and man pages under PREFIX
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1

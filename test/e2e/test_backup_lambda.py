@@ -17,9 +17,10 @@ DAY_AGO = int(time.time()) - 86400
 
 @pytest.fixture
 def lam(ssmbak_bin, env, bucket):
-    """Starts the binary as Lambda runs it (argv[0] "bootstrap")."""
+    """Starts the function (test_dispatch.py checks that "bootstrap" as
+    argv[0] is the same command)."""
     api = RuntimeApi()
-    proc = subprocess.Popen(["bootstrap"], executable=ssmbak_bin,
+    proc = subprocess.Popen([ssmbak_bin, "backup-lambda"],
                             env={**env, "AWS_LAMBDA_RUNTIME_API": api.address,
                                  "SSMBAK_BUCKET": bucket, "LOGLEVEL": "INFO"},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -232,7 +233,7 @@ def test_bare_eventbridge_event(lam, aws, ssm, s3, bucket, prefix):
 def test_missing_bucket_is_an_init_error(ssmbak_bin, env):
     api = RuntimeApi()
     try:
-        out = subprocess.run(["bootstrap"], executable=ssmbak_bin, capture_output=True, text=True,
+        out = subprocess.run([ssmbak_bin, "backup-lambda"], capture_output=True, text=True,
                              env={**env, "AWS_LAMBDA_RUNTIME_API": api.address}, timeout=30)
     finally:
         api.stop()
