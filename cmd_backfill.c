@@ -651,6 +651,26 @@ static void ensure_format_marker(struct backfill *b)
 				      err_line(&e, line, sizeof(line)));
 }
 
+/* Announces the run before its first write (FORMAT.md, "Backfill runs"):
+ * its versions carry event times long before their writes. */
+static bool put_run_key(struct backfill *b, char *key, const char *what)
+{
+	struct aws_call call;
+	struct err e = { 0 };
+	if (!key || s3_prepare_put_object(&b->ctx, &call, b->bucket, key, "", 0,
+					  NULL, NULL) < 0)
+		die(EXIT_FAILURE_RUN, "out of memory");
+	int rc = aws_perform_one(&b->ctx, &call, &e);
+	aws_call_release(&call);
+	if (rc < 0) {
+		char line[ERR_LINE_MAX];
+		fprintf(stderr, "%s: failed: %s %s: %s\n", progname(), what, key,
+			err_line(&e, line, sizeof(line)));
+	}
+	free(key);
+	return rc == 0;
+}
+
 /* The value as of the version DescribeParameters saw, with its metadata;
  * when the parameter changed since, the newest version from its history
  * (which carries value and metadata together). Returns 0, or -1 with the
@@ -881,10 +901,25 @@ int cmd_backfill(int argc, char **argv)
 		return EXIT_OK;
 	}
 	ensure_format_marker(&b);
+	size_t to_write = 0;
+	for (size_t i = 0; i < b.n; i++)
+		to_write += b.entries[i].write;
+	struct record_run run;
+	record_run_begin(&run, time(NULL));
+	if (to_write &&
+	    !put_run_key(&b, record_run_open_key(&run), "announcing the run")) {
+		fprintf(stderr, "%s: nothing was written\n", progname());
+		backfill_release(&b);
+		return EXIT_FAILURE_RUN;
+	}
 	write_chosen(&b);
+	bool closed = !to_write ||
+		      put_run_key(&b, record_run_closed_key(&run, time(NULL)),
+				  "closing the run");
 	show(&b, WRITTEN);
 	report(&b);
-	int rc = b.failed || b.marker_failure ? EXIT_FAILURE_RUN : EXIT_OK;
+	int rc = b.failed || b.marker_failure || !closed ? EXIT_FAILURE_RUN
+							 : EXIT_OK;
 	backfill_release(&b);
 	return rc;
 }

@@ -103,6 +103,8 @@ struct restore_run {
 	struct key_state *keys;
 	size_t n_keys;
 	bool have_format_marker;
+	struct record_interval *unbounded; /* backfill runs */
+	size_t n_unbounded;
 	double since;
 	time_t max_delay;
 	struct ssm_parameter_list current;
@@ -331,6 +333,21 @@ static char **read_late_index(struct restore_run *r, const char *prefix,
 	return keys;
 }
 
+/* Backfill runs: versions written during one may be far later than their
+ * events (FORMAT.md, "Backfill runs"). */
+static void read_backfill_runs(struct restore_run *r)
+{
+	struct s3_version_list runs = { 0 };
+	struct err e = { 0 };
+	if (s3_list_versions(&r->ctx, r->bucket, RECORD_UNBOUNDED_PREFIX, &runs,
+			     &e) < 0)
+		die_err(&e);
+	if (record_intervals_from_listing(&runs, &r->unbounded,
+					  &r->n_unbounded) < 0)
+		die(EXIT_FAILURE_RUN, "out of memory");
+	s3_version_list_release(&runs);
+}
+
 /* --- per key: which versions to read --- */
 
 static void group_keys(struct restore_run *r, const char *prefix,
@@ -365,8 +382,10 @@ static void plan_key(struct restore_run *r, struct key_state *k)
 		marker[i] = k->versions[i].delete_marker;
 		size[i] = k->versions[i].size;
 		k->entries[i].last_modified = k->versions[i].last_modified;
-		k->entries[i].bounded = r->have_format_marker && !k->late &&
-					k->versions[i].last_modified >= r->since;
+		double lm = k->versions[i].last_modified;
+		k->entries[i].bounded =
+			r->have_format_marker && !k->late && lm >= r->since &&
+			!record_in_intervals(r->unbounded, r->n_unbounded, lm);
 	}
 	timeline_classify(k->entries, k->n, marker, size);
 	struct tl_bounds bounds = { r->max_delay, RECORD_CLOCK_SKEW_SECONDS };
@@ -1027,6 +1046,7 @@ static void release_run(struct restore_run *r)
 		free(k->target);
 	}
 	free(r->keys);
+	free(r->unbounded);
 	s3_version_list_release(&r->listing);
 	ssm_parameter_list_release(&r->current);
 	free(r->bucket);
@@ -1045,6 +1065,7 @@ static int run(struct restore_opts *o)
 	log_msg(LOG_INFO, "bucket %s (from %s)", r.bucket, bucket_source);
 
 	read_format_marker(&r);
+	read_backfill_runs(&r);
 	if (s3_list_versions(&r.ctx, r.bucket, o->path, &r.listing, &e) < 0)
 		die_err(&e);
 	bool key_mode;

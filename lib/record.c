@@ -1,9 +1,11 @@
 #include "record.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include <jansson.h>
 
@@ -243,7 +245,10 @@ int record_prepare_write(struct aws_ctx *ctx, const char *bucket,
 			     : 0;
 		free(extra_key);
 	}
-	if (rc == 0 && now - r->event_time >= RECORD_LATE_AFTER_SECONDS) {
+	/* A backfill's writes are covered by its run (record_run_begin), not
+	 * one late-index entry per key. */
+	if (rc == 0 && r->op != RECORD_BACKFILL &&
+	    now - r->event_time >= RECORD_LATE_AFTER_SECONDS) {
 		char *late_key = NULL;
 		rc = asprintf(&late_key, RECORD_LATE_PREFIX "%s", key) < 0 ||
 				     s3_prepare_put_object(ctx, &w->calls[0][w->n[0]++],
@@ -312,6 +317,105 @@ size_t record_write_all(struct aws_ctx *ctx, struct record_write **writes,
 	}
 	free(batch);
 	return failed;
+}
+
+/* --- backfill runs --- */
+
+void record_run_begin(struct record_run *run, time_t now)
+{
+	unsigned char random[8] = { 0 };
+	static const char hex[] = "0123456789abcdef";
+	if (getrandom(random, sizeof(random), 0) != (ssize_t)sizeof(random))
+		memcpy(random, &now, sizeof(random) < sizeof(now) ? sizeof(random)
+								    : sizeof(now));
+	for (size_t i = 0; i < sizeof(random); i++) {
+		run->id[2 * i] = hex[random[i] >> 4];
+		run->id[2 * i + 1] = hex[random[i] & 15];
+	}
+	run->id[16] = '\0';
+	/* Early by the clock skew S3's LastModified may have against ours. */
+	run->start = now - RECORD_CLOCK_SKEW_SECONDS;
+}
+
+char *record_run_open_key(const struct record_run *run)
+{
+	char *key = NULL;
+	if (asprintf(&key, RECORD_UNBOUNDED_PREFIX "%lld/%s",
+		     (long long)run->start, run->id) < 0)
+		return NULL;
+	return key;
+}
+
+char *record_run_closed_key(const struct record_run *run, time_t end)
+{
+	char *key = NULL;
+	if (asprintf(&key, RECORD_UNBOUNDED_PREFIX "%lld/%s/%lld",
+		     (long long)run->start, run->id,
+		     (long long)end + RECORD_CLOCK_SKEW_SECONDS) < 0)
+		return NULL;
+	return key;
+}
+
+/* "START/ID" or "START/ID/END" after the prefix. */
+static bool parse_run_key(const char *rest, long long *start, char id[17],
+			  long long *end, bool *closed)
+{
+	char tail[32];
+	int used = 0;
+	*closed = false;
+	if (sscanf(rest, "%lld/%16[0-9a-f]%n", start, id, &used) != 2)
+		return false;
+	if (rest[used] == '\0')
+		return true;
+	if (sscanf(rest + used, "/%lld%31s", end, tail) != 1)
+		return false;
+	*closed = true;
+	return true;
+}
+
+int record_intervals_from_listing(const struct s3_version_list *listing,
+				  struct record_interval **out, size_t *n)
+{
+	*out = calloc(listing->n + 1, sizeof(**out));
+	*n = 0;
+	if (!*out)
+		return -1;
+	size_t prefix_len = strlen(RECORD_UNBOUNDED_PREFIX);
+	char (*ids)[17] = calloc(listing->n + 1, sizeof(*ids));
+	if (!ids)
+		return -1;
+	for (size_t i = 0; i < listing->n; i++) {
+		const struct s3_version *v = &listing->items[i];
+		long long start, end = 0;
+		char id[17];
+		bool closed;
+		if (v->delete_marker ||
+		    strncmp(v->key, RECORD_UNBOUNDED_PREFIX, prefix_len) != 0 ||
+		    !parse_run_key(v->key + prefix_len, &start, id, &end, &closed))
+			continue;
+		size_t j = 0;
+		while (j < *n && strcmp(ids[j], id) != 0)
+			j++;
+		if (j == *n) {
+			memcpy(ids[j], id, sizeof(ids[j]));
+			(*out)[j] = (struct record_interval){ (double)start,
+							      INFINITY };
+			(*n)++;
+		}
+		if (closed)
+			(*out)[j].end = (double)end;
+	}
+	free(ids);
+	return 0;
+}
+
+bool record_in_intervals(const struct record_interval *intervals, size_t n,
+			 double when)
+{
+	for (size_t i = 0; i < n; i++)
+		if (when >= intervals[i].start && when <= intervals[i].end)
+			return true;
+	return false;
 }
 
 /* --- reading --- */

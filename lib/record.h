@@ -9,6 +9,7 @@
 
 #include "aws.h"
 #include "http.h"
+#include "s3.h"
 #include "ssm.h"
 
 #define RECORD_FORMAT 2
@@ -23,6 +24,7 @@
 #define RECORD_LATE_PREFIX ".ssmbak/late"
 #define RECORD_EXTRA_PREFIX ".ssmbak/extra/"
 #define RECORD_FORMAT_MARKER ".ssmbak/format"
+#define RECORD_UNBOUNDED_PREFIX ".ssmbak/unbounded/"
 
 enum record_op { RECORD_CREATE, RECORD_UPDATE, RECORD_DELETE, RECORD_BACKFILL };
 
@@ -68,6 +70,31 @@ void record_write_release(struct record_write *w);
  * record whose stage failed goes no further. Returns how many failed. */
 size_t record_write_all(struct aws_ctx *ctx, struct record_write **writes,
 			size_t n);
+
+/* A run of writes whose event times may lie long before the writes
+ * (a backfill): announced before its first write, closed after its last,
+ * so that restore knows which write times carry no delay bound. FORMAT.md,
+ * "Backfill runs". */
+struct record_run {
+	time_t start;
+	char id[17];
+};
+
+struct record_interval {
+	double start;
+	double end; /* INFINITY while the run is not closed */
+};
+
+void record_run_begin(struct record_run *run, time_t now);
+/* .ssmbak/unbounded/START/ID and .ssmbak/unbounded/START/ID/END */
+char *record_run_open_key(const struct record_run *run);
+char *record_run_closed_key(const struct record_run *run, time_t end);
+/* The runs found in a listing of RECORD_UNBOUNDED_PREFIX; -1 out of
+ * memory. */
+int record_intervals_from_listing(const struct s3_version_list *listing,
+				  struct record_interval **out, size_t *n);
+bool record_in_intervals(const struct record_interval *intervals, size_t n,
+			 double when);
 
 /* Reading back. From tags (format 1 or 2): event time, type, legacy
  * description, version, op. Returns -1 when ssmbakTime is missing or bad. */

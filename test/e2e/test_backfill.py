@@ -507,14 +507,27 @@ def test_existing_format_marker_is_kept(backfill, ssm, s3, bucket, prefix):
     assert version_count(s3, bucket, ".ssmbak/format") == 1
 
 
+def test_run_announcement_failure_writes_nothing(backfill, ssm, s3, aws, bucket, prefix):
+    """Versions must not be written before their run is announced: restore
+    would bound their delay."""
+    put_all(ssm, [dict(Name=f"{prefix}/x", Type="String", Value="v")])
+    aws.fault(service="s3", operation="PutObject", kind="error500", count=1, after=1)
+    out = backfill("-p", prefix, "--do-it", env_extra={"AWS_MAX_ATTEMPTS": "1"})
+    assert out.returncode == 1
+    assert "announcing the run" in out.stderr and "nothing was written" in out.stderr
+    assert version_count(s3, bucket) == 0
+    assert backfill("-p", prefix, "--do-it").returncode == 0
+    assert version_count(s3, bucket) == 1
+
+
 # --- old parameters and restore ----------------------------------------------------
 
 
 def test_old_parameters_restore_to_before_the_backfill(backfill, run, ssm, s3, aws, bucket,
                                                          prefix):
     """Parameters last changed two days ago: the versions carry that time,
-    go through the late index, and preview at a time between the change
-    and the backfill sees them."""
+    the run is announced under .ssmbak/unbounded/, and preview at a time
+    between the change and the backfill sees them."""
     aws.clock(offset=-2 * 86400, check_skew=False)
     params = put_all(ssm, [dict(Name=f"{prefix}/old/a", Type="String", Value="A"),
                            dict(Name=f"{prefix}/old/b", Type="SecureString", Value="B-secret"),
@@ -527,7 +540,9 @@ def test_old_parameters_restore_to_before_the_backfill(backfill, run, ssm, s3, a
         m = meta[p["Name"]]
         assert time.time() - m["LastModifiedDate"].timestamp() > 86400
         assert_stored_exactly(s3, bucket, m, p["Value"])
-        assert version_count(s3, bucket, ".ssmbak/late" + key_of(p["Name"])) == 1
+    assert version_count(s3, bucket, ".ssmbak/late") == 0
+    runs = [v[0] for v in versions(s3, bucket, ".ssmbak/unbounded/")]
+    assert len(runs) == 2 and runs[0] + "/" == runs[1][:len(runs[0]) + 1]
     then = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() - 86400))
     preview = run("preview", prefix + "/old/", then, "-b", bucket, "--all", "--show-secure",
                   "--output", "json")
@@ -611,7 +626,9 @@ def test_lasting_faults_give_the_exact_failure_list_and_a_rerun_finishes(
         backfill, ssm, s3, aws, bucket, prefix, service, operation, kind, reason):
     params = put_all(ssm, many(prefix, 60))
     names = {p["Name"] for p in params}
-    aws.fault(service=service, operation=operation, kind=kind, count=4)
+    # S3: past the format marker and the run's announcement, the versions
+    after = 2 if service == "s3" else 0
+    aws.fault(service=service, operation=operation, kind=kind, count=4, after=after)
     out = backfill("-p", prefix, "--do-it", env_extra={"AWS_MAX_ATTEMPTS": "1"})
     stored = {k for k in keys(s3, bucket)}
     missing = {n for n in names if key_of(n) not in stored}
@@ -682,14 +699,15 @@ def test_requests_per_parameter_for_1000_on_an_empty_bucket(backfill, ssm, aws, 
           f"{total / 1000:.3f} per parameter: {json.dumps(counts, sort_keys=True)}")
     assert total / 1000 <= 1.3, counts
     assert counts["ssm"]["GetParameters"] == 100
-    assert counts["s3"]["PutObject"] == 1001  # 1,000 versions and the format marker
+    # 1,000 versions, the format marker, the run's start and end
+    assert counts["s3"]["PutObject"] == 1003
 
 
-def test_old_parameters_cost_one_late_index_put_more(backfill, ssm, aws, s3, bucket, prefix):
+def test_old_parameters_cost_no_more(backfill, ssm, aws, s3, bucket, prefix):
     """Parameters last changed long ago (the usual case for a backfill):
-    each version is written more than MAX_DELAY after its event time, so
-    FORMAT.md wants its key in the late index first: one more PutObject
-    a parameter."""
+    each version is written more than MAX_DELAY after its event time; the
+    run, not each key, is recorded as unbounded (FORMAT.md, "Backfill
+    runs"), so they cost what new ones cost."""
     aws.clock(offset=-7 * 86400, check_skew=False)
     put_all(ssm, many(prefix, 200))
     aws.clock()
@@ -700,6 +718,6 @@ def test_old_parameters_cost_one_late_index_put_more(backfill, ssm, aws, s3, buc
     total = sum(n for ops in counts.values() for n in ops.values())
     print(f"\n200 old parameters, empty bucket: {total / 200:.3f} requests each: "
           f"{json.dumps(counts, sort_keys=True)}")
-    assert counts["s3"]["PutObject"] == 2 * 200 + 1
-    assert version_count(s3, bucket, ".ssmbak/late/") == 200
-    assert total / 200 <= 2.2, counts
+    assert counts["s3"]["PutObject"] == 200 + 3
+    assert version_count(s3, bucket, ".ssmbak/late/") == 0
+    assert total / 200 <= 1.3, counts

@@ -2,7 +2,7 @@
 
 A rule matches a service and an operation (or "*"), fires with probability
 `rate` (default 1) and, when `count` is given, only for that many more
-firings. Kinds:
+firings; `after` lets that many matching requests through first. Kinds:
   throttle  the service's throttling error (S3 503 SlowDown, SSM 400
             ThrottlingException, STS 400 Throttling)
   error500  the service's internal error, HTTP 500
@@ -27,6 +27,7 @@ class FaultRule:
         count = spec.get("count")
         self.remaining = None if count is None else int(count)
         self.delay_ms = int(spec.get("delay_ms", 0))
+        self.after = int(spec.get("after", 0))
         self.fired = 0
 
     def matches(self, service, operation):
@@ -37,7 +38,7 @@ class FaultRule:
     def describe(self):
         return {"service": self.service, "operation": self.operation,
                 "kind": self.kind, "rate": self.rate, "count": self.remaining,
-                "delay_ms": self.delay_ms, "fired": self.fired}
+                "delay_ms": self.delay_ms, "after": self.after, "fired": self.fired}
 
 
 class Faults:
@@ -65,6 +66,9 @@ class Faults:
         with self._lock:
             for rule in self._rules:
                 if not rule.matches(service, operation):
+                    continue
+                if rule.after > 0:
+                    rule.after -= 1
                     continue
                 if self._random.random() >= rule.rate:
                     continue
