@@ -169,10 +169,10 @@ localaws-test: ## run localaws' own tests (boto3 and awscli against it)
 e2e: ssmbak build/san/ssmbak ## run the end-to-end tests against localaws
 	$(Q)$(PYTEST) -q test/e2e
 
-check: ssmbak build/unit build/san/unit build/san/ssmbak build/sigv4-sign static-check cfnspec-check ## run every test (the CI's command)
+check: ssmbak build/unit build/san/unit build/san/ssmbak build/sigv4-sign static-check fuzz-check cfnspec-check build/san/whoami ## run every test (the CI's command)
 	$(Q)build/unit
 	$(Q)ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build/san/unit
-	$(Q)SSMBAK_BIN=build/san/ssmbak ASAN_OPTIONS=detect_leaks=1 $(PYTEST) -q -p no:cacheprovider test/localaws/tests test/e2e
+	$(Q)SSMBAK_BIN=build/san/ssmbak SSMBAK_WHOAMI=build/san/whoami ASAN_OPTIONS=detect_leaks=1 $(PYTEST) -q -p no:cacheprovider test/localaws/tests test/e2e
 
 valgrind: ssmbak ## run the end-to-end tests with ./ssmbak under valgrind memcheck
 	$(Q)SSMBAK_BIN=test/valgrind-ssmbak $(PYTEST) -q -p no:cacheprovider test/e2e
