@@ -92,8 +92,8 @@ static char *parameter_value(struct aws_ctx *ctx, const char *name,
 	return value;
 }
 
-/* The stacks' parameters are /ssmbak/stacks/NAME/bucket: one stack found
- * is the answer, several need --stack. */
+/* The stacks' parameters are /newvoll/ssmbak/stacks/NAME/bucket: one stack
+ * found is the answer, several need --stack. */
 static char *bucket_of_only_stack(struct aws_ctx *ctx, struct err *e,
 				  bool *found_any)
 {

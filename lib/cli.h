@@ -50,13 +50,16 @@ _Noreturn void cli_usage_error(const char *usage, const char *fmt, ...)
 void cli_aws_init(struct aws_ctx *ctx, const struct cli_common *c);
 
 /* The bucket to use: --bucket, SSMBAK_BUCKET, the SSM parameter our stack
- * writes (/ssmbak/stacks/NAME/bucket: --stack NAME, else the only stack),
+ * writes (/newvoll/ssmbak/stacks/NAME/bucket: --stack NAME, else the only
+ * stack),
  * else the Python ssmbak's /newvoll/ssmbak/bucketname. *source says which,
  * for -v. NULL with *e set when none is found. */
 char *cli_find_bucket(struct aws_ctx *ctx, const struct cli_common *c,
 		      const char **source, struct err *e);
 
-#define SSMBAK_STACK_PARAMETER_PREFIX "/ssmbak/stacks/"
+/* Not /ssmbak/...: SSM refuses names prefixed with "ssm" (case-insensitive),
+ * https://docs.aws.amazon.com/systems-manager/latest/userguide/sysman-parameter-name-constraints.html */
+#define SSMBAK_STACK_PARAMETER_PREFIX "/newvoll/ssmbak/stacks/"
 #define SSMBAK_LEGACY_BUCKET_PARAMETER "/newvoll/ssmbak/bucketname"
 
 #endif

@@ -9,7 +9,8 @@
 	UNIT_SUITE(creds) \
 	UNIT_SUITE(sigv4) \
 	UNIT_SUITE(timeline) \
-	UNIT_SUITE(tls)
+	UNIT_SUITE(tls) \
+	UNIT_SUITE(zip)
 
 #define UNIT_SUITE(name) void test_##name(void);
 UNIT_SUITES

@@ -14,6 +14,7 @@ import threading
 
 from . import auth
 from .clock import Clock
+from .cloudformation import CloudFormationService
 from .control import Control
 from .counters import Counters
 from .crypto import SecureStringCipher
@@ -52,6 +53,7 @@ def build(args):
     s3 = S3Service(clock, state.changed)
     ssm = SsmService(SecureStringCipher(args.state), state.changed)
     sts = StsService()
+    cloudformation = CloudFormationService(clock, state.changed)
     for name, component in (("s3", s3.store), ("ssm", ssm.store),
                             ("sts", credentials), ("events", events)):
         state.register(name, component)
@@ -62,7 +64,7 @@ def build(args):
         for rule in rules if isinstance(rules, list) else [rules]:
             faults.add(rule)
     control = Control(clock=clock, counters=counters, faults=faults, events=events, s3=s3)
-    app = App(services=[ssm, sts, s3], default_service="s3", control=control,
+    app = App(services=[ssm, sts, cloudformation, s3], default_service="s3", control=control,
               clock=clock, events=events, credentials=credentials,
               counters=counters, faults=faults)
     tls = tls_context(args.tls_cert, args.tls_key) if args.tls_cert else None

@@ -1,0 +1,860 @@
+/* stack (ssmbak-stack): deploy and inspect the ssmbak CloudFormation stack.
+ * Data path of create and update: this binary (/proc/self/exe) -> is it a
+ * Lambda binary (static ELF, x86_64 or aarch64) -> zip as bootstrap ->
+ * deployment bucket, key by content hash -> CreateStack/UpdateStack with
+ * the embedded template.yaml -> events until the stack settles -> the
+ * format marker -> a summary.
+ */
+#include <elf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/sha.h>
+
+#include "commands.h"
+#include "lib/cfn.h"
+#include "lib/cli.h"
+#include "lib/exitcode.h"
+#include "lib/record.h"
+#include "lib/s3.h"
+#include "lib/sts.h"
+#include "lib/timefmt.h"
+#include "lib/util.h"
+#include "lib/zip.h"
+
+static const char usage[] =
+	"usage: ssmbak stack NAME COMMAND [-p KEY=VALUE]... [--tags KEY=VALUE]...\n"
+	"                    [--code-bucket BUCKET] [--delete-bucket [--force]]\n"
+	"                    [-r REGION] [--profile NAME] [-v]\n"
+	"       ssmbak-stack NAME COMMAND [OPTIONS]\n"
+	"\n"
+	"Deploy the ssmbak backup pipeline (CloudFormation stack NAME) with this\n"
+	"binary as its Lambda, or show what it is.\n"
+	"\n"
+	"Commands:\n"
+	"  create       upload this binary, create the stack and wait for it\n"
+	"  update       deploy this binary and the template it carries, and wait\n"
+	"  delete       delete the stack; the bucket stays unless --delete-bucket\n"
+	"  status       the stack's status\n"
+	"  events       the stack's events, oldest first\n"
+	"  outputs      the stack's outputs\n"
+	"  bucketname   the backup bucket's name\n"
+	"  lambdaname   the backup Lambda's name\n"
+	"  region       the stack's region\n"
+	"\n"
+	"  -p, --parameters KEY=VALUE  a template parameter (repeat for more):\n"
+	"                       RetentionDays, ObjectLockDays, KmsKeyArn, LogLevel,\n"
+	"                       LogRetentionDays, AlarmTopicArn, LegacyParameters\n"
+	"      --tags KEY=VALUE  a tag for the stack and its resources (repeat)\n"
+	"      --code-bucket BUCKET  where the Lambda's zip goes (default:\n"
+	"                       ssmbak-deploy-ACCOUNT-REGION, created if missing)\n"
+	"      --delete-bucket  delete: also delete the backup bucket; refused while\n"
+	"                       it holds backups\n"
+	"      --force          with --delete-bucket: delete the backups too\n"
+	"  -r, --region REGION  AWS region (default: AWS_REGION, the profile's)\n"
+	"      --profile NAME   AWS profile from ~/.aws/config\n"
+	"  -v, --verbose        say more on stderr (-vv: every request)\n"
+	"  -h, --help           show this help\n"
+	"\n"
+	"Exit status: 0 ok, 1 the stack failed or rolled back (or an AWS call\n"
+	"failed), 2 usage error or a binary Lambda cannot run, 3 configuration\n"
+	"error.\n";
+
+/* Seconds between two looks at a stack that is still moving. */
+#define POLL_SECONDS 2
+/* Template parameters ssmbak sets itself, from the binary it deploys. */
+static const char *const own_parameters[] = { "CodeBucket", "CodeKey",
+					      "Architecture" };
+
+/* lib/template.S */
+extern const char ssmbak_template_start[];
+extern const char ssmbak_template_end[];
+
+enum action {
+	ACT_CREATE, ACT_UPDATE, ACT_DELETE, ACT_STATUS, ACT_EVENTS,
+	ACT_OUTPUTS, ACT_BUCKETNAME, ACT_LAMBDANAME, ACT_REGION,
+};
+
+static const char *const action_names[] = {
+	"create", "update", "delete", "status", "events", "outputs",
+	"bucketname", "lambdaname", "region",
+};
+
+struct stack_opts {
+	struct cli_common common;
+	const char *name;
+	enum action action;
+	struct cfn_pairs parameters;
+	struct cfn_pairs tags;
+	bool have_tags;
+	const char *code_bucket;
+	bool delete_bucket;
+	bool force;
+};
+
+struct stack_run {
+	struct stack_opts *o;
+	struct aws_ctx ctx;
+};
+
+/* --- arguments --- */
+
+static bool stack_name_ok(const char *s)
+{
+	/* [a-zA-Z][-a-zA-Z0-9]{0,127}: CreateStack's StackName. */
+	if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')) ||
+	    strlen(s) > 128)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '-'))
+			return false;
+	return true;
+}
+
+/* The names under "Parameters:" in the embedded template: keys indented
+ * by exactly two spaces until the next top-level key. */
+static bool template_has_parameter(const char *name)
+{
+	const char *p = strstr(ssmbak_template_start, "\nParameters:\n");
+	if (!p)
+		return false;
+	size_t n = strlen(name);
+	for (p = strchr(p + 1, '\n') + 1; *p; p = strchr(p, '\n') + 1) {
+		if (*p != ' ' && *p != '#' && *p != '\n')
+			return false;
+		if (p[0] == ' ' && p[1] == ' ' && p[2] != ' ' &&
+		    strncmp(p + 2, name, n) == 0 && p[2 + n] == ':')
+			return true;
+		if (!strchr(p, '\n'))
+			return false;
+	}
+	return false;
+}
+
+static void add_pair(struct cfn_pairs *l, const char *arg, const char *what)
+{
+	const char *eq = strchr(arg, '=');
+	if (!eq || eq == arg)
+		cli_usage_error(usage, "%s takes KEY=VALUE, not '%s'", what, arg);
+	char *key = xasprintf("%.*s", (int)(eq - arg), arg);
+	if (strcmp(what, "--parameters") == 0) {
+		for (size_t i = 0; i < sizeof(own_parameters) /
+					       sizeof(own_parameters[0]); i++)
+			if (strcmp(key, own_parameters[i]) == 0)
+				cli_usage_error(usage,
+						"%s is set by ssmbak from the binary "
+						"it deploys", key);
+		if (!template_has_parameter(key))
+			cli_usage_error(usage,
+					"the template has no parameter '%s'", key);
+	}
+	if (cfn_pairs_set(l, key, eq + 1, false) < 0)
+		die(EXIT_FAILURE_RUN, "out of memory");
+	free(key);
+}
+
+static void parse_args(int argc, char **argv, struct stack_opts *o)
+{
+	enum { OPT_TAGS = CLI_OPT_FIRST_FREE, OPT_CODE_BUCKET,
+	       OPT_DELETE_BUCKET, OPT_FORCE };
+	static const struct option longopts[] = {
+		{ "region", required_argument, NULL, 'r' },
+		{ "profile", required_argument, NULL, CLI_OPT_PROFILE },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "parameters", required_argument, NULL, 'p' },
+		{ "tags", required_argument, NULL, OPT_TAGS },
+		{ "code-bucket", required_argument, NULL, OPT_CODE_BUCKET },
+		{ "delete-bucket", no_argument, NULL, OPT_DELETE_BUCKET },
+		{ "force", no_argument, NULL, OPT_FORCE },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+	opterr = 1;
+	while ((c = getopt_long(argc, argv, "p:r:vh", longopts, NULL)) != -1) {
+		if (cli_common_option(c, optarg, &o->common, usage))
+			continue;
+		switch (c) {
+		case 'p': add_pair(&o->parameters, optarg, "--parameters"); break;
+		case OPT_TAGS:
+			add_pair(&o->tags, optarg, "--tags");
+			o->have_tags = true;
+			break;
+		case OPT_CODE_BUCKET:
+			if (!s3_bucket_name_is_valid(optarg))
+				cli_usage_error(usage, "'%s' is not a valid S3 "
+						       "bucket name", optarg);
+			o->code_bucket = optarg;
+			break;
+		case OPT_DELETE_BUCKET: o->delete_bucket = true; break;
+		case OPT_FORCE: o->force = true; break;
+		}
+	}
+	if (argc - optind < 2)
+		cli_usage_error(usage, argc - optind == 0
+					       ? "NAME and COMMAND are required"
+					       : "COMMAND is required (create, "
+						 "update, delete, status, ...)");
+	if (argc - optind > 2)
+		cli_usage_error(usage, "too many arguments: '%s'", argv[optind + 2]);
+	o->name = argv[optind];
+	if (!stack_name_ok(o->name))
+		cli_usage_error(usage, "'%s' is not a stack name (a letter, then "
+				       "letters, digits and -, at most 128)",
+				o->name);
+	const char *verb = argv[optind + 1];
+	size_t n = sizeof(action_names) / sizeof(action_names[0]);
+	size_t i = 0;
+	while (i < n && strcmp(verb, action_names[i]) != 0)
+		i++;
+	if (i == n)
+		cli_usage_error(usage, "unknown command '%s'", verb);
+	o->action = (enum action)i;
+	bool writes = o->action == ACT_CREATE || o->action == ACT_UPDATE;
+	if (!writes && (o->parameters.n || o->have_tags || o->code_bucket))
+		cli_usage_error(usage, "--parameters, --tags and --code-bucket "
+				       "go with create or update");
+	if (o->action != ACT_DELETE && o->delete_bucket)
+		cli_usage_error(usage, "--delete-bucket goes with delete");
+	if (o->force && !o->delete_bucket)
+		cli_usage_error(usage, "--force goes with --delete-bucket");
+}
+
+/* --- the binary: what Lambda can run --- */
+
+/* A Lambda binary for provided.al2023 must run alone: a statically linked
+ * ELF (no PT_INTERP program header, so no dynamic loader and no shared
+ * libraries) for x86_64 or arm64. Returns the Lambda architecture name,
+ * or NULL with *why set. */
+static const char *lambda_architecture(const unsigned char *data, size_t len,
+				       const char **why)
+{
+	Elf64_Ehdr eh;
+	if (len < sizeof(eh) || memcmp(data, ELFMAG, SELFMAG) != 0) {
+		*why = "it is not an ELF executable";
+		return NULL;
+	}
+	memcpy(&eh, data, sizeof(eh));
+	if (eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+	    eh.e_ident[EI_DATA] != ELFDATA2LSB) {
+		*why = "it is not a 64-bit little-endian ELF";
+		return NULL;
+	}
+	const char *arch = eh.e_machine == EM_X86_64 ? "x86_64"
+			 : eh.e_machine == EM_AARCH64 ? "arm64"
+						       : NULL;
+	if (!arch) {
+		*why = "it is built for a machine Lambda does not offer "
+		       "(only x86_64 and aarch64)";
+		return NULL;
+	}
+	if (eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phoff > len ||
+	    (len - eh.e_phoff) / sizeof(Elf64_Phdr) < eh.e_phnum) {
+		*why = "its program headers are damaged";
+		return NULL;
+	}
+	for (size_t i = 0; i < eh.e_phnum; i++) {
+		Elf64_Phdr ph;
+		memcpy(&ph, data + eh.e_phoff + i * sizeof(ph), sizeof(ph));
+		if (ph.p_type == PT_INTERP) {
+			*why = "it is dynamically linked (it has a program "
+			       "interpreter); build it with 'make static'";
+			return NULL;
+		}
+	}
+	return arch;
+}
+
+static unsigned char *read_self(size_t *len)
+{
+	FILE *f = fopen("/proc/self/exe", "rb");
+	if (!f)
+		die(EXIT_FAILURE_RUN, "cannot read /proc/self/exe: %m");
+	struct buf b = BUF_INIT;
+	char chunk[65536];
+	size_t got;
+	while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		if (buf_append(&b, chunk, got) < 0)
+			die(EXIT_FAILURE_RUN, "this binary is too large to deploy");
+	if (ferror(f))
+		die(EXIT_FAILURE_RUN, "cannot read /proc/self/exe: %m");
+	fclose(f);
+	*len = b.len;
+	return (unsigned char *)buf_detach(&b);
+}
+
+struct code {
+	char *bucket;
+	char *key;
+	const char *architecture;
+};
+
+static void code_release(struct code *c)
+{
+	free(c->bucket);
+	free(c->key);
+}
+
+static void hex(const unsigned char *in, size_t n, char *out)
+{
+	for (size_t i = 0; i < n; i++)
+		sprintf(out + 2 * i, "%02x", in[i]);
+}
+
+/* The deployment bucket: created when missing. New buckets are private
+ * (Block Public Access on, ACLs off) and encrypted with SSE-S3 by default:
+ * https://docs.aws.amazon.com/AmazonS3/latest/userguide/default-encryption-faq.html
+ * https://docs.aws.amazon.com/AmazonS3/latest/userguide/create-bucket-overview.html */
+static void ensure_code_bucket(struct stack_run *r, const char *bucket)
+{
+	struct aws_call call;
+	struct err e = { 0 };
+	if (s3_prepare_bucket_call(&r->ctx, &call, "HEAD", "HeadBucket", bucket,
+				   NULL) < 0)
+		die(EXIT_FAILURE_RUN, "out of memory");
+	int rc = aws_perform_one(&r->ctx, &call, &e);
+	aws_call_release(&call);
+	if (rc == 0)
+		return;
+	if (e.http_status == 403)
+		die(EXIT_FAILURE_RUN, "the code bucket %s exists but is not "
+				      "yours to write: choose another with "
+				      "--code-bucket", bucket);
+	if (e.http_status != 404)
+		die_err(&e);
+	log_msg(LOG_INFO, "creating the code bucket %s", bucket);
+	if (s3_prepare_bucket_call(&r->ctx, &call, "PUT", "CreateBucket", bucket,
+				   NULL) < 0)
+		die(EXIT_FAILURE_RUN, "out of memory");
+	/* us-east-1 takes no LocationConstraint; every other region needs it. */
+	if (strcmp(r->ctx.region, "us-east-1") != 0 &&
+	    buf_printf(&call.req.body,
+		       "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws"
+		       ".com/doc/2006-03-01/\"><LocationConstraint>%s"
+		       "</LocationConstraint></CreateBucketConfiguration>",
+		       r->ctx.region) < 0)
+		die(EXIT_FAILURE_RUN, "out of memory");
+	rc = aws_perform_one(&r->ctx, &call, &e);
+	aws_call_release(&call);
+	if (rc < 0 && strcmp(e.code, "BucketAlreadyOwnedByYou") != 0)
+		die_err(&e);
+}
+
+/* The binary, zipped as bootstrap, in the code bucket under a key named by
+ * the zip's SHA-256: a new binary is a new key, so UpdateStack sees new
+ * code; the same binary twice is one upload. */
+static void deploy_code(struct stack_run *r, struct code *out)
+{
+	size_t len;
+	unsigned char *self = read_self(&len);
+	const char *why = NULL;
+	out->architecture = lambda_architecture(self, len, &why);
+	if (!out->architecture)
+		die(EXIT_USAGE, "this binary cannot be the Lambda: %s", why);
+
+	struct err e = { 0 };
+	if (r->o->code_bucket) {
+		out->bucket = xstrdup(r->o->code_bucket);
+	} else {
+		struct sts_identity id;
+		if (sts_get_caller_identity(&r->ctx, &id, &e) < 0)
+			die_err(&e);
+		out->bucket = xasprintf("ssmbak-deploy-%s-%s", id.account,
+					r->ctx.region);
+		sts_identity_release(&id);
+	}
+	ensure_code_bucket(r, out->bucket);
+
+	struct zip_entry entry = { "bootstrap", self, len, 0755, 0 };
+	struct buf zip = BUF_INIT;
+	if (zip_write(&zip, &entry, 1, &e) < 0)
+		die_err(&e);
+	free(self);
+	unsigned char digest[SHA256_DIGEST_LENGTH];
+	char digest_hex[2 * SHA256_DIGEST_LENGTH + 1];
+	SHA256((const unsigned char *)zip.data, zip.len, digest);
+	hex(digest, sizeof(digest), digest_hex);
+	out->key = xasprintf("ssmbak/bootstrap-%s-%s.zip", out->architecture,
+			     digest_hex);
+
+	struct aws_call call;
+	if (s3_prepare_get_object(&r->ctx, &call, out->bucket, out->key, NULL) < 0)
+		die(EXIT_FAILURE_RUN, "out of memory");
+	call.req.method = "HEAD";
+	call.req.operation = "HeadObject";
+	call.req.head = true;
+	int rc = aws_perform_one(&r->ctx, &call, &e);
+	aws_call_release(&call);
+	if (rc == 0) {
+		log_msg(LOG_INFO, "code s3://%s/%s is already there", out->bucket,
+			out->key);
+	} else if (e.http_status == 404) {
+		log_msg(LOG_INFO, "uploading the code: s3://%s/%s (%zu bytes)",
+			out->bucket, out->key, zip.len);
+		if (s3_prepare_put_object(&r->ctx, &call, out->bucket, out->key,
+					  zip.data, zip.len, NULL, NULL) < 0 ||
+		    aws_headers_add(&call.req.headers,
+				    "x-amz-server-side-encryption", "AES256") < 0)
+			die(EXIT_FAILURE_RUN, "out of memory");
+		rc = aws_perform_one(&r->ctx, &call, &e);
+		aws_call_release(&call);
+		if (rc < 0)
+			die_err(&e);
+	} else {
+		die_err(&e);
+	}
+	buf_release(&zip);
+}
+
+/* --- watching --- */
+
+/* 06/13/24 01:43:05   CREATE_IN_PROGRESS  ssmbak  AWS::CloudFormation::Stack  User Initiated
+ * (the Python ssmbak's line, in UTC) */
+static void print_event(const struct cfn_event *ev)
+{
+	char when[32] = "";
+	time_t t = (time_t)ev->timestamp;
+	struct tm tm;
+	if (gmtime_r(&t, &tm))
+		snprintf(when, sizeof(when), "%02d/%02d/%02d %02d:%02d:%02d",
+			 tm.tm_mon + 1, tm.tm_mday, tm.tm_year % 100, tm.tm_hour,
+			 tm.tm_min, tm.tm_sec);
+	printf("%s   %s  %s  %s%s%s\n", when, ev->status ? ev->status : "",
+	       ev->logical_id ? ev->logical_id : "", ev->type ? ev->type : "",
+	       ev->reason && *ev->reason ? "  " : "",
+	       ev->reason ? ev->reason : "");
+	fflush(stdout);
+}
+
+/* The newest event's id: what came before an operation. */
+static char *newest_event(struct stack_run *r, const char *stack)
+{
+	struct cfn_event_list l = { 0 };
+	struct err e = { 0 };
+	if (cfn_describe_events(&r->ctx, stack, NULL, true, &l, &e) < 0)
+		die_err(&e);
+	char *id = l.n ? xstrdup(l.items[0].id) : NULL;
+	cfn_event_list_release(&l);
+	return id;
+}
+
+struct watch {
+	char *last_seen;               /* newest event printed */
+	struct cfn_event_list failures; /* *_FAILED events with a reason */
+};
+
+static void take_events(struct stack_run *r, const char *stack_id,
+			struct watch *w)
+{
+	struct cfn_event_list l = { 0 };
+	struct err e = { 0 };
+	if (cfn_describe_events(&r->ctx, stack_id, w->last_seen, false, &l,
+				&e) < 0)
+		die_err(&e);
+	for (size_t i = l.n; i-- > 0;) {
+		struct cfn_event *ev = &l.items[i];
+		print_event(ev);
+		if (cfn_status_failed(ev->status) && ev->reason &&
+		    strcmp(ev->reason, "Resource creation cancelled") != 0) {
+			struct cfn_event_list *f = &w->failures;
+			f->items = xrealloc(f->items, (f->n + 1) * sizeof(*f->items));
+			f->items[f->n++] = *ev;
+			memset(ev, 0, sizeof(*ev));
+		}
+	}
+	if (l.n) {
+		free(w->last_seen);
+		w->last_seen = xstrdup(l.items[0].id);
+	}
+	cfn_event_list_release(&l);
+}
+
+/* Prints the operation's events as they come until the stack settles;
+ * returns its final status (caller frees). A deleted stack is found by
+ * its id: DELETE_COMPLETE. */
+static char *watch_stack(struct stack_run *r, const char *stack_id,
+			 char *baseline, struct watch *w)
+{
+	w->last_seen = baseline;
+	for (;;) {
+		take_events(r, stack_id, w);
+		struct cfn_stack s;
+		struct err e = { 0 };
+		bool missing;
+		if (cfn_describe_stack(&r->ctx, stack_id, &s, &missing, &e) < 0) {
+			if (missing)
+				return xstrdup("DELETE_COMPLETE");
+			die_err(&e);
+		}
+		if (!cfn_status_in_progress(s.status)) {
+			char *status = xstrdup(s.status);
+			cfn_stack_release(&s);
+			take_events(r, stack_id, w);
+			return status;
+		}
+		cfn_stack_release(&s);
+		sleep(POLL_SECONDS);
+	}
+}
+
+static void print_failures(const struct watch *w, const char *status)
+{
+	fprintf(stderr, "%s: the stack ended in %s\n", progname(), status);
+	for (size_t i = 0; i < w->failures.n; i++) {
+		const struct cfn_event *ev = &w->failures.items[i];
+		fprintf(stderr, "  %s (%s): %s\n", ev->logical_id, ev->type,
+			ev->reason);
+	}
+}
+
+static void watch_release(struct watch *w)
+{
+	free(w->last_seen);
+	cfn_event_list_release(&w->failures);
+}
+
+/* --- reading the stack --- */
+
+static void describe_or_die(struct stack_run *r, struct cfn_stack *s)
+{
+	struct err e = { 0 };
+	bool missing;
+	if (cfn_describe_stack(&r->ctx, r->o->name, s, &missing, &e) == 0)
+		return;
+	if (missing)
+		die(EXIT_FAILURE_RUN, "no stack '%s' in %s", r->o->name,
+		    r->ctx.region);
+	die_err(&e);
+}
+
+static const char *output_or_die(const struct cfn_stack *s, const char *key)
+{
+	const char *v = cfn_pairs_get(&s->outputs, key);
+	if (!v)
+		die(EXIT_FAILURE_RUN, "stack '%s' (%s) has no output %s", s->name,
+		    s->status, key);
+	return v;
+}
+
+/* FORMAT.md, "The format marker": written by the stack when missing. */
+static void ensure_format_marker(struct stack_run *r, const char *bucket)
+{
+	struct aws_call call;
+	struct err e = { 0 };
+	if (s3_prepare_get_object(&r->ctx, &call, bucket, RECORD_FORMAT_MARKER,
+				  NULL) < 0)
+		die(EXIT_FAILURE_RUN, "out of memory");
+	int rc = aws_perform_one(&r->ctx, &call, &e);
+	aws_call_release(&call);
+	if (rc == 0)
+		return;
+	if (e.http_status != 404)
+		die_err(&e);
+	char *body = xasprintf("{\"format\": %d, \"max_delay_seconds\": %d, "
+			       "\"since\": %lld}",
+			       RECORD_FORMAT, RECORD_MAX_DELAY_SECONDS,
+			       (long long)time(NULL));
+	if (s3_prepare_put_object(&r->ctx, &call, bucket, RECORD_FORMAT_MARKER,
+				  body, strlen(body), NULL, NULL) < 0)
+		die(EXIT_FAILURE_RUN, "out of memory");
+	rc = aws_perform_one(&r->ctx, &call, &e);
+	aws_call_release(&call);
+	free(body);
+	if (rc < 0)
+		die_err(&e);
+	log_msg(LOG_INFO, "wrote s3://%s/%s", bucket, RECORD_FORMAT_MARKER);
+}
+
+static void print_summary(struct stack_run *r, const char *status)
+{
+	struct cfn_stack s;
+	describe_or_die(r, &s);
+	const char *bucket = output_or_die(&s, "BucketName");
+	ensure_format_marker(r, bucket);
+	printf("\nStack %s: %s\n", s.name, status);
+	printf("  Lambda     %s\n", output_or_die(&s, "LambdaName"));
+	printf("  bucket     %s\n", bucket);
+	printf("  log group  %s\n", output_or_die(&s, "LogGroupName"));
+	printf("Every Parameter Store change in %s is now backed up. To record "
+	       "the\nparameters as they are now: ssmbak backfill --do-it "
+	       "--stack %s\n", r->ctx.region, s.name);
+	cfn_stack_release(&s);
+}
+
+/* --- create, update, delete --- */
+
+static void add_code_parameters(struct cfn_pairs *p, const struct code *code)
+{
+	if (cfn_pairs_set(p, "CodeBucket", code->bucket, false) < 0 ||
+	    cfn_pairs_set(p, "CodeKey", code->key, false) < 0 ||
+	    cfn_pairs_set(p, "Architecture", code->architecture, false) < 0)
+		die(EXIT_FAILURE_RUN, "out of memory");
+}
+
+static int finish(struct stack_run *r, const char *stack_id, char *baseline,
+		  const char *success)
+{
+	struct watch w = { 0 };
+	char *status = watch_stack(r, stack_id, baseline, &w);
+	int rc = EXIT_OK;
+	if (strcmp(status, success) != 0) {
+		print_failures(&w, status);
+		if (strcmp(status, "ROLLBACK_COMPLETE") == 0)
+			fprintf(stderr, "Delete it ('ssmbak stack %s delete') "
+					"before creating it again.\n", r->o->name);
+		rc = EXIT_FAILURE_RUN;
+	} else if (strcmp(success, "DELETE_COMPLETE") != 0) {
+		print_summary(r, status);
+	}
+	free(status);
+	watch_release(&w);
+	return rc;
+}
+
+static int stack_create(struct stack_run *r)
+{
+	struct code code = { 0 };
+	deploy_code(r, &code);
+	add_code_parameters(&r->o->parameters, &code);
+	struct cfn_stack_input in = {
+		r->o->name, ssmbak_template_start, &r->o->parameters,
+		r->o->have_tags ? &r->o->tags : NULL, true,
+	};
+	char *stack_id = NULL;
+	struct err e = { 0 };
+	if (cfn_create_stack(&r->ctx, &in, &stack_id, &e) < 0) {
+		if (strcmp(e.code, "AlreadyExistsException") == 0)
+			die(EXIT_FAILURE_RUN, "stack '%s' already exists in %s: "
+					      "'ssmbak stack %s update' deploys "
+					      "this binary to it", r->o->name,
+			    r->ctx.region, r->o->name);
+		die_err(&e);
+	}
+	log_msg(LOG_INFO, "creating %s", stack_id);
+	int rc = finish(r, stack_id, NULL, "CREATE_COMPLETE");
+	free(stack_id);
+	code_release(&code);
+	return rc;
+}
+
+static int stack_update(struct stack_run *r)
+{
+	struct cfn_stack s;
+	describe_or_die(r, &s);
+	if (cfn_status_in_progress(s.status))
+		die(EXIT_FAILURE_RUN, "stack '%s' is busy (%s): try again when it "
+				      "settles", s.name, s.status);
+	struct code code = { 0 };
+	deploy_code(r, &code);
+	/* What is not given keeps its value. */
+	for (size_t i = 0; i < s.parameters.n; i++) {
+		const char *key = s.parameters.items[i].key;
+		if (!cfn_pairs_get(&r->o->parameters, key) &&
+		    template_has_parameter(key) &&
+		    cfn_pairs_set(&r->o->parameters, key, NULL, true) < 0)
+			die(EXIT_FAILURE_RUN, "out of memory");
+	}
+	add_code_parameters(&r->o->parameters, &code);
+	struct cfn_stack_input in = {
+		r->o->name, ssmbak_template_start, &r->o->parameters,
+		r->o->have_tags ? &r->o->tags : NULL, true,
+	};
+	char *baseline = newest_event(r, s.id);
+	char *stack_id = NULL;
+	bool no_updates;
+	struct err e = { 0 };
+	if (cfn_update_stack(&r->ctx, &in, &stack_id, &no_updates, &e) < 0)
+		die_err(&e);
+	int rc = EXIT_OK;
+	if (no_updates) {
+		printf("Stack %s is up to date (%s): nothing to deploy.\n",
+		       s.name, s.status);
+		free(baseline);
+	} else {
+		rc = finish(r, stack_id, baseline, "UPDATE_COMPLETE");
+	}
+	free(stack_id);
+	code_release(&code);
+	cfn_stack_release(&s);
+	return rc;
+}
+
+/* Versions that are backups: anything but the format marker. */
+static size_t count_backups(const struct s3_version_list *l)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < l->n; i++)
+		n += strcmp(l->items[i].key, RECORD_FORMAT_MARKER) != 0;
+	return n;
+}
+
+/* Every version and delete marker, then the bucket. Object Lock in
+ * governance mode yields to x-amz-bypass-governance-retention.
+ * https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock-managing.html#object-lock-managing-bypass */
+static int delete_bucket(struct stack_run *r, const char *bucket,
+			 struct s3_version_list *l)
+{
+	struct aws_call *calls = xcalloc(l->n + 1, sizeof(*calls));
+	struct aws_call **batch = xcalloc(l->n + 1, sizeof(*batch));
+	for (size_t i = 0; i < l->n; i++) {
+		char *id = aws_uri_encode(l->items[i].version_id, false);
+		if (!id || s3_prepare_delete_object(&r->ctx, &calls[i], bucket,
+						    l->items[i].key) < 0 ||
+		    aws_headers_add(&calls[i].req.headers,
+				    "x-amz-bypass-governance-retention",
+				    "true") < 0)
+			die(EXIT_FAILURE_RUN, "out of memory");
+		free(calls[i].req.query);
+		calls[i].req.query = xasprintf("versionId=%s", id);
+		free(id);
+		batch[i] = &calls[i];
+	}
+	size_t failed = aws_perform(&r->ctx, batch, l->n);
+	int rc = 0;
+	for (size_t i = 0; i < l->n; i++) {
+		char line[ERR_LINE_MAX];
+		if (calls[i].err.kind != ERR_NONE && rc == 0) {
+			fprintf(stderr, "%s: %s\n", progname(),
+				err_line(&calls[i].err, line, sizeof(line)));
+			rc = -1;
+		}
+		aws_call_release(&calls[i]);
+	}
+	free(calls);
+	free(batch);
+	if (failed)
+		return -1;
+	struct aws_call call;
+	struct err e = { 0 };
+	if (s3_prepare_bucket_call(&r->ctx, &call, "DELETE", "DeleteBucket",
+				   bucket, NULL) < 0)
+		die(EXIT_FAILURE_RUN, "out of memory");
+	rc = aws_perform_one(&r->ctx, &call, &e);
+	aws_call_release(&call);
+	if (rc < 0) {
+		char line[ERR_LINE_MAX];
+		fprintf(stderr, "%s: %s\n", progname(),
+			err_line(&e, line, sizeof(line)));
+	}
+	return rc;
+}
+
+static int stack_delete(struct stack_run *r)
+{
+	struct cfn_stack s;
+	describe_or_die(r, &s);
+	char *bucket = NULL;
+	struct s3_version_list versions = { 0 };
+	struct err e = { 0 };
+	if (r->o->delete_bucket) {
+		const char *b = cfn_pairs_get(&s.outputs, "BucketName");
+		if (!b)
+			die(EXIT_FAILURE_RUN, "stack '%s' (%s) names no bucket: "
+					      "nothing for --delete-bucket", s.name,
+			    s.status);
+		bucket = xstrdup(b);
+		if (s3_list_versions(&r->ctx, bucket, "", &versions, &e) < 0)
+			die_err(&e);
+		size_t backups = count_backups(&versions);
+		if (backups && !r->o->force)
+			die(EXIT_FAILURE_RUN, "bucket %s holds %zu backup "
+					      "version%s: not deleted (nothing was); "
+					      "--force deletes them with it",
+			    bucket, backups, backups == 1 ? "" : "s");
+	}
+	char *baseline = newest_event(r, s.id);
+	if (cfn_delete_stack(&r->ctx, s.id, &e) < 0)
+		die_err(&e);
+	int rc = finish(r, s.id, baseline, "DELETE_COMPLETE");
+	if (rc == EXIT_OK && bucket) {
+		/* The stack kept the bucket (DeletionPolicy Retain); versions
+		 * written while the stack was going are in a fresh listing. */
+		s3_version_list_release(&versions);
+		if (s3_list_versions(&r->ctx, bucket, "", &versions, &e) < 0)
+			die_err(&e);
+		if (delete_bucket(r, bucket, &versions) < 0)
+			rc = EXIT_FAILURE_RUN;
+		else
+			printf("Deleted the bucket %s.\n", bucket);
+	} else if (rc == EXIT_OK) {
+		const char *b = cfn_pairs_get(&s.outputs, "BucketName");
+		if (b)
+			printf("Stack %s is deleted; its bucket %s is kept "
+			       "with every backup.\n", s.name, b);
+	}
+	s3_version_list_release(&versions);
+	free(bucket);
+	cfn_stack_release(&s);
+	return rc;
+}
+
+/* --- reading --- */
+
+static int stack_show(struct stack_run *r)
+{
+	struct cfn_stack s;
+	describe_or_die(r, &s);
+	switch (r->o->action) {
+	case ACT_STATUS:
+		printf("%s%s%s\n", s.status, s.status_reason ? "  " : "",
+		       s.status_reason ? s.status_reason : "");
+		break;
+	case ACT_OUTPUTS: {
+		int width = 0;
+		for (size_t i = 0; i < s.outputs.n; i++)
+			if ((int)strlen(s.outputs.items[i].key) > width)
+				width = (int)strlen(s.outputs.items[i].key);
+		for (size_t i = 0; i < s.outputs.n; i++)
+			printf("%-*s  %s\n", width, s.outputs.items[i].key,
+			       s.outputs.items[i].value);
+		break;
+	}
+	case ACT_BUCKETNAME:
+		printf("%s\n", output_or_die(&s, "BucketName"));
+		break;
+	case ACT_LAMBDANAME:
+		printf("%s\n", output_or_die(&s, "LambdaName"));
+		break;
+	case ACT_REGION:
+		printf("%s\n", r->ctx.region);
+		break;
+	case ACT_EVENTS: {
+		struct cfn_event_list l = { 0 };
+		struct err e = { 0 };
+		if (cfn_describe_events(&r->ctx, s.id, NULL, false, &l, &e) < 0)
+			die_err(&e);
+		for (size_t i = l.n; i-- > 0;)
+			print_event(&l.items[i]);
+		cfn_event_list_release(&l);
+		break;
+	}
+	default:
+		break;
+	}
+	cfn_stack_release(&s);
+	return EXIT_OK;
+}
+
+int cmd_stack(int argc, char **argv)
+{
+	static struct stack_opts o;
+	memset(&o, 0, sizeof(o));
+	parse_args(argc, argv, &o);
+	struct stack_run r = { &o, { 0 } };
+	cli_aws_init(&r.ctx, &o.common);
+	int rc;
+	switch (o.action) {
+	case ACT_CREATE: rc = stack_create(&r); break;
+	case ACT_UPDATE: rc = stack_update(&r); break;
+	case ACT_DELETE: rc = stack_delete(&r); break;
+	default: rc = stack_show(&r); break;
+	}
+	aws_ctx_release(&r.ctx);
+	cfn_pairs_release(&o.parameters);
+	cfn_pairs_release(&o.tags);
+	return rc;
+}

@@ -1,0 +1,106 @@
+/* CloudFormation, the query protocol (POST form body, XML answer): the
+ * calls `ssmbak stack` makes to deploy and watch the ssmbak stack.
+ * https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_Operations.html */
+#ifndef SSMBAK_CFN_H
+#define SSMBAK_CFN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "aws.h"
+
+/* Key/value pairs: stack parameters, tags, outputs. */
+struct cfn_pair {
+	char *key;
+	char *value;
+	bool use_previous; /* parameters of an update: keep the stack's value */
+};
+
+struct cfn_pairs {
+	struct cfn_pair *items;
+	size_t n;
+	size_t cap;
+};
+
+/* Adds or replaces key; value NULL with use_previous for "keep". */
+int cfn_pairs_set(struct cfn_pairs *l, const char *key, const char *value,
+		  bool use_previous);
+const char *cfn_pairs_get(const struct cfn_pairs *l, const char *key);
+void cfn_pairs_release(struct cfn_pairs *l);
+
+struct cfn_stack {
+	char *name;
+	char *id;
+	char *status;        /* CREATE_COMPLETE, ... */
+	char *status_reason; /* NULL when none */
+	double created;
+	double updated;      /* 0: never */
+	struct cfn_pairs parameters;
+	struct cfn_pairs outputs;
+	struct cfn_pairs tags;
+};
+
+void cfn_stack_release(struct cfn_stack *s);
+
+struct cfn_event {
+	char *id;
+	char *logical_id;
+	char *physical_id;
+	char *type;
+	char *status;
+	char *reason; /* NULL when none */
+	double timestamp;
+};
+
+struct cfn_event_list {
+	struct cfn_event *items;
+	size_t n;
+	size_t cap;
+};
+
+void cfn_event_list_release(struct cfn_event_list *l);
+
+/* What CreateStack and UpdateStack take. */
+struct cfn_stack_input {
+	const char *name;
+	const char *template_body;
+	const struct cfn_pairs *parameters;
+	const struct cfn_pairs *tags; /* NULL: update keeps the stack's tags */
+	bool capability_iam;          /* CAPABILITY_IAM: the stack makes roles */
+};
+
+/* *stack_id is set (caller frees) on success. */
+int cfn_create_stack(struct aws_ctx *ctx, const struct cfn_stack_input *in,
+		     char **stack_id, struct err *e);
+/* *no_updates is true when CloudFormation answered that nothing changes
+ * ("No updates are to be performed."): success, and no operation runs. */
+int cfn_update_stack(struct aws_ctx *ctx, const struct cfn_stack_input *in,
+		     char **stack_id, bool *no_updates, struct err *e);
+int cfn_delete_stack(struct aws_ctx *ctx, const char *name, struct err *e);
+
+/* name may be a stack id, which also finds a deleted stack. A stack that
+ * does not exist is an error with *missing set (CloudFormation answers
+ * ValidationError "Stack with id NAME does not exist"). */
+int cfn_describe_stack(struct aws_ctx *ctx, const char *name,
+		       struct cfn_stack *out, bool *missing, struct err *e);
+
+/* The stack's events, newest first as CloudFormation lists them, up to and
+ * excluding the event with id stop_at (NULL: all of them); first_page:
+ * only the newest page. */
+int cfn_describe_events(struct aws_ctx *ctx, const char *name,
+			const char *stop_at, bool first_page,
+			struct cfn_event_list *out, struct err *e);
+
+/* Answer decoders, exposed for tests. */
+int cfn_parse_stack(const char *xml, size_t len, struct cfn_stack *out,
+		    struct err *e);
+int cfn_parse_events(const char *xml, size_t len, const char *stop_at,
+		     struct cfn_event_list *out, bool *stopped,
+		     char **next_token, struct err *e);
+
+/* Stack statuses: one that is still moving, and one that is a failure
+ * (failed, or rolled back). */
+bool cfn_status_in_progress(const char *status);
+bool cfn_status_failed(const char *status);
+
+#endif
