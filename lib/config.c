@@ -404,9 +404,11 @@ static int read_file(const char *path, char **text, size_t *len, bool *found,
 			strerror(errno));
 		return -1;
 	}
+	/* /dev/null and pipes (<(...)) are files too, as for the AWS CLI;
+	 * only a directory is a mistake. The size cap bounds the read. */
 	struct stat st;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		err_set(e, ERR_CONFIG, "cannot read %s: not a regular file",
+	if (fstat(fd, &st) < 0 || S_ISDIR(st.st_mode)) {
+		err_set(e, ERR_CONFIG, "cannot read %s: it is a directory",
 			path);
 		close(fd);
 		return -1;

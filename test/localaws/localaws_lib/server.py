@@ -312,6 +312,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
 class Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default backlog of 5 drops the SYNs of a client opening
+    # many connections at once (ssmbak opens 16), which then wait for TCP's
+    # retransmission; AWS's endpoints accept them all.
+    request_queue_size = 128
 
     def __init__(self, address, app, tls_context=None):
         super().__init__(address, Handler)
