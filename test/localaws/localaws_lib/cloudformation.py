@@ -1075,7 +1075,9 @@ class CloudFormationService(QueryService):
     def _stack_event(self, stack, status, reason=None):
         with self.store.lock:
             stack.status = status
-            stack.reason = reason
+            # The rollback's later steps keep the reason it started for.
+            if reason is not None or "ROLLBACK" not in status:
+                stack.reason = reason
             if status.startswith("UPDATE_") or status.startswith("DELETE_"):
                 if status == "DELETE_COMPLETE":
                     stack.deleted = self.clock.now()
