@@ -78,7 +78,9 @@ static int cmd_help(int argc, char **argv)
 	if (!c)
 		die_usage("no such command: '%s'", argv[1]);
 	char *help_argv[] = { (char *)c->name, "--help", NULL };
-	set_progname(xasprintf("ssmbak %s", c->name));
+	char name[64];
+	snprintf(name, sizeof(name), "ssmbak %s", c->name);
+	set_progname(name);
 	return c->run(2, help_argv);
 }
 
@@ -115,6 +117,7 @@ int main(int argc, char **argv)
 		print_overview(stderr);
 		return EXIT_USAGE;
 	}
-	return run_command(c, argc - 1, argv + 1,
-			   xasprintf("ssmbak %s", c->name));
+	char name[64];
+	snprintf(name, sizeof(name), "ssmbak %s", c->name);
+	return run_command(c, argc - 1, argv + 1, name);
 }

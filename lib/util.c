@@ -8,12 +8,13 @@
 
 #include "exitcode.h"
 
-static const char *the_progname = "ssmbak";
+/* Copied, so callers may pass a temporary. */
+static char the_progname[64] = "ssmbak";
 static enum log_level the_level = LOG_WARN;
 
 void set_progname(const char *name)
 {
-	the_progname = name;
+	snprintf(the_progname, sizeof(the_progname), "%s", name);
 }
 
 const char *progname(void)
