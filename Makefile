@@ -49,7 +49,7 @@ SHELL := /bin/bash
 # Objects built through chained rules (fuzz targets) are kept.
 .SECONDARY:
 
-.PHONY: bench valgrind fuzz fuzz-check all static static-check check unit unit-san e2e localaws-test install uninstall \
+.PHONY: demo test-live bench valgrind fuzz fuzz-check all static static-check check unit unit-san e2e localaws-test install uninstall \
 	clean distclean help deps
 
 all: ssmbak ## build ./ssmbak, dynamically linked (quick to iterate on)
@@ -173,6 +173,14 @@ check: ssmbak build/unit build/san/unit build/san/ssmbak build/sigv4-sign static
 	$(Q)build/unit
 	$(Q)ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build/san/unit
 	$(Q)SSMBAK_BIN=build/san/ssmbak SSMBAK_WHOAMI=build/san/whoami ASAN_OPTIONS=detect_leaks=1 $(PYTEST) -q -p no:cacheprovider test/localaws/tests test/e2e
+
+demo: ## the quickstart for real, against a local AWS (installs what it needs)
+	$(Q)deps/install-packages all
+	$(Q)$(MAKE) --no-print-directory static $(CFNSPEC)
+	$(Q)demo/quickstart
+
+test-live: static ## the quickstart against your real AWS account (opt-in; never in CI)
+	$(Q)demo/quickstart --live
 
 bench: static ## measure Lambda start, preview/restore/backfill requests and times (bench/results.json)
 	$(Q)$(PYTHON) bench/run.py --binary $(CURDIR)/ssmbak
