@@ -4,6 +4,7 @@ localaws' CloudFormation, with the static binary as the Lambda.
 The stack writes SSM parameters that every other command reads to find its
 bucket, so this module runs its own localaws.
 """
+import importlib.util
 import os
 import pathlib
 import re
@@ -13,7 +14,20 @@ import time
 
 import pytest
 
-from conftest import REGION, ROOT, LocalAws, client
+
+def _e2e_conftest():
+    """This directory's conftest by path: `from conftest import` may find
+    test/localaws/tests' when both suites run in one pytest."""
+    path = pathlib.Path(__file__).with_name("conftest.py")
+    spec = importlib.util.spec_from_file_location("ssmbak_e2e_conftest", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_conftest = _e2e_conftest()
+REGION, ROOT, LocalAws, client = (_conftest.REGION, _conftest.ROOT, _conftest.LocalAws,
+                                  _conftest.client)
 
 STATIC = ROOT / "build" / "ssmbak-static"
 EVENT_LINE = re.compile(r"^\d\d/\d\d/\d\d \d\d:\d\d:\d\d   [A-Z_]+  \S+  AWS::[A-Za-z0-9:]+(  .+)?$")
