@@ -555,9 +555,6 @@ class Env:
 # --- stacks ------------------------------------------------------------------------
 
 class Resource:
-    FIELDS = ("logical_id", "type", "physical_id", "status", "reason", "properties",
-              "attributes", "timestamp", "deletion_policy", "update_replace_policy")
-
     def __init__(self, logical_id, type_, **fields):
         self.logical_id = logical_id
         self.type = type_
@@ -569,14 +566,6 @@ class Resource:
         self.timestamp = fields.get("timestamp")
         self.deletion_policy = fields.get("deletion_policy") or "Delete"
         self.update_replace_policy = fields.get("update_replace_policy") or "Delete"
-
-    def to_json(self):
-        return {name: getattr(self, name) for name in self.FIELDS}
-
-    @classmethod
-    def from_json(cls, data):
-        data = dict(data)
-        return cls(data.pop("logical_id"), data.pop("type"), **data)
 
 
 class Stack:
@@ -601,29 +590,14 @@ class Stack:
         self.disable_rollback = False
         self.caller = {}
 
-    JSON_FIELDS = ("name", "region", "account", "stack_id", "status", "reason", "created",
-                   "updated", "deleted", "body", "parameters", "capabilities", "tags",
-                   "outputs", "events", "disable_rollback", "caller")
-
-    def to_json(self):
-        data = {name: getattr(self, name) for name in self.JSON_FIELDS}
-        data["resources"] = [r.to_json() for r in self.resources.values()]
-        return data
-
-    @classmethod
-    def from_json(cls, data):
-        stack = cls(data["name"], data["region"], data["account"], data["stack_id"])
-        for name in cls.JSON_FIELDS:
-            setattr(stack, name, data.get(name, getattr(stack, name)))
-        stack.resources = {r["logical_id"]: Resource.from_json(r) for r in data["resources"]}
-        return stack
-
     @property
     def busy(self):
         return (self.status or "").endswith("_IN_PROGRESS")
 
 
 class StackStore:
+    """Every stack, in memory like the services its resources live in."""
+
     def __init__(self):
         self.lock = threading.RLock()
         self.stacks = {}   # stack id -> Stack (deleted ones too)
@@ -633,21 +607,6 @@ class StackStore:
             if stack.region == region and stack.name == name and stack.deleted is None:
                 return stack
         return None
-
-    def to_json(self):
-        with self.lock:
-            return [s.to_json() for s in self.stacks.values()]
-
-    def load_json(self, data):
-        with self.lock:
-            self.stacks = {}
-            for item in data or []:
-                stack = Stack.from_json(item)
-                if stack.busy:
-                    # The thread that moved it is gone with the old process.
-                    stack.status = stack.status.replace("_IN_PROGRESS", "_FAILED")
-                    stack.reason = "localaws restarted during the operation"
-                self.stacks[stack.stack_id] = stack
 
 
 # --- calling the other services ----------------------------------------------------
@@ -1112,8 +1071,9 @@ class CloudFormationService(QueryService):
         self.threads = [t for t in self.threads if t.is_alive()] + [thread]
         thread.start()
 
-    def _provision(self, caller, stack, env, template, logical, resource):
-        """Resolves, checks and creates one resource; raises HandlerError."""
+    @staticmethod
+    def _provision(env, template, logical, resource):
+        """The resource's properties resolved and checked; raises HandlerError."""
         definition = template.resources[logical]
         try:
             properties = env.resolve(definition.get("Properties") or {})
@@ -1135,7 +1095,7 @@ class CloudFormationService(QueryService):
             stack.resources[logical] = resource
         self._resource_event(stack, resource, "CREATE_IN_PROGRESS")
         try:
-            properties = self._provision(caller, stack, env, template, logical, resource)
+            properties = self._provision(env, template, logical, resource)
             handler = HANDLERS[resource.type]
             physical_id, attributes = handler.create(Call(caller, stack, logical, properties))
             with self.store.lock:
@@ -1249,7 +1209,7 @@ class CloudFormationService(QueryService):
                     break
                 continue
             try:
-                properties = self._provision(caller, stack, env, template, logical, current)
+                properties = self._provision(env, template, logical, current)
             except HandlerError as error:
                 self._resource_event(stack, current, "UPDATE_FAILED", error.message)
                 failed = logical
