@@ -648,6 +648,16 @@ static int stack_update(struct stack_run *r)
 	if (cfn_status_in_progress(s.status))
 		die(EXIT_FAILURE_RUN, "stack '%s' is busy (%s): try again when it "
 				      "settles", s.name, s.status);
+	/* ObjectLockEnabled cannot change on a bucket CloudFormation made: it
+	 * would replace the bucket (and keep the old one, backups and all).
+	 * https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-s3-bucket.html#cfn-s3-bucket-objectlockenabled */
+	const char *lock_was = cfn_pairs_get(&s.parameters, "ObjectLockDays");
+	const char *lock_is = cfn_pairs_get(&r->o->parameters, "ObjectLockDays");
+	if (lock_was && lock_is &&
+	    (strtol(lock_was, NULL, 10) == 0) != (strtol(lock_is, NULL, 10) == 0))
+		cli_usage_error(usage, "ObjectLockDays can be turned on or off only "
+				       "when the stack is created (the bucket "
+				       "would be replaced)");
 	struct code code = { 0 };
 	deploy_code(r, &code);
 	/* What is not given keeps its value. */

@@ -253,6 +253,9 @@ def test_create_back_up_restore_update_delete(stack, run, aws, ssm, s3, cfn, sta
     # The new code backs up too.
     ssm.put_parameter(Name=name, Value="postgres://three", Type="String", Overwrite=True)
     wait_for(lambda: len(versions(s3, bucket, name)) == 4, what="a backup by the new code")
+    # Object Lock cannot be turned on later: the bucket would be replaced.
+    result = stack("demo", "update", "-p", "ObjectLockDays=7", binary=str(newer))
+    assert result.returncode == 2 and "only when the stack is created" in result.stderr
     # The same binary and parameters again: nothing to do.
     result = ok(stack("demo", "update", binary=str(newer)))
     assert "is up to date" in result.stdout
