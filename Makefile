@@ -49,7 +49,7 @@ SHELL := /bin/bash
 # Objects built through chained rules (fuzz targets) are kept.
 .SECONDARY:
 
-.PHONY: demo test-live bench valgrind fuzz fuzz-check all static static-check check unit unit-san e2e localaws-test install uninstall \
+.PHONY: demo test-live bench valgrind fuzz fuzz-check all static static-check cfnspec-check check unit unit-san e2e localaws-test install uninstall \
 	clean distclean help deps
 
 all: ssmbak ## build ./ssmbak, dynamically linked (quick to iterate on)
@@ -163,10 +163,10 @@ $(CFNSPEC): test/cfnspec/package.json test/cfnspec/package-lock.json
 cfnspec-check: $(CFNSPEC) ## check template.yaml against the CloudFormation resource specification
 	$(Q)node --test test/cfnspec/
 
-localaws-test: ## run localaws' own tests (boto3 and awscli against it)
+localaws-test: $(CFNSPEC) ## run localaws' own tests (boto3 and awscli against it)
 	$(Q)$(PYTEST) -q test/localaws/tests
 
-e2e: ssmbak build/san/ssmbak ## run the end-to-end tests against localaws
+e2e: ssmbak build/san/ssmbak build/ssmbak-static $(CFNSPEC) ## run the end-to-end tests against localaws
 	$(Q)$(PYTEST) -q test/e2e
 
 check: ssmbak build/unit build/san/unit build/san/ssmbak build/sigv4-sign static-check fuzz-check cfnspec-check build/san/whoami ## run every test (the CI's command)
