@@ -169,10 +169,13 @@ localaws-test: $(CFNSPEC) ## run localaws' own tests (boto3 and awscli against i
 e2e: ssmbak build/san/ssmbak build/ssmbak-static $(CFNSPEC) ## run the end-to-end tests against localaws
 	$(Q)$(PYTEST) -q test/e2e
 
+# Two pytest runs: the two suites each have a conftest module of their own.
 check: ssmbak build/unit build/san/unit build/san/ssmbak build/sigv4-sign static-check fuzz-check cfnspec-check build/san/whoami ## run every test (the CI's command)
 	$(Q)build/unit
 	$(Q)ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build/san/unit
-	$(Q)SSMBAK_BIN=build/san/ssmbak SSMBAK_WHOAMI=build/san/whoami ASAN_OPTIONS=detect_leaks=1 $(PYTEST) -q -p no:cacheprovider test/localaws/tests test/e2e
+	$(Q)$(PYTEST) -q -p no:cacheprovider test/localaws/tests
+	$(Q)SSMBAK_BIN=build/san/ssmbak SSMBAK_WHOAMI=build/san/whoami ASAN_OPTIONS=detect_leaks=1 \
+		$(PYTEST) -q -p no:cacheprovider test/e2e
 
 demo: ## the quickstart for real, against a local AWS (installs what it needs)
 	$(Q)deps/install-packages all

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "timefmt.h"
 #include "xml.h"
 
@@ -116,6 +118,15 @@ int s3_prepare_get_object(struct aws_ctx *ctx, struct aws_call *call,
 		       : 0;
 }
 
+/* Base64 of the body's MD5, as the Content-MD5 header carries it. */
+static void content_md5(const void *body, size_t len, char out[32])
+{
+	unsigned char digest[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	EVP_Digest(body, len, digest, &n, EVP_md5(), NULL);
+	EVP_EncodeBlock((unsigned char *)out, digest, (int)n);
+}
+
 int s3_prepare_put_object(struct aws_ctx *ctx, struct aws_call *call,
 			  const char *bucket, const char *key,
 			  const void *body, size_t len, const char *tagging,
@@ -123,10 +134,15 @@ int s3_prepare_put_object(struct aws_ctx *ctx, struct aws_call *call,
 {
 	aws_call_init(call, &aws_s3, "PutObject", "PUT");
 	struct aws_request *req = &call->req;
+	char md5[32];
+	/* S3 requires Content-MD5 on buckets with Object Lock, and checks the
+	 * body against it everywhere. */
+	content_md5(body, len, md5);
 	if (s3_target(ctx, req, bucket, key) < 0 ||
 	    buf_append(&req->body, body, len) < 0 ||
 	    aws_headers_add(&req->headers, "Content-Type",
-			    "application/octet-stream") < 0)
+			    "application/octet-stream") < 0 ||
+	    aws_headers_add(&req->headers, "Content-MD5", md5) < 0)
 		return -1;
 	if (tagging && *tagging &&
 	    aws_headers_add(&req->headers, "x-amz-tagging", tagging) < 0)
