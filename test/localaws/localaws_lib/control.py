@@ -6,6 +6,8 @@
   GET    /_localaws/clock             POST {"offset"|"fixed"|"advance"[, "check_skew"]} or {}
   GET    /_localaws/events            DELETE clears
   POST   /_localaws/s3/bulk           load many object versions at once
+and the routes other components add (add_route): EventBridge delivery
+hold/release, Lambda statistics.
 """
 import json
 import logging
@@ -47,17 +49,34 @@ class Control:
             ("DELETE", "events"): self.clear_events,
             ("POST", "s3/bulk"): self.s3_bulk,
         }
+        self.patterns = []               # (method, "a/*/b", handler): add_route
+
+    def add_route(self, method, pattern, handler):
+        """Another component's route: handler(body, query, *parts), parts being
+        the path segments `*` matched; it may answer a Response of its own."""
+        self.patterns.append((method, pattern, handler))
+
+    def _pattern_route(self, request, name):
+        parts = name.split("/")
+        for method, pattern, handler in self.patterns:
+            wanted = pattern.split("/")
+            if method == request.method and len(wanted) == len(parts) and all(
+                    w in ("*", p) for w, p in zip(wanted, parts)):
+                wild = [p for w, p in zip(wanted, parts) if w == "*"]
+                return lambda body: handler(body, request.query, *wild)
+        return None
 
     def handle(self, request):
         name = request.path[len(CONTROL_PREFIX):].strip("/")
-        route = self.routes.get((request.method, name))
+        route = self.routes.get((request.method, name)) or self._pattern_route(request, name)
         if route is None:
-            known = sorted({n for _, n in self.routes})
+            known = sorted({n for _, n in self.routes} | {p for _, p, _ in self.patterns})
             return json_response(404, {"error": f"no such control route: {request.method} "
                                                 f"{request.path}", "routes": known})
         try:
             body = json.loads(request.body) if request.body.strip() else {}
-            return json_response(200, route(body))
+            answer = route(body)
+            return answer if isinstance(answer, Response) else json_response(200, answer)
         except ControlError as error:
             return json_response(error.status, {"error": error.message})
         except (ValueError, KeyError, TypeError) as error:

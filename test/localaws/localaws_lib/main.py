@@ -20,6 +20,7 @@ from .counters import Counters
 from .crypto import SecureStringCipher
 from .events import EventBus
 from .faults import Faults
+from .pipeline import Pipeline
 from .s3 import S3Service
 from .server import App, Server, tls_context
 from .ssm import SsmService
@@ -30,7 +31,9 @@ HOST = "127.0.0.1"
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(prog="localaws", description="Local AWS emulator (SSM, S3, STS).")
+    parser = argparse.ArgumentParser(
+        prog="localaws",
+        description="Local AWS emulator (SSM, S3, STS, SQS, EventBridge, Lambda, CloudWatch Logs).")
     parser.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (0: pick a free one)")
     parser.add_argument("--state", metavar="DIR", help="persist state in DIR (default: memory only)")
     parser.add_argument("--tls-cert", metavar="FILE", help="serve HTTPS with this certificate (PEM)")
@@ -44,7 +47,7 @@ def parse_args(argv):
 
 
 def build(args):
-    """Wire the components; returns (server, state store)."""
+    """Wire the components; returns (server, state store, event pipeline)."""
     clock = Clock()
     state = StateStore(args.state)
     events = EventBus(clock)
@@ -64,12 +67,15 @@ def build(args):
         for rule in rules if isinstance(rules, list) else [rules]:
             faults.add(rule)
     control = Control(clock=clock, counters=counters, faults=faults, events=events, s3=s3)
-    app = App(services=[ssm, sts, cloudformation, s3], default_service="s3", control=control,
-              clock=clock, events=events, credentials=credentials,
+    pipeline = Pipeline(clock=clock, credentials=credentials, events=events, s3=s3, control=control)
+    app = App(services=[ssm, sts, *pipeline.services, cloudformation, s3], default_service="s3",
+              control=control, clock=clock, events=events, credentials=credentials,
               counters=counters, faults=faults)
     tls = tls_context(args.tls_cert, args.tls_key) if args.tls_cert else None
     server = Server((HOST, args.port), app, tls)
-    return server, state
+    pipeline.serving(f"{'https' if tls else 'http'}://{HOST}:{server.server_address[1]}",
+                     args.tls_cert)
+    return server, state, pipeline
 
 
 def main(argv=None):
@@ -77,7 +83,7 @@ def main(argv=None):
     logging.basicConfig(level=logging.DEBUG if args.verbose else
                         getattr(logging, os.environ.get("LOCALAWS_LOG", "WARNING").upper(), logging.WARNING),
                         format="localaws %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    server, state = build(args)
+    server, state, pipeline = build(args)
     stop = threading.Event()
 
     def request_stop(signum, frame):
@@ -94,5 +100,6 @@ def main(argv=None):
         server.serve_forever(poll_interval=0.2)
     finally:
         server.server_close()
+        pipeline.stop()
         state.close()
     return 0
