@@ -425,31 +425,43 @@ static void fail_key(struct key_state *k, const struct err *e)
 	k->err = *e;
 }
 
-static void learn_from_tags(struct fetch *f)
+/* The record a GetObjectTagging answer holds; -1 (the key failed) when
+ * the call failed or the version carries no ssmbak tags. */
+static int record_of_tags(struct fetch *f, struct record *rec)
 {
 	struct key_state *k = f->k;
-	struct tl_entry *entry = &k->entries[f->entry];
 	struct aws_headers tags = { 0 };
 	struct err e = { 0 };
-	struct record rec;
 	if (f->call.err.kind != ERR_NONE) {
 		fail_key(k, &f->call.err);
-		return;
+		return -1;
 	}
-	if (s3_parse_tagging(&f->call.resp, &tags, &e) < 0 ||
-	    record_from_tags(&tags, &rec) < 0) {
-		if (e.kind == ERR_NONE)
-			err_set(&e, ERR_PARSE,
-				"version %s has no ssmbakTime tag: not written "
-				"by ssmbak", k->versions[f->entry].version_id);
-		fail_key(k, &e);
-		aws_headers_release(&tags);
-		return;
+	int rc = s3_parse_tagging(&f->call.resp, &tags, &e);
+	if (rc == 0 && record_from_tags(&tags, rec) < 0) {
+		err_set(&e, ERR_PARSE,
+			"version %s has no ssmbakTime tag: not written by ssmbak",
+			k->versions[f->entry].version_id);
+		rc = -1;
 	}
-	entry->known = true;
-	entry->event_time = rec.event_time;
-	entry->ssm_version = rec.param.version;
 	aws_headers_release(&tags);
+	if (rc < 0)
+		fail_key(k, &e);
+	return rc;
+}
+
+static void learn_event(struct tl_entry *entry, const struct record *rec)
+{
+	entry->known = true;
+	entry->event_time = rec->event_time;
+	entry->ssm_version = rec->param.version;
+}
+
+static void learn_from_tags(struct fetch *f)
+{
+	struct record rec;
+	if (record_of_tags(f, &rec) < 0)
+		return;
+	learn_event(&f->k->entries[f->entry], &rec);
 	record_release(&rec);
 }
 
@@ -509,13 +521,11 @@ static void adopt_object(struct fetch *f)
 	free(k->value);
 	k->value = buf_detach(&f->call.resp.body);
 	if (found) {
+		learn_event(entry, &rec);
 		record_release(&k->rec);
 		k->rec = rec;
 		k->have_details = true;
 		k->have_metadata = true;
-		entry->known = true;
-		entry->event_time = rec.event_time;
-		entry->ssm_version = rec.param.version;
 	}
 }
 
@@ -581,30 +591,15 @@ static void fetch_tags_of_chosen(struct restore_run *r)
 	}
 	run_fetches(r, f, n);
 	for (size_t i = 0; i < n; i++) {
-		struct fetch *x = &f[i];
-		struct aws_headers tags = { 0 };
-		struct err e = { 0 };
 		struct record rec;
-		if (x->call.err.kind != ERR_NONE) {
-			fail_key(x->k, &x->call.err);
-		} else if (s3_parse_tagging(&x->call.resp, &tags, &e) < 0 ||
-			   record_from_tags(&tags, &rec) < 0) {
-			if (e.kind == ERR_NONE)
-				err_set(&e, ERR_PARSE,
-					"version %s has no ssmbakTime tag",
-					x->k->versions[x->entry].version_id);
-			fail_key(x->k, &e);
-		} else {
-			struct tl_entry *entry = &x->k->entries[x->entry];
-			entry->known = true;
-			entry->event_time = rec.event_time;
-			entry->ssm_version = rec.param.version;
-			record_release(&x->k->rec);
-			x->k->rec = rec;
-			x->k->have_details = true;
+		if (record_of_tags(&f[i], &rec) == 0) {
+			struct key_state *k = f[i].k;
+			learn_event(&k->entries[f[i].entry], &rec);
+			record_release(&k->rec);
+			k->rec = rec;
+			k->have_details = true;
 		}
-		aws_headers_release(&tags);
-		aws_call_release(&x->call);
+		aws_call_release(&f[i].call);
 	}
 	free(f);
 }

@@ -112,6 +112,40 @@ char *aws_uri_encode(const char *s, bool keep_slash)
 	return sigv4_uri_encode(s, strlen(s), keep_slash);
 }
 
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+char *aws_uri_decode(const char *s, bool plus_is_space)
+{
+	size_t len = strlen(s), w = 0;
+	char *out = malloc(len + 1);
+	if (!out)
+		return NULL;
+	for (size_t r = 0; r < len; r++) {
+		int hi, lo;
+		if (plus_is_space && s[r] == '+') {
+			out[w++] = ' ';
+		} else if (s[r] == '%' && r + 2 < len &&
+			   (hi = hex_digit(s[r + 1])) >= 0 &&
+			   (lo = hex_digit(s[r + 2])) >= 0) {
+			out[w++] = (char)(hi * 16 + lo);
+			r += 2;
+		} else {
+			out[w++] = s[r];
+		}
+	}
+	out[w] = '\0';
+	return out;
+}
+
 static const char *nonempty_env(const char *name)
 {
 	const char *v = getenv(name);

@@ -113,5 +113,9 @@ char *aws_endpoint(const struct aws_ctx *ctx, const struct aws_service *svc,
 
 /* Percent-encodes for a URL path (keep_slash) or a query component. */
 char *aws_uri_encode(const char *s, bool keep_slash);
+/* Decodes %XX (and '+' as a space when plus_is_space, as HTML forms and
+ * S3's encoding-type=url do); a malformed escape stays as it is. Caller
+ * frees; NULL when out of memory. */
+char *aws_uri_decode(const char *s, bool plus_is_space);
 
 #endif

@@ -74,22 +74,7 @@ char *record_meta_encode(const char *s)
 
 char *record_meta_decode(const char *s)
 {
-	size_t len = strlen(s), w = 0;
-	char *out = malloc(len + 1);
-	if (!out)
-		return NULL;
-	for (size_t r = 0; r < len; r++) {
-		if (s[r] == '%' && r + 2 < len && isxdigit((unsigned char)s[r + 1]) &&
-		    isxdigit((unsigned char)s[r + 2])) {
-			char hex[3] = { s[r + 1], s[r + 2], 0 };
-			out[w++] = (char)strtol(hex, NULL, 16);
-			r += 2;
-		} else {
-			out[w++] = s[r];
-		}
-	}
-	out[w] = '\0';
-	return out;
+	return aws_uri_decode(s, false);
 }
 
 /* --- writing --- */

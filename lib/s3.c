@@ -184,38 +184,14 @@ const char *s3_metadata(const struct aws_response *resp, const char *name)
 	return aws_headers_get(&resp->headers, header);
 }
 
-/* encoding-type=url answers encode keys as HTML forms do ('+' for space),
- * which is how botocore decodes them (unquote_plus). */
-static char *form_decode(const char *s)
-{
-	size_t len = strlen(s);
-	char *out = malloc(len + 1);
-	size_t w = 0;
-	if (!out)
-		return NULL;
-	for (size_t r = 0; r < len; r++) {
-		if (s[r] == '+') {
-			out[w++] = ' ';
-		} else if (s[r] == '%' && r + 2 < len &&
-			   isxdigit((unsigned char)s[r + 1]) &&
-			   isxdigit((unsigned char)s[r + 2])) {
-			char hex[3] = { s[r + 1], s[r + 2], 0 };
-			out[w++] = (char)strtol(hex, NULL, 16);
-			r += 2;
-		} else {
-			out[w++] = s[r];
-		}
-	}
-	out[w] = '\0';
-	return out;
-}
-
 static char *decoded_child(struct xml_node *node, const char *name)
 {
 	char *raw = xml_child_text(node, name);
 	if (!raw)
 		return NULL;
-	char *decoded = form_decode(raw);
+	/* encoding-type=url answers encode keys as HTML forms do ('+' for
+	 * space), which is how botocore decodes them (unquote_plus). */
+	char *decoded = aws_uri_decode(raw, true);
 	free(raw);
 	return decoded;
 }
