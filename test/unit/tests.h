@@ -10,6 +10,7 @@
 	UNIT_SUITE(sigv4) \
 	UNIT_SUITE(timeline) \
 	UNIT_SUITE(tls) \
+	UNIT_SUITE(http) \
 	UNIT_SUITE(zip)
 
 #define UNIT_SUITE(name) void test_##name(void);
