@@ -307,6 +307,10 @@ static void log_change(const struct change *c)
 	} else if (c->skipped) {
 		log_msg(LOG_INFO, "%s %s: skipped: %s", name,
 			c->type ? c->type : "", c->skip_reason);
+	} else if (c->op == RECORD_DELETE) {
+		log_msg(LOG_INFO, "%s Delete %s, event %lld: stored", name,
+			c->rec.param.type ? c->rec.param.type : "",
+			(long long)c->event_time);
 	} else {
 		size_t size = c->rec.param.value ? strlen(c->rec.param.value) : 0;
 		log_msg(LOG_INFO, "%s %s %s version %lld, %zu bytes, event %lld: "
