@@ -683,67 +683,88 @@ static const struct ssm_parameter *find_current(const struct restore_run *r,
 	return NULL;
 }
 
-/* Values through GetParameters (10 names a call), the rest (description,
- * tier, key, pattern) through DescribeParameters (50 names a call). */
-static void read_current_state(struct restore_run *r)
+static void fail_keys_with_target(struct restore_run *r, const char *target,
+				  const struct err *e)
 {
-	const char **names = xcalloc(r->n_keys + 1, sizeof(*names));
+	for (size_t i = 0; i < r->n_keys; i++)
+		if (r->keys[i].target && strcmp(r->keys[i].target, target) == 0)
+			fail_key(&r->keys[i], e);
+}
+
+/* Values through GetParameters, 10 names a call, all at once. A failed
+ * call fails its keys only. */
+static void read_current_values(struct restore_run *r)
+{
+	struct key_state **asked = xcalloc(r->n_keys + 1, sizeof(*asked));
 	size_t n = 0;
 	for (size_t i = 0; i < r->n_keys; i++)
 		if (!r->keys[i].failed && r->keys[i].winner >= 0)
-			names[n++] = r->keys[i].target;
+			asked[n++] = &r->keys[i];
 	size_t n_calls = (n + SSM_GET_PARAMETERS_MAX - 1) / SSM_GET_PARAMETERS_MAX;
 	struct fetch *f = fetches_new(n_calls);
 	for (size_t c = 0; c < n_calls; c++) {
-		size_t from = c * SSM_GET_PARAMETERS_MAX;
-		size_t count = n - from < SSM_GET_PARAMETERS_MAX
-				       ? n - from
-				       : SSM_GET_PARAMETERS_MAX;
-		if (ssm_prepare_get_parameters(&r->ctx, &f[c].call, names + from,
-					       count) < 0)
+		const char *names[SSM_GET_PARAMETERS_MAX];
+		size_t count = 0;
+		for (size_t i = c * SSM_GET_PARAMETERS_MAX;
+		     i < n && count < SSM_GET_PARAMETERS_MAX; i++)
+			names[count++] = asked[i]->target;
+		if (ssm_prepare_get_parameters(&r->ctx, &f[c].call, names, count) < 0)
 			die(EXIT_FAILURE_RUN, "out of memory");
 	}
 	run_fetches(r, f, n_calls);
 	for (size_t c = 0; c < n_calls; c++) {
-		struct err e = { 0 };
-		if (f[c].call.err.kind != ERR_NONE)
-			die_err(&f[c].call.err);
-		if (ssm_parse_get_parameters(&f[c].call, &r->current, NULL, &e) < 0)
-			die_err(&e);
+		struct err e = f[c].call.err;
+		if (e.kind == ERR_NONE)
+			ssm_parse_get_parameters(&f[c].call, &r->current, NULL, &e);
+		for (size_t i = c * SSM_GET_PARAMETERS_MAX;
+		     e.kind != ERR_NONE && i < n &&
+		     i < (c + 1) * SSM_GET_PARAMETERS_MAX; i++)
+			fail_key(asked[i], &e);
 		aws_call_release(&f[c].call);
 	}
 	free(f);
+	free(asked);
+}
 
+static void take_metadata(struct ssm_parameter *cur, struct ssm_parameter *m)
+{
+#define TAKE(field) do { free(cur->field); cur->field = m->field; m->field = NULL; } while (0)
+	TAKE(description);
+	TAKE(key_id);
+	TAKE(tier);
+	TAKE(allowed_pattern);
+	if (!cur->data_type)
+		TAKE(data_type);
+#undef TAKE
+}
+
+/* Description, tier, KMS key and pattern through DescribeParameters, 50
+ * names a call (GetParameters does not give them). */
+static void read_current_metadata(struct restore_run *r)
+{
 	for (size_t from = 0; from < r->current.n; from += 50) {
+		size_t to = from + 50 < r->current.n ? from + 50 : r->current.n;
 		json_t *values = json_array();
-		for (size_t i = from; i < r->current.n && i < from + 50; i++)
+		for (size_t i = from; i < to; i++)
 			json_array_append_new(values,
 					      json_string(r->current.items[i].name));
 		json_t *filters = json_pack("[{s:s, s:s, s:o}]", "Key", "Name",
 					    "Option", "Equals", "Values", values);
 		struct ssm_parameter_list meta = { 0 };
 		struct err e = { 0 };
-		if (ssm_describe_parameters(&r->ctx, filters, &meta, &e) < 0)
-			die_err(&e);
+		if (ssm_describe_parameters(&r->ctx, filters, &meta, &e) < 0) {
+			for (size_t i = from; i < to; i++)
+				fail_keys_with_target(r, r->current.items[i].name, &e);
+		}
 		for (size_t i = 0; i < meta.n; i++) {
-			struct ssm_parameter *cur =
-				(struct ssm_parameter *)find_current(r, meta.items[i].name);
-			if (!cur)
-				continue;
-			struct ssm_parameter *m = &meta.items[i];
-#define TAKE(field) do { free(cur->field); cur->field = m->field; m->field = NULL; } while (0)
-			TAKE(description);
-			TAKE(key_id);
-			TAKE(tier);
-			TAKE(allowed_pattern);
-			if (!cur->data_type)
-				TAKE(data_type);
-#undef TAKE
+			struct ssm_parameter *cur = (struct ssm_parameter *)
+				find_current(r, meta.items[i].name);
+			if (cur)
+				take_metadata(cur, &meta.items[i]);
 		}
 		ssm_parameter_list_release(&meta);
 		json_decref(filters);
 	}
-	free(names);
 }
 
 /* --- what changes --- */
@@ -1080,7 +1101,8 @@ static int run(struct restore_opts *o)
 	fetch_extras(&r);
 	for (size_t i = 0; i < r.n_keys; i++)
 		r.keys[i].target = target_name(&r, &r.keys[i], prefix, key_mode);
-	read_current_state(&r);
+	read_current_values(&r);
+	read_current_metadata(&r);
 	decide_actions(&r);
 
 	if (o->apply) {
