@@ -191,7 +191,7 @@ bench: static ## measure Lambda start, preview/restore/backfill requests and tim
 valgrind: ssmbak ## run the end-to-end tests with ./ssmbak under valgrind memcheck
 	$(Q)SSMBAK_BIN=test/valgrind-ssmbak $(PYTEST) -q -p no:cacheprovider test/e2e
 
-install: ssmbak ## install the binary, its aliases and man pages under PREFIX
+install: | ssmbak ## install ./ssmbak (as built: make or make static), its aliases and man pages under PREFIX
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 0755 ssmbak $(DESTDIR)$(PREFIX)/bin/ssmbak
 	ln -sf ssmbak $(DESTDIR)$(PREFIX)/bin/ssmbak-all
