@@ -161,7 +161,7 @@ $(CFNSPEC): test/cfnspec/package.json test/cfnspec/package-lock.json
 	$(Q)touch $@
 
 cfnspec-check: $(CFNSPEC) ## check template.yaml against the CloudFormation resource specification
-	$(Q)node --test test/cfnspec/
+	$(Q)node --test --test-reporter=dot test/cfnspec/
 
 localaws-test: $(CFNSPEC) ## run localaws' own tests (boto3 and awscli against it)
 	$(Q)$(PYTEST) -q test/localaws/tests
