@@ -62,7 +62,7 @@ char *sigv4_uri_encode(const char *s, size_t len, bool keep_slash)
 
 /* Decodes %XX in place; '+' stays a plus because AWS query strings are
  * RFC 3986, not HTML forms. Returns the new length. */
-static size_t percent_decode(char *s, size_t len)
+size_t sigv4_percent_decode(char *s, size_t len)
 {
 	size_t w = 0;
 	for (size_t r = 0; r < len; r++) {
@@ -169,8 +169,8 @@ static int canonical_param(const char *piece, size_t len,
 	char *raw_value = strndup(value, value_len);
 	param->key = param->value = NULL;
 	if (raw_key && raw_value) {
-		key_len = percent_decode(raw_key, key_len);
-		value_len = percent_decode(raw_value, value_len);
+		key_len = sigv4_percent_decode(raw_key, key_len);
+		value_len = sigv4_percent_decode(raw_value, value_len);
 		param->key = sigv4_uri_encode(raw_key, key_len, false);
 		param->value = sigv4_uri_encode(raw_value, value_len, false);
 	}

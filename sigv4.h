@@ -51,6 +51,8 @@ enum sigv4_path_rule {
 /* Percent-encoding of RFC 3986 unreserved characters kept as they are;
  * keep_slash leaves '/' alone (paths). */
 char *sigv4_uri_encode(const char *s, size_t len, bool keep_slash);
+/* Decodes %XX in place (a malformed escape stays); returns the length. */
+size_t sigv4_percent_decode(char *s, size_t len);
 char *sigv4_canonical_uri(const char *path, enum sigv4_path_rule rule);
 char *sigv4_canonical_query(const char *query);
 /* Sets *signed_headers to "host;x-amz-date" style list. */

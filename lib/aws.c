@@ -112,37 +112,16 @@ char *aws_uri_encode(const char *s, bool keep_slash)
 	return sigv4_uri_encode(s, strlen(s), keep_slash);
 }
 
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 char *aws_uri_decode(const char *s, bool plus_is_space)
 {
-	size_t len = strlen(s), w = 0;
-	char *out = malloc(len + 1);
+	char *out = strdup(s);
 	if (!out)
 		return NULL;
-	for (size_t r = 0; r < len; r++) {
-		int hi, lo;
-		if (plus_is_space && s[r] == '+') {
-			out[w++] = ' ';
-		} else if (s[r] == '%' && r + 2 < len &&
-			   (hi = hex_digit(s[r + 1])) >= 0 &&
-			   (lo = hex_digit(s[r + 2])) >= 0) {
-			out[w++] = (char)(hi * 16 + lo);
-			r += 2;
-		} else {
-			out[w++] = s[r];
-		}
-	}
-	out[w] = '\0';
+	/* '+' first: a "%2B" must still decode to a plus. */
+	for (char *p = out; plus_is_space && *p; p++)
+		if (*p == '+')
+			*p = ' ';
+	out[sigv4_percent_decode(out, strlen(out))] = '\0';
 	return out;
 }
 

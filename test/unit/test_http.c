@@ -2,6 +2,7 @@
  * how an error answer becomes one line. */
 #include <curl/curl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../../lib/http.h"
@@ -105,8 +106,34 @@ static void test_error_lines(void)
 	EXPECT_STR("garbage answer", "SSM GetParameter: InternalError: HTTP status 500", line);
 }
 
+static void test_uri_decode(void)
+{
+	static const struct {
+		const char *in;
+		bool plus;
+		const char *want;
+	} cases[] = {
+		{ "%2Fapp%2Fx", false, "/app/x" },
+		{ "a+b%2Bc", true, "a b+c" },
+		{ "a+b%2Bc", false, "a+b+c" },
+		{ "%C3%BCn%C3%AF", false, "\xc3\xbcn\xc3\xaf" },
+		{ "100%", false, "100%" },
+		{ "%zz%4", false, "%zz%4" },
+		{ "", true, "" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *got = aws_uri_decode(cases[i].in, cases[i].plus);
+		char label[96];
+		snprintf(label, sizeof(label), "decode '%s'%s", cases[i].in,
+			 cases[i].plus ? " (form)" : "");
+		EXPECT_STR(label, cases[i].want, got);
+		free(got);
+	}
+}
+
 void test_http(void)
 {
+	test_uri_decode();
 	test_retryable();
 	test_backoff();
 	test_error_lines();
