@@ -55,8 +55,8 @@ SHELL := /bin/bash
 all: ssmbak ## build ./ssmbak, dynamically linked (quick to iterate on)
 
 help: ## list the targets
-	@grep -hE '^[a-z][a-z_-]*:.*## ' $(MAKEFILE_LIST) | \
-		sed -E 's/^([a-z_-]+):.*## (.*)/  \1\t\2/' | expand -t 16
+	@grep -hE '^[a-z][a-z0-9_-]*:.*## ' $(MAKEFILE_LIST) | \
+		sed -E 's/^([a-z0-9_-]+):.*## (.*)/  \1\t\2/' | expand -t 16
 
 build/cacert.pem: /etc/ssl/certs/ca-certificates.crt
 	@mkdir -p $(@D)
