@@ -417,6 +417,19 @@ static void run_fetches(struct restore_run *r, struct fetch *f, size_t n)
 	free(calls);
 }
 
+/* Runs a phase's fetches at once, hands each answer to settle, and frees
+ * them all. */
+static void run_and_settle(struct restore_run *r, struct fetch *f, size_t n,
+			   void (*settle)(struct fetch *))
+{
+	run_fetches(r, f, n);
+	for (size_t i = 0; i < n; i++) {
+		settle(&f[i]);
+		aws_call_release(&f[i].call);
+	}
+	free(f);
+}
+
 static void fail_key(struct key_state *k, const struct err *e)
 {
 	if (k->failed)
@@ -493,12 +506,7 @@ static void fetch_tags_of_contested(struct restore_run *r)
 			k->entries[j].needed = false;
 		}
 	}
-	run_fetches(r, f, n);
-	for (size_t i = 0; i < n; i++) {
-		learn_from_tags(&f[i]);
-		aws_call_release(&f[i].call);
-	}
-	free(f);
+	run_and_settle(r, f, n, learn_from_tags);
 }
 
 static void adopt_object(struct fetch *f)
@@ -555,12 +563,19 @@ static void fetch_objects(struct restore_run *r)
 		f[n].k = k;
 		f[n++].entry = (size_t)pick;
 	}
-	run_fetches(r, f, n);
-	for (size_t i = 0; i < n; i++) {
-		adopt_object(&f[i]);
-		aws_call_release(&f[i].call);
-	}
-	free(f);
+	run_and_settle(r, f, n, adopt_object);
+}
+
+static void adopt_tags(struct fetch *f)
+{
+	struct record rec;
+	if (record_of_tags(f, &rec) < 0)
+		return;
+	struct key_state *k = f->k;
+	learn_event(&k->entries[f->entry], &rec);
+	record_release(&k->rec);
+	k->rec = rec;
+	k->have_details = true;
 }
 
 /* Format 1 versions have no metadata: their time, type and description
@@ -589,19 +604,7 @@ static void fetch_tags_of_chosen(struct restore_run *r)
 		f[n].k = k;
 		f[n++].entry = (size_t)pick;
 	}
-	run_fetches(r, f, n);
-	for (size_t i = 0; i < n; i++) {
-		struct record rec;
-		if (record_of_tags(&f[i], &rec) == 0) {
-			struct key_state *k = f[i].k;
-			learn_event(&k->entries[f[i].entry], &rec);
-			record_release(&k->rec);
-			k->rec = rec;
-			k->have_details = true;
-		}
-		aws_call_release(&f[i].call);
-	}
-	free(f);
+	run_and_settle(r, f, n, adopt_tags);
 }
 
 /* A contested key's winner may have been chosen from tags alone (a
@@ -626,6 +629,19 @@ static void settle_winners(struct restore_run *r)
 	}
 }
 
+static void adopt_extra(struct fetch *f)
+{
+	struct err e = { 0 };
+	if (f->call.err.kind != ERR_NONE) {
+		fail_key(f->k, &f->call.err);
+	} else if (record_apply_extra(&f->k->rec, buf_str(&f->call.resp.body),
+				      f->call.resp.body.len) < 0) {
+		err_set(&e, ERR_PARSE, "side object %s%s is not readable",
+			RECORD_EXTRA_PREFIX, f->k->rec.extra_ref);
+		fail_key(f->k, &e);
+	}
+}
+
 static void fetch_extras(struct restore_run *r)
 {
 	struct fetch *f = fetches_new(r->n_keys);
@@ -641,21 +657,7 @@ static void fetch_extras(struct restore_run *r)
 		free(key);
 		f[n++].k = k;
 	}
-	run_fetches(r, f, n);
-	for (size_t i = 0; i < n; i++) {
-		struct err e = { 0 };
-		if (f[i].call.err.kind != ERR_NONE) {
-			fail_key(f[i].k, &f[i].call.err);
-		} else if (record_apply_extra(&f[i].k->rec,
-					      buf_str(&f[i].call.resp.body),
-					      f[i].call.resp.body.len) < 0) {
-			err_set(&e, ERR_PARSE, "side object %s%s is not readable",
-				RECORD_EXTRA_PREFIX, f[i].k->rec.extra_ref);
-			fail_key(f[i].k, &e);
-		}
-		aws_call_release(&f[i].call);
-	}
-	free(f);
+	run_and_settle(r, f, n, adopt_extra);
 }
 
 /* --- SSM now --- */
@@ -833,6 +835,12 @@ static void restore_parameter_for(struct key_state *k, struct ssm_parameter *p)
 	}
 }
 
+static void fail_on_error(struct fetch *f)
+{
+	if (f->call.err.kind != ERR_NONE)
+		fail_key(f->k, &f->call.err);
+}
+
 static void apply_puts(struct restore_run *r)
 {
 	struct fetch *f = fetches_new(r->n_keys);
@@ -856,13 +864,7 @@ static void apply_puts(struct restore_run *r)
 	http_client_set_concurrency(r->ctx.http, SSM_WRITE_CONCURRENCY);
 	if (n && stderr_is_terminal())
 		fprintf(stderr, "%s: writing %zu parameters...\n", progname(), n);
-	run_fetches(r, f, n);
-	for (size_t i = 0; i < n; i++) {
-		if (f[i].call.err.kind != ERR_NONE)
-			fail_key(f[i].k, &f[i].call.err);
-		aws_call_release(&f[i].call);
-	}
-	free(f);
+	run_and_settle(r, f, n, fail_on_error);
 }
 
 static void apply_deletes(struct restore_run *r)

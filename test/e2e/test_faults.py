@@ -6,7 +6,7 @@ import time
 import pytest
 
 from bucketfmt import Write, load
-from test_pipeline import Pipeline, eventually, iso  # noqa: F401  (fixture below)
+from test_pipeline import eventually, iso, pipeline  # noqa: F401  (pipeline: a fixture)
 
 T0 = 1718243666
 
@@ -16,16 +16,6 @@ def storm(aws, calls):
         aws.fault(service=service, operation=operation, kind="throttle", rate=0.2)
         aws.fault(service=service, operation=operation, kind="error500", rate=0.1)
         aws.fault(service=service, operation=operation, kind="drop", rate=0.05)
-
-
-@pytest.fixture(scope="module")
-def pipeline(localaws, ssmbak_bin):
-    built = Pipeline(localaws, ssmbak_bin)
-    try:
-        yield built
-    finally:
-        localaws.clear_faults()
-        built.close()
 
 
 def test_a_thousand_changes_under_faults_are_all_recorded(pipeline, aws, ssm, prefix, run):
