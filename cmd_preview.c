@@ -841,6 +841,15 @@ static void fail_on_error(struct fetch *f)
 		fail_key(f->k, &f->call.err);
 }
 
+/* A counter on stderr while writing, only when someone watches it. */
+static void show_progress(size_t done, size_t total, void *what)
+{
+	fprintf(stderr, "\r%s: %s %zu/%zu\033[K", progname(), (const char *)what,
+		done, total);
+	if (done == total)
+		fputs("\r\033[K", stderr);
+}
+
 static void apply_puts(struct restore_run *r)
 {
 	struct fetch *f = fetches_new(r->n_keys);
@@ -862,9 +871,10 @@ static void apply_puts(struct restore_run *r)
 		f[n++].k = k;
 	}
 	http_client_set_concurrency(r->ctx.http, SSM_WRITE_CONCURRENCY);
-	if (n && stderr_is_terminal())
-		fprintf(stderr, "%s: writing %zu parameters...\n", progname(), n);
+	if (stderr_is_terminal())
+		http_client_set_progress(r->ctx.http, show_progress, "writing");
 	run_and_settle(r, f, n, fail_on_error);
+	http_client_set_progress(r->ctx.http, NULL, NULL);
 }
 
 static void apply_deletes(struct restore_run *r)

@@ -26,6 +26,8 @@ struct http_client {
 	long connect_ms;
 	long total_ms;
 	struct sigv4_key_cache key_cache;
+	http_progress_fn progress;
+	void *progress_user;
 };
 
 int http_global_init(struct err *e)
@@ -97,6 +99,13 @@ void http_client_set_concurrency(struct http_client *c, int n)
 void http_client_set_max_attempts(struct http_client *c, int n)
 {
 	c->max_attempts = n < 1 ? 1 : n;
+}
+
+void http_client_set_progress(struct http_client *c, http_progress_fn fn,
+			      void *user)
+{
+	c->progress = fn;
+	c->progress_user = user;
 }
 
 void http_client_set_timeout(struct http_client *c, long connect_ms,
@@ -491,12 +500,15 @@ struct batch {
 	size_t failed;
 };
 
-static void finish_call(struct batch *b, struct aws_call *call, bool failed)
+static void finish_call(struct http_client *c, struct batch *b,
+			struct aws_call *call, bool failed)
 {
 	call->attempt.done = true;
 	b->finished++;
 	if (failed)
 		b->failed++;
+	if (c->progress)
+		c->progress(b->finished, b->n, c->progress_user);
 }
 
 static struct aws_call *next_ready(struct batch *b, double now)
@@ -518,7 +530,7 @@ static void start_ready(struct http_client *c, struct aws_ctx *ctx,
 	struct aws_call *call;
 	while (b->running < c->concurrency && (call = next_ready(b, now))) {
 		if (start_attempt(c, ctx, call) < 0)
-			finish_call(b, call, true);
+			finish_call(c, b, call, true);
 		else
 			b->running++;
 	}
@@ -542,7 +554,7 @@ static void collect_done(struct http_client *c, struct aws_ctx *ctx,
 				http_backoff_seconds(call->attempts, random01());
 			b->retries[b->n_retries++] = call;
 		} else {
-			finish_call(b, call, call->err.kind != ERR_NONE);
+			finish_call(c, b, call, call->err.kind != ERR_NONE);
 		}
 	}
 }

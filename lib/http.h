@@ -42,6 +42,12 @@ void http_client_set_max_attempts(struct http_client *c, int n);
 void http_client_set_timeout(struct http_client *c, long connect_ms,
 			     long total_ms);
 
+/* Told after each call of a batch ends: done of total. */
+typedef void (*http_progress_fn)(size_t done, size_t total, void *user);
+/* NULL fn: no reports. */
+void http_client_set_progress(struct http_client *c, http_progress_fn fn,
+			      void *user);
+
 void aws_call_init(struct aws_call *call, const struct aws_service *svc,
 		   const char *operation, const char *method);
 void aws_call_release(struct aws_call *call);

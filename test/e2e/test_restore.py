@@ -286,3 +286,33 @@ def test_requests_grow_with_keys_not_history(history, preview, aws, prefix):
     assert all(r["value"] == f"v10@{T0 + 10 * 7200}" for r in out.values())
     s3_requests = sum(aws.counters()["s3"].values())
     assert s3_requests / 200 <= 3, aws.counters()
+
+
+def test_progress_counter_only_on_a_terminal(history, aws, ssm, ssmbak_bin, env, bucket, prefix):
+    import os
+    import pty
+    import subprocess
+    names = [f"{prefix}/p/k{i}" for i in range(12)]
+    history([value(n, T0) for n in names])
+    args = [ssmbak_bin, "restore", f"{prefix}/p/", iso(T0 + 1), "-b", bucket]
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=slave)
+    os.close(slave)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    proc.wait(timeout=60)
+    os.close(master)
+    assert proc.returncode == 0
+    assert b"writing 12/12" in seen
+    for n in names:  # something to restore again
+        ssm.put_parameter(Name=n, Value="changed", Type="String", Overwrite=True)
+    piped = subprocess.run(args, env=env, capture_output=True, text=True)
+    assert piped.returncode == 0 and piped.stdout.count(f"{prefix}/p/k") == 12
+    assert "writing" not in piped.stderr
