@@ -135,30 +135,26 @@ static char *normalized_path(const char *path, const char *usage)
 	return xasprintf("%s%s", path[0] == '/' ? "" : "/", path);
 }
 
+enum { OPT_ALL = CLI_OPT_FIRST_FREE, OPT_SHOW_SECURE, OPT_TO, OPT_EXHAUSTIVE };
+
+static const struct option longopts[] = {
+	CLI_COMMON_LONG_OPTIONS,
+	{ "recursive", no_argument, NULL, 'R' },
+	{ "all", no_argument, NULL, OPT_ALL },
+	{ "show-secure", no_argument, NULL, OPT_SHOW_SECURE },
+	{ "to", required_argument, NULL, OPT_TO },
+	{ "exhaustive", no_argument, NULL, OPT_EXHAUSTIVE },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const char shortopts[] = "+R" CLI_COMMON_SHORT_OPTIONS;
+
+/* Options only: parse_command_line has taken PATH and TIME out. */
 static void parse_args(int argc, char **argv, struct restore_opts *o)
 {
-	enum { OPT_ALL = CLI_OPT_FIRST_FREE, OPT_SHOW_SECURE, OPT_TO,
-	       OPT_EXHAUSTIVE };
-	static const struct option longopts[] = {
-		CLI_COMMON_LONG_OPTIONS,
-		{ "recursive", no_argument, NULL, 'R' },
-		{ "all", no_argument, NULL, OPT_ALL },
-		{ "show-secure", no_argument, NULL, OPT_SHOW_SECURE },
-		{ "to", required_argument, NULL, OPT_TO },
-		{ "exhaustive", no_argument, NULL, OPT_EXHAUSTIVE },
-		{ NULL, 0, NULL, 0 },
-	};
 	int c;
 	opterr = 1;
-	while ((c = getopt_long(argc, argv, "+R" CLI_COMMON_SHORT_OPTIONS,
-				longopts, NULL)) != -1 ||
-	       (optind < argc && argc - optind > 2)) {
-		if (c == -1) {
-			/* Options may follow the arguments, as the Python
-			 * tool allowed: move past one argument and go on. */
-			cli_usage_error(o->usage, "too many arguments: '%s'",
-					argv[optind + 2]);
-		}
+	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
 		if (cli_common_option(c, optarg, &o->common, o->usage))
 			continue;
 		switch (c) {
@@ -171,9 +167,31 @@ static void parse_args(int argc, char **argv, struct restore_opts *o)
 	}
 }
 
-/* getopt with "+" stops at the first argument; the Python tool took
- * "PATH TIME --recursive", so options after the two arguments are read
- * in a second pass. */
+/* Whether the option word arg consumes the next word as its value, read
+ * off the same tables getopt uses: "--region" (or an abbreviation of it),
+ * "-r", or a cluster ending in one, "-vr". */
+static bool option_takes_next_word(const char *arg)
+{
+	if (arg[1] == '-') {
+		const char *name = arg + 2;
+		if (strchr(name, '='))
+			return false;
+		for (const struct option *opt = longopts; opt->name; opt++)
+			if (strncmp(opt->name, name, strlen(name)) == 0)
+				return opt->has_arg == required_argument;
+		return false;
+	}
+	for (const char *p = arg + 1; *p; p++) {
+		const char *spec = strchr(shortopts + 1, *p);
+		if (spec && spec[1] == ':')
+			return p[1] == '\0';
+	}
+	return false;
+}
+
+/* getopt cannot tell "-90m" (a TIME) from an option, and the Python tool
+ * took "PATH TIME --recursive": so the words are split here into options
+ * and the two arguments, and getopt sees only the options. */
 static void parse_command_line(int argc, char **argv, struct restore_opts *o)
 {
 	/* Static so that a usage error, which exits from deep inside, leaves
@@ -184,21 +202,13 @@ static void parse_command_line(int argc, char **argv, struct restore_opts *o)
 	int n_args = 0, n_positional = 0;
 	args[n_args++] = (char *)progname();
 	for (int i = 1; i < argc; i++) {
-		bool takes_value = strcmp(argv[i], "-r") == 0 ||
-				   strcmp(argv[i], "-b") == 0 ||
-				   strcmp(argv[i], "--region") == 0 ||
-				   strcmp(argv[i], "--bucket") == 0 ||
-				   strcmp(argv[i], "--profile") == 0 ||
-				   strcmp(argv[i], "--stack") == 0 ||
-				   strcmp(argv[i], "--output") == 0 ||
-				   strcmp(argv[i], "--to") == 0;
 		if (strcmp(argv[i], "--") == 0) {
 			while (++i < argc)
 				positional[n_positional++] = argv[i];
 		} else if (argv[i][0] == '-' && argv[i][1] &&
 			   !(argv[i][1] >= '0' && argv[i][1] <= '9')) {
 			args[n_args++] = argv[i];
-			if (takes_value && i + 1 < argc)
+			if (option_takes_next_word(argv[i]) && i + 1 < argc)
 				args[n_args++] = argv[++i];
 		} else {
 			positional[n_positional++] = argv[i];

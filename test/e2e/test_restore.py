@@ -316,3 +316,15 @@ def test_progress_counter_only_on_a_terminal(history, aws, ssm, ssmbak_bin, env,
     piped = subprocess.run(args, env=env, capture_output=True, text=True)
     assert piped.returncode == 0 and piped.stdout.count(f"{prefix}/p/k") == 12
     assert "writing" not in piped.stderr
+
+
+@pytest.mark.parametrize("spelling", [["--region", "us-east-1"], ["--reg", "us-east-1"],
+                                      ["--region=us-east-1"], ["-r", "us-east-1"],
+                                      ["-rus-east-1"], ["-vr", "us-east-1"]])
+def test_option_spellings_around_the_arguments(run, bucket, spelling):
+    """Options before or after PATH TIME, in every spelling getopt takes,
+    beside a relative TIME that looks like an option."""
+    for args in ([*spelling, "/nothing/", "-1d"], ["/nothing/", "-1d", *spelling]):
+        out = run("preview", *args, "-b", bucket, "-v")
+        assert out.returncode == 0, (args, out.stderr)
+        assert "region us-east-1 (from --region)" in out.stderr, (args, out.stderr)
