@@ -8,7 +8,6 @@ import json
 import os
 import pathlib
 import subprocess
-import tempfile
 import urllib.request
 import uuid
 
@@ -165,6 +164,26 @@ def run(ssmbak_bin, env):
             subprocess.run([argv0, *args], executable=ssmbak_bin, env={**env, **(env_extra or {})},
                            capture_output=True, text=True, timeout=timeout, input=input)
     return runner
+
+
+def run_with_stderr_on_a_terminal(args, env, timeout=60):
+    """Runs a command whose stderr is a pseudo-terminal; returns (exit code,
+    bytes written to stderr). stdout is discarded."""
+    import pty
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=slave)
+    os.close(slave)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # EIO once the child closed its end
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(master)
+    return proc.wait(timeout=timeout), seen
 
 
 # Tests that need the binary itself: it is deployed as a Lambda's bootstrap,

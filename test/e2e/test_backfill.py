@@ -3,18 +3,15 @@ writes (byte for byte, FORMAT.md), what a rerun skips, how it survives
 throttling and errors, and how many requests it spends."""
 import hashlib
 import json
-import os
 import pathlib
-import pty
 import re
 import subprocess
-import threading
 import time
-import urllib.parse
 
 import pytest
 
 from bucketfmt import Write, legacy_description, load, meta_encode
+from conftest import run_with_stderr_on_a_terminal
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 MAN = ROOT / "man" / "ssmbak-backfill.1"
@@ -664,21 +661,9 @@ def test_progress_only_on_a_terminal(ssmbak_bin, env, backfill, ssm, bucket, pre
     put_all(ssm, many(prefix, 20))
     plain = backfill("-p", prefix, "--do-it", "--force")
     assert "\r" not in plain.stderr
-    master, slave = pty.openpty()
-    proc = subprocess.Popen([ssmbak_bin, "backfill", "-p", prefix, "-b", bucket, "--do-it",
-                             "--force"], env=env, stdout=subprocess.DEVNULL, stderr=slave)
-    os.close(slave)
-    seen = b""
-    while True:
-        try:
-            chunk = os.read(master, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        seen += chunk
-    os.close(master)
-    assert proc.wait(timeout=60) == 0
+    code, seen = run_with_stderr_on_a_terminal(
+        [ssmbak_bin, "backfill", "-p", prefix, "-b", bucket, "--do-it", "--force"], env)
+    assert code == 0
     assert b"\rssmbak backfill: written 0/20" in seen
     assert b"listed 20, written 20, skipped 0, failed 0" in seen
 

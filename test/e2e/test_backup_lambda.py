@@ -3,7 +3,6 @@ what it stores for each kind of change, and that restore then answers
 right however late, reordered or repeated the events came."""
 import datetime
 import json
-import os
 import subprocess
 import time
 import urllib.parse

@@ -5,7 +5,6 @@ import re
 import shutil
 import subprocess
 
-import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 MAN = ROOT / "man"

@@ -1,9 +1,7 @@
 """Nothing lost under faults: 20% throttling, 10% server errors and dropped
 connections on the calls that store and restore a change."""
 import json
-import time
 
-import pytest
 
 from bucketfmt import Write, load
 from test_pipeline import eventually, iso, pipeline  # noqa: F401  (pipeline: a fixture)

@@ -203,7 +203,7 @@ def test_partial_failure_is_reported_and_rerun_finishes(history, preview, ssm, a
     for n in names:
         assert f"{n}: not restored: SSM PutParameter: InternalServerError" in failed.stderr
     assert "run the same command again" in failed.stderr
-    assert all(f"value-" not in line for line in failed.stderr.splitlines())
+    assert all("value-" not in line for line in failed.stderr.splitlines())
     aws.clear_faults()
     done = run("restore", prefix, iso(T0 + 1), "-b", bucket)
     assert done.returncode == 0, done.stderr
@@ -289,27 +289,13 @@ def test_requests_grow_with_keys_not_history(history, preview, aws, prefix):
 
 
 def test_progress_counter_only_on_a_terminal(history, aws, ssm, ssmbak_bin, env, bucket, prefix):
-    import os
-    import pty
     import subprocess
+    from conftest import run_with_stderr_on_a_terminal
     names = [f"{prefix}/p/k{i}" for i in range(12)]
     history([value(n, T0) for n in names])
     args = [ssmbak_bin, "restore", f"{prefix}/p/", iso(T0 + 1), "-b", bucket]
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=slave)
-    os.close(slave)
-    seen = b""
-    while True:
-        try:
-            chunk = os.read(master, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        seen += chunk
-    proc.wait(timeout=60)
-    os.close(master)
-    assert proc.returncode == 0
+    code, seen = run_with_stderr_on_a_terminal(args, env)
+    assert code == 0
     assert b"writing 12/12" in seen
     for n in names:  # something to restore again
         ssm.put_parameter(Name=n, Value="changed", Type="String", Overwrite=True)

@@ -12,7 +12,6 @@ import random
 import subprocess
 from urllib.parse import quote
 
-import pytest
 from botocore.auth import SigV4Auth, S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
