@@ -111,9 +111,7 @@ static int prepare_history_page(struct aws_ctx *ctx, struct aws_call *call,
 				 "WithDecryption", 1, "MaxResults", 50);
 	if (next_token)
 		json_object_set_new(body, "NextToken", json_string(next_token));
-	int rc = body ? ssm_prepare(ctx, call, "GetParameterHistory", body) : -1;
-	if (!body)
-		aws_call_init(call, &aws_ssm, "GetParameterHistory", "POST");
+	int rc = ssm_prepare(ctx, call, "GetParameterHistory", body);
 	json_decref(body);
 	return rc;
 }

@@ -117,7 +117,7 @@ int ssm_prepare(struct aws_ctx *ctx, struct aws_call *call,
 	snprintf(target, sizeof(target), "AmazonSSM.%s", operation);
 	req->origin = aws_endpoint(ctx, &aws_ssm, &custom);
 	req->path = strdup("/");
-	char *text = json_dumps(body, JSON_COMPACT);
+	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	int rc = req->origin && req->path && text &&
 				 buf_puts(&req->body, text) == 0 &&
 				 aws_headers_add(&req->headers, "Content-Type",
@@ -158,9 +158,7 @@ int ssm_prepare_get_parameters(struct aws_ctx *ctx, struct aws_call *call,
 {
 	json_t *body = json_pack("{s:o, s:b}", "Names", names_array(names, n),
 				 "WithDecryption", 1);
-	int rc = body ? ssm_prepare(ctx, call, "GetParameters", body) : -1;
-	if (!body)
-		aws_call_init(call, &aws_ssm, "GetParameters", "POST");
+	int rc = ssm_prepare(ctx, call, "GetParameters", body);
 	json_decref(body);
 	return rc;
 }
@@ -215,23 +213,20 @@ int ssm_prepare_put_parameter(struct aws_ctx *ctx, struct aws_call *call,
 	json_t *body = json_pack("{s:s, s:s, s:s, s:b}", "Name", p->name,
 				 "Value", p->value ? p->value : "", "Type",
 				 p->type ? p->type : "String", "Overwrite", 1);
-	int rc = -1;
-	if (body) {
-		set_if(body, "Description", p->description);
-		if (p->type && strcmp(p->type, "SecureString") == 0)
-			set_if(body, "KeyId", p->key_id);
-		set_if(body, "Tier", p->tier);
-		set_if(body, "DataType", p->data_type);
-		set_if(body, "AllowedPattern", p->allowed_pattern);
-		rc = ssm_prepare(ctx, call, "PutParameter", body);
-		/* The body held the value: wipe jansson's copy too. */
-		json_t *value = json_object_get(body, "Value");
-		if (value)
-			json_string_set(value, "");
-		json_decref(body);
-	} else {
-		aws_call_init(call, &aws_ssm, "PutParameter", "POST");
-	}
+	/* body is NULL when the value is not UTF-8 text: ssm_prepare then
+	 * fails, and jansson's setters and getters take NULL. */
+	set_if(body, "Description", p->description);
+	if (p->type && strcmp(p->type, "SecureString") == 0)
+		set_if(body, "KeyId", p->key_id);
+	set_if(body, "Tier", p->tier);
+	set_if(body, "DataType", p->data_type);
+	set_if(body, "AllowedPattern", p->allowed_pattern);
+	int rc = ssm_prepare(ctx, call, "PutParameter", body);
+	/* The body held the value: wipe jansson's copy too. */
+	json_t *value = json_object_get(body, "Value");
+	if (value)
+		json_string_set(value, "");
+	json_decref(body);
 	return rc;
 }
 
@@ -239,9 +234,7 @@ int ssm_prepare_delete_parameters(struct aws_ctx *ctx, struct aws_call *call,
 				  const char *const *names, size_t n)
 {
 	json_t *body = json_pack("{s:o}", "Names", names_array(names, n));
-	int rc = body ? ssm_prepare(ctx, call, "DeleteParameters", body) : -1;
-	if (!body)
-		aws_call_init(call, &aws_ssm, "DeleteParameters", "POST");
+	int rc = ssm_prepare(ctx, call, "DeleteParameters", body);
 	json_decref(body);
 	return rc;
 }
@@ -321,9 +314,7 @@ int ssm_get_parameter(struct aws_ctx *ctx, const char *name,
 	struct aws_call call;
 	json_t *body = json_pack("{s:s, s:b}", "Name", name, "WithDecryption", 1);
 	json_t *root = NULL;
-	int rc = body ? ssm_prepare(ctx, &call, "GetParameter", body) : -1;
-	if (!body)
-		aws_call_init(&call, &aws_ssm, "GetParameter", "POST");
+	int rc = ssm_prepare(ctx, &call, "GetParameter", body);
 	json_decref(body);
 	if (rc < 0)
 		err_set(e, ERR_NOMEM, "out of memory");

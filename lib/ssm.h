@@ -43,7 +43,9 @@ struct ssm_parameter *ssm_parameter_list_add(struct ssm_parameter_list *l);
  * ParameterHistory objects share names. */
 int ssm_parameter_from_json(json_t *obj, struct ssm_parameter *out);
 
-/* A call to operation with this JSON body (not consumed). */
+/* A call to operation with this JSON body (not consumed). The call is set
+ * up even when this fails, so it can always be released; a NULL body (a
+ * json_pack that ran out of memory) fails. */
 int ssm_prepare(struct aws_ctx *ctx, struct aws_call *call,
 		const char *operation, json_t *body);
 int ssm_parse_answer(const struct aws_call *call, json_t **out, struct err *e);
