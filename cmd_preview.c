@@ -478,8 +478,11 @@ static int choose_key(void *user, const struct scan_key *sk, struct err *e)
 {
 	struct restore_run *r = user;
 	if (r->n_seen++ == 0 && !is_path_arg(r->opts->path) &&
-	    strcmp(sk->param_key, r->opts->path) == 0)
+	    strcmp(sk->param_key, r->opts->path) == 0) {
 		r->key_mode = true;
+		free(r->scope);
+		r->scope = xstrdup(r->opts->path);
+	}
 	if (!in_scope(sk->param_key, r->scope, r->key_mode, r->opts->recursive))
 		return 0;
 	size_t n;
@@ -522,10 +525,6 @@ static void scan_scope(struct restore_run *r)
 		die_err(&e);
 	}
 	settle_pending(r);
-	if (r->key_mode) {
-		free(r->scope);
-		r->scope = xstrdup(path);
-	}
 }
 
 /* --- fetching what comparing needs --- */
@@ -681,23 +680,23 @@ static void fetch_extras(struct restore_run *r)
 
 /* --- SSM now --- */
 
+/* SSM keeps a single-level name without its slash: "/foo" and "foo" are
+ * one parameter (UPSTREAM.md, defect 9). */
+static const char *canonical_name(const char *name)
+{
+	return name[0] == '/' && !strchr(name + 1, '/') ? name + 1 : name;
+}
+
 static char *target_name(const struct restore_run *r, const struct key_state *k)
 {
 	if (!r->opts->to)
-		return xstrdup(k->key);
+		return xstrdup(canonical_name(k->key));
 	if (r->key_mode)
 		return xstrdup(r->opts->to);
 	const char *rest = k->key + strlen(r->scope);
 	const char *to = r->opts->to;
 	return xasprintf("%s%s%s", to, to[strlen(to) - 1] == '/' ? "" : "/",
 			 rest);
-}
-
-/* SSM keeps a single-level name without its slash: "/foo" and "foo" are
- * one parameter (UPSTREAM.md, defect 9). */
-static const char *canonical_name(const char *name)
-{
-	return name[0] == '/' && !strchr(name + 1, '/') ? name + 1 : name;
 }
 
 static const struct ssm_parameter *find_current(const struct restore_run *r,

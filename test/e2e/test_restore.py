@@ -8,7 +8,6 @@ import pytest
 from bucketfmt import Write, expected_state, load
 
 T0 = 1718243666  # 2024-06-13T01:54:26Z, the seed README's event
-SINCE = T0 - 10 * 86400  # the format marker: everything here is format 2
 
 
 def iso(t):
@@ -27,8 +26,8 @@ def delete(name, event, written=None):
 
 @pytest.fixture
 def history(aws, bucket):
-    def lay(writes, marker=True):
-        load(aws.endpoint, bucket, writes, SINCE if marker else None)
+    def lay(writes):
+        load(aws.endpoint, bucket, writes)
     return lay
 
 
@@ -142,7 +141,7 @@ def test_old_tool_bucket(history, preview, prefix):
     k = f"{prefix}/k"
     history([Write(k, "legacy_value", T0, T0 + 30, 0, "one", description="a;b,c"),
              Write(k, "legacy_delete", 0, T0 + 100),
-             Write(k, "legacy_value", T0 + 200, T0 + 5000, 0, "two")], marker=False)
+             Write(k, "legacy_value", T0 + 200, T0 + 5000, 0, "two")])
     assert state(preview, k, T0 + 50)[k]["value"] == "one"
     assert state(preview, k, T0 + 50)[k]["description"] == "abc"
     assert state(preview, k, T0 + 150)[k]["deleted"] is True
