@@ -518,12 +518,8 @@ static void scan_scope(struct restore_run *r)
 	r->scope = dir ? xstrdup(path) : xasprintf("%s/", path);
 	struct scan_opts so = { r->bucket, r->prefix, path,
 				dir && !r->opts->recursive };
-	if (scan_tree(&r->ctx, &so, choose_key, r, &e) < 0) {
-		if (strcmp(e.code, "NoSuchBucket") == 0)
-			die(EXIT_CONFIG, "bucket %s does not exist (check --bucket "
-			    "and --region)", r->bucket);
+	if (scan_tree(&r->ctx, &so, choose_key, r, &e) < 0)
 		die_err(&e);
-	}
 	settle_pending(r);
 }
 

@@ -313,3 +313,16 @@ def test_option_spellings_around_the_arguments(run, bucket, spelling):
         out = run("preview", *args, "-b", bucket, "-v")
         assert out.returncode == 0, (args, out.stderr)
         assert "region us-east-1 (from --region)" in out.stderr, (args, out.stderr)
+
+
+def test_writer_died_between_data_and_index(history, preview, prefix):
+    """A data version without its index entry is read from its tags."""
+    k = f"{prefix}/k"
+    history([value(k, T0, version=1, val="one"),
+             Write(k, "value_unindexed", T0 + 10, T0 + 12, 2, "two"),
+             Write(k, "delete_unindexed", T0 + 20, T0 + 30)])
+    assert state(preview, k, T0 + 5)[k]["value"] == "one"
+    assert state(preview, k, T0 + 15)[k]["value"] == "two"
+    # an unindexed delete marker is a delete at its LastModified (format 1)
+    assert state(preview, k, T0 + 25)[k]["value"] == "two"
+    assert state(preview, k, T0 + 30)[k]["deleted"] is True
