@@ -27,7 +27,8 @@
 	"      --all            show every key's state at TIME, changed or not\n" \
 	"      --show-secure    show SecureString values (masked otherwise)\n" \
 	"      --to NEWPATH     restore under NEWPATH instead of in place (no deletes)\n" \
-	"      --exhaustive     read every version's tags, not only those near TIME\n" \
+	"      --key-prefix PREFIX  keys live under PREFIX in the bucket\n" \
+	"                       (default: SSMBAK_KEY_PREFIX, else none)\n" \
 	"      --output FORMAT  table (default) or json\n" \
 	"  -b, --bucket BUCKET  the backup bucket (default: SSMBAK_BUCKET, the stack's)\n" \
 	"      --stack NAME     find the bucket of this ssmbak stack\n" \
@@ -42,7 +43,7 @@
 
 static const char preview_usage[] =
 	"usage: ssmbak preview PATH TIME [-R] [--all] [--show-secure] [--to NEWPATH]\n"
-	"                      [--exhaustive] [--output table|json] [-b BUCKET]\n"
+	"                      [--key-prefix PREFIX] [--output table|json] [-b BUCKET]\n"
 	"                      [--stack NAME] [-r REGION] [--profile NAME] [-v]\n"
 	"\n"
 	"Show what 'ssmbak restore' would change to put PATH back as it was at TIME.\n"
@@ -50,7 +51,7 @@ static const char preview_usage[] =
 
 static const char restore_usage[] =
 	"usage: ssmbak restore PATH TIME [-R] [--all] [--show-secure] [--to NEWPATH]\n"
-	"                      [--exhaustive] [--output table|json] [-b BUCKET]\n"
+	"                      [--key-prefix PREFIX] [--output table|json] [-b BUCKET]\n"
 	"                      [--stack NAME] [-r REGION] [--profile NAME] [-v]\n"
 	"\n"
 	"Put PATH back as it was at TIME: the parameters 'ssmbak preview' shows\n"
@@ -69,7 +70,6 @@ struct restore_opts {
 	bool recursive;
 	bool all;
 	bool show_secure;
-	bool exhaustive;
 	const char *to;
 	bool apply;
 	const char *usage;
@@ -154,7 +154,7 @@ static char *normalized_path(const char *path, const char *usage)
 	return xasprintf("%s%s", path[0] == '/' ? "" : "/", path);
 }
 
-enum { OPT_ALL = CLI_OPT_FIRST_FREE, OPT_SHOW_SECURE, OPT_TO, OPT_EXHAUSTIVE };
+enum { OPT_ALL = CLI_OPT_FIRST_FREE, OPT_SHOW_SECURE, OPT_TO };
 
 static const struct option longopts[] = {
 	CLI_COMMON_LONG_OPTIONS,
@@ -162,7 +162,7 @@ static const struct option longopts[] = {
 	{ "all", no_argument, NULL, OPT_ALL },
 	{ "show-secure", no_argument, NULL, OPT_SHOW_SECURE },
 	{ "to", required_argument, NULL, OPT_TO },
-	{ "exhaustive", no_argument, NULL, OPT_EXHAUSTIVE },
+	CLI_KEY_PREFIX_OPTION,
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -181,7 +181,6 @@ static void parse_args(int argc, char **argv, struct restore_opts *o)
 		case OPT_ALL: o->all = true; break;
 		case OPT_SHOW_SECURE: o->show_secure = true; break;
 		case OPT_TO: o->to = optarg; break;
-		case OPT_EXHAUSTIVE: o->exhaustive = true; break;
 		}
 	}
 }

@@ -144,7 +144,7 @@ def expected_object(meta, value):
         tags["ssmbakDescription"] = legacy_description(description)
     if name != key:
         tags["ssmbakName"] = name
-    md = {"ssmbak-format": "2", "ssmbak-time": event, "ssmbak-op": "Backfill",
+    md = {"ssmbak-format": "3", "ssmbak-time": event, "ssmbak-op": "Backfill",
           "ssmbak-type": meta["Type"], "ssmbak-version": str(meta["Version"]),
           "ssmbak-modified": f"{modified:.3f}", "ssmbak-tier": meta["Tier"],
           "ssmbak-data-type": meta_encode(meta["DataType"])}
@@ -357,11 +357,8 @@ def test_every_kind_is_stored_exactly_as_format_md_says(backfill, ssm, s3, bucke
     for p in params:
         assert_stored_exactly(s3, bucket, meta[p["Name"]], p["Value"])
     assert version_count(s3, bucket, "/") == len(params)
-    marker = json.loads(s3.get_object(Bucket=bucket, Key=".ssmbak/format")["Body"].read())
-    assert marker["format"] == 2 and marker["max_delay_seconds"] == 3600
-    assert abs(marker["since"] - time.time()) < 120
-    # Fresh parameters: written within the delay bound, no late index.
-    assert versions(s3, bucket, ".ssmbak/late") == []
+    # FORMAT.md, "The change index": one entry per version written.
+    assert version_count(s3, bucket, ".ssmbak/changes/") == len(params)
     for text in (out.stdout, out.stderr):
         assert "s3cr3t" not in text and "secret-" not in text
 
@@ -496,25 +493,20 @@ def test_names_sharing_a_key(backfill, ssm, s3, bucket, prefix):
     assert version_count(s3, bucket, "/" + bare) == 3
 
 
-def test_existing_format_marker_is_kept(backfill, ssm, s3, bucket, prefix):
-    s3.put_object(Bucket=bucket, Key=".ssmbak/format",
-                  Body=b'{"format":2,"max_delay_seconds":3600,"since":1700000000}')
-    put_all(ssm, [dict(Name=f"{prefix}/m", Type="String", Value="v")])
-    assert backfill("-p", prefix, "--do-it").returncode == 0
-    assert version_count(s3, bucket, ".ssmbak/format") == 1
-
-
-def test_run_announcement_failure_writes_nothing(backfill, ssm, s3, aws, bucket, prefix):
-    """Versions must not be written before their run is announced: restore
-    would bound their delay."""
+def test_a_failed_index_write_fails_the_parameter(backfill, run, ssm, s3, aws, bucket, prefix):
+    """The data version is written, its change index entry is not: the
+    parameter is reported failed (exit 1), and restore still reads the
+    version from its tags (FORMAT.md, "Reading")."""
     put_all(ssm, [dict(Name=f"{prefix}/x", Type="String", Value="v")])
     aws.fault(service="s3", operation="PutObject", kind="error500", count=1, after=1)
     out = backfill("-p", prefix, "--do-it", env_extra={"AWS_MAX_ATTEMPTS": "1"})
     assert out.returncode == 1
-    assert "announcing the run" in out.stderr and "nothing was written" in out.stderr
-    assert version_count(s3, bucket) == 0
-    assert backfill("-p", prefix, "--do-it").returncode == 0
-    assert version_count(s3, bucket) == 1
+    assert f"failed: {prefix}/x: S3 PutObject: InternalError" in out.stderr
+    assert version_count(s3, bucket, prefix) == 1
+    assert version_count(s3, bucket, ".ssmbak/changes" + prefix) == 0
+    got = run("preview", prefix + "/", "now", "-b", bucket, "--all", "--output", "json")
+    assert got.returncode == 0, got.stderr
+    assert [r["value"] for r in json.loads(got.stdout)] == ["v"]
 
 
 # --- old parameters and restore ----------------------------------------------------
@@ -523,8 +515,7 @@ def test_run_announcement_failure_writes_nothing(backfill, ssm, s3, aws, bucket,
 def test_old_parameters_restore_to_before_the_backfill(backfill, run, ssm, s3, aws, bucket,
                                                          prefix):
     """Parameters last changed two days ago: the versions carry that time,
-    the run is announced under .ssmbak/unbounded/, and preview at a time
-    between the change and the backfill sees them."""
+    and preview at a time between the change and the backfill sees them."""
     aws.clock(offset=-2 * 86400, check_skew=False)
     params = put_all(ssm, [dict(Name=f"{prefix}/old/a", Type="String", Value="A"),
                            dict(Name=f"{prefix}/old/b", Type="SecureString", Value="B-secret"),
@@ -537,9 +528,6 @@ def test_old_parameters_restore_to_before_the_backfill(backfill, run, ssm, s3, a
         m = meta[p["Name"]]
         assert time.time() - m["LastModifiedDate"].timestamp() > 86400
         assert_stored_exactly(s3, bucket, m, p["Value"])
-    assert version_count(s3, bucket, ".ssmbak/late") == 0
-    runs = [v[0] for v in versions(s3, bucket, ".ssmbak/unbounded/")]
-    assert len(runs) == 2 and runs[0] + "/" == runs[1][:len(runs[0]) + 1]
     then = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() - 86400))
     preview = run("preview", prefix + "/old/", then, "-b", bucket, "--all", "--show-secure",
                   "--output", "json")
@@ -645,15 +633,6 @@ def test_lasting_faults_give_the_exact_failure_list_and_a_rerun_finishes(
     assert version_count(s3, bucket) == 60
 
 
-def test_marker_failure_is_reported(backfill, ssm, s3, aws, bucket, prefix):
-    put_all(ssm, [dict(Name=f"{prefix}/x", Type="String", Value="v")])
-    aws.fault(service="s3", operation="GetObject", kind="error500")
-    out = backfill("-p", prefix, "--do-it", env_extra={"AWS_MAX_ATTEMPTS": "1"})
-    assert out.returncode == 1
-    assert "ssmbak backfill: failed: .ssmbak/format: S3 GetObject: InternalError" in out.stderr
-    assert summary(out) == (1, 1, 0, 0)
-
-
 # --- the terminal -----------------------------------------------------------------
 
 
@@ -682,17 +661,15 @@ def test_requests_per_parameter_for_1000_on_an_empty_bucket(backfill, ssm, aws, 
     total = sum(n for ops in counts.values() for n in ops.values())
     print(f"\n1,000 parameters, empty bucket: {total} requests, "
           f"{total / 1000:.3f} per parameter: {json.dumps(counts, sort_keys=True)}")
-    assert total / 1000 <= 1.3, counts
+    # two writes a parameter: its version and its change index entry
+    assert total / 1000 <= 2.2, counts
     assert counts["ssm"]["GetParameters"] == 100
-    # 1,000 versions, the format marker, the run's start and end
-    assert counts["s3"]["PutObject"] == 1003
+    assert counts["s3"]["PutObject"] == 2000
 
 
 def test_old_parameters_cost_no_more(backfill, ssm, aws, s3, bucket, prefix):
-    """Parameters last changed long ago (the usual case for a backfill):
-    each version is written more than MAX_DELAY after its event time; the
-    run, not each key, is recorded as unbounded (FORMAT.md, "Backfill
-    runs"), so they cost what new ones cost."""
+    """Parameters last changed long ago (the usual case for a backfill)
+    cost what new ones cost: the change index holds their event times."""
     aws.clock(offset=-7 * 86400, check_skew=False)
     put_all(ssm, many(prefix, 200))
     aws.clock()
@@ -703,6 +680,5 @@ def test_old_parameters_cost_no_more(backfill, ssm, aws, s3, bucket, prefix):
     total = sum(n for ops in counts.values() for n in ops.values())
     print(f"\n200 old parameters, empty bucket: {total / 200:.3f} requests each: "
           f"{json.dumps(counts, sort_keys=True)}")
-    assert counts["s3"]["PutObject"] == 200 + 3
-    assert version_count(s3, bucket, ".ssmbak/late/") == 0
-    assert total / 200 <= 1.3, counts
+    assert counts["s3"]["PutObject"] == 2 * 200
+    assert total / 200 <= 2.3, counts
