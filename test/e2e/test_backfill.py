@@ -138,6 +138,7 @@ def expected_object(meta, value):
     modified = meta["LastModifiedDate"].timestamp()
     event = str(int(modified // 1))
     tags = {"ssmbakTime": event, "ssmbakType": meta["Type"], "ssmbakVersion": str(meta["Version"]),
+            "ssmbakModified": str(round(modified * 1000)),
             "ssmbakOp": "Backfill"}
     description = meta.get("Description")
     if description:
