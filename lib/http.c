@@ -16,6 +16,14 @@
 #include "tls.h"
 #include "xml.h"
 
+/* Adaptive mode limits each service on its own, as each SDK client (one a
+ * service) does: SSM throttling must not slow S3 down. */
+#define HTTP_MAX_LIMITED_SERVICES 16
+struct service_limiter {
+	const struct aws_service *service;
+	struct retry_limiter limiter;
+};
+
 struct http_client {
 	CURLM *multi;
 	CURL **idle;
@@ -24,8 +32,11 @@ struct http_client {
 	int concurrency;
 	int max_attempts;
 	enum retry_mode retry_mode;
+	bool retry_mode_chosen;   /* by AWS_RETRY_MODE or the profile */
+	bool max_attempts_chosen; /* by AWS_MAX_ATTEMPTS or the profile */
 	struct retry_quota quota;
-	struct retry_limiter limiter;
+	struct service_limiter limiters[HTTP_MAX_LIMITED_SERVICES];
+	size_t n_limiters;
 	long connect_ms;
 	long total_ms;
 	struct sigv4_key_cache key_cache;
@@ -93,7 +104,18 @@ int http_client_configure_retries(struct http_client *c, const char *retry_mode,
 	}
 	c->retry_mode = mode;
 	c->max_attempts = attempts;
+	c->retry_mode_chosen = mode_text != NULL;
+	c->max_attempts_chosen = attempts_text != NULL;
 	return 0;
+}
+
+void http_client_prefer_retry_mode(struct http_client *c, enum retry_mode mode)
+{
+	if (c->retry_mode_chosen)
+		return;
+	c->retry_mode = mode;
+	if (!c->max_attempts_chosen)
+		c->max_attempts = retry_default_max_attempts(mode);
 }
 
 enum retry_mode http_client_retry_mode(const struct http_client *c)
@@ -118,7 +140,6 @@ struct http_client *http_client_new(struct err *e)
 	}
 	c->concurrency = HTTP_DEFAULT_CONCURRENCY;
 	retry_quota_init(&c->quota);
-	retry_limiter_init(&c->limiter, monotonic_seconds());
 	if (http_client_configure_retries(c, NULL, NULL, e) < 0) {
 		http_client_free(c);
 		return NULL;
@@ -491,6 +512,20 @@ static int start_attempt(struct http_client *c, struct aws_ctx *ctx,
 	return 0;
 }
 
+static struct retry_limiter *limiter_for(struct http_client *c,
+					 const struct aws_service *service)
+{
+	for (size_t i = 0; i < c->n_limiters; i++)
+		if (c->limiters[i].service == service)
+			return &c->limiters[i].limiter;
+	size_t at = c->n_limiters < HTTP_MAX_LIMITED_SERVICES
+			    ? c->n_limiters++
+			    : HTTP_MAX_LIMITED_SERVICES - 1;
+	c->limiters[at].service = service;
+	retry_limiter_init(&c->limiters[at].limiter, monotonic_seconds());
+	return &c->limiters[at].limiter;
+}
+
 /* What the retry mode learns from an answer: adaptive mode adjusts its
  * sending rate to every answer; a success gives the retry quota back what
  * the call's last retry took (or one token when it needed none). */
@@ -498,7 +533,8 @@ static void note_answer(struct http_client *c, struct aws_call *call, bool ok,
 			bool throttled)
 {
 	if (c->retry_mode == RETRY_ADAPTIVE)
-		retry_limiter_update(&c->limiter, throttled, monotonic_seconds());
+		retry_limiter_update(limiter_for(c, call->req.service), throttled,
+				     monotonic_seconds());
 	if (ok && c->retry_mode != RETRY_LEGACY)
 		retry_quota_success(&c->quota, call->attempt.retry_cost);
 }
@@ -576,33 +612,39 @@ static void finish_call(struct http_client *c, struct batch *b,
 		c->progress(b->finished, b->n, c->progress_user);
 }
 
-static struct aws_call *next_ready(struct batch *b, double now)
+/* The next call whose turn it is (a retry past its backoff first, else a
+ * new one), left in place; NULL when none. *at is its retry slot, or
+ * n_retries for a new call. */
+static struct aws_call *peek_ready(const struct batch *b, double now,
+				   size_t *at)
 {
 	for (size_t i = 0; i < b->n_retries; i++) {
 		if (b->retries[i]->attempt.not_before <= now) {
-			struct aws_call *call = b->retries[i];
-			b->retries[i] = b->retries[--b->n_retries];
-			return call;
+			*at = i;
+			return b->retries[i];
 		}
 	}
-	return b->next_new < b->n ? b->calls[b->next_new++] : NULL;
+	*at = b->n_retries;
+	return b->next_new < b->n ? b->calls[b->next_new] : NULL;
 }
 
-static bool any_ready(const struct batch *b, double now)
+static void take_ready(struct batch *b, size_t at)
 {
-	for (size_t i = 0; i < b->n_retries; i++)
-		if (b->retries[i]->attempt.not_before <= now)
-			return true;
-	return b->next_new < b->n;
+	if (at < b->n_retries)
+		b->retries[at] = b->retries[--b->n_retries];
+	else
+		b->next_new++;
 }
 
-/* Adaptive mode: whether the client-side rate limiter lets one more
+/* Adaptive mode: whether the call's service's rate limiter lets one more
  * attempt start now (else when it will, in b->limiter_due). */
-static bool limiter_allows(struct http_client *c, struct batch *b, double now)
+static bool limiter_allows(struct http_client *c, struct batch *b,
+			   const struct aws_call *call, double now)
 {
 	if (c->retry_mode != RETRY_ADAPTIVE)
 		return true;
-	double wait = retry_limiter_acquire(&c->limiter, now);
+	double wait = retry_limiter_acquire(limiter_for(c, call->req.service),
+					    now);
 	b->limiter_due = wait > 0 ? now + wait : 0;
 	return wait <= 0;
 }
@@ -612,9 +654,11 @@ static void start_ready(struct http_client *c, struct aws_ctx *ctx,
 {
 	double now = monotonic_seconds();
 	struct aws_call *call;
+	size_t at;
 	b->limiter_due = 0;
-	while (b->running < c->concurrency && any_ready(b, now) &&
-	       limiter_allows(c, b, now) && (call = next_ready(b, now))) {
+	while (b->running < c->concurrency && (call = peek_ready(b, now, &at)) &&
+	       limiter_allows(c, b, call, now)) {
+		take_ready(b, at);
 		if (start_attempt(c, ctx, call) < 0)
 			finish_call(c, b, call, true);
 		else

@@ -45,6 +45,10 @@ void http_client_set_max_attempts(struct http_client *c, int n);
  * not a mode or a number from 1 to 100. */
 int http_client_configure_retries(struct http_client *c, const char *retry_mode,
 				  const char *max_attempts, struct err *e);
+/* A command's own default mode, used unless AWS_RETRY_MODE or the profile
+ * chose one (restore writes SSM, 3 PutParameter a second by default: only
+ * adaptive mode's client-side rate limit gets 1,000 writes through). */
+void http_client_prefer_retry_mode(struct http_client *c, enum retry_mode mode);
 enum retry_mode http_client_retry_mode(const struct http_client *c);
 int http_client_max_attempts(const struct http_client *c);
 /* Total seconds a single attempt may take (connect included). */

@@ -88,8 +88,7 @@ void retry_limiter_init(struct retry_limiter *l, double now)
 	l->capacity = 1;
 	l->last_fill = now;
 	l->last_throttle = now;
-	l->measure_bucket = floor(now / MEASURE_BUCKET_SECONDS) *
-			    MEASURE_BUCKET_SECONDS;
+	l->measure_bucket = now; /* the first bucket counts from now */
 }
 
 static void limiter_refill(struct retry_limiter *l, double now)
@@ -137,14 +136,28 @@ static void limiter_measure(struct retry_limiter *l, double now)
 	}
 }
 
+/* The smoothed rate; before the first half-second bucket has closed (a
+ * throttle in the first moments), the rate of that bucket so far, not 0:
+ * botocore would fall to its 0.5 a second floor and crawl back for
+ * minutes. */
+static double limiter_measured(const struct retry_limiter *l, double now)
+{
+	if (l->measured_rate > 0)
+		return l->measured_rate;
+	double elapsed = now - l->measure_bucket;
+	if (elapsed < 0.1)
+		elapsed = 0.1;
+	return l->measure_count / elapsed;
+}
+
 void retry_limiter_update(struct retry_limiter *l, bool throttled, double now)
 {
 	limiter_measure(l, now);
 	double rate;
 	if (throttled) {
-		double base = l->enabled && l->fill_rate < l->measured_rate
-				      ? l->fill_rate
-				      : l->measured_rate;
+		double measured = limiter_measured(l, now);
+		double base = l->enabled && l->fill_rate < measured ? l->fill_rate
+								     : measured;
 		if (base < LIMITER_MIN_RATE)
 			base = LIMITER_MIN_RATE;
 		l->last_max_rate = base;
@@ -156,8 +169,9 @@ void retry_limiter_update(struct retry_limiter *l, bool throttled, double now)
 		double dt = now - l->last_throttle - l->time_window;
 		rate = CUBIC_SCALE * dt * dt * dt + l->last_max_rate;
 	}
-	if (rate > MAX_RATE_GROWTH * l->measured_rate)
-		rate = MAX_RATE_GROWTH * l->measured_rate;
+	double ceiling = MAX_RATE_GROWTH * limiter_measured(l, now);
+	if (rate > ceiling)
+		rate = ceiling;
 	limiter_set_rate(l, rate, now);
 }
 

@@ -23,7 +23,7 @@ def test_calls_are_answered_without_nagle_delay():
             conn.getresponse().read()
             took.append((time.perf_counter() - start) / 2)
         conn.close()
-        assert api.answers[f"id19"] == ("response", {"ok": 1})
+        assert api.answers["id19"] == ("response", {"ok": 1})
         assert sorted(took)[10] < 0.01, f"median call took {sorted(took)[10] * 1000:.1f} ms"
     finally:
         api.stop()
