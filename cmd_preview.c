@@ -992,6 +992,7 @@ static void apply_puts(struct restore_run *r)
 		f[n++].k = k;
 	}
 	http_client_set_concurrency(r->ctx.http, SSM_WRITE_CONCURRENCY);
+	http_client_prefer_retry_mode(r->ctx.http, RETRY_ADAPTIVE);
 	if (stderr_is_terminal())
 		http_client_set_progress(r->ctx.http, show_progress, "writing");
 	run_and_settle(r, f, n, fail_on_error);

@@ -215,12 +215,14 @@ int aws_ctx_init(struct aws_ctx *ctx, const struct aws_options *opts,
 	}
 	ctx->creds = creds_chain_new(&cfg, ctx->profile, opts->profile != NULL,
 				     ctx->region, ctx->endpoint_url, e);
+	if (!ctx->creds || !(ctx->http = http_client_new(e)) ||
+	    http_client_configure_retries(
+		    ctx->http,
+		    config_get(&cfg, profile ? profile : "default", "retry_mode"),
+		    config_get(&cfg, profile ? profile : "default", "max_attempts"),
+		    e) < 0)
+		goto fail_cfg;
 	config_release(&cfg);
-	if (!ctx->creds)
-		goto fail;
-	ctx->http = http_client_new(e);
-	if (!ctx->http)
-		goto fail;
 	return 0;
 fail_cfg:
 	config_release(&cfg);

@@ -26,11 +26,13 @@ def preview(run, bucket, prefix, **env):
     ("ListObjectVersions", "throttle"), ("GetObject", "error500"), ("GetObject", "reset"),
     ("GetObject", "throttle"), ("GetObject", "drop")])
 def test_transient_faults_are_retried(aws, run, bucket, tree, operation, kind):
-    aws.fault(service="s3", operation=operation, kind=kind, count=3)
+    # Two failures, at worst on one request: its third try (the standard
+    # retry mode's default of 3 attempts) gets through.
+    aws.fault(service="s3", operation=operation, kind=kind, count=2)
     out = preview(run, bucket, tree)
     assert out.returncode == 0, out.stderr
     assert len(json.loads(out.stdout)) == 30
-    assert aws.control("GET", "faults")[0]["fired"] == 3
+    assert aws.control("GET", "faults")[0]["fired"] == 2
 
 
 def test_throttling_storm_on_every_request_still_finishes(aws, run, bucket, tree):

@@ -67,6 +67,7 @@ def build(args):
         for rule in rules if isinstance(rules, list) else [rules]:
             faults.add(rule)
     control = Control(clock=clock, counters=counters, faults=faults, events=events, s3=s3)
+    control.add_route("POST", "ssm/validation", ssm.set_validation_delay)
     pipeline = Pipeline(clock=clock, credentials=credentials, events=events, s3=s3, control=control)
     app = App(services=[ssm, sts, *pipeline.services, cloudformation, s3], default_service="s3",
               control=control, clock=clock, events=events, credentials=credentials,

@@ -22,6 +22,7 @@ import uuid
 from . import auth
 from .clock import http_date
 from .errors import AwsError
+from .faults import SHAPING_KINDS
 
 log = logging.getLogger("localaws.server")
 
@@ -108,6 +109,7 @@ class Context:
         self.principal = None
         self.request_id = str(uuid.uuid4())
         self.request = request
+        self.shaping = set()    # answer-shaping fault kinds (faults.SHAPING_KINDS)
 
 
 class Router:
@@ -164,7 +166,7 @@ class App:
         except AwsError:
             operation = "Unknown"
         self.counters.count(service.name, operation)
-        fault = self.faults.pick(service.name, operation)
+        fault = self.faults.pick(service.name, operation, request)
         if fault is not None:
             response = self._apply_fault(fault, service, operation, request, ctx)
             if response is not None:
@@ -179,7 +181,11 @@ class App:
             return None
         if fault.kind in ("drop", "reset"):
             return Response(0, action=fault.kind)
-        error = service.throttle_error() if fault.kind == "throttle" else service.internal_error()
+        if fault.kind in SHAPING_KINDS:
+            ctx.shaping.add(fault.kind)
+            return None
+        throttled = fault.kind in ("throttle", "rate_limit")
+        error = service.throttle_error() if throttled else service.internal_error()
         return service.render_error(request, ctx, error)
 
     def _serve(self, service, operation, request, ctx):
