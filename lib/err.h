@@ -37,7 +37,8 @@ void err_set_aws(struct err *e, const char *service, const char *operation,
 		 const char *request_id);
 /* Tags an error with where it happened, if not already known. */
 void err_context(struct err *e, const char *service, const char *operation);
-/* One line, no newline: "SSM GetParameter: ParameterNotFound: ... (request
+/* One line, no newline, server text escaped (escape.h): "SSM GetParameter:
+ * ParameterNotFound: ... (request
  * id ...)". Returns out. */
 const char *err_line(const struct err *e, char *out, size_t size);
 /* The exit code this error deserves under the documented table. */
