@@ -107,15 +107,21 @@ static char *bucket_of_only_stack(struct aws_ctx *ctx, struct err *e,
 	const char *only = NULL;
 	size_t stacks = 0;
 	struct buf names = BUF_INIT;
+	const size_t prefix_len = strlen(SSMBAK_STACK_PARAMETER_PREFIX);
+	const size_t suffix_len = strlen("/bucket");
 	for (size_t i = 0; rc == 0 && i < found.n; i++) {
 		const char *name = found.items[i].name;
 		size_t len = strlen(name);
-		if (len > 7 && strcmp(name + len - 7, "/bucket") == 0) {
+		/* The answer is not trusted to hold only names under the path
+		 * asked for: PREFIX + STACK + /bucket, STACK not empty. */
+		if (len > prefix_len + suffix_len &&
+		    strncmp(name, SSMBAK_STACK_PARAMETER_PREFIX, prefix_len) == 0 &&
+		    strcmp(name + len - suffix_len, "/bucket") == 0) {
 			stacks++;
 			only = name;
 			buf_printf(&names, "%s%.*s", stacks > 1 ? ", " : "",
-				   (int)(len - 7 - strlen(SSMBAK_STACK_PARAMETER_PREFIX)),
-				   name + strlen(SSMBAK_STACK_PARAMETER_PREFIX));
+				   (int)(len - suffix_len - prefix_len),
+				   name + prefix_len);
 		}
 	}
 	*found_any = stacks > 0;

@@ -46,6 +46,19 @@ void err_set_aws(struct err *e, const char *service, const char *operation,
 	copy_field(e->request_id, sizeof(e->request_id), request_id);
 }
 
+void err_set_answer(struct err *e, const char *service, const char *operation,
+		    const char *fmt, ...)
+{
+	err_clear(e);
+	e->kind = ERR_PARSE;
+	copy_field(e->service, sizeof(e->service), service);
+	copy_field(e->operation, sizeof(e->operation), operation);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(e->message, sizeof(e->message), fmt, ap);
+	va_end(ap);
+}
+
 void err_context(struct err *e, const char *service, const char *operation)
 {
 	if (!e->service[0])
