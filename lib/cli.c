@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 
+#include "escape.h"
 #include "exitcode.h"
 #include "s3.h"
 #include "ssm.h"
@@ -22,6 +23,16 @@ void cli_usage_error(const char *usage, const char *fmt, ...)
 	va_end(ap);
 	(void)usage;
 	exit(EXIT_USAGE);
+}
+
+const char *cli_shown_arg(const char *arg)
+{
+	static char shown[100];
+	const size_t keep = 80;
+	if (escape_controls(shown, keep + 1, arg) > keep)
+		snprintf(shown + strlen(shown), sizeof(shown) - strlen(shown),
+			 "...");
+	return shown;
 }
 
 bool cli_common_option(int opt, const char *arg, struct cli_common *c,

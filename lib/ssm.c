@@ -384,6 +384,12 @@ static int next_token(json_t *root, char *const *seen, size_t n_seen,
 	return 0;
 }
 
+bool ssm_token_progresses(const char *previous, const char *next,
+			  size_t versions_read)
+{
+	return strcmp(previous, next) != 0 && versions_read < SSM_MAX_VERSIONS;
+}
+
 /* Runs a paginated operation: body gets NextToken set per page, and
  * list_key's array of each answer (required, its items with must_have)
  * is appended to out. */

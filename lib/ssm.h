@@ -80,6 +80,14 @@ int ssm_get_parameter(struct aws_ctx *ctx, const char *name,
  * account may hold (Standard and Advanced tiers together). */
 #define SSM_MAX_PAGES 10000
 
+/* For a caller paging GetParameterHistory itself: the next token differs
+ * from the one just followed, and the versions read so far are within the
+ * 100 SSM keeps.
+ * https://docs.aws.amazon.com/systems-manager/latest/userguide/sysman-paramstore-versions.html */
+bool ssm_token_progresses(const char *previous, const char *next,
+			  size_t versions_read);
+#define SSM_MAX_VERSIONS 100
+
 #define SSM_GET_PARAMETERS_MAX 10
 #define SSM_DELETE_PARAMETERS_MAX 10
 
