@@ -54,9 +54,11 @@ static int s3_target(struct aws_ctx *ctx, struct aws_request *req,
 	if (!endpoint || !encoded_key || !encoded_bucket)
 		goto done;
 	if (custom || !s3_bucket_is_virtual_host_safe(bucket)) {
-		req->origin = endpoint;
-		endpoint = NULL;
-		rc = asprintf(&req->path, "/%s/%s", encoded_bucket, encoded_key);
+		char *path = NULL;
+		rc = asprintf(&path, "/%s/%s", encoded_bucket, encoded_key);
+		if (rc >= 0)
+			rc = aws_request_set_target(req, endpoint, path);
+		free(path);
 	} else {
 		const char *suffix = strncmp(ctx->region, "cn-", 3) == 0
 					     ? "amazonaws.com.cn"

@@ -125,10 +125,11 @@ int ssm_prepare(struct aws_ctx *ctx, struct aws_call *call,
 	bool custom;
 	char target[96];
 	snprintf(target, sizeof(target), "AmazonSSM.%s", operation);
-	req->origin = aws_endpoint(ctx, &aws_ssm, &custom);
-	req->path = strdup("/");
+	char *endpoint = aws_endpoint(ctx, &aws_ssm, &custom);
+	int set = endpoint ? aws_request_set_target(req, endpoint, "/") : -1;
+	free(endpoint);
 	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-	int rc = req->origin && req->path && text &&
+	int rc = set == 0 && text &&
 				 buf_puts(&req->body, text) == 0 &&
 				 aws_headers_add(&req->headers, "Content-Type",
 						 "application/x-amz-json-1.1") == 0 &&
