@@ -16,6 +16,7 @@
 #include "lib/record.h"
 #include "lib/s3.h"
 #include "lib/ssm.h"
+#include "lib/ssm_name.h"
 #include "lib/table.h"
 #include "lib/timefmt.h"
 #include "lib/scan.h"
@@ -131,26 +132,14 @@ static void fail_key(struct key_state *k, const struct err *e)
 
 /* --- arguments --- */
 
-static bool ssm_name_chars(const char *s)
-{
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		      (*s >= '0' && *s <= '9') || strchr("_.-/", *s)))
-			return false;
-	return true;
-}
-
 static char *normalized_path(const char *path, const char *usage)
 {
+	const char *why = ssm_name_problem(path, SSM_NAME_PATH, NULL);
 	if (!*path)
 		cli_usage_error(usage, "PATH is empty; give a key like /app/db/url "
 				       "or a path like /app/");
-	if (!ssm_name_chars(path))
-		cli_usage_error(usage,
-				"PATH '%s' has characters a parameter name cannot "
-				"have (letters, digits and _ . - / only)", path);
-	if (strstr(path, "//"))
-		cli_usage_error(usage, "PATH '%s' has an empty level (//)", path);
+	if (why)
+		cli_usage_error(usage, "PATH '%s' %s", cli_shown_arg(path), why);
 	return xasprintf("%s%s", path[0] == '/' ? "" : "/", path);
 }
 
@@ -246,9 +235,10 @@ static void parse_command_line(int argc, char **argv, struct restore_opts *o)
 	if (time_parse_arg(positional[1], time(NULL), &o->time, &e) < 0)
 		cli_usage_error(o->usage, "%s", e.message);
 	if (o->to) {
-		if (!ssm_name_chars(o->to) || !*o->to || strstr(o->to, "//"))
-			cli_usage_error(o->usage,
-					"--to '%s' is not a parameter path", o->to);
+		if (ssm_name_problem(o->to, SSM_NAME_PATH, NULL))
+			cli_usage_error(o->usage, "--to '%s' is not a parameter "
+					"path: it %s", cli_shown_arg(o->to),
+					ssm_name_problem(o->to, SSM_NAME_PATH, NULL));
 		o->to = normalized_path(o->to, o->usage);
 	}
 	free(args);

@@ -249,6 +249,32 @@ static char *trimmed_endpoint(const char *url)
 	return strndup(url, len);
 }
 
+int aws_request_set_target(struct aws_request *req, const char *endpoint,
+			   const char *path)
+{
+	const char *authority = strstr(endpoint, "://");
+	authority = authority ? authority + 3 : endpoint;
+	const char *prefix = authority + strcspn(authority, "/?#");
+	size_t prefix_len = strcspn(prefix, "?#");
+	/* aws_endpoint trimmed the trailing slashes already. */
+	while (prefix_len && prefix[prefix_len - 1] == '/')
+		prefix_len--;
+	free(req->origin);
+	free(req->path);
+	req->path = NULL;
+	req->origin = strndup(endpoint, (size_t)(prefix - endpoint));
+	if (!req->origin)
+		return -1;
+	if (prefix_len == 0)
+		req->path = strdup(path);
+	else if (strcmp(path, "/") == 0)
+		req->path = strndup(prefix, prefix_len);
+	else if (asprintf(&req->path, "%.*s%s", (int)prefix_len, prefix,
+			  path) < 0)
+		req->path = NULL;
+	return req->path ? 0 : -1;
+}
+
 char *aws_endpoint(const struct aws_ctx *ctx, const struct aws_service *svc,
 		   bool *custom)
 {

@@ -54,6 +54,11 @@ _Noreturn void cli_usage_error(const char *usage, const char *fmt, ...)
  * none (""). A bad one is a usage error. Caller frees. */
 char *cli_key_prefix(const struct cli_common *c, const char *usage);
 
+/* An argument as a message shows it: control characters escaped and cut
+ * to 80 characters with "..." (a 100,000-character PATH is not echoed
+ * whole). Points into a static buffer, valid until the next call. */
+const char *cli_shown_arg(const char *arg);
+
 /* Region, credentials and connections for this command, or exit 3 with the
  * reason. Also sets the log level from -v. */
 void cli_aws_init(struct aws_ctx *ctx, const struct cli_common *c);

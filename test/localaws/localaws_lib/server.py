@@ -147,7 +147,7 @@ class Router:
 
 class App:
     def __init__(self, *, services, default_service, control, clock, events,
-                 credentials, counters, faults):
+                 credentials, counters, faults, path_prefix=None):
         self.router = Router(services, default_service)
         self.control = control
         self.clock = clock
@@ -155,10 +155,24 @@ class App:
         self.credentials = credentials
         self.counters = counters
         self.faults = faults
+        self.path_prefix = path_prefix.rstrip("/") if path_prefix else None
+
+    def _strip_path_prefix(self, request):
+        """Serve `/PREFIX/rest` as `/rest`, as AWS behind a proxy that
+        forwards a path: the signature is still checked on the path as
+        received (raw_path), prefix included."""
+        if request.path != self.path_prefix and \
+                not request.path.startswith(self.path_prefix + "/"):
+            return False
+        request.path = request.path[len(self.path_prefix):] or "/"
+        return True
 
     def handle(self, request):
         if request.path.startswith(CONTROL_PREFIX):
             return self.control.handle(request)
+        if self.path_prefix is not None and not self._strip_path_prefix(request):
+            return Response(404, [("Content-Type", "text/plain")],
+                            f"not under the path prefix {self.path_prefix}\n".encode())
         service = self.router.route(request)
         ctx = Context(self, request)
         try:
@@ -167,6 +181,8 @@ class App:
             operation = "Unknown"
         self.counters.count(service.name, operation)
         fault = self.faults.pick(service.name, operation, request)
+        if fault is not None and fault.malformed is not None:
+            return fault.malformed.spoil(self._serve(service, operation, request, ctx), request)
         if fault is not None:
             response = self._apply_fault(fault, service, operation, request, ctx)
             if response is not None:
@@ -251,6 +267,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if response.action == "reset":
             self._reset_connection()
             return
+        if response.action in ("slow_drip", "reset_after_headers"):
+            self._write_badly(response)
+            return
         self._write(response)
 
     do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = _handle
@@ -303,6 +322,28 @@ class Handler(http.server.BaseHTTPRequestHandler):
         else:
             self.end_headers()
         self.wfile.flush()
+
+    def _write_badly(self, response):
+        """A malformed fault's ways of sending: the head, then the body one
+        byte every drip_ms (slow_drip) or a TCP RST (reset_after_headers)."""
+        self.send_response_only(response.status)
+        for name, value in response.headers:
+            if name.lower() != "content-length":
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(response.body)))
+        self.end_headers()
+        self.wfile.flush()
+        if response.action == "reset_after_headers":
+            self._reset_connection()
+            return
+        self.close_connection = True
+        try:
+            for i in range(len(response.body)):
+                time.sleep(response.drip_ms / 1000.0)
+                self.wfile.write(response.body[i:i + 1])
+                self.wfile.flush()
+        except OSError:
+            pass
 
     def _reset_connection(self):
         """Abort with a TCP RST: SO_LINGER on, zero timeout, then close."""
