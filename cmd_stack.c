@@ -894,8 +894,10 @@ static void print_changes(const struct cfn_stack *s,
 	printf("Changes to stack %s:\n", s->name);
 	for (size_t i = 0; i < c->n; i++) {
 		const struct cfn_change *ch = &c->changes[i];
+		bool more = ch->properties.n || (ch->replacement &&
+						 strcmp(ch->replacement, "False") != 0);
 		printf("  %-6s  %-*s  %-*s", ch->action, id_width, ch->logical_id,
-		       type_width, ch->type ? ch->type : "");
+		       more ? type_width : 0, ch->type ? ch->type : "");
 		for (size_t k = 0; k < ch->properties.n; k++)
 			printf("%s%s", k ? ", " : "  ", ch->properties.items[k].key);
 		if (ch->replacement && strcmp(ch->replacement, "True") == 0)

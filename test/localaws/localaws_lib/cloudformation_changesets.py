@@ -13,7 +13,7 @@ only in the stack is Remove, one whose resolved properties differ is Modify
 specification says; Conditional when a property depends on a resource not
 made yet). Executing it runs the stack update with exactly the change set's
 template, parameters, capabilities, tags and role; the stack's other change
-sets become OBSOLETE.
+sets are deleted (API_ExecuteChangeSet.html).
 
 Known differences: the change set is computed before CreateChangeSet
 answers (AWS moves through CREATE_PENDING and CREATE_IN_PROGRESS first, so
@@ -237,9 +237,11 @@ class ChangeSetOperations:
             if stack.busy:
                 raise validation(f"Stack:{stack.stack_id} is in {stack.status} state and can "
                                  "not be updated.")
-            for other in self._change_sets().values():
-                if other.stack is stack and other is not change_set:
-                    other.execution_status = "OBSOLETE"
+            # "CloudFormation deletes all other change sets associated with
+            # the stack because they aren't valid for the updated stack."
+            for other in [c for c in self._change_sets().values()
+                          if c.stack is stack and c is not change_set]:
+                del self._change_sets()[other.change_set_id]
             change_set.execution_status = "EXECUTE_COMPLETE"
             stack.caller = change_set.caller
             stack.role_arn = change_set.role_arn
