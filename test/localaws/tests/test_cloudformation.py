@@ -450,3 +450,98 @@ Resources:
     reason = [r for logical, status, r in events(cfn, name) if logical == "F"
               and status == "CREATE_FAILED"][0]
     assert "Properties validation" not in reason and "NoSuchBucket" in reason
+
+
+# --- change sets and service roles ---------------------------------------------------
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-updating-stacks-changesets.html
+
+CHANGING = """
+Parameters:
+  Value: {Type: String, Default: one}
+  WithExtra: {Type: String, Default: "no"}
+Conditions:
+  Extra: !Equals [!Ref WithExtra, "yes"]
+Resources:
+  Param:
+    Type: AWS::SSM::Parameter
+    Properties: {Type: String, Name: !Sub "/${AWS::StackName}/p", Value: !Ref Value}
+  Queue:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: !Sub "${AWS::StackName}-${Value}"
+  ExtraParam:
+    Type: AWS::SSM::Parameter
+    Condition: Extra
+    Properties: {Type: String, Name: !Sub "/${AWS::StackName}/extra", Value: !GetAtt Queue.Arn}
+"""
+
+
+def changes_of(cfn, name, change_set):
+    described = cfn.describe_change_set(StackName=name, ChangeSetName=change_set)
+    return described, sorted(
+        (c["ResourceChange"]["Action"], c["ResourceChange"]["LogicalResourceId"],
+         c["ResourceChange"].get("Replacement"),
+         tuple(d["Target"]["Name"] for d in c["ResourceChange"].get("Details", [])))
+        for c in described["Changes"])
+
+
+def test_a_change_set_tells_what_an_update_would_do_and_does_it(cfn, ssm, unique):
+    name = unique("cs")
+    create(cfn, name, CHANGING)
+    cfn.create_change_set(StackName=name, ChangeSetName="two", TemplateBody=CHANGING,
+                          Parameters=[{"ParameterKey": "Value", "ParameterValue": "two"},
+                                      {"ParameterKey": "WithExtra", "ParameterValue": "yes"}])
+    described, changes = changes_of(cfn, name, "two")
+    assert (described["Status"], described["ExecutionStatus"]) == ("CREATE_COMPLETE", "AVAILABLE")
+    # QueueName is immutable: the queue is replaced.
+    assert changes == [("Add", "ExtraParam", None, ()),
+                       ("Modify", "Param", "False", ("Value",)),
+                       ("Modify", "Queue", "True", ("QueueName",))]
+    assert ssm.get_parameter(Name=f"/{name}/p")["Parameter"]["Value"] == "one", \
+        "a change set changes nothing"
+    cfn.create_change_set(StackName=name, ChangeSetName="other", UsePreviousTemplate=True,
+                          Parameters=[{"ParameterKey": "Value", "ParameterValue": "three"}])
+    cfn.execute_change_set(StackName=name, ChangeSetName="two")
+    assert settle(cfn, name)["StackStatus"] == "UPDATE_COMPLETE"
+    assert ssm.get_parameter(Name=f"/{name}/p")["Parameter"]["Value"] == "two"
+    assert ssm.get_parameter(Name=f"/{name}/extra")["Parameter"]["Value"].endswith(f":{name}-two")
+    # Executing one deletes the stack's others (API_ExecuteChangeSet.html).
+    summaries = cfn.list_change_sets(StackName=name)["Summaries"]
+    assert [(s["ChangeSetName"], s["ExecutionStatus"]) for s in summaries] == \
+        [("two", "EXECUTE_COMPLETE")]
+    with pytest.raises(ClientError) as excinfo:
+        cfn.execute_change_set(StackName=name, ChangeSetName="two")
+    assert error_of(excinfo)[0] == "InvalidChangeSetStatus"
+    # Removing a resource is a Remove; the same template and values fail the change set.
+    cfn.create_change_set(StackName=name, ChangeSetName="fewer", UsePreviousTemplate=True,
+                          Parameters=[{"ParameterKey": "Value", "UsePreviousValue": True},
+                                      {"ParameterKey": "WithExtra", "ParameterValue": "no"}])
+    assert changes_of(cfn, name, "fewer")[1] == [("Remove", "ExtraParam", None, ())]
+    cfn.create_change_set(StackName=name, ChangeSetName="same", UsePreviousTemplate=True,
+                          Parameters=[{"ParameterKey": "Value", "UsePreviousValue": True},
+                                      {"ParameterKey": "WithExtra", "UsePreviousValue": True}])
+    described = cfn.describe_change_set(StackName=name, ChangeSetName="same")
+    assert (described["Status"], described["ExecutionStatus"]) == ("FAILED", "UNAVAILABLE")
+    assert described["StatusReason"].startswith("The submitted information didn't contain changes")
+    arn = described["ChangeSetId"]
+    cfn.delete_change_set(ChangeSetName=arn)
+    with pytest.raises(ClientError) as excinfo:
+        cfn.describe_change_set(ChangeSetName=arn)
+    assert error_of(excinfo)[0] == "ChangeSetNotFound"
+    cfn.delete_stack(StackName=name)
+
+
+def test_a_service_role_is_kept_by_the_stack(cfn, unique):
+    """https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-iam-servicerole.html"""
+    name = unique("role")
+    role = "arn:aws:iam::000000000000:role/cfn-service"
+    with pytest.raises(ClientError) as excinfo:
+        cfn.create_stack(StackName=name, TemplateBody=CHANGING, RoleARN="deployer")
+    assert "is invalid or cannot be assumed" in error_of(excinfo)[1]
+    described = create(cfn, name, CHANGING, RoleARN=role)
+    assert described["RoleARN"] == role
+    cfn.update_stack(StackName=name, UsePreviousTemplate=True,
+                     Parameters=[{"ParameterKey": "Value", "ParameterValue": "new"}])
+    described = settle(cfn, name)
+    assert described["StackStatus"] == "UPDATE_COMPLETE" and described["RoleARN"] == role
+    cfn.delete_stack(StackName=name)
