@@ -536,7 +536,7 @@ def test_a_service_role_is_kept_by_the_stack(cfn, unique):
     name = unique("role")
     role = "arn:aws:iam::000000000000:role/cfn-service"
     with pytest.raises(ClientError) as excinfo:
-        cfn.create_stack(StackName=name, TemplateBody=CHANGING, RoleARN="deployer")
+        cfn.create_stack(StackName=name, TemplateBody=CHANGING, RoleARN="arn:aws:iam::role-is-missing")
     assert "is invalid or cannot be assumed" in error_of(excinfo)[1]
     described = create(cfn, name, CHANGING, RoleARN=role)
     assert described["RoleARN"] == role
