@@ -692,41 +692,11 @@ static const char *output_or_die(const struct cfn_stack *s, const char *key)
 	return v;
 }
 
-/* FORMAT.md, "The format marker": written by the stack when missing. */
-static void ensure_format_marker(struct stack_run *r, const char *bucket)
-{
-	struct aws_call call;
-	struct err e = { 0 };
-	if (s3_prepare_get_object(&r->ctx, &call, bucket, RECORD_FORMAT_MARKER,
-				  NULL) < 0)
-		die(EXIT_FAILURE_RUN, "out of memory");
-	int rc = aws_perform_one(&r->ctx, &call, &e);
-	aws_call_release(&call);
-	if (rc == 0)
-		return;
-	if (e.http_status != 404)
-		die_err(&e);
-	char *body = xasprintf("{\"format\": %d, \"max_delay_seconds\": %d, "
-			       "\"since\": %lld}",
-			       RECORD_FORMAT, RECORD_MAX_DELAY_SECONDS,
-			       (long long)time(NULL));
-	if (s3_prepare_put_object(&r->ctx, &call, bucket, RECORD_FORMAT_MARKER,
-				  body, strlen(body), NULL, NULL) < 0)
-		die(EXIT_FAILURE_RUN, "out of memory");
-	rc = aws_perform_one(&r->ctx, &call, &e);
-	aws_call_release(&call);
-	free(body);
-	if (rc < 0)
-		die_err(&e);
-	log_msg(LOG_INFO, "wrote s3://%s/%s", bucket, RECORD_FORMAT_MARKER);
-}
-
 static void print_summary(struct stack_run *r, const char *status)
 {
 	struct cfn_stack s;
 	describe_or_die(r, &s);
 	const char *bucket = output_or_die(&s, "BucketName");
-	ensure_format_marker(r, bucket);
 	printf("\nStack %s: %s\n", s.name, status);
 	printf("  Lambda     %s\n", output_or_die(&s, "LambdaName"));
 	printf("  bucket     %s\n", bucket);
@@ -988,12 +958,13 @@ static int stack_update(struct stack_run *r)
 	return rc;
 }
 
-/* Versions that are backups: anything but the format marker. */
+/* Versions that are backups: anything but ssmbak's own bookkeeping. */
 static size_t count_backups(const struct s3_version_list *l)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < l->n; i++)
-		n += strcmp(l->items[i].key, RECORD_FORMAT_MARKER) != 0;
+		n += strncmp(l->items[i].key, RECORD_PREFIX,
+			     strlen(RECORD_PREFIX)) != 0;
 	return n;
 }
 
