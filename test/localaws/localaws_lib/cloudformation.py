@@ -36,6 +36,7 @@ import yaml
 from . import cfnspec
 from .auth import Principal
 from .cloudformation_changesets import ChangeSetOperations
+from .cloudformation_stacksets import StackSetOperations
 from .clock import iso_millis
 from .errors import AwsError
 from .protocols import QUERY_AUTH_ERRORS, QueryService
@@ -728,7 +729,7 @@ def members(params, prefix):
 ROLE_ARN = re.compile(r"arn:aws[\w-]*:iam::(\d{12}):role/(?:[\w+=,.@-]+/)*([\w+=,.@-]{1,64})")
 
 
-class CloudFormationService(ChangeSetOperations, QueryService):
+class CloudFormationService(ChangeSetOperations, StackSetOperations, QueryService):
     name = signing_name = "cloudformation"
     namespace = NAMESPACE
     AUTH_ERRORS = QUERY_AUTH_ERRORS
@@ -741,6 +742,7 @@ class CloudFormationService(ChangeSetOperations, QueryService):
         "ListStackResources": "list_stack_resources", "GetTemplate": "get_template",
         "ValidateTemplate": "validate_template",
         **ChangeSetOperations.CHANGE_SET_ACTIONS,
+        **StackSetOperations.STACK_SET_ACTIONS,
     }
     query_actions = tuple(actions)
 
