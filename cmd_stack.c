@@ -18,6 +18,7 @@
 #include "lib/cfn.h"
 #include "lib/cli.h"
 #include "lib/exitcode.h"
+#include "lib/org.h"
 #include "lib/record.h"
 #include "lib/s3.h"
 #include "lib/sts.h"
@@ -357,8 +358,12 @@ static void parse_args(int argc, char **argv, struct stack_opts *o)
 		cli_usage_error(usage, "--yes goes with update");
 	if ((o->org_units.n || o->regions.n) && o->action != ACT_CREATE)
 		cli_usage_error(usage, "--org-units and --regions go with create "
-				       "(update, status and delete find the StackSet "
-				       "on their own)");
+				       "(status and delete find the StackSet on their "
+				       "own)");
+	if (o->org_units.n && o->code_bucket)
+		cli_usage_error(usage, "--code-bucket names one bucket, in one region; "
+				       "--org-units uses ssmbak-deploy-ACCOUNT-REGION "
+				       "in each region of --regions");
 	if (o->org_units.n != 0 && o->regions.n == 0)
 		cli_usage_error(usage, "--org-units needs --regions");
 	if (o->regions.n != 0 && o->org_units.n == 0)
@@ -737,7 +742,7 @@ static int finish(struct stack_run *r, const char *stack_id, char *baseline,
 	return rc;
 }
 
-static int stack_create(struct stack_run *r)
+static int create_plain_stack(struct stack_run *r)
 {
 	struct code code = { 0 };
 	deploy_code(r, &code);
@@ -761,6 +766,270 @@ static int stack_create(struct stack_run *r)
 	free(stack_id);
 	code_release(&code);
 	return rc;
+}
+
+/* --- an organization: the central stack and a StackSet ---
+ * https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/stacksets-orgs-manage-auto-deployment.html */
+
+/* Organizations answers in us-east-1 only (its one endpoint). */
+static void describe_organization(struct stack_run *r, struct org_organization *org)
+{
+	struct aws_ctx ctx = { 0 };
+	struct aws_options opts = { "us-east-1", r->o->common.profile };
+	struct err e = { 0 };
+	if (aws_ctx_init(&ctx, &opts, &e) < 0)
+		die_err(&e);
+	if (org_describe_organization(&ctx, org, &e) < 0) {
+		if (strcmp(e.code, "AWSOrganizationsNotInUseException") == 0)
+			die(EXIT_CONFIG, "this account is in no AWS organization: "
+					 "--org-units deploys to an organization's "
+					 "accounts");
+		die_err(&e);
+	}
+	aws_ctx_release(&ctx);
+}
+
+/* The code bucket of one region lets the organization's accounts read the
+ * code, as CloudFormation in each of them fetches it for CreateFunction.
+ * https://docs.aws.amazon.com/AmazonS3/latest/userguide/example-bucket-policies.html */
+static void share_code_bucket(struct stack_run *r, const struct code *code,
+			      const char *org_id)
+{
+	char *policy = xasprintf(
+		"{\"Version\": \"2012-10-17\", \"Statement\": [{\"Sid\": "
+		"\"SsmbakOrganizationReadsCode\", \"Effect\": \"Allow\", "
+		"\"Principal\": \"*\", \"Action\": \"s3:GetObject\", "
+		"\"Resource\": \"arn:aws:s3:::%s/ssmbak/*\", \"Condition\": "
+		"{\"StringEquals\": {\"aws:PrincipalOrgID\": \"%s\"}}}]}",
+		code->bucket, org_id);
+	struct aws_call call;
+	struct err e = { 0 };
+	if (s3_prepare_bucket_call(&r->ctx, &call, "PUT", "PutBucketPolicy",
+				   code->bucket, "policy") < 0 ||
+	    buf_puts(&call.req.body, policy) < 0)
+		die(EXIT_FAILURE_RUN, "out of memory");
+	int rc = aws_perform_one(&r->ctx, &call, &e);
+	aws_call_release(&call);
+	free(policy);
+	if (rc < 0)
+		die_err(&e);
+}
+
+/* Waits for a StackSet operation; true when it succeeded. */
+static bool wait_operation(struct stack_run *r, const char *operation_id,
+			   const char *what)
+{
+	for (;;) {
+		char *status = NULL, *reason = NULL;
+		struct err e = { 0 };
+		if (cfn_describe_stack_set_operation(&r->ctx, r->o->name, operation_id,
+						     &status, &reason, &e) < 0)
+			die_err(&e);
+		bool moving = strcmp(status, "RUNNING") == 0 ||
+			      strcmp(status, "QUEUED") == 0 ||
+			      strcmp(status, "STOPPING") == 0;
+		if (!moving) {
+			bool ok = strcmp(status, "SUCCEEDED") == 0;
+			printf("StackSet %s: %s: %s%s%s\n", r->o->name, what, status,
+			       reason ? ": " : "", reason ? reason : "");
+			fflush(stdout);
+			free(status);
+			free(reason);
+			return ok;
+		}
+		free(status);
+		free(reason);
+		sleep(POLL_SECONDS);
+	}
+}
+
+/*   111111111111  eu-west-1  CURRENT   SUCCEEDED  ou-ab12-cdef3456 */
+static void print_instances(const struct cfn_stack_instance_list *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		const struct cfn_stack_instance *s = &l->items[i];
+		printf("  %s  %-14s  %-10s  %-9s  %s%s%s\n", s->account, s->region,
+		       s->status ? s->status : "", s->detailed_status ? s->detailed_status : "",
+		       s->ou ? s->ou : "", s->reason ? "  " : "", s->reason ? s->reason : "");
+	}
+}
+
+/* Every instance CURRENT. */
+static bool instances_current(const struct cfn_stack_instance_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (!l->items[i].status || strcmp(l->items[i].status, "CURRENT") != 0)
+			return false;
+	return l->n > 0;
+}
+
+/* The central bucket: the stack NAME of this account and region, whose
+ * bucket policy admits the organization's pipeline roles; or the bucket
+ * given as ExistingBucket. *bucket and *region are set (caller frees). */
+static int central_bucket(struct stack_run *r, const char *org_id, char **bucket,
+			  char **region)
+{
+	const char *existing = cfn_pairs_get(&r->o->parameters, "ExistingBucket");
+	if (existing && *existing) {
+		const char *where = cfn_pairs_get(&r->o->parameters, "BucketRegion");
+		*bucket = xstrdup(existing);
+		*region = xstrdup(where && *where ? where : r->ctx.region);
+		return EXIT_OK;
+	}
+	if (cfn_pairs_set(&r->o->parameters, "OrganizationId", org_id, false) < 0 ||
+	    cfn_pairs_set(&r->o->parameters, "OrgPipelineName", r->o->name, false) < 0)
+		die(EXIT_FAILURE_RUN, "out of memory");
+	int rc = create_plain_stack(r);
+	if (rc != EXIT_OK)
+		return rc;
+	struct cfn_stack s;
+	describe_or_die(r, &s);
+	*bucket = xstrdup(output_or_die(&s, "BucketName"));
+	*region = xstrdup(r->ctx.region);
+	cfn_stack_release(&s);
+	/* The members' stacks write into it; they neither make it nor admit. */
+	if (cfn_pairs_set(&r->o->parameters, "OrganizationId", "", false) < 0)
+		die(EXIT_FAILURE_RUN, "out of memory");
+	return EXIT_OK;
+}
+
+static int stack_create_org(struct stack_run *r)
+{
+	struct stack_opts *o = r->o;
+	struct org_organization org;
+	describe_organization(r, &org);
+	char *bucket = NULL, *bucket_region = NULL;
+	int rc = central_bucket(r, org.id, &bucket, &bucket_region);
+	if (rc != EXIT_OK) {
+		org_organization_release(&org);
+		return rc;
+	}
+	/* The code, in a bucket of each region the stacks go to. */
+	struct code *codes = xcalloc(o->regions.n, sizeof(*codes));
+	for (size_t i = 0; i < o->regions.n; i++) {
+		struct stack_run there = { o, { 0 } };
+		struct aws_options opts = { o->regions.items[i], o->common.profile };
+		struct err e = { 0 };
+		if (aws_ctx_init(&there.ctx, &opts, &e) < 0)
+			die_err(&e);
+		deploy_code(&there, &codes[i]);
+		share_code_bucket(&there, &codes[i], org.id);
+		aws_ctx_release(&there.ctx);
+	}
+	add_code_parameters(&o->parameters, &codes[0]);
+	if (cfn_pairs_set(&o->parameters, "ExistingBucket", bucket, false) < 0 ||
+	    cfn_pairs_set(&o->parameters, "BucketRegion", bucket_region, false) < 0 ||
+	    cfn_pairs_set(&o->parameters, "OrgPipelineName", o->name, false) < 0)
+		die(EXIT_FAILURE_RUN, "out of memory");
+	struct cfn_stack_input in = {
+		o->name, ssmbak_template_start, &o->parameters,
+		o->have_tags ? &o->tags : NULL, true, NULL,
+	};
+	struct err e = { 0 };
+	if (cfn_create_stack_set(&r->ctx, &in, &e) < 0)
+		die_err(&e);
+	printf("StackSet %s: every account of %zu organizational unit%s, into "
+	       "s3://%s (%s)\n", o->name, o->org_units.n, o->org_units.n == 1 ? "" : "s",
+	       bucket, bucket_region);
+	bool ok = true;
+	for (size_t i = 0; i < o->regions.n; i++) {
+		struct cfn_pairs overrides = { 0 };
+		if (cfn_pairs_set(&overrides, "CodeBucket", codes[i].bucket, false) < 0)
+			die(EXIT_FAILURE_RUN, "out of memory");
+		const char *region = o->regions.items[i];
+		char *operation_id = NULL;
+		if (cfn_create_stack_instances(&r->ctx, o->name,
+					       (const char *const *)o->org_units.items,
+					       o->org_units.n, &region, 1, &overrides,
+					       &operation_id, &e) < 0)
+			die_err(&e);
+		char what[64];
+		snprintf(what, sizeof(what), "deploying to %s", region);
+		ok = wait_operation(r, operation_id, what) && ok;
+		free(operation_id);
+		cfn_pairs_release(&overrides);
+	}
+	struct cfn_stack_instance_list l;
+	bool missing;
+	if (cfn_list_stack_instances(&r->ctx, o->name, &l, &missing, &e) < 0)
+		die_err(&e);
+	print_instances(&l);
+	if (!instances_current(&l) || !ok) {
+		fprintf(stderr, "%s: not every account of the organizational units has "
+				"its pipeline: see the reasons above\n", progname());
+		rc = EXIT_FAILURE_RUN;
+	} else {
+		printf("Every Parameter Store change of those accounts and regions is "
+		       "now backed up\ninto s3://%s, each under ACCOUNT/REGION/; "
+		       "accounts that join the units later too.\n", bucket);
+	}
+	cfn_stack_instance_list_release(&l);
+	for (size_t i = 0; i < o->regions.n; i++)
+		code_release(&codes[i]);
+	free(codes);
+	free(bucket);
+	free(bucket_region);
+	org_organization_release(&org);
+	return rc;
+}
+
+/* The StackSet NAME's instances, if there is such a StackSet: false when
+ * there is none (or the caller may not read StackSets: said with -v). */
+static bool stack_set_instances(struct stack_run *r, struct cfn_stack_instance_list *l)
+{
+	bool missing;
+	struct err e = { 0 };
+	if (cfn_list_stack_instances(&r->ctx, r->o->name, l, &missing, &e) == 0)
+		return true;
+	if (!missing) {
+		char line[ERR_LINE_MAX];
+		log_msg(LOG_INFO, "no StackSet instances: %s",
+			err_line(&e, line, sizeof(line)));
+	}
+	return false;
+}
+
+/* Every instance's stack, then the StackSet. */
+static int delete_stack_set(struct stack_run *r, const struct cfn_stack_instance_list *l)
+{
+	struct name_list ous = { 0 }, regions = { 0 };
+	for (size_t i = 0; i < l->n; i++) {
+		const char *ou = l->items[i].ou, *region = l->items[i].region;
+		bool have_ou = false, have_region = false;
+		for (size_t k = 0; k < ous.n; k++)
+			have_ou |= ou && strcmp(ous.items[k], ou) == 0;
+		for (size_t k = 0; k < regions.n; k++)
+			have_region |= region && strcmp(regions.items[k], region) == 0;
+		if (ou && !have_ou) {
+			ous.items = xrealloc(ous.items, (ous.n + 1) * sizeof(char *));
+			ous.items[ous.n++] = xstrdup(ou);
+		}
+		if (region && !have_region) {
+			regions.items = xrealloc(regions.items, (regions.n + 1) * sizeof(char *));
+			regions.items[regions.n++] = xstrdup(region);
+		}
+	}
+	bool ok = true;
+	struct err e = { 0 };
+	if (l->n) {
+		char *operation_id = NULL;
+		if (cfn_delete_stack_instances(&r->ctx, r->o->name,
+					       (const char *const *)ous.items, ous.n,
+					       (const char *const *)regions.items,
+					       regions.n, &operation_id, &e) < 0)
+			die_err(&e);
+		ok = wait_operation(r, operation_id, "deleting every account's stack");
+		free(operation_id);
+	}
+	name_list_release(&ous);
+	name_list_release(&regions);
+	if (!ok)
+		return EXIT_FAILURE_RUN;
+	if (cfn_delete_stack_set(&r->ctx, r->o->name, &e) < 0)
+		die_err(&e);
+	printf("StackSet %s is deleted; the accounts' backups stay in the central "
+	       "bucket.\n", r->o->name);
+	return EXIT_OK;
 }
 
 /* --- change sets: diff and update --- */
@@ -1021,6 +1290,22 @@ static int delete_bucket(struct stack_run *r, const char *bucket,
 
 static int stack_delete(struct stack_run *r)
 {
+	struct cfn_stack_instance_list instances;
+	if (stack_set_instances(r, &instances)) {
+		int rc = delete_stack_set(r, &instances);
+		cfn_stack_instance_list_release(&instances);
+		bool missing;
+		struct cfn_stack central;
+		struct err e = { 0 };
+		if (rc != EXIT_OK)
+			return rc;
+		if (cfn_describe_stack(&r->ctx, r->o->name, &central, &missing, &e) < 0) {
+			if (missing)
+				return EXIT_OK; /* the central bucket was someone else's */
+			die_err(&e);
+		}
+		cfn_stack_release(&central);
+	}
 	struct cfn_stack s;
 	describe_or_die(r, &s);
 	char *bucket = NULL;
@@ -1070,15 +1355,40 @@ static int stack_delete(struct stack_run *r)
 
 /* --- reading --- */
 
+/* The stack's status, and the StackSet's instances when NAME is also an
+ * organization's StackSet (whose central stack may be elsewhere). */
+static int stack_status(struct stack_run *r)
+{
+	struct cfn_stack_instance_list instances;
+	bool is_set = stack_set_instances(r, &instances);
+	struct cfn_stack s;
+	bool missing;
+	struct err e = { 0 };
+	if (cfn_describe_stack(&r->ctx, r->o->name, &s, &missing, &e) == 0) {
+		printf("%s%s%s\n", s.status, s.status_reason ? "  " : "",
+		       s.status_reason ? s.status_reason : "");
+		cfn_stack_release(&s);
+	} else if (!missing) {
+		die_err(&e);
+	} else if (!is_set) {
+		die(EXIT_FAILURE_RUN, "no stack '%s' in %s", r->o->name, r->ctx.region);
+	}
+	if (is_set) {
+		printf("StackSet %s: %zu stack instance%s\n", r->o->name, instances.n,
+		       instances.n == 1 ? "" : "s");
+		print_instances(&instances);
+		cfn_stack_instance_list_release(&instances);
+	}
+	return EXIT_OK;
+}
+
 static int stack_show(struct stack_run *r)
 {
+	if (r->o->action == ACT_STATUS)
+		return stack_status(r);
 	struct cfn_stack s;
 	describe_or_die(r, &s);
 	switch (r->o->action) {
-	case ACT_STATUS:
-		printf("%s%s%s\n", s.status, s.status_reason ? "  " : "",
-		       s.status_reason ? s.status_reason : "");
-		break;
 	case ACT_OUTPUTS: {
 		int width = 0;
 		for (size_t i = 0; i < s.outputs.n; i++)
@@ -1129,7 +1439,9 @@ int cmd_stack(int argc, char **argv)
 	cli_aws_init(&r.ctx, &o.common);
 	int rc;
 	switch (o.action) {
-	case ACT_CREATE: rc = stack_create(&r); break;
+	case ACT_CREATE:
+		rc = o.org_units.n ? stack_create_org(&r) : create_plain_stack(&r);
+		break;
 	case ACT_DIFF: rc = stack_diff(&r); break;
 	case ACT_UPDATE: rc = stack_update(&r); break;
 	case ACT_DELETE: rc = stack_delete(&r); break;

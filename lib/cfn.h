@@ -128,7 +128,56 @@ int cfn_delete_change_set(struct aws_ctx *ctx, const char *id, struct err *e);
 /* Whether a FAILED change set failed only because nothing would change. */
 bool cfn_change_set_is_empty_failure(const struct cfn_change_set *c);
 
+/* --- StackSets with service-managed permissions (an organization) ---
+ * https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/stacksets-orgs-manage-auto-deployment.html */
+
+struct cfn_stack_instance {
+	char *account;
+	char *region;
+	char *ou;
+	char *status;          /* CURRENT, OUTDATED, INOPERABLE */
+	char *detailed_status; /* PENDING, RUNNING, SUCCEEDED, FAILED, ... */
+	char *reason;          /* NULL when none */
+	char *stack_id;        /* NULL before the stack exists */
+};
+
+struct cfn_stack_instance_list {
+	struct cfn_stack_instance *items;
+	size_t n;
+};
+
+void cfn_stack_instance_list_release(struct cfn_stack_instance_list *l);
+
+/* A StackSet deploying to organizational units, with automatic deployment
+ * to accounts that join them; *missing says "no such StackSet". */
+int cfn_create_stack_set(struct aws_ctx *ctx, const struct cfn_stack_input *in,
+			 struct err *e);
+/* One operation: stacks for every account of the OUs in the regions, with
+ * overrides of the StackSet's parameters (NULL: none). *operation_id is
+ * set (caller frees). */
+int cfn_create_stack_instances(struct aws_ctx *ctx, const char *name,
+			       const char *const *ous, size_t n_ous,
+			       const char *const *regions, size_t n_regions,
+			       const struct cfn_pairs *overrides,
+			       char **operation_id, struct err *e);
+int cfn_delete_stack_instances(struct aws_ctx *ctx, const char *name,
+			       const char *const *ous, size_t n_ous,
+			       const char *const *regions, size_t n_regions,
+			       char **operation_id, struct err *e);
+/* *status: RUNNING, SUCCEEDED, FAILED, STOPPED, QUEUED, STOPPING; *reason
+ * NULL when none (caller frees both). */
+int cfn_describe_stack_set_operation(struct aws_ctx *ctx, const char *name,
+				     const char *operation_id, char **status,
+				     char **reason, struct err *e);
+int cfn_list_stack_instances(struct aws_ctx *ctx, const char *name,
+			     struct cfn_stack_instance_list *out, bool *missing,
+			     struct err *e);
+int cfn_delete_stack_set(struct aws_ctx *ctx, const char *name, struct err *e);
+
 /* Answer decoders, exposed for tests. */
+int cfn_parse_stack_instances(const char *xml, size_t len,
+			      struct cfn_stack_instance_list *out,
+			      char **next_token, struct err *e);
 int cfn_parse_change_set(const char *xml, size_t len, struct cfn_change_set *out,
 			 struct err *e);
 int cfn_parse_stack(const char *xml, size_t len, struct cfn_stack *out,

@@ -10,6 +10,7 @@ requested as /BUCKET//app/db/url).
 import base64
 import binascii
 import hashlib
+import json
 import re
 import secrets
 import urllib.parse
@@ -257,6 +258,8 @@ BUCKET_OPERATIONS = {
     ("DELETE", None): "DeleteBucket", ("POST", "delete"): "DeleteObjects",
     ("PUT", "replication"): "PutBucketReplication", ("GET", "replication"): "GetBucketReplication",
     ("DELETE", "replication"): "DeleteBucketReplication",
+    ("PUT", "policy"): "PutBucketPolicy", ("GET", "policy"): "GetBucketPolicy",
+    ("DELETE", "policy"): "DeleteBucketPolicy",
 }
 OBJECT_OPERATIONS = {
     ("GET", None): "GetObject", ("HEAD", None): "HeadObject", ("PUT", None): "PutObject",
@@ -296,6 +299,9 @@ class S3Service(Service):
             "PutBucketReplication": self.put_bucket_replication,
             "GetBucketReplication": self.get_bucket_replication,
             "DeleteBucketReplication": self.delete_bucket_replication,
+            "PutBucketPolicy": self.put_bucket_policy,
+            "GetBucketPolicy": self.get_bucket_policy,
+            "DeleteBucketPolicy": self.delete_bucket_policy,
         }
 
     # --- Service interface ---
@@ -471,6 +477,36 @@ class S3Service(Service):
         bucket.versioning = status
         self.changed()
         return self._empty(ctx)
+
+    # --- bucket policies: kept and returned, not enforced ---
+
+    def put_bucket_policy(self, request, ctx, name, _key):
+        """https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketPolicy.html"""
+        bucket = self._bucket(name)
+        try:
+            document = json.loads(request.body or b"")
+        except ValueError:
+            document = None
+        if not isinstance(document, dict) or not document.get("Statement"):
+            raise AwsError("MalformedPolicy", "Policies must be valid JSON and the first byte "
+                           "must be '{'", 400)
+        bucket.policy = request.body.decode("utf-8")
+        self.changed()
+        return self._empty(ctx, 204)
+
+    def get_bucket_policy(self, request, ctx, name, _key):
+        bucket = self._bucket(name)
+        if not bucket.policy:
+            raise AwsError("NoSuchBucketPolicy", "The bucket policy does not exist", 404,
+                           {"BucketName": name})
+        return Response(200, [("Content-Type", "application/json")] + self._id_headers(ctx),
+                        bucket.policy.encode("utf-8"))
+
+    def delete_bucket_policy(self, request, ctx, name, _key):
+        bucket = self._bucket(name)
+        bucket.policy = None
+        self.changed()
+        return self._empty(ctx, 204)
 
     # --- replication (s3_replication.py) ---
 
