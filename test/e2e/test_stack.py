@@ -451,3 +451,86 @@ def boto3_client_in(aws, service, region):
     import boto3
     return boto3.client(service, endpoint_url=aws.endpoint, region_name=region,
                         aws_access_key_id="test", aws_secret_access_key="test")
+
+
+# --- an organization: one pipeline per account and region, one central bucket ------
+
+def in_account(aws, account, service, region):
+    """A client acting in a member account, through the role Organizations
+    creates in every account it creates."""
+    sts = boto3_client_in(aws, "sts", "us-east-1")
+    credentials = sts.assume_role(
+        RoleArn=f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole",
+        RoleSessionName="e2e")["Credentials"]
+    import boto3
+    return boto3.client(service, endpoint_url=aws.endpoint, region_name=region,
+                        aws_access_key_id=credentials["AccessKeyId"],
+                        aws_secret_access_key=credentials["SecretAccessKey"],
+                        aws_session_token=credentials["SessionToken"])
+
+
+def test_an_organization_backs_up_every_account_and_region_into_one_bucket(
+        stack, aws, s3, cfn, prefix, ssmbak_bin):
+    result = stack("org", "create", "--org-units", "ou-nothing", "--regions", "us-east-1",
+                   binary=ssmbak_bin)
+    assert result.returncode == 2 and "is not an organizational unit id" in result.stderr
+    result = stack("org", "create", "--org-units", "ou-abcd-12345678", binary=ssmbak_bin)
+    assert result.returncode == 2 and "--org-units needs --regions" in result.stderr
+    result = stack("org", "create", "--org-units", "ou-abcd-12345678", "--regions", "us-east-1")
+    assert result.returncode == 3 and "in no AWS organization" in result.stderr
+    assert cfn.describe_stacks()["Stacks"] == []
+
+    organizations = boto3_client_in(aws, "organizations", "us-east-1")
+    organization = organizations.create_organization(FeatureSet="ALL")["Organization"]["Id"]
+    root = organizations.list_roots()["Roots"][0]["Id"]
+    ou = organizations.create_organizational_unit(ParentId=root, Name="workloads")[
+        "OrganizationalUnit"]["Id"]
+    accounts = []
+    for name in ("alpha", "beta"):
+        created = organizations.create_account(Email=f"{name}@example.com", AccountName=name)
+        account = created["CreateAccountStatus"]["AccountId"]
+        organizations.move_account(AccountId=account, SourceParentId=root,
+                                   DestinationParentId=ou)
+        accounts.append(account)
+    regions = ["us-east-1", "eu-west-1"]
+
+    result = ok(stack("org", "create", "--org-units", ou, "--regions", ",".join(regions)))
+    assert "StackSet org: deploying to us-east-1: SUCCEEDED" in result.stdout
+    assert "StackSet org: deploying to eu-west-1: SUCCEEDED" in result.stdout
+    central = cfn.describe_stacks(StackName="org")["Stacks"][0]
+    bucket = {o["OutputKey"]: o["OutputValue"] for o in central["Outputs"]}["BucketName"]
+    parameters = {p["ParameterKey"]: p["ParameterValue"] for p in central["Parameters"]}
+    assert parameters["OrganizationId"] == organization and parameters["OrgPipelineName"] == "org"
+    # The code is shared with the organization in each region.
+    for region in regions:
+        policy = boto3_client_in(aws, "s3", region).get_bucket_policy(
+            Bucket=f"ssmbak-deploy-000000000000-{region}")["Policy"]
+        assert organization in policy and "s3:GetObject" in policy
+
+    status = ok(stack("org", "status", binary=ssmbak_bin)).stdout.splitlines()
+    assert status[0] == "CREATE_COMPLETE" and status[1] == "StackSet org: 4 stack instances"
+    assert sorted(tuple(line.split()[:4]) for line in status[2:]) == sorted(
+        (a, r, "CURRENT", "SUCCEEDED") for a in accounts for r in regions)
+
+    # A change in each account and region lands in the central bucket under
+    # that account's and region's prefix, and nowhere else.
+    for account in accounts:
+        for region in regions:
+            in_account(aws, account, "ssm", region).put_parameter(
+                Name=f"{prefix}/where", Value=f"{account} {region}", Type="String")
+    for account in accounts:
+        for region in regions:
+            key = f"{account}/{region}{prefix}/where"
+            listed = wait_for(lambda: versions(s3, bucket, key), seconds=30,
+                              what=f"the backup of {account} {region}")
+            body = s3.get_object(Bucket=bucket, Key=key, VersionId=listed[0]["VersionId"])
+            assert body["Body"].read() == f"{account} {region}".encode()
+    keys = {v["Key"] for v in s3.list_object_versions(Bucket=bucket).get("Versions", [])
+            if v["Key"].endswith(f"{prefix}/where") and not v["Key"].startswith(".ssmbak/")}
+    assert keys == {f"{a}/{r}{prefix}/where" for a in accounts for r in regions}
+
+    result = ok(stack("org", "delete"))
+    assert "StackSet org is deleted" in result.stdout
+    result = stack("org", "status", binary=ssmbak_bin)
+    assert result.returncode == 1 and "no stack 'org'" in result.stderr
+    assert s3.head_bucket(Bucket=bucket)
