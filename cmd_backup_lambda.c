@@ -37,6 +37,7 @@ static const char usage[] =
 	"Environment:\n"
 	"  SSMBAK_BUCKET            the versioned backup bucket (required)\n"
 	"  SSMBAK_KEY_PREFIX        the key prefix in the bucket (default: none)\n"
+	"  SSMBAK_BUCKET_REGION     the bucket's region (default: the function's)\n"
 	"  LOGLEVEL                 DEBUG, INFO (default), WARNING or ERROR\n"
 	"  AWS_LAMBDA_RUNTIME_API   set by Lambda\n"
 	"  AWS_REGION, AWS_ACCESS_KEY_ID, ...  set by Lambda\n"
@@ -412,6 +413,8 @@ static char *batch_response(const struct change *changes, size_t n)
 struct lambda {
 	struct lambda_runtime *rt;
 	struct aws_ctx ctx;
+	struct aws_ctx bucket_ctx; /* the bucket's region: an organization's
+				    * central bucket may be in another */
 	struct lambda_ctx_view view;
 };
 
@@ -491,7 +494,7 @@ int cmd_backup_lambda(int argc, char **argv)
 	l.rt = lambda_runtime_new(getenv("AWS_LAMBDA_RUNTIME_API"), &e);
 	if (!l.rt)
 		die_err(&e);
-	l.view.ctx = &l.ctx;
+	l.view.ctx = &l.bucket_ctx;
 	l.view.bucket = getenv("SSMBAK_BUCKET");
 	if (!l.view.bucket || !*l.view.bucket) {
 		err_set(&e, ERR_CONFIG, "SSMBAK_BUCKET is not set: the function "
@@ -507,7 +510,12 @@ int cmd_backup_lambda(int argc, char **argv)
 	}
 	l.view.prefix = prefix;
 	struct aws_options opts = { NULL, NULL };
-	if (aws_ctx_init(&l.ctx, &opts, &e) < 0)
+	const char *bucket_region = getenv("SSMBAK_BUCKET_REGION");
+	struct aws_options bucket_opts = {
+		bucket_region && *bucket_region ? bucket_region : NULL, NULL
+	};
+	if (aws_ctx_init(&l.ctx, &opts, &e) < 0 ||
+	    aws_ctx_init(&l.bucket_ctx, &bucket_opts, &e) < 0)
 		init_failure(&l, &e);
 
 	for (;;) {
@@ -523,6 +531,7 @@ int cmd_backup_lambda(int argc, char **argv)
 	char line[ERR_LINE_MAX];
 	log_msg(LOG_ERROR, "%s", err_line(&e, line, sizeof(line)));
 	aws_ctx_release(&l.ctx);
+	aws_ctx_release(&l.bucket_ctx);
 	lambda_runtime_free(l.rt);
 	free(prefix);
 	return EXIT_FAILURE_RUN;

@@ -30,6 +30,10 @@ const struct aws_service aws_logs = { "logs", "logs", "CloudWatch Logs",
 				      "CLOUDWATCH_LOGS", AWS_PROTOCOL_JSON };
 const struct aws_service aws_events = { "events", "events", "EventBridge",
 					"EVENTBRIDGE", AWS_PROTOCOL_JSON };
+const struct aws_service aws_organizations = {
+	"organizations", "organizations", "Organizations", "ORGANIZATIONS",
+	AWS_PROTOCOL_JSON
+};
 
 int aws_headers_add(struct aws_headers *h, const char *name, const char *value)
 {

@@ -10,6 +10,7 @@ requested as /BUCKET//app/db/url).
 import base64
 import binascii
 import hashlib
+import json
 import re
 import secrets
 import urllib.parse
@@ -18,6 +19,7 @@ import xml.etree.ElementTree as ET
 from .clock import http_date, iso_millis, iso_whole_seconds, parse_time
 from .errors import AwsError
 from .protocols import Service
+from . import s3_replication
 from .s3_store import (NULL_VERSION, Bucket, ObjectVersion, S3Store, looks_like_version_id,
                        walk_objects, walk_versions)
 from .server import Response
@@ -268,6 +270,10 @@ BUCKET_OPERATIONS = {
     ("PUT", "versioning"): "PutBucketVersioning", ("HEAD", None): "HeadBucket",
     ("DELETE", None): "DeleteBucket", ("POST", "delete"): "DeleteObjects",
     ("GET", "acl"): "GetBucketAcl",
+    ("PUT", "replication"): "PutBucketReplication", ("GET", "replication"): "GetBucketReplication",
+    ("DELETE", "replication"): "DeleteBucketReplication",
+    ("PUT", "policy"): "PutBucketPolicy", ("GET", "policy"): "GetBucketPolicy",
+    ("DELETE", "policy"): "DeleteBucketPolicy",
 }
 OBJECT_OPERATIONS = {
     ("GET", None): "GetObject", ("HEAD", None): "HeadObject", ("PUT", None): "PutObject",
@@ -304,6 +310,12 @@ class S3Service(Service):
             "GetObjectTagging": self.get_object_tagging,
             "PutObjectTagging": self.put_object_tagging,
             "DeleteObjectTagging": self.delete_object_tagging,
+            "PutBucketReplication": self.put_bucket_replication,
+            "GetBucketReplication": self.get_bucket_replication,
+            "DeleteBucketReplication": self.delete_bucket_replication,
+            "PutBucketPolicy": self.put_bucket_policy,
+            "GetBucketPolicy": self.get_bucket_policy,
+            "DeleteBucketPolicy": self.delete_bucket_policy,
         }
 
     # --- Service interface ---
@@ -495,6 +507,61 @@ class S3Service(Service):
         self.changed()
         return self._empty(ctx)
 
+    # --- bucket policies: kept and returned, not enforced ---
+
+    def put_bucket_policy(self, request, ctx, name, _key):
+        """https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketPolicy.html"""
+        bucket = self._bucket(name)
+        try:
+            document = json.loads(request.body or b"")
+        except ValueError:
+            document = None
+        if not isinstance(document, dict) or not document.get("Statement"):
+            raise AwsError("MalformedPolicy", "Policies must be valid JSON and the first byte "
+                           "must be '{'", 400)
+        bucket.policy = request.body.decode("utf-8")
+        self.changed()
+        return self._empty(ctx, 204)
+
+    def get_bucket_policy(self, request, ctx, name, _key):
+        bucket = self._bucket(name)
+        if not bucket.policy:
+            raise AwsError("NoSuchBucketPolicy", "The bucket policy does not exist", 404,
+                           {"BucketName": name})
+        return Response(200, [("Content-Type", "application/json")] + self._id_headers(ctx),
+                        bucket.policy.encode("utf-8"))
+
+    def delete_bucket_policy(self, request, ctx, name, _key):
+        bucket = self._bucket(name)
+        bucket.policy = None
+        self.changed()
+        return self._empty(ctx, 204)
+
+    # --- replication (s3_replication.py) ---
+
+    def put_bucket_replication(self, request, ctx, name, _key):
+        """https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketReplication.html"""
+        bucket = self._bucket(name)
+        configuration = s3_replication.parse_configuration(parse_xml(request.body))
+        s3_replication.check_buckets(self.store, bucket, configuration)
+        bucket.replication = configuration
+        self.changed()
+        return self._empty(ctx)
+
+    def get_bucket_replication(self, request, ctx, name, _key):
+        bucket = self._bucket(name)
+        if not bucket.replication:
+            raise AwsError("ReplicationConfigurationNotFoundError", "The replication "
+                           "configuration was not found", 404, {"BucketName": name})
+        return self._xml(ctx, "ReplicationConfiguration",
+                         s3_replication.configuration_pairs(bucket.replication))
+
+    def delete_bucket_replication(self, request, ctx, name, _key):
+        bucket = self._bucket(name)
+        bucket.replication = None
+        self.changed()
+        return self._empty(ctx, 204)
+
     # --- listings ---
 
     def list_object_versions(self, request, ctx, name, _key):
@@ -634,6 +701,7 @@ class S3Service(Service):
             key, None, self.clock.now(), body=request.body, metadata=metadata,
             content_type=request.header("content-type") or "binary/octet-stream",
             tags=tags, sse=sse, headers=headers))
+        s3_replication.replicate_version(self.store, bucket, version)
         self.changed()
         out = [("ETag", version.etag), ("x-amz-server-side-encryption", sse)]
         # A `null` version (unversioned or Suspended bucket) is written without
@@ -745,6 +813,7 @@ class S3Service(Service):
             self.changed()
             return []
         marker = bucket.add(ObjectVersion(key, None, self.clock.now(), delete_marker=True))
+        s3_replication.replicate_delete_marker(self.store, bucket, marker)
         self.changed()
         return [("x-amz-delete-marker", "true"), ("x-amz-version-id", marker.version_id)]
 
@@ -796,6 +865,7 @@ class S3Service(Service):
                                 tagging=True)
         check_content_md5(request)
         version.tags = tags_from_xml(request.body)
+        s3_replication.replicate_tags(self.store, bucket, version)
         self.changed()
         return self._empty(ctx, headers=self._version_header(bucket, version))
 
@@ -804,6 +874,7 @@ class S3Service(Service):
         version = self._resolve(bucket, key, request.query.get("versionId"), "DELETE",
                                 tagging=True)
         version.tags = []
+        s3_replication.replicate_tags(self.store, bucket, version)
         self.changed()
         return self._empty(ctx, 204, self._version_header(bucket, version))
 

@@ -209,6 +209,7 @@ class App:
             if operation not in service.unsigned_operations:
                 ctx.principal, ctx.region = auth.verify(
                     request, service.signing_name, self.credentials, self.clock)
+                ctx.account = ctx.principal.account
             return service.dispatch(request, operation, ctx)
         except auth.AuthFailure as failure:
             return service.render_error(request, ctx, service.auth_error(failure, request, ctx))

@@ -267,7 +267,11 @@ class SsmService(JsonService):
     # --- lookups ---
 
     def _parameters(self, ctx):
-        return self.store.region(ctx.region)
+        """The parameters of the caller's region; a member account of the
+        organization (organizations.py) has its own."""
+        if ctx.account == ctx.credentials.account:
+            return self.store.region(ctx.region)
+        return self.store.region(f"{ctx.account}/{ctx.region}")
 
     def _split_selector(self, ctx, raw):
         """`name`, `name:version`, `name:label` or an ARN -> (name, selector)."""
