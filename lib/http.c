@@ -681,9 +681,11 @@ static void collect_done(struct http_client *c, struct aws_ctx *ctx,
 		if (settle_attempt(c, ctx, call, result)) {
 			call->attempt.not_before =
 				monotonic_seconds() +
-				retry_backoff_seconds(c->retry_mode,
-						      call->attempts,
-						      random01());
+				retry_backoff_seconds(
+					c->retry_mode, call->attempts,
+					retry_is_throttling(call->resp.status,
+							    call->err.code),
+					random01());
 			b->retries[b->n_retries++] = call;
 		} else {
 			finish_call(c, b, call, call->err.kind != ERR_NONE);
