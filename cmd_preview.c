@@ -20,6 +20,7 @@
 #include "lib/table.h"
 #include "lib/timefmt.h"
 #include "lib/scan.h"
+#include "lib/scope.h"
 #include "lib/timeline.h"
 #include "lib/util.h"
 
@@ -111,9 +112,7 @@ struct restore_run {
 	struct aws_ctx ctx;
 	char *bucket;
 	char *prefix;               /* the key prefix */
-	char *scope;                /* "/app/" or, in key mode, "/app/x" */
-	bool key_mode;
-	size_t n_seen;
+	struct scope scope;
 	struct key_state *keys;
 	size_t n_keys, cap_keys;
 	struct pending *pending;
@@ -131,17 +130,6 @@ static void fail_key(struct key_state *k, const struct err *e)
 }
 
 /* --- arguments --- */
-
-static char *normalized_path(const char *path, const char *usage)
-{
-	const char *why = ssm_name_problem(path, SSM_NAME_PATH, NULL);
-	if (!*path)
-		cli_usage_error(usage, "PATH is empty; give a key like /app/db/url "
-				       "or a path like /app/");
-	if (why)
-		cli_usage_error(usage, "PATH '%s' %s", cli_shown_arg(path), why);
-	return xasprintf("%s%s", path[0] == '/' ? "" : "/", path);
-}
 
 enum { OPT_ALL = CLI_OPT_FIRST_FREE, OPT_SHOW_SECURE, OPT_TO };
 
@@ -230,7 +218,7 @@ static void parse_command_line(int argc, char **argv, struct restore_opts *o)
 					  ? "PATH and TIME are required"
 					  : "too many arguments: '%s'",
 				n_positional > 2 ? positional[2] : "");
-	o->path = normalized_path(positional[0], o->usage);
+	o->path = cli_path_argument(positional[0], o->usage);
 	struct err e = { 0 };
 	if (time_parse_arg(positional[1], time(NULL), &o->time, &e) < 0)
 		cli_usage_error(o->usage, "%s", e.message);
@@ -239,38 +227,11 @@ static void parse_command_line(int argc, char **argv, struct restore_opts *o)
 			cli_usage_error(o->usage, "--to '%s' is not a parameter "
 					"path: it %s", cli_shown_arg(o->to),
 					ssm_name_problem(o->to, SSM_NAME_PATH, NULL));
-		o->to = normalized_path(o->to, o->usage);
+		o->to = cli_path_argument(o->to, o->usage);
 	}
 	free(args);
 	free(positional);
 	args = positional = NULL;
-}
-
-/* --- scope: which keys PATH means --- */
-
-static bool is_path_arg(const char *path)
-{
-	return path[strlen(path) - 1] == '/';
-}
-
-static size_t count_slashes(const char *s)
-{
-	size_t n = 0;
-	for (; *s; s++)
-		n += *s == '/';
-	return n;
-}
-
-/* PATH "/a/x" means the key /a/x when one was ever backed up, else the
- * path /a/x/ (and never /a/xa): scan_scope decides. */
-static bool in_scope(const char *key, const char *prefix, bool key_mode,
-		     bool recursive)
-{
-	if (key_mode)
-		return strcmp(key, prefix) == 0;
-	if (strncmp(key, prefix, strlen(prefix)) != 0 || !key[strlen(prefix)])
-		return false;
-	return recursive || count_slashes(key) == count_slashes(prefix);
 }
 
 /* --- choosing: the scan's callback, one key at a time --- */
@@ -466,13 +427,7 @@ static void settle_pending(struct restore_run *r)
 static int choose_key(void *user, const struct scan_key *sk, struct err *e)
 {
 	struct restore_run *r = user;
-	if (r->n_seen++ == 0 && !is_path_arg(r->opts->path) &&
-	    strcmp(sk->param_key, r->opts->path) == 0) {
-		r->key_mode = true;
-		free(r->scope);
-		r->scope = xstrdup(r->opts->path);
-	}
-	if (!in_scope(sk->param_key, r->scope, r->key_mode, r->opts->recursive))
+	if (!scope_admits(&r->scope, sk->param_key))
 		return 0;
 	size_t n;
 	struct candidate *c = candidates_of(sk, &n);
@@ -502,11 +457,10 @@ static int choose_key(void *user, const struct scan_key *sk, struct err *e)
 static void scan_scope(struct restore_run *r)
 {
 	struct err e = { 0 };
-	const char *path = r->opts->path;
-	bool dir = is_path_arg(path);
-	r->scope = dir ? xstrdup(path) : xasprintf("%s/", path);
-	struct scan_opts so = { r->bucket, r->prefix, path,
-				dir && !r->opts->recursive };
+	if (scope_init(&r->scope, r->opts->path, r->opts->recursive) < 0)
+		die(EXIT_FAILURE_RUN, "out of memory");
+	struct scan_opts so = { r->bucket, r->prefix, r->opts->path,
+				scope_one_level(&r->scope) };
 	if (scan_tree(&r->ctx, &so, choose_key, r, &e) < 0)
 		die_err(&e);
 	settle_pending(r);
@@ -676,9 +630,9 @@ static char *target_name(const struct restore_run *r, const struct key_state *k)
 {
 	if (!r->opts->to)
 		return xstrdup(canonical_name(k->key));
-	if (r->key_mode)
+	if (r->scope.key_mode)
 		return xstrdup(r->opts->to);
-	const char *rest = k->key + strlen(r->scope);
+	const char *rest = k->key + strlen(r->scope.prefix);
 	const char *to = r->opts->to;
 	return xasprintf("%s%s%s", to, to[strlen(to) - 1] == '/' ? "" : "/",
 			 rest);
@@ -708,8 +662,8 @@ static void fail_keys_with_target(struct restore_run *r, const char *target,
  * the whole store. */
 static json_t *scope_filter(const struct restore_run *r)
 {
-	const char *scope = r->opts->to ? r->opts->to : r->scope;
-	if (r->key_mode)
+	const char *scope = r->opts->to ? r->opts->to : r->scope.prefix;
+	if (r->scope.key_mode)
 		return json_pack("[{s:s, s:s, s:[s]}]", "Key", "Name", "Option",
 				 "Equals", "Values", scope);
 	if (strcmp(scope, "/") == 0)
@@ -746,11 +700,12 @@ static bool same_as_recorded(const struct restore_run *r,
 	if (k->win.ssm_version > 0 && k->win.modified_ms > 0)
 		return cur->version == k->win.ssm_version &&
 		       llround(cur->last_modified * 1000) == k->win.modified_ms;
-	/* Format 1 recorded no version, but read the value after its event:
-	 * a current version older than that event, with nothing recorded
-	 * since, is the one it read. */
+	/* Format 1 recorded no version, but its Lambda read the value after
+	 * the event: a current version made no later than the second of the
+	 * key's latest recorded event is the one it read (FORMAT.md,
+	 * "Reading"). */
 	return k->latest_is_winner &&
-	       floor(cur->last_modified) < (double)k->win.event_time;
+	       floor(cur->last_modified) <= (double)k->win.event_time;
 }
 
 static void plan_fetches(struct restore_run *r)
@@ -1188,7 +1143,7 @@ static void release_run(struct restore_run *r)
 	}
 	free(r->keys);
 	free(r->pending);
-	free(r->scope);
+	scope_release(&r->scope);
 	free(r->prefix);
 	ssm_parameter_list_release(&r->current);
 	free(r->bucket);
@@ -1216,8 +1171,8 @@ static int run(struct restore_opts *o)
 	log_msg(LOG_INFO, "bucket %s (from %s)", r.bucket, bucket_source);
 
 	scan_scope(&r);
-	log_msg(LOG_INFO, "%s %s: %zu keys", r.key_mode ? "key" : "path",
-		r.scope, r.n_keys);
+	log_msg(LOG_INFO, "%s %s: %zu keys", r.scope.key_mode ? "key" : "path",
+		r.scope.prefix, r.n_keys);
 	for (size_t i = 0; i < r.n_keys; i++)
 		r.keys[i].target = target_name(&r, &r.keys[i]);
 	describe_current(&r);

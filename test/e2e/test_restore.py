@@ -342,3 +342,55 @@ def test_writer_died_between_data_and_index(history, preview, prefix):
     # an unindexed delete marker is a delete at its LastModified (format 1)
     assert state(preview, k, T0 + 25)[k]["value"] == "two"
     assert state(preview, k, T0 + 30)[k]["deleted"] is True
+
+
+# --- reindex -------------------------------------------------------------------------
+
+
+def summary_line(result):
+    return result.stderr.strip().splitlines()[-1]
+
+
+def test_reindex_makes_an_old_tool_bucket_cheap_and_keeps_every_answer(
+        history, preview, run, aws, bucket, prefix):
+    rng = random.Random(11)
+    writes = random_history(rng, prefix, keys=20, kinds=("legacy_", "_unindexed"))
+    history(writes)
+    last = int(max(w.written_at for w in writes)) + 100
+    times = [rng.randint(T0 - 100, last) for _ in range(5)]
+    before = [state(preview, f"{prefix}/r/", t, "-R") for t in times]
+    aws.reset_counters()
+    state(preview, f"{prefix}/r/", last, "-R")
+    tags_before = aws.counters()["s3"].get("GetObjectTagging", 0)
+
+    dry = run("reindex", f"{prefix}/", "-R", "--dry-run", "-b", bucket)
+    assert dry.returncode == 0, dry.stderr
+    n_data = sum(1 for w in writes if not w.indexed)
+    assert f"{n_data} to write (dry run" in summary_line(dry)
+    assert aws.counters()["s3"].get("PutObject", 0) == 0
+
+    done = run("reindex", f"{prefix}/", "-R", "-b", bucket)
+    assert done.returncode == 0, done.stderr
+    assert f"0 indexed already, {n_data} written, 0 failed" in summary_line(done)
+    again = run("reindex", f"{prefix}/", "-R", "-b", bucket)
+    assert again.returncode == 0, again.stderr
+    assert f"{n_data} indexed already, 0 written, 0 failed" in summary_line(again)
+
+    after = [state(preview, f"{prefix}/r/", t, "-R") for t in times]
+    for t, b, a in zip(times, before, after):
+        for name in sorted(set(b) | set(a)):
+            assert b.get(name) == a.get(name), (t, name)
+    aws.reset_counters()
+    preview(f"{prefix}/r/", last, "-R", "--output", "json")
+    counts = aws.counters()["s3"]
+    # choosing reads no tags any more; only winners without metadata that
+    # differ from SSM need theirs (here: all, SSM is empty)
+    assert counts.get("GetObjectTagging", 0) < tags_before
+    assert counts.get("GetObjectTagging", 0) <= counts.get("GetObject", 0)
+
+
+def test_reindex_reports_a_version_without_ssmbak_tags(run, aws, s3, bucket, prefix):
+    s3.put_object(Bucket=bucket, Key=f"{prefix}/stray", Body=b"x")
+    out = run("reindex", f"{prefix}/", "-b", bucket)
+    assert out.returncode == 1
+    assert f"{prefix}/stray version" in out.stderr and "no ssmbakTime tag" in out.stderr
