@@ -460,7 +460,8 @@ static void scan_scope(struct restore_run *r)
 	if (scope_init(&r->scope, r->opts->path, r->opts->recursive) < 0)
 		die(EXIT_FAILURE_RUN, "out of memory");
 	struct scan_opts so = { r->bucket, r->prefix, r->opts->path,
-				scope_one_level(&r->scope) };
+				scope_one_level(&r->scope),
+				scope_is_path(r->opts->path) && r->opts->recursive };
 	if (scan_tree(&r->ctx, &so, choose_key, r, &e) < 0)
 		die_err(&e);
 	settle_pending(r);

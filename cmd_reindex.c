@@ -351,7 +351,8 @@ int cmd_reindex(int argc, char **argv)
 	log_msg(LOG_INFO, "bucket %s (from %s)", r.bucket, source);
 	if (scope_init(&r.scope, r.path, r.recursive) < 0)
 		die(EXIT_FAILURE_RUN, "out of memory");
-	struct scan_opts so = { r.bucket, r.prefix, r.path, scope_one_level(&r.scope) };
+	struct scan_opts so = { r.bucket, r.prefix, r.path, scope_one_level(&r.scope),
+				scope_is_path(r.path) && r.recursive };
 	if (scan_tree(&r.ctx, &so, take_key, &r, &e) < 0)
 		die_err(&e);
 	flush(&r);

@@ -394,3 +394,20 @@ def test_reindex_reports_a_version_without_ssmbak_tags(run, aws, s3, bucket, pre
     out = run("reindex", f"{prefix}/", "-b", bucket)
     assert out.returncode == 1
     assert f"{prefix}/stray version" in out.stderr and "no ssmbakTime tag" in out.stderr
+
+
+def test_a_large_tree_is_listed_in_ranges_and_answers_the_same(history, preview, aws, prefix):
+    """Five subtrees of 300 keys: -R lists the top level once, then four key
+    ranges at once (each a data and an index listing of one page) instead
+    of one chain of pages; the answer is the definition's."""
+    writes = [value(f"{prefix}/t/{sub}/k{i:03d}", T0 + i, version=1, val=f"{sub}{i}")
+              for sub in "abcde" for i in range(300)]
+    writes += [value(f"{prefix}/t/top", T0, version=1, val="top")]
+    history(writes)
+    aws.reset_counters()
+    got = state(preview, f"{prefix}/t/", T0 + 1000, "-R")
+    assert {n: r["value"] for n, r in got.items()} == {w.name: w.value for w in writes}
+    lists = aws.counters()["s3"]["ListObjectVersions"]
+    # 1 top-level listing + 4 ranges x 2 listings, one page each; one chain
+    # of 1,501 versions would be 2 listings x 2 pages
+    assert lists == 9, lists
