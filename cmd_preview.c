@@ -895,11 +895,8 @@ static void restore_parameter_for(struct key_state *k, struct ssm_parameter *p)
 	*p = k->rec.param;
 	p->name = k->target;
 	p->value = k->value;
-	if (!k->have_metadata) {
-		/* Format 1's description lost characters: putting it back
-		 * would damage the real one, so it is left as it is. */
-		p->description = k->current ? k->current->description : NULL;
-	}
+	/* Format 1 recorded a lossy description (UPSTREAM.md, defect 3): it
+	 * is what preview shows, so it is what restore writes. */
 }
 
 static void fail_on_error(struct fetch *f)

@@ -241,3 +241,79 @@ def test_missing_bucket_is_an_init_error(ssmbak_bin, env):
     assert out.returncode == 3
     assert "SSMBAK_BUCKET" in out.stderr
     assert api.init_error["errorType"] == "Runtime.ConfigurationError"
+
+
+def format1_reader(s3, bucket, prefix, t):
+    """The Python ssmbak's restore rule (UPSTREAM.md): per key, the version
+    with the latest ssmbakTime at or before t, delete markers by their
+    LastModified. Returns {key: value, or None for deleted}."""
+    best = {}
+    listing = s3.list_object_versions(Bucket=bucket, Prefix=prefix)
+    for v in listing.get("Versions", []):
+        tags = tags_of(s3, bucket, v["Key"], v["VersionId"])
+        when = int(tags["ssmbakTime"])
+        if when <= t and (v["Key"] not in best or when > best[v["Key"]][0]):
+            body = s3.get_object(Bucket=bucket, Key=v["Key"], VersionId=v["VersionId"])
+            best[v["Key"]] = (when, body["Body"].read().decode())
+    for m in listing.get("DeleteMarkers", []):
+        when = int(m["LastModified"].timestamp())
+        if when <= t and (m["Key"] not in best or when > best[m["Key"]][0]):
+            best[m["Key"]] = (when, None)
+    return {k: v for k, (_, v) in best.items()}
+
+
+def test_a_put_and_a_delete_in_one_second_end_deleted(lam, aws, ssm, s3, bucket, prefix, run):
+    """Issue 13, wrong answer 3: the put was recorded, then the delete of
+    the same second; the delete names the version it deleted and wins the
+    tie, so the parameter stays deleted at every later time."""
+    name = f"{prefix}/k"
+    aws.clock(fixed=DAY_AGO, check_skew=False)
+    ssm.put_parameter(Name=name, Value="short", Type="String")
+    ssm.delete_parameter(Name=name)
+    aws.clock()
+    create, delete = events_for(aws, prefix)
+    assert lam.invoke(sqs_batch([create]))[1] == {"batchItemFailures": []}
+    assert lam.invoke(sqs_batch([delete]))[1] == {"batchItemFailures": []}
+    assert preview_all(run, bucket, prefix, DAY_AGO)[name]["deleted"] is True
+    assert preview_all(run, bucket, prefix, DAY_AGO + 3600)[name]["deleted"] is True
+    restored = run("restore", prefix + "/", iso(DAY_AGO + 60), "-b", bucket)
+    assert restored.returncode == 0, restored.stderr
+    with pytest.raises(ssm.exceptions.ParameterNotFound):
+        ssm.get_parameter(Name=name)
+
+
+def test_a_put_and_a_delete_in_one_batch_end_deleted(lam, aws, ssm, s3, bucket, prefix, run):
+    """The same in one SQS batch: the delete sees the put written before it."""
+    name = f"{prefix}/k"
+    aws.clock(fixed=DAY_AGO, check_skew=False)
+    ssm.put_parameter(Name=name, Value="short", Type="String")
+    ssm.delete_parameter(Name=name)
+    aws.clock()
+    assert lam.invoke(sqs_batch(events_for(aws, prefix)))[1] == {"batchItemFailures": []}
+    assert preview_all(run, bucket, prefix, DAY_AGO)[name]["deleted"] is True
+
+
+def test_a_format1_reader_never_sees_an_empty_value(lam, aws, ssm, s3, bucket, prefix, run):
+    """FORMAT.md, "Deletes": no body-less version, so the Python tool's
+    rule reads a format 3 bucket as we do (its own defect aside: a delete
+    at its write time), and never takes a delete for the value ""."""
+    name = f"{prefix}/k"
+    steps = [(0, lambda: ssm.put_parameter(Name=name, Value="one", Type="String")),
+             (10, lambda: ssm.put_parameter(Name=name, Value="two", Type="String",
+                                            Overwrite=True)),
+             (20, lambda: ssm.delete_parameter(Name=name)),
+             (30, lambda: ssm.put_parameter(Name=name, Value="three", Type="String"))]
+    base = int(time.time()) - 100
+    for offset, change in steps:
+        aws.clock(fixed=base + offset, check_skew=False)
+        change()
+        assert lam.invoke(sqs_batch([events_for(aws, prefix)[-1]]))[1] == \
+            {"batchItemFailures": []}
+    aws.clock()
+    for t in range(base - 1, int(time.time()) + 2, 5):
+        theirs = format1_reader(s3, bucket, prefix, t)
+        assert "" not in theirs.values(), t
+        ours = preview_all(run, bucket, prefix, t)
+        ours = {k: (None if r["deleted"] else r["value"]) for k, r in ours.items()}
+        if t < base + 20 or t >= base + 30:   # away from the delete, whose time differs
+            assert theirs == ours, t
