@@ -17,6 +17,7 @@
 #include "lib/aws.h"
 #include "lib/event_match.h"
 #include "lib/exitcode.h"
+#include "lib/http.h"
 #include "lib/lambda_runtime.h"
 #include "lib/record.h"
 #include "lib/scan.h"
@@ -641,6 +642,10 @@ int cmd_backup_lambda(int argc, char **argv)
 	if (aws_ctx_init(&l.ctx, &opts, &e) < 0 ||
 	    aws_ctx_init(&l.bucket_ctx, &bucket_opts, &e) < 0)
 		init_failure(&l, &e);
+	/* Short backoffs (0.1 s doubling): an invocation lives seconds, and
+	 * retry_failed_writes waits longer where its deadline allows. */
+	http_client_prefer_retry_mode(l.ctx.http, RETRY_LEGACY);
+	http_client_prefer_retry_mode(l.bucket_ctx.http, RETRY_LEGACY);
 
 	for (;;) {
 		struct lambda_invocation inv;
