@@ -5,6 +5,7 @@
  * (lib/record.c, FORMAT.md) -> the SQS partial batch response.
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,8 +18,10 @@
 #include "lib/exitcode.h"
 #include "lib/lambda_runtime.h"
 #include "lib/record.h"
+#include "lib/scan.h"
 #include "lib/ssm.h"
 #include "lib/ssm_event.h"
+#include "lib/timeline.h"
 #include "lib/util.h"
 
 static const char usage[] =
@@ -33,6 +36,8 @@ static const char usage[] =
 	"\n"
 	"Environment:\n"
 	"  SSMBAK_BUCKET            the versioned backup bucket (required)\n"
+	"  SSMBAK_KEY_PREFIX        the key prefix in the bucket (default: none)\n"
+	"  SSMBAK_BUCKET_REGION     the bucket's region (default: the function's)\n"
 	"  LOGLEVEL                 DEBUG, INFO (default), WARNING or ERROR\n"
 	"  AWS_LAMBDA_RUNTIME_API   set by Lambda\n"
 	"  AWS_REGION, AWS_ACCESS_KEY_ID, ...  set by Lambda\n"
@@ -43,6 +48,13 @@ static const char usage[] =
  * still belongs to it: EventBridge and SSM stamp the same change with
  * separate clocks. */
 #define EVENT_CLOCK_TOLERANCE_SECONDS 2
+
+/* Where changes are recorded. */
+struct lambda_ctx_view {
+	struct aws_ctx *ctx;
+	const char *bucket;
+	const char *prefix;
+};
 
 /* One change to record: one SQS record, or the bare EventBridge event. */
 struct change {
@@ -55,6 +67,7 @@ struct change {
 	const char *skip_reason;
 	bool failed;
 	struct err err;
+	long long deleted_version; /* a delete: the SSM version it removed */
 	struct ssm_parameter_list history;
 	struct record rec;
 	struct record_write write;
@@ -216,6 +229,7 @@ static void build_record(struct change *c)
 	if (c->op == RECORD_DELETE) {
 		c->rec.param.name = xstrdup(c->name);
 		c->rec.param.type = xstrdup(c->type);
+		c->rec.param.version = c->deleted_version;
 		return;
 	}
 	const struct ssm_parameter *p = version_at_event(c);
@@ -231,6 +245,55 @@ static void build_record(struct change *c)
 	c->rec.param.name = xstrdup(c->name);
 }
 
+/* --- deletes: which version they deleted --- */
+
+static struct tl_entry tl_of_change(const struct change_entry *c, size_t order)
+{
+	return (struct tl_entry){ c->event_time, c->ssm_version,
+				  c->op == RECORD_DELETE, order };
+}
+
+/* A delete event names no version, but the same-second rule (FORMAT.md)
+ * needs the one it deleted: the latest change recorded at or before the
+ * delete, in the index or earlier in this batch. */
+static void find_deleted_version(struct lambda_ctx_view *v, struct change *d,
+				 struct change *changes, size_t n)
+{
+	struct change_list recorded = { 0 };
+	struct err e = { 0 };
+	char *key = record_key_for_name(d->name);
+	if (scan_key_changes(v->ctx, v->bucket, v->prefix, key, &recorded, &e) < 0) {
+		d->failed = true;
+		d->err = e;
+		free(key);
+		change_list_release(&recorded);
+		return;
+	}
+	size_t total = recorded.n + n;
+	struct tl_entry *entries = xcalloc(total + 1, sizeof(*entries));
+	long long *versions = xcalloc(total + 1, sizeof(*versions));
+	size_t k = 0;
+	for (size_t i = 0; i < recorded.n; i++) {
+		entries[k] = tl_of_change(&recorded.items[i], SIZE_MAX / 2);
+		versions[k++] = recorded.items[i].ssm_version;
+	}
+	for (size_t i = 0; i < n && &changes[i] != d; i++) {
+		const struct change *c = &changes[i];
+		if (c->failed || c->skipped || !c->name ||
+		    strcmp(c->name, d->name) != 0)
+			continue;
+		entries[k] = (struct tl_entry){ c->event_time, c->rec.param.version,
+						c->op == RECORD_DELETE, 0 };
+		versions[k++] = c->rec.param.version;
+	}
+	long w = timeline_winner(entries, k, d->event_time);
+	d->deleted_version = w >= 0 ? versions[w] : 0;
+	free(entries);
+	free(versions);
+	free(key);
+	change_list_release(&recorded);
+}
+
 /* --- write --- */
 
 static int compare_names(const void *a, const void *b)
@@ -241,10 +304,10 @@ static int compare_names(const void *a, const void *b)
 	return d ? d : (x < y ? -1 : x > y);
 }
 
-/* Changes of one key are written one after the other (a tombstone must be
- * right below its delete marker); different keys all at once. */
-static void write_records(struct aws_ctx *ctx, const char *bucket,
-			  struct change *changes, size_t n)
+/* Changes of one key are written one after the other, in event order;
+ * different keys all at once. */
+static void write_records(struct lambda_ctx_view *v, struct change *changes,
+			  size_t n)
 {
 	struct change **todo = xcalloc(n + 1, sizeof(*todo));
 	struct change **members = xcalloc(n + 1, sizeof(*members));
@@ -254,10 +317,9 @@ static void write_records(struct aws_ctx *ctx, const char *bucket,
 		if (!changes[i].failed && !changes[i].skipped)
 			todo[m++] = &changes[i];
 	qsort(todo, m, sizeof(*todo), compare_names);
-	time_t now = time(NULL);
 	for (size_t i = 0; i < m; i++) {
 		struct err e = { 0 };
-		if (record_prepare_write(ctx, bucket, &todo[i]->rec, now,
+		if (record_prepare_write(v->ctx, v->bucket, v->prefix, &todo[i]->rec,
 					 &todo[i]->write, &e) < 0)
 			die_err(&e);
 	}
@@ -272,7 +334,7 @@ static void write_records(struct aws_ctx *ctx, const char *bucket,
 			round[k++] = &todo[i]->write;
 			todo[i] = NULL;
 		}
-		record_write_all(ctx, round, k);
+		record_write_all(v->ctx, round, k);
 		for (size_t j = 0; j < k; j++) {
 			if (members[j]->write.failed) {
 				members[j]->failed = true;
@@ -335,7 +397,9 @@ static char *batch_response(const struct change *changes, size_t n)
 struct lambda {
 	struct lambda_runtime *rt;
 	struct aws_ctx ctx;
-	const char *bucket;
+	struct aws_ctx bucket_ctx; /* the bucket's region: an organization's
+				    * central bucket may be in another */
+	struct lambda_ctx_view view;
 };
 
 static void handle(struct lambda *l, struct lambda_invocation *inv)
@@ -356,10 +420,14 @@ static void handle(struct lambda *l, struct lambda_invocation *inv)
 	ssm_event_batch_release(&events);
 
 	read_histories(&l->ctx, changes, n);
-	for (size_t i = 0; i < n; i++)
-		if (!changes[i].failed && !changes[i].skipped)
-			build_record(&changes[i]);
-	write_records(&l->ctx, l->bucket, changes, n);
+	for (size_t i = 0; i < n; i++) {
+		struct change *c = &changes[i];
+		if (!c->failed && !c->skipped && c->op == RECORD_DELETE)
+			find_deleted_version(&l->view, c, changes, n);
+		if (!c->failed && !c->skipped)
+			build_record(c);
+	}
+	write_records(&l->view, changes, n);
 
 	for (size_t i = 0; i < n; i++)
 		log_change(&changes[i]);
@@ -410,14 +478,28 @@ int cmd_backup_lambda(int argc, char **argv)
 	l.rt = lambda_runtime_new(getenv("AWS_LAMBDA_RUNTIME_API"), &e);
 	if (!l.rt)
 		die_err(&e);
-	l.bucket = getenv("SSMBAK_BUCKET");
-	if (!l.bucket || !*l.bucket) {
+	l.view.ctx = &l.bucket_ctx;
+	l.view.bucket = getenv("SSMBAK_BUCKET");
+	if (!l.view.bucket || !*l.view.bucket) {
 		err_set(&e, ERR_CONFIG, "SSMBAK_BUCKET is not set: the function "
 					"needs the backup bucket's name");
 		init_failure(&l, &e);
 	}
+	char *prefix = changes_normalize_prefix(getenv("SSMBAK_KEY_PREFIX"));
+	if (!prefix) {
+		err_set(&e, ERR_CONFIG, "SSMBAK_KEY_PREFIX '%s' is not a key prefix "
+			"(letters, digits, _ . - and / between levels)",
+			getenv("SSMBAK_KEY_PREFIX"));
+		init_failure(&l, &e);
+	}
+	l.view.prefix = prefix;
 	struct aws_options opts = { NULL, NULL };
-	if (aws_ctx_init(&l.ctx, &opts, &e) < 0)
+	const char *bucket_region = getenv("SSMBAK_BUCKET_REGION");
+	struct aws_options bucket_opts = {
+		bucket_region && *bucket_region ? bucket_region : NULL, NULL
+	};
+	if (aws_ctx_init(&l.ctx, &opts, &e) < 0 ||
+	    aws_ctx_init(&l.bucket_ctx, &bucket_opts, &e) < 0)
 		init_failure(&l, &e);
 
 	for (;;) {
@@ -433,6 +515,8 @@ int cmd_backup_lambda(int argc, char **argv)
 	char line[ERR_LINE_MAX];
 	log_msg(LOG_ERROR, "%s", err_line(&e, line, sizeof(line)));
 	aws_ctx_release(&l.ctx);
+	aws_ctx_release(&l.bucket_ctx);
 	lambda_runtime_free(l.rt);
+	free(prefix);
 	return EXIT_FAILURE_RUN;
 }

@@ -30,6 +30,10 @@ const struct aws_service aws_logs = { "logs", "logs", "CloudWatch Logs",
 				      "CLOUDWATCH_LOGS", AWS_PROTOCOL_JSON };
 const struct aws_service aws_events = { "events", "events", "EventBridge",
 					"EVENTBRIDGE", AWS_PROTOCOL_JSON };
+const struct aws_service aws_organizations = {
+	"organizations", "organizations", "Organizations", "ORGANIZATIONS",
+	AWS_PROTOCOL_JSON
+};
 
 int aws_headers_add(struct aws_headers *h, const char *name, const char *value)
 {
@@ -215,12 +219,14 @@ int aws_ctx_init(struct aws_ctx *ctx, const struct aws_options *opts,
 	}
 	ctx->creds = creds_chain_new(&cfg, ctx->profile, opts->profile != NULL,
 				     ctx->region, ctx->endpoint_url, e);
+	if (!ctx->creds || !(ctx->http = http_client_new(e)) ||
+	    http_client_configure_retries(
+		    ctx->http,
+		    config_get(&cfg, profile ? profile : "default", "retry_mode"),
+		    config_get(&cfg, profile ? profile : "default", "max_attempts"),
+		    e) < 0)
+		goto fail_cfg;
 	config_release(&cfg);
-	if (!ctx->creds)
-		goto fail;
-	ctx->http = http_client_new(e);
-	if (!ctx->http)
-		goto fail;
 	return 0;
 fail_cfg:
 	config_release(&cfg);

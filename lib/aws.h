@@ -27,7 +27,7 @@ struct aws_service {
 };
 
 extern const struct aws_service aws_s3, aws_ssm, aws_sts, aws_cloudformation,
-	aws_sqs, aws_lambda, aws_logs, aws_events;
+	aws_sqs, aws_lambda, aws_logs, aws_events, aws_organizations;
 
 struct aws_credentials {
 	char *access_key_id;

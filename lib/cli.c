@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 
+#include "changes.h"
 #include "escape.h"
 #include "exitcode.h"
 #include "s3.h"
@@ -64,6 +65,9 @@ bool cli_common_option(int opt, const char *arg, struct cli_common *c,
 					"--output must be table or json, not '%s'",
 					arg);
 		return true;
+	case CLI_OPT_KEY_PREFIX:
+		c->key_prefix = arg;
+		return true;
 	case 'v':
 		c->verbose++;
 		return true;
@@ -78,6 +82,17 @@ bool cli_common_option(int opt, const char *arg, struct cli_common *c,
 	default:
 		return false;
 	}
+}
+
+char *cli_key_prefix(const struct cli_common *c, const char *usage)
+{
+	const char *given = c->key_prefix ? c->key_prefix : getenv("SSMBAK_KEY_PREFIX");
+	char *prefix = changes_normalize_prefix(given);
+	if (!prefix)
+		cli_usage_error(usage, "key prefix '%s' has an empty level or a "
+				"character other than letters, digits, _ . - /",
+				given);
+	return prefix;
 }
 
 void cli_aws_init(struct aws_ctx *ctx, const struct cli_common *c)

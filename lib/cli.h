@@ -17,12 +17,14 @@ struct cli_common {
 	const char *stack;
 	int verbose;
 	enum cli_output output;
+	const char *key_prefix; /* --key-prefix, NULL: SSMBAK_KEY_PREFIX or none */
 };
 
 enum {
 	CLI_OPT_PROFILE = 0x1000,
 	CLI_OPT_STACK,
 	CLI_OPT_OUTPUT,
+	CLI_OPT_KEY_PREFIX,
 	CLI_OPT_FIRST_FREE, /* commands number their own long options from here */
 };
 
@@ -35,6 +37,9 @@ enum {
 	{ "verbose", no_argument, NULL, 'v' }, \
 	{ "help", no_argument, NULL, 'h' }
 #define CLI_COMMON_SHORT_OPTIONS "r:b:vh"
+/* For the commands that read or write backups (FORMAT.md, "Key prefix"). */
+#define CLI_KEY_PREFIX_OPTION \
+	{ "key-prefix", required_argument, NULL, CLI_OPT_KEY_PREFIX }
 
 /* Handles one getopt result if it is a common option: returns true. -h
  * prints usage to stdout and exits 0; an unknown option or a missing
@@ -44,6 +49,10 @@ bool cli_common_option(int opt, const char *arg, struct cli_common *c,
 /* One line on stderr naming what was wrong, a pointer to --help, exit 2. */
 _Noreturn void cli_usage_error(const char *usage, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* The key prefix in its stored form: --key-prefix, SSMBAK_KEY_PREFIX, or
+ * none (""). A bad one is a usage error. Caller frees. */
+char *cli_key_prefix(const struct cli_common *c, const char *usage);
 
 /* An argument as a message shows it: control characters escaped and cut
  * to 80 characters with "..." (a 100,000-character PATH is not echoed

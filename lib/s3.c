@@ -319,22 +319,40 @@ int s3_parse_versions_page(const char *xml, size_t len,
 	return 0;
 }
 
-static char *list_query(const char *prefix, const char *key_marker,
-			const char *version_marker)
+static char *list_query(const char *prefix, const char *delimiter,
+			const char *key_marker, const char *version_marker)
 {
 	char *p = aws_uri_encode(prefix ? prefix : "", false);
+	char *d = delimiter ? aws_uri_encode(delimiter, false) : NULL;
 	char *k = key_marker ? aws_uri_encode(key_marker, false) : NULL;
 	char *v = version_marker ? aws_uri_encode(version_marker, false) : NULL;
 	char *q = NULL;
-	if (p && (!key_marker || k) && (!version_marker || v) &&
-	    asprintf(&q, "versions&encoding-type=url&max-keys=1000&prefix=%s%s%s%s%s",
-		     p, k ? "&key-marker=" : "", k ? k : "",
+	/* Query parameters in the canonical (sorted) order. */
+	if (p && (!delimiter || d) && (!key_marker || k) &&
+	    (!version_marker || v) &&
+	    asprintf(&q, "versions%s%s&encoding-type=url%s%s&max-keys=1000&prefix=%s%s%s",
+		     d ? "&delimiter=" : "", d ? d : "",
+		     k ? "&key-marker=" : "", k ? k : "", p,
 		     v ? "&version-id-marker=" : "", v ? v : "") < 0)
 		q = NULL;
 	free(p);
+	free(d);
 	free(k);
 	free(v);
 	return q;
+}
+
+int s3_prepare_list_versions(struct aws_ctx *ctx, struct aws_call *call,
+			     const char *bucket, const char *prefix,
+			     const char *delimiter, const char *key_marker,
+			     const char *version_marker)
+{
+	char *query = list_query(prefix, delimiter, key_marker, version_marker);
+	int rc = query ? s3_prepare_bucket_call(ctx, call, "GET",
+						"ListObjectVersions", bucket, query)
+		       : (aws_call_init(call, &aws_s3, "ListObjectVersions", "GET"), -1);
+	free(query);
+	return rc;
 }
 
 /* Markers only ever move forward (S3 lists keys in binary order, and a
@@ -368,12 +386,8 @@ int s3_list_versions(struct aws_ctx *ctx, const char *bucket,
 			rc = -1;
 			break;
 		}
-		char *query = list_query(prefix, key_marker, version_marker);
-		rc = query ? s3_prepare_bucket_call(ctx, &call, "GET",
-						    "ListObjectVersions", bucket,
-						    query)
-			   : -1;
-		free(query);
+		rc = s3_prepare_list_versions(ctx, &call, bucket, prefix, NULL,
+					      key_marker, version_marker);
 		if (rc < 0) {
 			err_set(e, ERR_NOMEM, "out of memory");
 			aws_call_release(&call);

@@ -37,6 +37,12 @@ void s3_version_list_release(struct s3_version_list *l);
 int s3_list_versions(struct aws_ctx *ctx, const char *bucket,
 		     const char *prefix, struct s3_version_list *out,
 		     struct err *e);
+/* One ListObjectVersions page: delimiter (may be NULL) and the markers
+ * of the page before (NULL for the first). */
+int s3_prepare_list_versions(struct aws_ctx *ctx, struct aws_call *call,
+			     const char *bucket, const char *prefix,
+			     const char *delimiter, const char *key_marker,
+			     const char *version_marker);
 /* One page; *truncated and the next markers tell whether to go on. An
  * answer of the wrong shape fails and adds nothing to out. Exposed for
  * tests of the XML decoding. */

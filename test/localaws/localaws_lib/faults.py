@@ -9,6 +9,10 @@ firings; `after` lets that many matching requests through first. Kinds:
   drop      close the connection without answering
   reset     abort the connection with a TCP RST (SO_LINGER 0)
   delay     wait delay_ms, then answer normally
+  rate_limit  the throttling error once an operation exceeds AWS's default
+            rate (ratelimit.py; `scale`, `rates`)
+  markers_last  ListObjectVersions lists a page's versions first, then its
+            delete markers (what moto does), not interleaved as S3 does
   malformed answer the request, then spoil the answer as `mutation` says
             (see MUTATIONS and malform below): what a broken proxy, a
             truncating middlebox or a hostile server would send
@@ -21,7 +25,12 @@ import threading
 import urllib.parse
 from xml.sax.saxutils import escape, unescape
 
-KINDS = ("throttle", "error500", "drop", "delay", "reset", "malformed")
+from .ratelimit import RateLimiter
+
+KINDS = ("throttle", "error500", "drop", "delay", "reset", "rate_limit", "markers_last",
+         "malformed")
+# Kinds that let the request through and change its answer.
+SHAPING_KINDS = ("markers_last",)
 MUTATIONS = ("body", "truncate", "wrong_types", "repeat_token", "oversize_header",
              "slow_drip", "reset_after_headers")
 
@@ -39,6 +48,7 @@ class FaultRule:
         self.delay_ms = int(spec.get("delay_ms", 0))
         self.after = int(spec.get("after", 0))
         self.fired = 0
+        self.limiter = RateLimiter(spec) if self.kind == "rate_limit" else None
         self.malformed = Malformed(spec) if self.kind == "malformed" else None
 
     def matches(self, service, operation):
@@ -75,7 +85,7 @@ class Faults:
         with self._lock:
             return [rule.describe() for rule in self._rules]
 
-    def pick(self, service, operation):
+    def pick(self, service, operation, request=None):
         """The rule that fires for this request, or None."""
         with self._lock:
             for rule in self._rules:
@@ -83,6 +93,8 @@ class Faults:
                     continue
                 if rule.after > 0:
                     rule.after -= 1
+                    continue
+                if rule.limiter is not None and rule.limiter.allows(service, operation, request):
                     continue
                 if self._random.random() >= rule.rate:
                     continue

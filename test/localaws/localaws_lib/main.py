@@ -20,6 +20,7 @@ from .counters import Counters
 from .crypto import SecureStringCipher
 from .events import EventBus
 from .faults import Faults
+from .organizations import OrganizationsService
 from .pipeline import Pipeline
 from .s3 import S3Service
 from .server import App, Server, tls_context
@@ -59,6 +60,8 @@ def build(args):
     ssm = SsmService(SecureStringCipher(args.state), state.changed)
     sts = StsService()
     cloudformation = CloudFormationService(clock, state.changed)
+    organizations = OrganizationsService(clock, credentials.account)
+    cloudformation.attach_organizations(organizations)
     for name, component in (("s3", s3.store), ("ssm", ssm.store),
                             ("sts", credentials), ("events", events)):
         state.register(name, component)
@@ -69,8 +72,10 @@ def build(args):
         for rule in rules if isinstance(rules, list) else [rules]:
             faults.add(rule)
     control = Control(clock=clock, counters=counters, faults=faults, events=events, s3=s3)
+    control.add_route("POST", "ssm/validation", ssm.set_validation_delay)
     pipeline = Pipeline(clock=clock, credentials=credentials, events=events, s3=s3, control=control)
-    app = App(services=[ssm, sts, *pipeline.services, cloudformation, s3], default_service="s3",
+    app = App(services=[ssm, sts, *pipeline.services, cloudformation, organizations, s3],
+              default_service="s3",
               control=control, clock=clock, events=events, credentials=credentials,
               counters=counters, faults=faults, path_prefix=args.path_prefix)
     tls = tls_context(args.tls_cert, args.tls_key) if args.tls_cert else None

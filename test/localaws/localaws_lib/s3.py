@@ -10,14 +10,16 @@ requested as /BUCKET//app/db/url).
 import base64
 import binascii
 import hashlib
+import json
 import re
 import secrets
 import urllib.parse
 import xml.etree.ElementTree as ET
 
-from .clock import http_date, iso_millis, parse_time
+from .clock import http_date, iso_millis, iso_whole_seconds, parse_time
 from .errors import AwsError
 from .protocols import Service
+from . import s3_replication
 from .s3_store import (NULL_VERSION, Bucket, ObjectVersion, S3Store, looks_like_version_id,
                        walk_objects, walk_versions)
 from .server import Response
@@ -245,6 +247,19 @@ def url_encoder(request):
     return "url", lambda text: urllib.parse.quote_plus(text, safe="/") if text else text
 
 
+def markers_last(entries):
+    """The fault kind markers_last: a page's versions, then its delete
+    markers, then its CommonPrefixes, as moto lists them; S3 itself
+    interleaves each key's versions and markers newest first (the example
+    in https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectVersions.html;
+    aws/aws-sdk-java-v2#1620, aws/aws-sdk-go-v2#3164, minio/minio#9959)."""
+    def rank(entry):
+        if entry[0] == "prefix":
+            return 2
+        return 1 if entry[1].delete_marker else 0
+    return sorted(entries, key=rank)
+
+
 # --- the service ------------------------------------------------------------------
 
 BUCKET_OPERATIONS = {
@@ -254,6 +269,11 @@ BUCKET_OPERATIONS = {
     ("GET", "location"): "GetBucketLocation", ("PUT", None): "CreateBucket",
     ("PUT", "versioning"): "PutBucketVersioning", ("HEAD", None): "HeadBucket",
     ("DELETE", None): "DeleteBucket", ("POST", "delete"): "DeleteObjects",
+    ("GET", "acl"): "GetBucketAcl",
+    ("PUT", "replication"): "PutBucketReplication", ("GET", "replication"): "GetBucketReplication",
+    ("DELETE", "replication"): "DeleteBucketReplication",
+    ("PUT", "policy"): "PutBucketPolicy", ("GET", "policy"): "GetBucketPolicy",
+    ("DELETE", "policy"): "DeleteBucketPolicy",
 }
 OBJECT_OPERATIONS = {
     ("GET", None): "GetObject", ("HEAD", None): "HeadObject", ("PUT", None): "PutObject",
@@ -279,7 +299,7 @@ class S3Service(Service):
         self.handlers = {
             "ListBuckets": self.list_buckets, "CreateBucket": self.create_bucket,
             "HeadBucket": self.head_bucket, "DeleteBucket": self.delete_bucket,
-            "GetBucketLocation": self.get_bucket_location,
+            "GetBucketLocation": self.get_bucket_location, "GetBucketAcl": self.get_bucket_acl,
             "GetBucketVersioning": self.get_bucket_versioning,
             "PutBucketVersioning": self.put_bucket_versioning,
             "ListObjectVersions": self.list_object_versions,
@@ -290,6 +310,12 @@ class S3Service(Service):
             "GetObjectTagging": self.get_object_tagging,
             "PutObjectTagging": self.put_object_tagging,
             "DeleteObjectTagging": self.delete_object_tagging,
+            "PutBucketReplication": self.put_bucket_replication,
+            "GetBucketReplication": self.get_bucket_replication,
+            "DeleteBucketReplication": self.delete_bucket_replication,
+            "PutBucketPolicy": self.put_bucket_policy,
+            "GetBucketPolicy": self.get_bucket_policy,
+            "DeleteBucketPolicy": self.delete_bucket_policy,
         }
 
     # --- Service interface ---
@@ -386,7 +412,7 @@ class S3Service(Service):
     # --- buckets ---
 
     def list_buckets(self, request, ctx, _bucket, _key):
-        buckets = [("Bucket", [("Name", b.name), ("CreationDate", iso_millis(b.created))])
+        buckets = [("Bucket", [("Name", b.name), ("CreationDate", iso_whole_seconds(b.created))])
                    for b in sorted(self.store.buckets.values(), key=lambda b: b.name)]
         return self._xml(ctx, "ListAllMyBucketsResult",
                          [("Owner", self._owner(ctx)), ("Buckets", buckets)])
@@ -442,6 +468,21 @@ class S3Service(Service):
                 f'{location}</LocationConstraint>').encode()
         return Response(200, [("Content-Type", "application/xml")] + self._id_headers(ctx), body)
 
+    def get_bucket_acl(self, request, ctx, name, _key):
+        """A bucket's ACL as S3 gives every new bucket (ACLs disabled, the
+        default since April 2023): the owner, one FULL_CONTROL grant to it.
+        https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetBucketAcl.html"""
+        self._bucket(name)
+        owner = self._owner(ctx)
+        inner = "".join(f"<{tag}>{value}</{tag}>" for tag, value in owner)
+        body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<AccessControlPolicy xmlns="{NS}">'
+                f'<Owner>{inner}</Owner><AccessControlList><Grant>'
+                f'<Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+                f'xsi:type="CanonicalUser">{inner}</Grantee>'
+                f'<Permission>FULL_CONTROL</Permission></Grant></AccessControlList>'
+                f'</AccessControlPolicy>').encode()
+        return Response(200, [("Content-Type", "application/xml")] + self._id_headers(ctx), body)
+
     def delete_bucket(self, request, ctx, name, _key):
         bucket = self._bucket(name)
         if not bucket.is_empty():
@@ -465,6 +506,61 @@ class S3Service(Service):
         bucket.versioning = status
         self.changed()
         return self._empty(ctx)
+
+    # --- bucket policies: kept and returned, not enforced ---
+
+    def put_bucket_policy(self, request, ctx, name, _key):
+        """https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketPolicy.html"""
+        bucket = self._bucket(name)
+        try:
+            document = json.loads(request.body or b"")
+        except ValueError:
+            document = None
+        if not isinstance(document, dict) or not document.get("Statement"):
+            raise AwsError("MalformedPolicy", "Policies must be valid JSON and the first byte "
+                           "must be '{'", 400)
+        bucket.policy = request.body.decode("utf-8")
+        self.changed()
+        return self._empty(ctx, 204)
+
+    def get_bucket_policy(self, request, ctx, name, _key):
+        bucket = self._bucket(name)
+        if not bucket.policy:
+            raise AwsError("NoSuchBucketPolicy", "The bucket policy does not exist", 404,
+                           {"BucketName": name})
+        return Response(200, [("Content-Type", "application/json")] + self._id_headers(ctx),
+                        bucket.policy.encode("utf-8"))
+
+    def delete_bucket_policy(self, request, ctx, name, _key):
+        bucket = self._bucket(name)
+        bucket.policy = None
+        self.changed()
+        return self._empty(ctx, 204)
+
+    # --- replication (s3_replication.py) ---
+
+    def put_bucket_replication(self, request, ctx, name, _key):
+        """https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketReplication.html"""
+        bucket = self._bucket(name)
+        configuration = s3_replication.parse_configuration(parse_xml(request.body))
+        s3_replication.check_buckets(self.store, bucket, configuration)
+        bucket.replication = configuration
+        self.changed()
+        return self._empty(ctx)
+
+    def get_bucket_replication(self, request, ctx, name, _key):
+        bucket = self._bucket(name)
+        if not bucket.replication:
+            raise AwsError("ReplicationConfigurationNotFoundError", "The replication "
+                           "configuration was not found", 404, {"BucketName": name})
+        return self._xml(ctx, "ReplicationConfiguration",
+                         s3_replication.configuration_pairs(bucket.replication))
+
+    def delete_bucket_replication(self, request, ctx, name, _key):
+        bucket = self._bucket(name)
+        bucket.replication = None
+        self.changed()
+        return self._empty(ctx, 204)
 
     # --- listings ---
 
@@ -496,6 +592,8 @@ class S3Service(Service):
         pairs += [("MaxKeys", max_keys), ("Delimiter", enc(delimiter) or None),
                   ("EncodingType", encoding), ("IsTruncated", truncated)]
         owner = self._owner(ctx)
+        if "markers_last" in ctx.shaping:
+            entries = markers_last(entries)
         for entry in entries:
             if entry[0] == "prefix":
                 pairs.append(("CommonPrefixes", [("Prefix", enc(entry[1]))]))
@@ -506,7 +604,7 @@ class S3Service(Service):
     @staticmethod
     def _version_entry(version, is_latest, enc, owner):
         common = [("Key", enc(version.key)), ("VersionId", version.version_id),
-                  ("IsLatest", is_latest), ("LastModified", iso_millis(version.last_modified))]
+                  ("IsLatest", is_latest), ("LastModified", iso_whole_seconds(version.last_modified))]
         if version.delete_marker:
             return ("DeleteMarker", common + [("Owner", owner)])
         return ("Version", common + [("ETag", version.etag), ("Size", version.size),
@@ -514,7 +612,7 @@ class S3Service(Service):
 
     @staticmethod
     def _object_entry(version, enc, owner):
-        pairs = [("Key", enc(version.key)), ("LastModified", iso_millis(version.last_modified)),
+        pairs = [("Key", enc(version.key)), ("LastModified", iso_whole_seconds(version.last_modified)),
                  ("ETag", version.etag), ("Size", version.size), ("StorageClass", "STANDARD")]
         if owner:
             pairs.append(("Owner", owner))
@@ -603,6 +701,7 @@ class S3Service(Service):
             key, None, self.clock.now(), body=request.body, metadata=metadata,
             content_type=request.header("content-type") or "binary/octet-stream",
             tags=tags, sse=sse, headers=headers))
+        s3_replication.replicate_version(self.store, bucket, version)
         self.changed()
         out = [("ETag", version.etag), ("x-amz-server-side-encryption", sse)]
         # A `null` version (unversioned or Suspended bucket) is written without
@@ -714,6 +813,7 @@ class S3Service(Service):
             self.changed()
             return []
         marker = bucket.add(ObjectVersion(key, None, self.clock.now(), delete_marker=True))
+        s3_replication.replicate_delete_marker(self.store, bucket, marker)
         self.changed()
         return [("x-amz-delete-marker", "true"), ("x-amz-version-id", marker.version_id)]
 
@@ -765,6 +865,7 @@ class S3Service(Service):
                                 tagging=True)
         check_content_md5(request)
         version.tags = tags_from_xml(request.body)
+        s3_replication.replicate_tags(self.store, bucket, version)
         self.changed()
         return self._empty(ctx, headers=self._version_header(bucket, version))
 
@@ -773,6 +874,7 @@ class S3Service(Service):
         version = self._resolve(bucket, key, request.query.get("versionId"), "DELETE",
                                 tagging=True)
         version.tags = []
+        s3_replication.replicate_tags(self.store, bucket, version)
         self.changed()
         return self._empty(ctx, 204, self._version_header(bucket, version))
 

@@ -73,6 +73,8 @@ class Bucket:
         self.versioning = versioning    # None (never enabled), "Enabled", "Suspended"
         self.objects = {}               # key -> [ObjectVersion], newest first
         self.keys = []                  # sorted keys
+        self.replication = None         # s3_replication.parse_configuration's, or None
+        self.policy = None              # the bucket policy's JSON text, or None
 
     @property
     def ever_versioned(self):
@@ -131,13 +133,16 @@ class Bucket:
 
     def to_json(self):
         return {"name": self.name, "region": self.region, "created": self.created,
-                "versioning": self.versioning,
+                "versioning": self.versioning, "replication": self.replication,
+                "policy": self.policy,
                 "objects": {key: [v.to_json() for v in reversed(versions)]
                             for key, versions in self.objects.items()}}
 
     @classmethod
     def from_json(cls, data):
         bucket = cls(data["name"], data["region"], data["created"], data["versioning"])
+        bucket.replication = data.get("replication")
+        bucket.policy = data.get("policy")
         for key, versions in data["objects"].items():
             bucket.objects[key] = [ObjectVersion.from_json(v) for v in reversed(versions)]
         bucket.keys = sorted(bucket.objects)

@@ -22,6 +22,7 @@ import uuid
 from . import auth
 from .clock import http_date
 from .errors import AwsError
+from .faults import SHAPING_KINDS
 
 log = logging.getLogger("localaws.server")
 
@@ -108,6 +109,7 @@ class Context:
         self.principal = None
         self.request_id = str(uuid.uuid4())
         self.request = request
+        self.shaping = set()    # answer-shaping fault kinds (faults.SHAPING_KINDS)
 
 
 class Router:
@@ -178,7 +180,7 @@ class App:
         except AwsError:
             operation = "Unknown"
         self.counters.count(service.name, operation)
-        fault = self.faults.pick(service.name, operation)
+        fault = self.faults.pick(service.name, operation, request)
         if fault is not None and fault.malformed is not None:
             return fault.malformed.spoil(self._serve(service, operation, request, ctx), request)
         if fault is not None:
@@ -195,7 +197,11 @@ class App:
             return None
         if fault.kind in ("drop", "reset"):
             return Response(0, action=fault.kind)
-        error = service.throttle_error() if fault.kind == "throttle" else service.internal_error()
+        if fault.kind in SHAPING_KINDS:
+            ctx.shaping.add(fault.kind)
+            return None
+        throttled = fault.kind in ("throttle", "rate_limit")
+        error = service.throttle_error() if throttled else service.internal_error()
         return service.render_error(request, ctx, error)
 
     def _serve(self, service, operation, request, ctx):
@@ -203,6 +209,7 @@ class App:
             if operation not in service.unsigned_operations:
                 ctx.principal, ctx.region = auth.verify(
                     request, service.signing_name, self.credentials, self.clock)
+                ctx.account = ctx.principal.account
             return service.dispatch(request, operation, ctx)
         except auth.AuthFailure as failure:
             return service.render_error(request, ctx, service.auth_error(failure, request, ctx))
