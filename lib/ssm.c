@@ -250,7 +250,7 @@ int ssm_parse_get_parameters(const struct aws_call *call,
 	json_t *root;
 	if (ssm_parse_answer(call, &root, e) < 0)
 		return -1;
-	size_t had = found->n;
+	size_t had = found->n, had_missing = missing ? missing->n : 0;
 	json_t *params = required_array(root, "Parameters", op, e);
 	json_t *invalid = json_object_get(root, "InvalidParameters");
 	int rc = params ? append_parameters(params, "Value", found, op, e) : -1;
@@ -290,6 +290,8 @@ int ssm_parse_get_parameters(const struct aws_call *call,
 	/* A failed answer adds nothing: no half-read list to act on. */
 	while (rc < 0 && found->n > had)
 		ssm_parameter_release(&found->items[--found->n]);
+	while (rc < 0 && missing && missing->n > had_missing)
+		ssm_parameter_release(&missing->items[--missing->n]);
 	return rc;
 }
 
