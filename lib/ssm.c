@@ -80,6 +80,10 @@ struct ssm_parameter *ssm_parameter_list_add(struct ssm_parameter_list *l)
 	return p;
 }
 
+/* The latest LastModifiedDate taken for a time (the year 3000): further
+ * is no time SSM gives, and would not fit a time_t once converted. */
+#define SSM_TIME_MAX 32503680000.0
+
 /* A member that is absent, or a string; anything else is a wrong answer. */
 static char *json_dup_string(json_t *obj, const char *key, bool *ok)
 {
@@ -105,8 +109,11 @@ int ssm_parameter_from_json(json_t *obj, struct ssm_parameter *out)
 	json_t *modified = json_object_get(obj, "LastModifiedDate");
 	/* Version is a long, LastModifiedDate epoch seconds (a JSON number):
 	 * https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_Parameter.html */
-	if ((version && !json_is_integer(version)) ||
-	    (modified && !json_is_number(modified)))
+	if ((version && (!json_is_integer(version) ||
+			 json_integer_value(version) < 0)) ||
+	    (modified && (!json_is_number(modified) ||
+			  !(json_number_value(modified) >= 0 &&
+			    json_number_value(modified) <= SSM_TIME_MAX))))
 		ok = false;
 	out->version = json_integer_value(version);
 	out->last_modified = json_number_value(modified);

@@ -130,6 +130,17 @@ def test_a_get_parameters_answer_of_the_wrong_shape_fails_its_keys(aws, bucket, 
     assert "PutParameter" not in aws.counters()["ssm"]
 
 
+def test_a_time_past_any_calendar_is_not_taken_for_one(aws, bucket, ssm, prefix, run):
+    # Found by fuzz_backfill_answers: a LastModifiedDate of 1.7E82 overflowed
+    # the conversion to time_t (UBSan).
+    malformed(aws, "ssm", "DescribeParameters", "body",
+              body='{"Parameters": [{"Name": "%s/a", "Type": "String", "Version": 1, '
+                   '"LastModifiedDate": 1.7E82}]}' % prefix)
+    out = run("backfill", "-b", bucket, "-p", prefix)
+    assert out.returncode == 1
+    assert "SSM DescribeParameters: entry 0 of the answer's Parameters" in one_line(out)
+
+
 @pytest.mark.parametrize("mutation, extra, says", [
     ("wrong_types", {"members": ["IsTruncated"]}, "no IsTruncated true or false"),
     ("wrong_types", {"members": ["Size"]}, "Size is not a number"),

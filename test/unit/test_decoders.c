@@ -87,6 +87,10 @@ static void parameters_page_cases(void)
 		{ "GetParameterHistory", "{\"Parameters\":[{\"Name\":\"/a\",\"Type\":\"String\"}]}",
 		  "SSM GetParameterHistory: entry 0 of the answer's Parameters lacks Name, "
 		  "Type or Value or has a member of the wrong type", NULL },
+		{ "DescribeParameters", "{\"Parameters\":[{\"Name\":\"/a\",\"Type\":\"String\","
+		  "\"LastModifiedDate\":1.7E82}]}",
+		  "SSM DescribeParameters: entry 0 of the answer's Parameters lacks Name, "
+		  "Type or has a member of the wrong type", NULL },
 		{ "GetParameterHistory", "{\"Parameters\":[{\"Name\":\"/a\",\"Type\":\"String\","
 		  "\"Value\":\"v\",\"LastModifiedDate\":\"yesterday\"}]}",
 		  "SSM GetParameterHistory: entry 0 of the answer's Parameters lacks Name, "
