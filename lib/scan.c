@@ -151,7 +151,9 @@ static int chain_take_page(struct chain *c, const char *joined_up_to,
 			goto done;
 		}
 	}
-	qsort(c->items + first, c->n - first, sizeof(*c->items), compare_items);
+	if (c->n > first) /* an empty page: items may still be NULL */
+		qsort(c->items + first, c->n - first, sizeof(*c->items),
+		      compare_items);
 	if (c->n > first && joined_up_to &&
 	    strcmp(c->items[first].param_key, joined_up_to) <= 0) {
 		err_set(e, ERR_PARSE, "ListObjectVersions of %s is not in key "
@@ -292,6 +294,8 @@ static int join_ready(struct chain *data, struct chain *index, scan_fn fn,
 
 static void chain_compact(struct chain *c)
 {
+	if (c->head == 0) /* nothing to move; items may still be NULL */
+		return;
 	memmove(c->items, c->items + c->head, (c->n - c->head) * sizeof(*c->items));
 	c->n -= c->head;
 	c->head = 0;

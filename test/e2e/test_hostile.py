@@ -18,7 +18,6 @@ from bucketfmt import Write, load
 from conftest import LocalAws, client
 
 T0 = 1718243666  # 2024-06-13T01:54:26Z
-SINCE = T0 - 10 * 86400
 WHEN = "2024-06-13T02:00:00"
 
 
@@ -37,7 +36,7 @@ def backed_up(aws, bucket, ssm, prefix, n):
     restore of WHEN has nothing to do."""
     names = [f"{prefix}/p{i:02d}" for i in range(n)]
     load(aws.endpoint, bucket, [Write(name, "value", T0, T0 + 2, 1, f"value-{name}")
-                                for name in names], SINCE)
+                                for name in names])
     for name in names:
         ssm.put_parameter(Name=name, Value=f"value-{name}", Type="String")
     aws.reset_counters()
@@ -67,9 +66,9 @@ def test_a_repeated_next_key_marker_stops_the_listing(aws, bucket, ssm, prefix, 
     out = run("preview", prefix + "/", WHEN, "-b", bucket, timeout=60)
     assert out.returncode == 1
     line = one_line(out)
-    assert line.startswith("ssmbak preview: S3 ListObjectVersions: ")
-    assert "never end" in line
-    assert aws.counters()["s3"]["ListObjectVersions"] == 2
+    assert re.search(r"ListObjectVersions.*(never end|does not advance)", line), line
+    # the data listing and the change index: two pages each at most
+    assert aws.counters()["s3"]["ListObjectVersions"] <= 4
 
 
 def test_a_repeated_next_token_stops_describe_parameters(aws, bucket, ssm, prefix, run):
@@ -227,8 +226,7 @@ def test_an_endpoint_with_a_path_prefix_is_signed_with_it(run, tmp_path):
         s3.put_bucket_versioning(Bucket="prefixed-bucket",
                                  VersioningConfiguration={"Status": "Enabled"})
         client(endpoint, "ssm").put_parameter(Name="/pre/x", Value="old", Type="String")
-        load(server.endpoint, "prefixed-bucket", [Write("/pre/x", "value", T0, T0 + 2, 1, "new")],
-             SINCE)
+        load(server.endpoint, "prefixed-bucket", [Write("/pre/x", "value", T0, T0 + 2, 1, "new")])
         env = {"AWS_ENDPOINT_URL": endpoint}
         out = run("restore", "/pre/", WHEN, "-b", "prefixed-bucket", env_extra=env)
         assert out.returncode == 0, out.stderr
