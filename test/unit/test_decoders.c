@@ -9,6 +9,7 @@
 #include "../../lib/http.h"
 #include "../../lib/s3.h"
 #include "../../lib/ssm.h"
+#include "../../lib/ssm_event.h"
 #include "unit.h"
 
 static const char *line_of(const struct err *e, int rc, char *line, size_t size)
@@ -132,6 +133,9 @@ static void versions_page_cases(void)
 		{ "<ListVersionsResult><IsTruncated>true</IsTruncated></ListVersionsResult>",
 		  "S3 ListObjectVersions: the answer is truncated but has no NextKeyMarker" },
 		{ "<ListBucketResult/>", "S3 ListObjectVersions: the answer is not a ListVersionsResult" },
+		{ "<!DOCTYPE r [<!ENTITY a \"aaaa\">]><ListVersionsResult><IsTruncated>false"
+		  "</IsTruncated><Version><Key>&a;</Key></Version></ListVersionsResult>",
+		  "S3 ListObjectVersions: the answer is not a ListVersionsResult" },
 		{ "<ListVersionsResult><Version><Key>k</Key><VersionId>v</VersionId>"
 		  "<LastModified>2024-06-13T01:54:26Z</LastModified><Size>-1</Size></Version>"
 		  "<IsTruncated>false</IsTruncated></ListVersionsResult>",
@@ -189,8 +193,40 @@ static void endpoint_cases(void)
 	}
 }
 
+static void event_cases(void)
+{
+#define EVENT(detail) "{\"detail-type\":\"Parameter Store Change\"," \
+	"\"time\":\"2024-06-13T01:54:26Z\",\"detail\":" detail "}"
+	static const struct {
+		const char *json, *error;
+	} cases[] = {
+		{ EVENT("{\"name\":\"/a/b\",\"operation\":\"Update\",\"type\":\"String\"}"), "" },
+		{ EVENT("{\"name\":\"/a b\",\"operation\":\"Update\"}"),
+		  "event detail.name is not a parameter name: it has characters a "
+		  "parameter name cannot have (letters, digits and _ . - / only)" },
+		{ EVENT("{\"name\":\"/a//b\",\"operation\":\"Update\"}"),
+		  "event detail.name is not a parameter name: it has an empty level (//)" },
+		{ EVENT("{\"name\":\"/a\",\"operation\":\"Update\",\"type\":5}"),
+		  "event detail.type is not a string" },
+		{ EVENT("{\"name\":7,\"operation\":\"Update\"}"),
+		  "event lacks time, detail.name or detail.operation" },
+	};
+#undef EVENT
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct ssm_event_batch b;
+		struct err e = { 0 };
+		char label[64];
+		snprintf(label, sizeof(label), "event case %zu", i);
+		EXPECT_LONG(label, 0, ssm_event_batch_parse(cases[i].json, strlen(cases[i].json),
+							    &b, &e));
+		EXPECT_STR(label, cases[i].error, b.items[0].error);
+		ssm_event_batch_release(&b);
+	}
+}
+
 void test_decoders(void)
 {
+	event_cases();
 	get_parameters_cases();
 	parameters_page_cases();
 	versions_page_cases();
