@@ -406,6 +406,13 @@ int ssm_parse_parameters_page(const struct aws_call *call,
 	if (rc == 0)
 		rc = append_parameters(items, must_have_for(operation), out,
 				       operation, e);
+	/* ParameterMetadata has no Value: one in the answer is not read, so
+	 * that metadata never carries a value a caller does not expect.
+	 * https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_ParameterMetadata.html */
+	for (size_t i = had; rc == 0 && !must_have_for(operation) && i < out->n; i++) {
+		free_secret(out->items[i].value);
+		out->items[i].value = NULL;
+	}
 	if (rc == 0)
 		rc = next_token(root, operation, &token, e);
 	if (rc == 0 && token && !(*next = strdup(token))) {

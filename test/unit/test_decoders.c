@@ -73,6 +73,22 @@ static void get_parameters_cases(void)
 	}
 }
 
+static void metadata_carries_no_value(void)
+{
+	struct aws_call call;
+	struct err e = { 0 };
+	struct ssm_parameter_list out = { 0 };
+	char *next = NULL;
+	aws_call_init(&call, &aws_ssm, "DescribeParameters", "POST");
+	buf_puts(&call.resp.body, "{\"Parameters\":[{\"Name\":\"/a\",\"Type\":\"String\","
+		 "\"Value\":\"not metadata\"}]}");
+	EXPECT_LONG("DescribeParameters with a Value", 0,
+		    ssm_parse_parameters_page(&call, &out, &next, &e));
+	EXPECT_TRUE("the Value is not read", out.n == 1 && !out.items[0].value);
+	ssm_parameter_list_release(&out);
+	aws_call_release(&call);
+}
+
 static void parameters_page_cases(void)
 {
 	static const struct {
@@ -227,6 +243,7 @@ static void event_cases(void)
 void test_decoders(void)
 {
 	event_cases();
+	metadata_carries_no_value();
 	get_parameters_cases();
 	parameters_page_cases();
 	versions_page_cases();
