@@ -7,10 +7,12 @@ out-of-bounds read, an endless listing, an answer that said nothing taken
 for an empty one, a hanging credential_process, a PATH sent for the server
 to refuse, a path prefix left out of the signature, an error printed raw.
 """
+import json
 import os
 import re
 import subprocess
 import time
+import uuid
 
 import pytest
 
@@ -162,6 +164,25 @@ def test_a_broken_connection_is_one_line(aws, bucket, ssm, prefix, run, mutation
     out = run("preview", prefix + "/", WHEN, "-b", bucket, env_extra={"AWS_MAX_ATTEMPTS": "2"})
     assert out.returncode == 1
     assert one_line(out).startswith("ssmbak preview: S3 ListObjectVersions: ")
+
+
+def test_a_repeated_next_token_stops_the_stack_events(aws, run):
+    cfn = client(aws.endpoint, "cloudformation")
+    name = f"hostile-{uuid.uuid4().hex[:8]}"
+    cfn.create_stack(StackName=name, TemplateBody=json.dumps({"Resources": {"P": {
+        "Type": "AWS::SSM::Parameter", "Properties": {"Type": "String", "Value": "x"}}}}))
+    cfn.get_waiter("stack_create_complete").wait(
+        StackName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 100})
+    try:
+        malformed(aws, "cloudformation", "DescribeStackEvents", "repeat_token")
+        out = run("stack", name, "events", timeout=60)
+        assert out.returncode == 1
+        assert one_line(out) == ("ssmbak stack: CloudFormation DescribeStackEvents: the answer "
+                                 "repeats the NextToken it was asked with: the listing would "
+                                 "never end")
+    finally:
+        aws.clear_faults()
+        cfn.delete_stack(StackName=name)
 
 
 # --- errors from the server are printed on one line, escaped
