@@ -59,6 +59,19 @@ def test_a_stack_name_outside_the_stack_path_is_not_read_out_of_bounds(aws, run)
     assert "AddressSanitizer" not in out.stderr
 
 
+def test_a_bucket_parameter_that_is_no_bucket_name_is_refused_unshown(aws, ssm, run):
+    name = "/newvoll/ssmbak/stacks/hostile/bucket"
+    ssm.put_parameter(Name=name, Value="../../evil?x=1", Type="String")
+    try:
+        out = run("preview", "/a/", "now", "--stack", "hostile")
+        assert out.returncode == 3
+        assert one_line(out).endswith("the stack's SSM parameter does not hold an S3 bucket name")
+        assert "evil" not in out.stderr
+        assert "GetParameter" in aws.counters()["ssm"] and "s3" not in aws.counters()
+    finally:
+        ssm.delete_parameter(Name=name)
+
+
 # --- pagination that never ends
 
 
