@@ -133,7 +133,6 @@ static int prepare_history_page(struct aws_ctx *ctx, struct aws_call *call,
  * frees) or NULL at the end. */
 static char *take_history_page(struct change *c, struct aws_call *call)
 {
-	json_t *root = NULL;
 	if (call->err.kind != ERR_NONE) {
 		if (strcmp(call->err.code, "ParameterNotFound") == 0) {
 			c->gap = true;
@@ -146,26 +145,11 @@ static char *take_history_page(struct change *c, struct aws_call *call)
 		return NULL;
 	}
 	struct err e = { 0 };
-	if (ssm_parse_answer(call, &root, &e) < 0) {
+	char *token = NULL;
+	if (ssm_parse_parameters_page(call, &c->history, &token, &e) < 0) {
 		c->failed = true;
 		c->err = e;
-		return NULL;
 	}
-	size_t i;
-	json_t *item;
-	json_array_foreach(json_object_get(root, "Parameters"), i, item) {
-		struct ssm_parameter *p = ssm_parameter_list_add(&c->history);
-		if (!p || ssm_parameter_from_json(item, p) < 0) {
-			if (p)
-				c->history.n--;
-			change_fail(c, ERR_PARSE,
-				    "GetParameterHistory answer has a bad entry");
-			break;
-		}
-	}
-	const char *next = json_string_value(json_object_get(root, "NextToken"));
-	char *token = next && *next && !c->failed ? xstrdup(next) : NULL;
-	json_decref(root);
 	return token;
 }
 

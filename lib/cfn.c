@@ -399,12 +399,35 @@ int cfn_parse_events(const char *xml, size_t len, const char *stop_at,
 	return rc;
 }
 
+/* Pages of a listing before it is taken for one that never ends. */
+#define CFN_MAX_PAGES 10000
+
+/* Whether a listing does not advance: the answer's NextToken is the one
+ * the request sent, or the pages pass CFN_MAX_PAGES. Sets *e. */
+static bool token_stalls(const char *sent, const char *next, int pages,
+			 const char *operation, struct err *e)
+{
+	if (next && sent && strcmp(next, sent) == 0) {
+		err_set_answer(e, aws_cloudformation.label, operation,
+			       "the answer repeats the NextToken it was asked "
+			       "with: the listing would never end");
+		return true;
+	}
+	if (next && pages >= CFN_MAX_PAGES) {
+		err_set_answer(e, aws_cloudformation.label, operation,
+			       "more than %d pages of answers: giving up",
+			       CFN_MAX_PAGES);
+		return true;
+	}
+	return false;
+}
+
 int cfn_describe_events(struct aws_ctx *ctx, const char *name,
 			const char *stop_at, bool first_page,
 			struct cfn_event_list *out, struct err *e)
 {
 	char *token = NULL;
-	int rc = 0;
+	int rc = 0, pages = 0;
 	do {
 		struct aws_call call;
 		if (prepare(ctx, &call, "DescribeStackEvents") < 0 ||
@@ -415,7 +438,7 @@ int cfn_describe_events(struct aws_ctx *ctx, const char *name,
 		} else {
 			rc = aws_perform_one(ctx, &call, e);
 		}
-		free(token);
+		char *previous = token;
 		token = NULL;
 		bool stopped = false;
 		if (rc == 0) {
@@ -426,6 +449,10 @@ int cfn_describe_events(struct aws_ctx *ctx, const char *name,
 				err_context(e, aws_cloudformation.label,
 					    "DescribeStackEvents");
 		}
+		if (rc == 0 && !first_page &&
+		    token_stalls(previous, token, ++pages, "DescribeStackEvents", e))
+			rc = -1;
+		free(previous);
 		aws_call_release(&call);
 	} while (rc == 0 && token && !first_page);
 	free(token);
@@ -840,7 +867,7 @@ int cfn_list_stack_instances(struct aws_ctx *ctx, const char *name,
 	*missing = false;
 	memset(out, 0, sizeof(*out));
 	char *token = NULL;
-	int rc;
+	int rc, pages = 0;
 	do {
 		struct aws_call call;
 		rc = -1;
@@ -849,11 +876,15 @@ int cfn_list_stack_instances(struct aws_ctx *ctx, const char *name,
 		    (token && put_param(&call.req.body, "NextToken", token) < 0)) {
 			err_set(e, ERR_NOMEM, "out of memory");
 		} else if (aws_perform_one(ctx, &call, e) == 0) {
-			free(token);
+			char *previous = token;
 			token = NULL;
 			rc = cfn_parse_stack_instances(buf_str(&call.resp.body),
 						       call.resp.body.len, out,
 						       &token, e);
+			if (rc == 0 && token_stalls(previous, token, ++pages,
+						    "ListStackInstances", e))
+				rc = -1;
+			free(previous);
 		} else {
 			*missing = stack_set_missing(e);
 		}
