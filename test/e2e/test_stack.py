@@ -534,3 +534,29 @@ def test_an_organization_backs_up_every_account_and_region_into_one_bucket(
     result = stack("org", "status", binary=ssmbak_bin)
     assert result.returncode == 1 and "no stack 'org'" in result.stderr
     assert s3.head_bucket(Bucket=bucket)
+
+
+def test_the_errors_alarm_counts_the_records_that_fail(stack, aws, ssm, prefix):
+    """A failed record is a batch item failure: Lambda's Errors metric does
+    not count it, the template's metric filter does. Its pattern matches
+    the line the function logs for it, and not the other lines."""
+    pattern = re.search(r"FilterPattern: '(.+)'", (ROOT / "template.yaml").read_text()).group(1)
+    ok(stack("alarmed", "create"))
+    function = stack_parameter(ssm, "alarmed", "lambda")
+    logs = client(aws.endpoint, "logs")
+    group = f"/aws/lambda/{function}"
+    ssm.put_parameter(Name=f"{prefix}/fine", Value="v", Type="String")
+    wait_for(lambda: any(f"{prefix}/fine" in e["message"] for e in
+                         logs.filter_log_events(logGroupName=group)["events"]),
+             what="the log of a recorded change")
+    assert logs.filter_log_events(logGroupName=group, filterPattern=pattern)["events"] == []
+    aws.fault(service="s3", operation="PutObject", kind="error500")
+    try:
+        ssm.put_parameter(Name=f"{prefix}/broken", Value="v", Type="String")
+        matched = wait_for(lambda: logs.filter_log_events(
+            logGroupName=group, filterPattern=pattern)["events"], seconds=60,
+            what="a failed record's log line")
+    finally:
+        aws.clear_faults()
+    assert all(f"{prefix}/broken" in e["message"] for e in matched), matched
+    ok(stack("alarmed", "delete"))
