@@ -470,7 +470,7 @@ def in_account(aws, account, service, region):
 
 
 def test_an_organization_backs_up_every_account_and_region_into_one_bucket(
-        stack, aws, s3, cfn, prefix, ssmbak_bin):
+        stack, aws, s3, cfn, prefix, ssmbak_bin, static_bin, tmp_path):
     result = stack("org", "create", "--org-units", "ou-nothing", "--regions", "us-east-1",
                    binary=ssmbak_bin)
     assert result.returncode == 2 and "is not an organizational unit id" in result.stderr
@@ -528,6 +528,22 @@ def test_an_organization_backs_up_every_account_and_region_into_one_bucket(
     keys = {v["Key"] for v in s3.list_object_versions(Bucket=bucket).get("Versions", [])
             if v["Key"].endswith(f"{prefix}/where") and not v["Key"].startswith(".ssmbak/")}
     assert keys == {f"{a}/{r}{prefix}/where" for a in accounts for r in regions}
+
+    # update: the central stack (its change set), then every account's stack.
+    newer = tmp_path / "ssmbak"
+    shutil.copy(static_bin, newer)
+    with open(newer, "ab") as f:
+        f.write(b"\0a newer build\0")
+    os.chmod(newer, 0o755)
+    result = ok(stack("org", "update", "--yes", "-p", "LogLevel=DEBUG", binary=str(newer)))
+    assert "StackSet org: updating 4 stack instances" in result.stdout
+    assert "StackSet org: updating every account's stack: SUCCEEDED" in result.stdout
+    for account in accounts:
+        for region in regions:
+            functions = in_account(aws, account, "lambda", region).list_functions()["Functions"]
+            assert [f["Environment"]["Variables"]["LOGLEVEL"] for f in functions] == ["DEBUG"]
+            assert functions[0]["Environment"]["Variables"]["SSMBAK_KEY_PREFIX"] == \
+                f"{account}/{region}/"
 
     result = ok(stack("org", "delete"))
     assert "StackSet org is deleted" in result.stdout
