@@ -21,6 +21,7 @@
 #include "lib/org.h"
 #include "lib/record.h"
 #include "lib/s3.h"
+#include "lib/sqs.h"
 #include "lib/sts.h"
 #include "lib/timefmt.h"
 #include "lib/util.h"
@@ -1415,6 +1416,35 @@ static int delete_bucket(struct stack_run *r, const char *bucket,
 	return rc;
 }
 
+/* The stack keeps its dead-letter queues (DeletionPolicy Retain): they
+ * may hold changes not yet recorded. Once it is gone, an empty one goes
+ * too; one with messages stays, and is named. */
+static int settle_dead_letter_queues(struct stack_run *r, const struct cfn_stack *s)
+{
+	static const char *const outputs[] = { "DeadLetterQueueUrl",
+					       "EventDeadLetterQueueUrl" };
+	int rc = EXIT_OK;
+	for (size_t i = 0; i < sizeof(outputs) / sizeof(outputs[0]); i++) {
+		const char *url = cfn_pairs_get(&s->outputs, outputs[i]);
+		long count = 0;
+		struct err e = { 0 };
+		if (!url)
+			continue;
+		if (sqs_queue_messages(&r->ctx, url, &count, &e) < 0 ||
+		    (count == 0 && sqs_delete_queue(&r->ctx, url, &e) < 0)) {
+			char line[ERR_LINE_MAX];
+			fprintf(stderr, "%s: %s\n", progname(),
+				err_line(&e, line, sizeof(line)));
+			rc = EXIT_FAILURE_RUN;
+		} else if (count) {
+			printf("Kept the queue %s: %ld change%s not yet recorded "
+			       "(redrive them to a stack's queue, or delete it).\n",
+			       url, count, count == 1 ? "" : "s");
+		}
+	}
+	return rc;
+}
+
 static int stack_delete(struct stack_run *r)
 {
 	struct cfn_stack_instance_list instances;
@@ -1458,6 +1488,8 @@ static int stack_delete(struct stack_run *r)
 	if (cfn_delete_stack(&r->ctx, s.id, &e) < 0)
 		die_err(&e);
 	int rc = finish(r, s.id, baseline, "DELETE_COMPLETE");
+	if (rc == EXIT_OK)
+		rc = settle_dead_letter_queues(r, &s);
 	if (rc == EXIT_OK && bucket) {
 		/* The stack kept the bucket (DeletionPolicy Retain); versions
 		 * written while the stack was going are in a fresh listing. */
