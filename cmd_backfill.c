@@ -47,6 +47,7 @@ static const char usage[] =
 #include "lib/record.h"
 #include "lib/s3.h"
 #include "lib/ssm.h"
+#include "lib/ssm_name.h"
 #include "lib/table.h"
 #include "lib/timefmt.h"
 #include "lib/util.h"
@@ -217,6 +218,10 @@ static void parse_options(struct backfill *b, int argc, char **argv)
 			if (!*optarg)
 				cli_usage_error(usage,
 						"-p needs a non-empty prefix");
+			if (ssm_name_problem(optarg, SSM_NAME_PREFIX, NULL))
+				cli_usage_error(usage, "prefix '%s' %s",
+						cli_shown_arg(optarg),
+						ssm_name_problem(optarg, SSM_NAME_PREFIX, NULL));
 			b->prefixes[b->n_prefixes++] = optarg;
 			break;
 		case OPT_DO_IT:

@@ -195,10 +195,20 @@ static void read_histories(struct aws_ctx *ctx, struct change *changes,
 			struct aws_call next;
 			if (prepare_history_page(ctx, &next, c->name, token) < 0)
 				die(EXIT_FAILURE_RUN, "out of memory");
-			free(token);
 			aws_perform_one(ctx, &next, NULL);
+			char *previous = token;
 			token = take_history_page(c, &next);
 			aws_call_release(&next);
+			if (token && !ssm_token_progresses(previous, token,
+							   c->history.n)) {
+				free(token);
+				token = NULL;
+				change_fail(c, ERR_PARSE,
+					    "SSM GetParameterHistory: the answer "
+					    "repeats its NextToken or passes 100 "
+					    "versions");
+			}
+			free(previous);
 		}
 	}
 	free(calls);

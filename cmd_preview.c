@@ -16,9 +16,11 @@
 #include "lib/record.h"
 #include "lib/s3.h"
 #include "lib/ssm.h"
+#include "lib/ssm_name.h"
 #include "lib/table.h"
 #include "lib/timefmt.h"
 #include "lib/scan.h"
+#include "lib/scope.h"
 #include "lib/timeline.h"
 #include "lib/util.h"
 
@@ -27,7 +29,8 @@
 	"      --all            show every key's state at TIME, changed or not\n" \
 	"      --show-secure    show SecureString values (masked otherwise)\n" \
 	"      --to NEWPATH     restore under NEWPATH instead of in place (no deletes)\n" \
-	"      --exhaustive     read every version's tags, not only those near TIME\n" \
+	"      --key-prefix PREFIX  keys live under PREFIX in the bucket\n" \
+	"                       (default: SSMBAK_KEY_PREFIX, else none)\n" \
 	"      --output FORMAT  table (default) or json\n" \
 	"  -b, --bucket BUCKET  the backup bucket (default: SSMBAK_BUCKET, the stack's)\n" \
 	"      --stack NAME     find the bucket of this ssmbak stack\n" \
@@ -42,7 +45,7 @@
 
 static const char preview_usage[] =
 	"usage: ssmbak preview PATH TIME [-R] [--all] [--show-secure] [--to NEWPATH]\n"
-	"                      [--exhaustive] [--output table|json] [-b BUCKET]\n"
+	"                      [--key-prefix PREFIX] [--output table|json] [-b BUCKET]\n"
 	"                      [--stack NAME] [-r REGION] [--profile NAME] [-v]\n"
 	"\n"
 	"Show what 'ssmbak restore' would change to put PATH back as it was at TIME.\n"
@@ -50,7 +53,7 @@ static const char preview_usage[] =
 
 static const char restore_usage[] =
 	"usage: ssmbak restore PATH TIME [-R] [--all] [--show-secure] [--to NEWPATH]\n"
-	"                      [--exhaustive] [--output table|json] [-b BUCKET]\n"
+	"                      [--key-prefix PREFIX] [--output table|json] [-b BUCKET]\n"
 	"                      [--stack NAME] [-r REGION] [--profile NAME] [-v]\n"
 	"\n"
 	"Put PATH back as it was at TIME: the parameters 'ssmbak preview' shows\n"
@@ -69,7 +72,6 @@ struct restore_opts {
 	bool recursive;
 	bool all;
 	bool show_secure;
-	bool exhaustive;
 	const char *to;
 	bool apply;
 	const char *usage;
@@ -110,9 +112,7 @@ struct restore_run {
 	struct aws_ctx ctx;
 	char *bucket;
 	char *prefix;               /* the key prefix */
-	char *scope;                /* "/app/" or, in key mode, "/app/x" */
-	bool key_mode;
-	size_t n_seen;
+	struct scope scope;
 	struct key_state *keys;
 	size_t n_keys, cap_keys;
 	struct pending *pending;
@@ -131,30 +131,7 @@ static void fail_key(struct key_state *k, const struct err *e)
 
 /* --- arguments --- */
 
-static bool ssm_name_chars(const char *s)
-{
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		      (*s >= '0' && *s <= '9') || strchr("_.-/", *s)))
-			return false;
-	return true;
-}
-
-static char *normalized_path(const char *path, const char *usage)
-{
-	if (!*path)
-		cli_usage_error(usage, "PATH is empty; give a key like /app/db/url "
-				       "or a path like /app/");
-	if (!ssm_name_chars(path))
-		cli_usage_error(usage,
-				"PATH '%s' has characters a parameter name cannot "
-				"have (letters, digits and _ . - / only)", path);
-	if (strstr(path, "//"))
-		cli_usage_error(usage, "PATH '%s' has an empty level (//)", path);
-	return xasprintf("%s%s", path[0] == '/' ? "" : "/", path);
-}
-
-enum { OPT_ALL = CLI_OPT_FIRST_FREE, OPT_SHOW_SECURE, OPT_TO, OPT_EXHAUSTIVE };
+enum { OPT_ALL = CLI_OPT_FIRST_FREE, OPT_SHOW_SECURE, OPT_TO };
 
 static const struct option longopts[] = {
 	CLI_COMMON_LONG_OPTIONS,
@@ -162,7 +139,7 @@ static const struct option longopts[] = {
 	{ "all", no_argument, NULL, OPT_ALL },
 	{ "show-secure", no_argument, NULL, OPT_SHOW_SECURE },
 	{ "to", required_argument, NULL, OPT_TO },
-	{ "exhaustive", no_argument, NULL, OPT_EXHAUSTIVE },
+	CLI_KEY_PREFIX_OPTION,
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -181,7 +158,6 @@ static void parse_args(int argc, char **argv, struct restore_opts *o)
 		case OPT_ALL: o->all = true; break;
 		case OPT_SHOW_SECURE: o->show_secure = true; break;
 		case OPT_TO: o->to = optarg; break;
-		case OPT_EXHAUSTIVE: o->exhaustive = true; break;
 		}
 	}
 }
@@ -242,46 +218,20 @@ static void parse_command_line(int argc, char **argv, struct restore_opts *o)
 					  ? "PATH and TIME are required"
 					  : "too many arguments: '%s'",
 				n_positional > 2 ? positional[2] : "");
-	o->path = normalized_path(positional[0], o->usage);
+	o->path = cli_path_argument(positional[0], o->usage);
 	struct err e = { 0 };
 	if (time_parse_arg(positional[1], time(NULL), &o->time, &e) < 0)
 		cli_usage_error(o->usage, "%s", e.message);
 	if (o->to) {
-		if (!ssm_name_chars(o->to) || !*o->to || strstr(o->to, "//"))
-			cli_usage_error(o->usage,
-					"--to '%s' is not a parameter path", o->to);
-		o->to = normalized_path(o->to, o->usage);
+		if (ssm_name_problem(o->to, SSM_NAME_PATH, NULL))
+			cli_usage_error(o->usage, "--to '%s' is not a parameter "
+					"path: it %s", cli_shown_arg(o->to),
+					ssm_name_problem(o->to, SSM_NAME_PATH, NULL));
+		o->to = cli_path_argument(o->to, o->usage);
 	}
 	free(args);
 	free(positional);
 	args = positional = NULL;
-}
-
-/* --- scope: which keys PATH means --- */
-
-static bool is_path_arg(const char *path)
-{
-	return path[strlen(path) - 1] == '/';
-}
-
-static size_t count_slashes(const char *s)
-{
-	size_t n = 0;
-	for (; *s; s++)
-		n += *s == '/';
-	return n;
-}
-
-/* PATH "/a/x" means the key /a/x when one was ever backed up, else the
- * path /a/x/ (and never /a/xa): scan_scope decides. */
-static bool in_scope(const char *key, const char *prefix, bool key_mode,
-		     bool recursive)
-{
-	if (key_mode)
-		return strcmp(key, prefix) == 0;
-	if (strncmp(key, prefix, strlen(prefix)) != 0 || !key[strlen(prefix)])
-		return false;
-	return recursive || count_slashes(key) == count_slashes(prefix);
 }
 
 /* --- choosing: the scan's callback, one key at a time --- */
@@ -477,10 +427,7 @@ static void settle_pending(struct restore_run *r)
 static int choose_key(void *user, const struct scan_key *sk, struct err *e)
 {
 	struct restore_run *r = user;
-	if (r->n_seen++ == 0 && !is_path_arg(r->opts->path) &&
-	    strcmp(sk->param_key, r->opts->path) == 0)
-		r->key_mode = true;
-	if (!in_scope(sk->param_key, r->scope, r->key_mode, r->opts->recursive))
+	if (!scope_admits(&r->scope, sk->param_key))
 		return 0;
 	size_t n;
 	struct candidate *c = candidates_of(sk, &n);
@@ -510,22 +457,14 @@ static int choose_key(void *user, const struct scan_key *sk, struct err *e)
 static void scan_scope(struct restore_run *r)
 {
 	struct err e = { 0 };
-	const char *path = r->opts->path;
-	bool dir = is_path_arg(path);
-	r->scope = dir ? xstrdup(path) : xasprintf("%s/", path);
-	struct scan_opts so = { r->bucket, r->prefix, path,
-				dir && !r->opts->recursive };
-	if (scan_tree(&r->ctx, &so, choose_key, r, &e) < 0) {
-		if (strcmp(e.code, "NoSuchBucket") == 0)
-			die(EXIT_CONFIG, "bucket %s does not exist (check --bucket "
-			    "and --region)", r->bucket);
+	if (scope_init(&r->scope, r->opts->path, r->opts->recursive) < 0)
+		die(EXIT_FAILURE_RUN, "out of memory");
+	struct scan_opts so = { r->bucket, r->prefix, r->opts->path,
+				scope_one_level(&r->scope),
+				scope_is_path(r->opts->path) && r->opts->recursive };
+	if (scan_tree(&r->ctx, &so, choose_key, r, &e) < 0)
 		die_err(&e);
-	}
 	settle_pending(r);
-	if (r->key_mode) {
-		free(r->scope);
-		r->scope = xstrdup(path);
-	}
 }
 
 /* --- fetching what comparing needs --- */
@@ -681,23 +620,23 @@ static void fetch_extras(struct restore_run *r)
 
 /* --- SSM now --- */
 
-static char *target_name(const struct restore_run *r, const struct key_state *k)
-{
-	if (!r->opts->to)
-		return xstrdup(k->key);
-	if (r->key_mode)
-		return xstrdup(r->opts->to);
-	const char *rest = k->key + strlen(r->scope);
-	const char *to = r->opts->to;
-	return xasprintf("%s%s%s", to, to[strlen(to) - 1] == '/' ? "" : "/",
-			 rest);
-}
-
 /* SSM keeps a single-level name without its slash: "/foo" and "foo" are
  * one parameter (UPSTREAM.md, defect 9). */
 static const char *canonical_name(const char *name)
 {
 	return name[0] == '/' && !strchr(name + 1, '/') ? name + 1 : name;
+}
+
+static char *target_name(const struct restore_run *r, const struct key_state *k)
+{
+	if (!r->opts->to)
+		return xstrdup(canonical_name(k->key));
+	if (r->scope.key_mode)
+		return xstrdup(r->opts->to);
+	const char *rest = k->key + strlen(r->scope.prefix);
+	const char *to = r->opts->to;
+	return xasprintf("%s%s%s", to, to[strlen(to) - 1] == '/' ? "" : "/",
+			 rest);
 }
 
 static const struct ssm_parameter *find_current(const struct restore_run *r,
@@ -724,8 +663,8 @@ static void fail_keys_with_target(struct restore_run *r, const char *target,
  * the whole store. */
 static json_t *scope_filter(const struct restore_run *r)
 {
-	const char *scope = r->opts->to ? r->opts->to : r->scope;
-	if (r->key_mode)
+	const char *scope = r->opts->to ? r->opts->to : r->scope.prefix;
+	if (r->scope.key_mode)
 		return json_pack("[{s:s, s:s, s:[s]}]", "Key", "Name", "Option",
 				 "Equals", "Values", scope);
 	if (strcmp(scope, "/") == 0)
@@ -762,11 +701,12 @@ static bool same_as_recorded(const struct restore_run *r,
 	if (k->win.ssm_version > 0 && k->win.modified_ms > 0)
 		return cur->version == k->win.ssm_version &&
 		       llround(cur->last_modified * 1000) == k->win.modified_ms;
-	/* Format 1 recorded no version, but read the value after its event:
-	 * a current version older than that event, with nothing recorded
-	 * since, is the one it read. */
+	/* Format 1 recorded no version, but its Lambda read the value after
+	 * the event: a current version made no later than the second of the
+	 * key's latest recorded event is the one it read (FORMAT.md,
+	 * "Reading"). */
 	return k->latest_is_winner &&
-	       floor(cur->last_modified) < (double)k->win.event_time;
+	       floor(cur->last_modified) <= (double)k->win.event_time;
 }
 
 static void plan_fetches(struct restore_run *r)
@@ -998,6 +938,7 @@ static void apply_puts(struct restore_run *r)
 		f[n++].k = k;
 	}
 	http_client_set_concurrency(r->ctx.http, SSM_WRITE_CONCURRENCY);
+	http_client_prefer_retry_mode(r->ctx.http, RETRY_ADAPTIVE);
 	if (stderr_is_terminal())
 		http_client_set_progress(r->ctx.http, show_progress, "writing");
 	run_and_settle(r, f, n, fail_on_error);
@@ -1203,7 +1144,7 @@ static void release_run(struct restore_run *r)
 	}
 	free(r->keys);
 	free(r->pending);
-	free(r->scope);
+	scope_release(&r->scope);
 	free(r->prefix);
 	ssm_parameter_list_release(&r->current);
 	free(r->bucket);
@@ -1231,8 +1172,8 @@ static int run(struct restore_opts *o)
 	log_msg(LOG_INFO, "bucket %s (from %s)", r.bucket, bucket_source);
 
 	scan_scope(&r);
-	log_msg(LOG_INFO, "%s %s: %zu keys", r.key_mode ? "key" : "path",
-		r.scope, r.n_keys);
+	log_msg(LOG_INFO, "%s %s: %zu keys", r.scope.key_mode ? "key" : "path",
+		r.scope.prefix, r.n_keys);
 	for (size_t i = 0; i < r.n_keys; i++)
 		r.keys[i].target = target_name(&r, &r.keys[i]);
 	describe_current(&r);

@@ -125,9 +125,11 @@ static int prepare(struct aws_ctx *ctx, struct aws_call *call,
 {
 	bool custom;
 	aws_call_init(call, &aws_cloudformation, action, "POST");
-	call->req.origin = aws_endpoint(ctx, &aws_cloudformation, &custom);
-	call->req.path = strdup("/");
-	if (!call->req.origin || !call->req.path ||
+	char *endpoint = aws_endpoint(ctx, &aws_cloudformation, &custom);
+	int target = endpoint ? aws_request_set_target(&call->req, endpoint, "/")
+			      : -1;
+	free(endpoint);
+	if (target < 0 ||
 	    buf_printf(&call->req.body, "Action=%s&Version=" CFN_VERSION,
 		       action) < 0 ||
 	    aws_headers_add(&call->req.headers, "Content-Type",

@@ -50,9 +50,18 @@ bool cli_common_option(int opt, const char *arg, struct cli_common *c,
 _Noreturn void cli_usage_error(const char *usage, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* A PATH argument checked against SSM's name rules (a usage error
+ * otherwise), with its leading slash. Caller frees. */
+char *cli_path_argument(const char *path, const char *usage);
+
 /* The key prefix in its stored form: --key-prefix, SSMBAK_KEY_PREFIX, or
  * none (""). A bad one is a usage error. Caller frees. */
 char *cli_key_prefix(const struct cli_common *c, const char *usage);
+
+/* An argument as a message shows it: control characters escaped and cut
+ * to 80 characters with "..." (a 100,000-character PATH is not echoed
+ * whole). Points into a static buffer, valid until the next call. */
+const char *cli_shown_arg(const char *arg);
 
 /* Region, credentials and connections for this command, or exit 3 with the
  * reason. Also sets the log level from -v. */

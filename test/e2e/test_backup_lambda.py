@@ -79,14 +79,18 @@ def test_create_update_delete_are_recorded(lam, aws, ssm, s3, bucket, prefix, ru
     events = events_for(aws, prefix)
     assert [e["detail"]["operation"] for e in events] == ["Create", "Update", "Delete"]
     vs = versions(s3, bucket, name)
-    assert [k for _, k, _ in vs] == ["v", "v", "v", "m"]
+    # FORMAT.md: a delete is a delete marker (no empty "tombstone" body a
+    # format 1 reader would take for a value) plus its change index entry.
+    assert [k for _, k, _ in vs] == ["v", "v", "m"]
     bodies = [s3.get_object(Bucket=bucket, Key=name, VersionId=v["VersionId"])["Body"].read()
               for _, k, v in vs if k == "v"]
-    assert bodies == [b"one", b"two", b""]
+    assert bodies == [b"one", b"two"]
     first = tags_of(s3, bucket, name, vs[0][2]["VersionId"])
     assert first["ssmbakType"] == "String" and first["ssmbakVersion"] == "1"
     assert first["ssmbakDescription"] == "first" and first["ssmbakOp"] == "Create"
-    assert tags_of(s3, bucket, name, vs[2][2]["VersionId"])["ssmbakOp"] == "Delete"
+    entries = s3.list_objects_v2(Bucket=bucket, Prefix=f".ssmbak/changes{name}!")["Contents"]
+    ops = sorted(e["Key"].rsplit("!", 1)[1].split(".")[2] for e in entries)
+    assert ops == ["Create", "Delete", "Update"]
 
 
 def test_values_are_those_at_the_event_even_late_and_reversed(lam, aws, ssm, bucket, prefix, run):
@@ -139,7 +143,7 @@ def test_parameter_deleted_before_processing_is_skipped_not_failed(lam, aws, ssm
     create, delete = events_for(aws, prefix)
     assert lam.invoke(sqs_batch([create]))[1] == {"batchItemFailures": []}
     assert lam.invoke(sqs_batch([delete]))[1] == {"batchItemFailures": []}
-    assert [k for _, k, _ in versions(s3, bucket, name)] == ["v", "m"]
+    assert [k for _, k, _ in versions(s3, bucket, name)] == ["m"]
 
 
 def test_every_type_and_odd_names_round_trip(lam, aws, ssm, s3, bucket, prefix, run):
@@ -163,11 +167,9 @@ def test_every_type_and_odd_names_round_trip(lam, aws, ssm, s3, bucket, prefix, 
         obj = s3.get_object(Bucket=bucket, Key=key, VersionId=v["VersionId"])
         assert obj["Body"].read().decode() == value
         meta = obj["Metadata"]
-        assert meta["ssmbak-format"] == "2" and meta["ssmbak-type"] == kind
+        assert meta["ssmbak-format"] == "3" and meta["ssmbak-type"] == kind
         if "Description" in extra:
             assert urllib.parse.unquote(meta["ssmbak-description"]) == extra["Description"]
-        if key != name:
-            assert urllib.parse.unquote(meta["ssmbak-name"]) == name
     for name, *_ in cases:
         ssm.delete_parameter(Name=name)
     restored = run("restore", "/", "now", "-b", bucket, "-R")

@@ -45,8 +45,7 @@ def test_a_thousand_changes_under_faults_are_all_recorded(pipeline, aws, ssm, pr
 def test_restore_under_faults_reports_exactly_and_a_rerun_finishes(aws, ssm, bucket, prefix,
                                                                     run):
     names = [f"{prefix}/r/p{i:03d}" for i in range(200)]
-    load(aws.endpoint, bucket, [Write(n, "value", T0, T0 + 2, 1, f"old {n}") for n in names],
-         T0 - 86400)
+    load(aws.endpoint, bucket, [Write(n, "value", T0, T0 + 2, 1, f"old {n}") for n in names])
     for n in names:
         ssm.put_parameter(Name=n, Value="changed since", Type="String")
     storm(aws, [("ssm", "PutParameter"), ("ssm", "GetParameters"), ("s3", "GetObject")])

@@ -8,7 +8,9 @@
 	UNIT_SUITE(cfn) \
 	UNIT_SUITE(config) \
 	UNIT_SUITE(creds) \
+	UNIT_SUITE(escape) \
 	UNIT_SUITE(sigv4) \
+	UNIT_SUITE(ssm_name) \
 	UNIT_SUITE(timeline) \
 	UNIT_SUITE(tls) \
 	UNIT_SUITE(http) \

@@ -1,5 +1,5 @@
 """Command line: localaws [--port N] [--state DIR] [--tls-cert F --tls-key F]
-                       [--faults JSON] [--verbose]
+                       [--faults JSON] [--path-prefix PATH] [--verbose]
 
 Prints `localaws listening on http://127.0.0.1:PORT` (https with TLS) once
 ready, serves until SIGTERM or SIGINT, then saves state and exits 0.
@@ -40,6 +40,8 @@ def parse_args(argv):
     parser.add_argument("--tls-cert", metavar="FILE", help="serve HTTPS with this certificate (PEM)")
     parser.add_argument("--tls-key", metavar="FILE", help="private key for --tls-cert (PEM)")
     parser.add_argument("--faults", metavar="JSON", help="fault rules to start with (object or list)")
+    parser.add_argument("--path-prefix", metavar="PATH",
+                        help="serve only paths under PATH, with it removed (an endpoint URL with a path)")
     parser.add_argument("--verbose", "-v", action="store_true", help="log every request to stderr")
     args = parser.parse_args(argv)
     if bool(args.tls_cert) != bool(args.tls_key):
@@ -70,11 +72,13 @@ def build(args):
         for rule in rules if isinstance(rules, list) else [rules]:
             faults.add(rule)
     control = Control(clock=clock, counters=counters, faults=faults, events=events, s3=s3)
+    control.add_route("POST", "ssm/validation", ssm.set_validation_delay)
+    control.add_route("POST", "ssm/bulk", ssm.bulk_load)
     pipeline = Pipeline(clock=clock, credentials=credentials, events=events, s3=s3, control=control)
     app = App(services=[ssm, sts, *pipeline.services, cloudformation, organizations, s3],
               default_service="s3",
               control=control, clock=clock, events=events, credentials=credentials,
-              counters=counters, faults=faults)
+              counters=counters, faults=faults, path_prefix=args.path_prefix)
     tls = tls_context(args.tls_cert, args.tls_key) if args.tls_cert else None
     server = Server((HOST, args.port), app, tls)
     pipeline.serving(f"{'https' if tls else 'http'}://{HOST}:{server.server_address[1]}",

@@ -16,7 +16,7 @@ import secrets
 import urllib.parse
 import xml.etree.ElementTree as ET
 
-from .clock import http_date, iso_millis, parse_time
+from .clock import http_date, iso_millis, iso_whole_seconds, parse_time
 from .errors import AwsError
 from .protocols import Service
 from . import s3_replication
@@ -247,6 +247,19 @@ def url_encoder(request):
     return "url", lambda text: urllib.parse.quote_plus(text, safe="/") if text else text
 
 
+def markers_last(entries):
+    """The fault kind markers_last: a page's versions, then its delete
+    markers, then its CommonPrefixes, as moto lists them; S3 itself
+    interleaves each key's versions and markers newest first (the example
+    in https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectVersions.html;
+    aws/aws-sdk-java-v2#1620, aws/aws-sdk-go-v2#3164, minio/minio#9959)."""
+    def rank(entry):
+        if entry[0] == "prefix":
+            return 2
+        return 1 if entry[1].delete_marker else 0
+    return sorted(entries, key=rank)
+
+
 # --- the service ------------------------------------------------------------------
 
 BUCKET_OPERATIONS = {
@@ -256,6 +269,7 @@ BUCKET_OPERATIONS = {
     ("GET", "location"): "GetBucketLocation", ("PUT", None): "CreateBucket",
     ("PUT", "versioning"): "PutBucketVersioning", ("HEAD", None): "HeadBucket",
     ("DELETE", None): "DeleteBucket", ("POST", "delete"): "DeleteObjects",
+    ("GET", "acl"): "GetBucketAcl",
     ("PUT", "replication"): "PutBucketReplication", ("GET", "replication"): "GetBucketReplication",
     ("DELETE", "replication"): "DeleteBucketReplication",
     ("PUT", "policy"): "PutBucketPolicy", ("GET", "policy"): "GetBucketPolicy",
@@ -285,7 +299,7 @@ class S3Service(Service):
         self.handlers = {
             "ListBuckets": self.list_buckets, "CreateBucket": self.create_bucket,
             "HeadBucket": self.head_bucket, "DeleteBucket": self.delete_bucket,
-            "GetBucketLocation": self.get_bucket_location,
+            "GetBucketLocation": self.get_bucket_location, "GetBucketAcl": self.get_bucket_acl,
             "GetBucketVersioning": self.get_bucket_versioning,
             "PutBucketVersioning": self.put_bucket_versioning,
             "ListObjectVersions": self.list_object_versions,
@@ -398,7 +412,7 @@ class S3Service(Service):
     # --- buckets ---
 
     def list_buckets(self, request, ctx, _bucket, _key):
-        buckets = [("Bucket", [("Name", b.name), ("CreationDate", iso_millis(b.created))])
+        buckets = [("Bucket", [("Name", b.name), ("CreationDate", iso_whole_seconds(b.created))])
                    for b in sorted(self.store.buckets.values(), key=lambda b: b.name)]
         return self._xml(ctx, "ListAllMyBucketsResult",
                          [("Owner", self._owner(ctx)), ("Buckets", buckets)])
@@ -452,6 +466,21 @@ class S3Service(Service):
         location = "" if bucket.region == "us-east-1" else bucket.region
         body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<LocationConstraint xmlns="{NS}">'
                 f'{location}</LocationConstraint>').encode()
+        return Response(200, [("Content-Type", "application/xml")] + self._id_headers(ctx), body)
+
+    def get_bucket_acl(self, request, ctx, name, _key):
+        """A bucket's ACL as S3 gives every new bucket (ACLs disabled, the
+        default since April 2023): the owner, one FULL_CONTROL grant to it.
+        https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetBucketAcl.html"""
+        self._bucket(name)
+        owner = self._owner(ctx)
+        inner = "".join(f"<{tag}>{value}</{tag}>" for tag, value in owner)
+        body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<AccessControlPolicy xmlns="{NS}">'
+                f'<Owner>{inner}</Owner><AccessControlList><Grant>'
+                f'<Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+                f'xsi:type="CanonicalUser">{inner}</Grantee>'
+                f'<Permission>FULL_CONTROL</Permission></Grant></AccessControlList>'
+                f'</AccessControlPolicy>').encode()
         return Response(200, [("Content-Type", "application/xml")] + self._id_headers(ctx), body)
 
     def delete_bucket(self, request, ctx, name, _key):
@@ -563,6 +592,8 @@ class S3Service(Service):
         pairs += [("MaxKeys", max_keys), ("Delimiter", enc(delimiter) or None),
                   ("EncodingType", encoding), ("IsTruncated", truncated)]
         owner = self._owner(ctx)
+        if "markers_last" in ctx.shaping:
+            entries = markers_last(entries)
         for entry in entries:
             if entry[0] == "prefix":
                 pairs.append(("CommonPrefixes", [("Prefix", enc(entry[1]))]))
@@ -573,7 +604,7 @@ class S3Service(Service):
     @staticmethod
     def _version_entry(version, is_latest, enc, owner):
         common = [("Key", enc(version.key)), ("VersionId", version.version_id),
-                  ("IsLatest", is_latest), ("LastModified", iso_millis(version.last_modified))]
+                  ("IsLatest", is_latest), ("LastModified", iso_whole_seconds(version.last_modified))]
         if version.delete_marker:
             return ("DeleteMarker", common + [("Owner", owner)])
         return ("Version", common + [("ETag", version.etag), ("Size", version.size),
@@ -581,7 +612,7 @@ class S3Service(Service):
 
     @staticmethod
     def _object_entry(version, enc, owner):
-        pairs = [("Key", enc(version.key)), ("LastModified", iso_millis(version.last_modified)),
+        pairs = [("Key", enc(version.key)), ("LastModified", iso_whole_seconds(version.last_modified)),
                  ("ETag", version.etag), ("Size", version.size), ("StorageClass", "STANDARD")]
         if owner:
             pairs.append(("Owner", owner))
