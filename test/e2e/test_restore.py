@@ -411,3 +411,44 @@ def test_a_large_tree_is_listed_in_ranges_and_answers_the_same(history, preview,
     # 1 top-level listing + 4 ranges x 2 listings, one page each; one chain
     # of 1,501 versions would be 2 listings x 2 pages
     assert lists == 9, lists
+
+
+def test_old_tool_winner_keeps_its_own_type_and_description(history, preview, ssm, prefix):
+    """Issue 13, wrong answer 1: on a format 1 key with a delete marker
+    followed by two versions, the winner's type and description are its
+    own, not another version's (a SecureString must not become a String,
+    nor the reverse)."""
+    k = f"{prefix}/k"
+    history([Write(k, "legacy_value", T0, T0 + 1, 0, "A", type="SecureString",
+                   description="secret one"),
+             Write(k, "legacy_delete", T0 + 100, T0 + 100),
+             Write(k, "legacy_value", T0 + 110, T0 + 111, 0, "new", description="B"),
+             Write(k, "legacy_value", T0 + 210, T0 + 211, 0, "newer", description="C")])
+    got = state(preview, k, T0 + 150, "--show-secure")[k]
+    assert (got["value"], got["type"], got["description"]) == ("new", "String", "B")
+    got = state(preview, k, T0 + 50, "--show-secure")[k]
+    assert (got["value"], got["type"], got["description"]) == ("A", "SecureString",
+                                                                "secret one")
+    assert preview(k, T0 + 150, verb="restore").returncode == 0
+    p = ssm.get_parameter(Name=k)["Parameter"]
+    assert (p["Value"], p["Type"]) == ("new", "String")
+    described, = ssm.describe_parameters(
+        ParameterFilters=[{"Key": "Name", "Values": [k]}])["Parameters"]
+    assert described["Description"] == "B"
+
+
+def test_old_tool_restore_writes_the_recorded_description(history, preview, ssm, prefix):
+    """Issue 13, wrong answer 2: restore writes what preview shows, the
+    recorded (format 1) description included, so a rerun has nothing to do."""
+    k = f"{prefix}/k"
+    history([Write(k, "legacy_value", T0, T0 + 1, 0, "v", description="as recorded")])
+    ssm.put_parameter(Name=k, Value="v", Type="String", Description="changed since")
+    shown = state(preview, k, T0 + 5)[k]
+    assert (shown["action"], shown["description"]) == ("update", "as recorded")
+    restored = preview(k, T0 + 5, verb="restore")
+    assert restored.returncode == 0, restored.stderr
+    described, = ssm.describe_parameters(
+        ParameterFilters=[{"Key": "Name", "Values": [k]}])["Parameters"]
+    assert described["Description"] == "as recorded"
+    again = preview(k, T0 + 5)
+    assert again.returncode == 0 and again.stdout == "", again.stdout

@@ -8,6 +8,7 @@
 	UNIT_SUITE(cfn) \
 	UNIT_SUITE(config) \
 	UNIT_SUITE(creds) \
+	UNIT_SUITE(event_match) \
 	UNIT_SUITE(escape) \
 	UNIT_SUITE(sigv4) \
 	UNIT_SUITE(ssm_name) \
