@@ -5,6 +5,7 @@
 #define UNIT_SUITES \
 	UNIT_SUITE(backfill) \
 	UNIT_SUITE(buf) \
+	UNIT_SUITE(cfn) \
 	UNIT_SUITE(config) \
 	UNIT_SUITE(creds) \
 	UNIT_SUITE(decoders) \
