@@ -39,6 +39,8 @@ static const char usage[] =
 	"Environment:\n"
 	"  SSMBAK_BUCKET            the versioned backup bucket (required)\n"
 	"  SSMBAK_KEY_PREFIX        the key prefix in the bucket (default: none)\n"
+	"  SSMBAK_WRITE_RETRY_SECONDS  how long a failed write is retried within\n"
+	"                           an invocation (default 20)\n"
 	"  SSMBAK_BUCKET_REGION     the bucket's region (default: the function's)\n"
 	"  LOGLEVEL                 DEBUG, INFO (default), WARNING or ERROR\n"
 	"  AWS_LAMBDA_RUNTIME_API   set by Lambda\n"
@@ -396,6 +398,19 @@ static int compare_names(const void *a, const void *b)
 #define RETRY_FIRST_MS 500
 #define RETRY_MAX_MS 8000
 #define RETRY_MARGIN_MS 5000
+/* How long an invocation goes on trying (SSMBAK_WRITE_RETRY_SECONDS):
+ * past that, SQS redelivers the record later. */
+#define RETRY_DEFAULT_SECONDS 20
+
+static long long retry_budget_ms(void)
+{
+	const char *text = getenv("SSMBAK_WRITE_RETRY_SECONDS");
+	char *end;
+	long seconds = text ? strtol(text, &end, 10) : -1;
+	if (!text || *end || seconds < 0 || seconds > 3600)
+		seconds = RETRY_DEFAULT_SECONDS;
+	return seconds * 1000LL;
+}
 
 static long long now_ms(void)
 {
@@ -408,10 +423,13 @@ static void retry_failed_writes(struct lambda_ctx_view *v, struct change **todo,
 				size_t m, long long deadline_ms)
 {
 	struct record_write **again = xcalloc(m + 1, sizeof(*again));
+	long long give_up = now_ms() + retry_budget_ms();
+	if (deadline_ms - RETRY_MARGIN_MS < give_up)
+		give_up = deadline_ms - RETRY_MARGIN_MS;
 	for (long long wait = RETRY_FIRST_MS;; wait = wait * 2 > RETRY_MAX_MS
 							 ? RETRY_MAX_MS : wait * 2) {
 		size_t k = 0;
-		if (now_ms() + wait + RETRY_MARGIN_MS > deadline_ms)
+		if (now_ms() + wait > give_up)
 			break;
 		for (size_t i = 0; i < m; i++)
 			if (record_write_rearm(&todo[i]->write))
