@@ -463,27 +463,16 @@ static void settle_pending(struct restore_run *r)
 			if (!x->needs_tags)
 				continue;
 			struct aws_call *call = &calls[n++];
-			struct aws_headers tags = { 0 };
 			struct err e = { 0 };
-			if (call->err.kind != ERR_NONE) {
-				fail_key(k, &call->err);
-			} else if (s3_parse_tagging(&call->resp, &tags, &e) < 0) {
-				fail_key(k, &e);
-			} else if (record_from_tags(&tags, &x->tags) < 0) {
-				err_set(&e, ERR_PARSE, "version %s has no ssmbakTime tag: "
-					"not written by ssmbak", x->c.version_id);
+			if (record_from_tagging_call(call, x->c.version_id, &x->tags,
+						     &e) < 0) {
 				fail_key(k, &e);
 			} else {
-				x->c.event_time = x->tags.event_time;
-				x->c.ssm_version = x->tags.param.version;
-				x->c.op = x->tags.op;
-				x->c.modified_ms = (long long)llround(
-					x->tags.param.last_modified * 1000);
+				record_entry_fields(&x->tags, &x->c);
 				x->tl.event_time = x->c.event_time;
 				x->tl.ssm_version = x->c.ssm_version;
 				x->tl.is_delete = x->c.op == RECORD_DELETE;
 			}
-			aws_headers_release(&tags);
 			aws_call_release(call);
 		}
 		if (!k->failed)
@@ -656,23 +645,15 @@ static void fetch_bodies(struct restore_run *r)
 static void adopt_tags(struct fetch *f)
 {
 	struct key_state *k = f->k;
-	struct aws_headers tags = { 0 };
 	struct err e = { 0 };
 	struct record rec;
-	if (f->call.err.kind != ERR_NONE) {
-		fail_key(k, &f->call.err);
-	} else if (s3_parse_tagging(&f->call.resp, &tags, &e) < 0) {
+	if (record_from_tagging_call(&f->call, k->win.version_id, &rec, &e) < 0) {
 		fail_key(k, &e);
-	} else if (record_from_tags(&tags, &rec) < 0) {
-		err_set(&e, ERR_PARSE, "version %s has no ssmbakTime tag: not "
-			"written by ssmbak", k->win.version_id);
-		fail_key(k, &e);
-	} else {
-		record_release(&k->rec);
-		k->rec = rec;
-		k->have_details = true;
+		return;
 	}
-	aws_headers_release(&tags);
+	record_release(&k->rec);
+	k->rec = rec;
+	k->have_details = true;
 }
 
 /* Format 1 versions carry type and description only in their tags: read
