@@ -159,14 +159,10 @@ def expected_object(meta, value):
     description = meta.get("Description")
     if description:
         tags["ssmbakDescription"] = legacy_description(description)
-    if name != key:
-        tags["ssmbakName"] = name
     md = {"ssmbak-format": "3", "ssmbak-time": event, "ssmbak-op": "Backfill",
           "ssmbak-type": meta["Type"], "ssmbak-version": str(meta["Version"]),
           "ssmbak-modified": f"{modified:.3f}", "ssmbak-tier": meta["Tier"],
           "ssmbak-data-type": meta_encode(meta["DataType"])}
-    if name != key:
-        md["ssmbak-name"] = meta_encode(name)
     if meta.get("KeyId"):
         md["ssmbak-key-id"] = meta_encode(meta["KeyId"])
     pattern = meta.get("AllowedPattern")
