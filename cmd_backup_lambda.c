@@ -18,6 +18,7 @@
 #include "lib/exitcode.h"
 #include "lib/lambda_runtime.h"
 #include "lib/record.h"
+#include "lib/s3.h"
 #include "lib/scan.h"
 #include "lib/ssm.h"
 #include "lib/ssm_event.h"
@@ -515,7 +516,8 @@ int cmd_backup_lambda(int argc, char **argv)
 		bucket_region && *bucket_region ? bucket_region : NULL, NULL
 	};
 	if (aws_ctx_init(&l.ctx, &opts, &e) < 0 ||
-	    aws_ctx_init(&l.bucket_ctx, &bucket_opts, &e) < 0)
+	    aws_ctx_init(&l.bucket_ctx, &bucket_opts, &e) < 0 ||
+	    s3_require_versioning(&l.bucket_ctx, l.view.bucket, &e) < 0)
 		init_failure(&l, &e);
 
 	for (;;) {

@@ -1167,6 +1167,8 @@ static int run(struct restore_opts *o)
 	if (!r.bucket)
 		die_err(&e);
 	log_msg(LOG_INFO, "bucket %s (from %s)", r.bucket, bucket_source);
+	if (s3_require_versioning(&r.ctx, r.bucket, &e) < 0)
+		die_err(&e);
 
 	scan_scope(&r);
 	log_msg(LOG_INFO, "%s %s: %zu keys", r.scope.key_mode ? "key" : "path",
