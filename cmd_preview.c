@@ -13,6 +13,7 @@
 #include "commands.h"
 #include "lib/cli.h"
 #include "lib/exitcode.h"
+#include "lib/lease.h"
 #include "lib/record.h"
 #include "lib/s3.h"
 #include "lib/ssm.h"
@@ -53,12 +54,17 @@ static const char preview_usage[] =
 
 static const char restore_usage[] =
 	"usage: ssmbak restore PATH TIME [-R] [--all] [--show-secure] [--to NEWPATH]\n"
-	"                      [--key-prefix PREFIX] [--output table|json] [-b BUCKET]\n"
-	"                      [--stack NAME] [-r REGION] [--profile NAME] [-v]\n"
+	"                      [--force] [--key-prefix PREFIX] [--output table|json]\n"
+	"                      [-b BUCKET] [--stack NAME] [-r REGION] [--profile NAME]\n"
+	"                      [-v]\n"
 	"\n"
 	"Put PATH back as it was at TIME: the parameters 'ssmbak preview' shows\n"
 	"are written or deleted. Safe to run again after a partial failure.\n"
-	"\n" OPTIONS_TEXT;
+	"One restore at a time per bucket, key prefix and overlapping PATH (NEWPATH\n"
+	"with --to): another one refuses, naming this one's holder.\n"
+	"\n"
+	"      --force          take over the lease of an overlapping restore\n"
+	OPTIONS_TEXT;
 
 #define SECURE_MASK "********"
 /* SSM allows few PutParameter calls a second; more in flight only
@@ -73,6 +79,7 @@ struct restore_opts {
 	bool all;
 	bool show_secure;
 	const char *to;
+	bool force;
 	bool apply;
 	const char *usage;
 };
@@ -131,7 +138,7 @@ static void fail_key(struct key_state *k, const struct err *e)
 
 /* --- arguments --- */
 
-enum { OPT_ALL = CLI_OPT_FIRST_FREE, OPT_SHOW_SECURE, OPT_TO };
+enum { OPT_ALL = CLI_OPT_FIRST_FREE, OPT_SHOW_SECURE, OPT_TO, OPT_FORCE };
 
 static const struct option longopts[] = {
 	CLI_COMMON_LONG_OPTIONS,
@@ -139,6 +146,7 @@ static const struct option longopts[] = {
 	{ "all", no_argument, NULL, OPT_ALL },
 	{ "show-secure", no_argument, NULL, OPT_SHOW_SECURE },
 	{ "to", required_argument, NULL, OPT_TO },
+	{ "force", no_argument, NULL, OPT_FORCE },
 	CLI_KEY_PREFIX_OPTION,
 	{ NULL, 0, NULL, 0 },
 };
@@ -158,6 +166,12 @@ static void parse_args(int argc, char **argv, struct restore_opts *o)
 		case OPT_ALL: o->all = true; break;
 		case OPT_SHOW_SECURE: o->show_secure = true; break;
 		case OPT_TO: o->to = optarg; break;
+		case OPT_FORCE:
+			if (!o->apply)
+				cli_usage_error(o->usage, "--force is for restore: "
+						"preview takes no lease");
+			o->force = true;
+			break;
 		}
 	}
 }
@@ -1156,6 +1170,21 @@ static size_t count_chosen(const struct restore_run *r)
 	return n;
 }
 
+/* Released however restore ends: a failure that exits from deep inside
+ * must not leave its lease to expire. */
+static struct lease *held_lease;
+
+static void release_held_lease(void)
+{
+	struct err e = { 0 };
+	char line[ERR_LINE_MAX];
+	if (lease_release(held_lease, &e) < 0)
+		fprintf(stderr, "%s: the restore lease was not released (it "
+			"expires by itself): %s\n", progname(),
+			err_line(&e, line, sizeof(line)));
+	held_lease = NULL;
+}
+
 static int run(struct restore_opts *o)
 {
 	struct restore_run r = { .opts = o };
@@ -1169,6 +1198,12 @@ static int run(struct restore_opts *o)
 	log_msg(LOG_INFO, "bucket %s (from %s)", r.bucket, bucket_source);
 	if (s3_require_versioning(&r.ctx, r.bucket, &e) < 0)
 		die_err(&e);
+	struct aws_options lease_aws = { o->common.region, o->common.profile };
+	struct lease_request lr = { r.bucket, r.prefix, o->path, o->to,
+				    o->time, o->force, &lease_aws };
+	if (o->apply && lease_acquire(&r.ctx, &lr, &held_lease, &e) < 0)
+		die_err(&e);
+	atexit(release_held_lease);
 
 	scan_scope(&r);
 	log_msg(LOG_INFO, "%s %s: %zu keys", r.scope.key_mode ? "key" : "path",
@@ -1199,6 +1234,7 @@ static int run(struct restore_opts *o)
 		fprintf(stderr, "%s: %zu of %zu parameters could not be read; "
 				"the preview is incomplete\n",
 			progname(), failed, count_chosen(&r));
+	release_held_lease();
 	release_run(&r);
 	free((char *)o->path);
 	free((char *)o->to);
