@@ -14,6 +14,7 @@
 	UNIT_SUITE(timeline) \
 	UNIT_SUITE(tls) \
 	UNIT_SUITE(http) \
+	UNIT_SUITE(lease) \
 	UNIT_SUITE(zip)
 
 #define UNIT_SUITE(name) void test_##name(void);
