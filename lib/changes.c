@@ -7,7 +7,7 @@
 #include "aws.h"
 
 static const char *const op_names[] = { "Create", "Update", "Delete",
-					"Backfill" };
+					"Backfill", "Gap" };
 
 const char *record_op_name(enum record_op op)
 {

@@ -15,7 +15,11 @@
 #define CHANGES_SEPARATOR '!'
 #define S3_KEY_MAX 1024
 
-enum record_op { RECORD_CREATE, RECORD_UPDATE, RECORD_DELETE, RECORD_BACKFILL };
+/* RECORD_GAP: a Create or Update whose value could no longer be read when
+ * it was recorded (FORMAT.md, "Gaps"): an index entry with no version. */
+enum record_op { RECORD_CREATE, RECORD_UPDATE, RECORD_DELETE, RECORD_BACKFILL,
+		 RECORD_GAP };
+#define CHANGES_NO_VERSION_ID "-"
 const char *record_op_name(enum record_op op);
 int record_op_parse(const char *s, enum record_op *op);
 

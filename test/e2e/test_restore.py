@@ -444,7 +444,7 @@ def test_old_tool_restore_writes_the_recorded_description(history, preview, ssm,
     history([Write(k, "legacy_value", T0, T0 + 1, 0, "v", description="as recorded")])
     ssm.put_parameter(Name=k, Value="v", Type="String", Description="changed since")
     shown = state(preview, k, T0 + 5)[k]
-    assert (shown["action"], shown["description"]) == ("put", "as recorded")
+    assert (shown["action"], shown["description"]) == ("update", "as recorded")
     restored = preview(k, T0 + 5, verb="restore")
     assert restored.returncode == 0, restored.stderr
     described, = ssm.describe_parameters(
