@@ -431,8 +431,8 @@ static int take(struct lease *l, struct table_read *r, void *user,
 	while ((i = lease_table_conflict(&r->table, l->scope, l->id, r->now)) >= 0) {
 		lease_entry_describe(&r->table.items[i], line, sizeof(line));
 		if (!a->req->force) {
-			err_set(e, ERR_BUSY, "%s is being restored by %s; wait "
-				"for it, or take over with --force",
+			err_set(e, ERR_BUSY, "%s overlaps the restore of %s; "
+				"wait for it, or take over with --force",
 				a->req->to ? a->req->to : a->req->path, line);
 			return -1;
 		}

@@ -81,7 +81,8 @@ size_t lease_table_drop_expired(struct lease_table *t, long long now);
 /* Sets an entry's expiry (renewal). */
 int lease_entry_set_expires(struct lease_entry *le, long long expires);
 /* One line about who holds an entry: "arn:... (host h, pid 1) since
- * 2026-...Z, restoring /app/ to 2026-...Z, lease ends 2026-...Z". */
+ * 2026-...Z, restoring /app/ to 2026-...Z; its lease ends 2026-...Z
+ * unless renewed". */
 void lease_entry_describe(const struct lease_entry *le, char *out,
 			  size_t size);
 

@@ -226,6 +226,12 @@ int s3_require_versioning(struct aws_ctx *ctx, const char *bucket,
 		rc = s3_parse_versioning(buf_str(&call.resp.body),
 					 call.resp.body.len, &status, e);
 	aws_call_release(&call);
+	if (rc < 0 && strcmp(e->code, "NoSuchBucket") == 0) {
+		err_clear(e);
+		err_set(e, ERR_CONFIG, "bucket %s does not exist (S3 NoSuchBucket; "
+			"check --bucket and --region)", bucket);
+		return -1;
+	}
 	if (rc < 0 || status == S3_VERSIONING_ENABLED)
 		return rc;
 	err_set(e, ERR_CONFIG,

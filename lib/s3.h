@@ -91,7 +91,8 @@ int s3_parse_versioning(const char *xml, size_t len, enum s3_versioning *out,
 			struct err *e);
 /* The bucket format needs every change kept (FORMAT.md, "The bucket"):
  * a bucket whose versioning is not Enabled is ERR_CONFIG, with a message
- * naming the bucket and the command that fixes it. */
+ * naming the bucket and the command that fixes it; so is a bucket that
+ * does not exist. */
 int s3_require_versioning(struct aws_ctx *ctx, const char *bucket,
 			  struct err *e);
 

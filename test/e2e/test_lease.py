@@ -77,7 +77,7 @@ def test_two_overlapping_restores_at_once_one_refuses_naming_the_holder(
     winner = both[[code for code, _, _ in results].index(0)]
     _, _, refused = results[[code for code, _, _ in results].index(1)]
     line, = refused.strip().splitlines()
-    assert "is being restored by " + ARN in line
+    assert "overlaps the restore of " + ARN in line
     assert f"pid {winner.pid}" in line and f"host {os.uname().nodename}" in line
     assert "--force" in line
     assert holders(s3, bucket) == []
@@ -136,7 +136,7 @@ def test_overlapping_forms_refuse(ssmbak_bin, env, run, aws, s3, bucket, prefix,
     out = run("restore", *[a.format(p=prefix) for a in argv[:1]], "now",
               *[a.format(p=prefix) for a in argv[1:]], "-b", bucket)
     assert out.returncode == 1, out.stderr
-    assert "is being restored by" in out.stderr and len(out.stderr.splitlines()) == 1
+    assert "overlaps the restore of" in out.stderr and len(out.stderr.splitlines()) == 1
     assert out.stdout == ""
     finish(holder)
 
@@ -171,7 +171,7 @@ def test_a_live_lease_refuses_with_its_holder(run, s3, ssm, bucket, prefix, tree
     out = run("restore", f"{prefix}/a/1", "now", "-b", bucket)
     assert out.returncode == 1
     line, = out.stderr.strip().splitlines()
-    assert f"{prefix}/a/1 is being restored by arn:aws:iam::000000000000:user/gone " \
+    assert f"{prefix}/a/1 overlaps the restore of arn:aws:iam::000000000000:user/gone " \
            "(host elsewhere, pid 99999)" in line
     assert f"restoring {prefix}/ to " in line and "its lease ends" in line
     assert ssm.get_parameter(Name=f"{prefix}/a/1")["Parameter"]["Value"] == "changed"
@@ -217,7 +217,7 @@ def test_a_long_restore_renews_its_lease(ssmbak_bin, env, run, aws, s3, bucket, 
     renewed, = holders(s3, bucket)
     assert renewed["expires"] > first["expires"]
     out = run("restore", f"{prefix}/a/", "now", "-b", bucket, env_extra=short)
-    assert out.returncode == 1 and "is being restored by" in out.stderr
+    assert out.returncode == 1 and "overlaps the restore of" in out.stderr
     code, _, err = finish(holder)
     assert code == 0, err
     assert holders(s3, bucket) == []
@@ -226,6 +226,6 @@ def test_a_long_restore_renews_its_lease(ssmbak_bin, env, run, aws, s3, bucket, 
 def test_leases_of_other_key_prefixes_do_not_overlap(run, s3, ssm, bucket, prefix, tree):
     plant(s3, bucket, 600, path="/")
     out = run("restore", f"{prefix}/a/", "now", "-b", bucket, "--key-prefix", "acct/us-east-1")
-    assert "is being restored" not in out.stderr
+    assert "overlaps the restore" not in out.stderr
     assert out.returncode == 0, out.stderr
     assert len(holders(s3, bucket)) == 1
