@@ -302,9 +302,9 @@ static int join_ready(struct chain *data, struct chain *index, scan_fn fn,
 
 static void chain_compact(struct chain *c)
 {
-	if (c->n > c->head) /* nothing listed yet: items may be NULL */
-		memmove(c->items, c->items + c->head,
-			(c->n - c->head) * sizeof(*c->items));
+	if (c->head == 0) /* nothing to move; items may still be NULL */
+		return;
+	memmove(c->items, c->items + c->head, (c->n - c->head) * sizeof(*c->items));
 	c->n -= c->head;
 	c->head = 0;
 }
