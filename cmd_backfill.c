@@ -817,6 +817,8 @@ int cmd_backfill(int argc, char **argv)
 	if (!b.bucket)
 		die_err(&e);
 	log_msg(LOG_INFO, "bucket %s (from %s)", b.bucket, source);
+	if (s3_require_versioning(&b.ctx, b.bucket, &e) < 0)
+		die_err(&e);
 	b.progress = isatty(STDERR_FILENO);
 
 	list_parameters(&b);

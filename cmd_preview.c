@@ -14,6 +14,7 @@
 #include "commands.h"
 #include "lib/cli.h"
 #include "lib/exitcode.h"
+#include "lib/lease.h"
 #include "lib/record.h"
 #include "lib/s3.h"
 #include "lib/ssm.h"
@@ -61,13 +62,17 @@ static const char preview_usage[] =
 
 static const char restore_usage[] =
 	"usage: ssmbak restore PATH TIME [-R] [--all] [--show-secure] [--diff] [--prune]\n"
-	"                      [--use-last-known] [--to NEWPATH] [--key-prefix PREFIX]\n"
-	"                      [--output table|json] [-b BUCKET]\n"
+	"                      [--use-last-known] [--to NEWPATH] [--force]\n"
+	"                      [--key-prefix PREFIX] [--output table|json] [-b BUCKET]\n"
 	"                      [--stack NAME] [-r REGION] [--profile NAME] [-v]\n"
 	"\n"
 	"Put PATH back as it was at TIME: the parameters 'ssmbak preview' shows\n"
 	"are written or deleted. Safe to run again after a partial failure.\n"
-	"\n" OPTIONS_TEXT;
+	"One restore at a time per bucket, key prefix and overlapping PATH (NEWPATH\n"
+	"with --to): another one refuses, naming this one's holder.\n"
+	"\n"
+	"      --force          take over the lease of an overlapping restore\n"
+	OPTIONS_TEXT;
 
 #define SECURE_MASK "********"
 /* SSM allows few PutParameter calls a second; more in flight only
@@ -85,6 +90,7 @@ struct restore_opts {
 	bool prune;
 	bool use_last_known;
 	const char *to;
+	bool force;
 	bool apply;
 	const char *usage;
 };
@@ -162,7 +168,7 @@ static void fail_key(struct key_state *k, const struct err *e)
 /* --- arguments --- */
 
 enum { OPT_ALL = CLI_OPT_FIRST_FREE, OPT_SHOW_SECURE, OPT_TO, OPT_DIFF,
-       OPT_PRUNE, OPT_USE_LAST_KNOWN };
+       OPT_PRUNE, OPT_USE_LAST_KNOWN, OPT_FORCE };
 
 static const struct option longopts[] = {
 	CLI_COMMON_LONG_OPTIONS,
@@ -173,6 +179,7 @@ static const struct option longopts[] = {
 	{ "diff", no_argument, NULL, OPT_DIFF },
 	{ "prune", no_argument, NULL, OPT_PRUNE },
 	{ "use-last-known", no_argument, NULL, OPT_USE_LAST_KNOWN },
+	{ "force", no_argument, NULL, OPT_FORCE },
 	CLI_KEY_PREFIX_OPTION,
 	{ NULL, 0, NULL, 0 },
 };
@@ -195,6 +202,12 @@ static void parse_args(int argc, char **argv, struct restore_opts *o)
 		case OPT_DIFF: o->diff = true; break;
 		case OPT_PRUNE: o->prune = true; break;
 		case OPT_USE_LAST_KNOWN: o->use_last_known = true; break;
+		case OPT_FORCE:
+			if (!o->apply)
+				cli_usage_error(o->usage, "--force is for restore: "
+						"preview takes no lease");
+			o->force = true;
+			break;
 		}
 	}
 }
@@ -1597,6 +1610,21 @@ static bool results_written(void)
 	return false;
 }
 
+/* Released however restore ends: a failure that exits from deep inside
+ * must not leave its lease to expire. */
+static struct lease *held_lease;
+
+static void release_held_lease(void)
+{
+	struct err e = { 0 };
+	char line[ERR_LINE_MAX];
+	if (lease_release(held_lease, &e) < 0)
+		fprintf(stderr, "%s: the restore lease was not released (it "
+			"expires by itself): %s\n", progname(),
+			err_line(&e, line, sizeof(line)));
+	held_lease = NULL;
+}
+
 static int run(struct restore_opts *o)
 {
 	struct restore_run r = { .opts = o };
@@ -1608,6 +1636,14 @@ static int run(struct restore_opts *o)
 	if (!r.bucket)
 		die_err(&e);
 	log_msg(LOG_INFO, "bucket %s (from %s)", r.bucket, bucket_source);
+	if (s3_require_versioning(&r.ctx, r.bucket, &e) < 0)
+		die_err(&e);
+	struct aws_options lease_aws = { o->common.region, o->common.profile };
+	struct lease_request lr = { r.bucket, r.prefix, o->path, o->to,
+				    o->time, o->force, &lease_aws };
+	if (o->apply && lease_acquire(&r.ctx, &lr, &held_lease, &e) < 0)
+		die_err(&e);
+	atexit(release_held_lease);
 
 	scan_scope(&r);
 	log_msg(LOG_INFO, "%s %s: %zu keys", r.scope.key_mode ? "key" : "path",
@@ -1635,6 +1671,7 @@ static int run(struct restore_opts *o)
 	report_failures(&r);
 	print_summary(&r);
 	int rc = any_not_done(&r) || !written ? EXIT_FAILURE_RUN : EXIT_OK;
+	release_held_lease();
 	release_run(&r);
 	free((char *)o->path);
 	free((char *)o->to);

@@ -338,7 +338,7 @@ def test_dry_run_lists_without_values_and_writes_nothing(backfill, ssm, s3, aws,
     assert f"would write {len(params)}," in out.stderr
     assert versions(s3, bucket) == []
     s3_ops = aws.counters().get("s3", {})
-    assert set(s3_ops) == {"ListObjectVersions"}, s3_ops
+    assert set(s3_ops) == {"GetBucketVersioning", "ListObjectVersions"}, s3_ops
     assert "GetParameters" not in aws.counters()["ssm"]
 
 

@@ -22,7 +22,7 @@ from .protocols import Service
 from . import s3_replication
 from .s3_store import (NULL_VERSION, Bucket, ObjectVersion, S3Store, looks_like_version_id,
                        walk_objects, walk_versions)
-from .server import Response
+from .server import Response, next_sequence
 from .xmlutil import document
 
 NS = "http://s3.amazonaws.com/doc/2006-03-01/"
@@ -72,6 +72,25 @@ def delete_marker_not_allowed(method, version):
                     405, {"Method": method, "ResourceType": "DeleteMarker"},
                     {"x-amz-delete-marker": "true", "x-amz-version-id": version.version_id,
                      "Last-Modified": http_date(version.last_modified), "Allow": "DELETE"})
+
+
+def precondition_failed(condition):
+    return AwsError("PreconditionFailed", "At least one of the pre-conditions you specified "
+                    "did not hold", 412, {"Condition": condition})
+
+
+def conditional_request_conflict():
+    return AwsError("ConditionalRequestConflict", "The conditional request cannot succeed due "
+                    "to a conflicting operation against this resource.", 409)
+
+
+def _unquoted(etag):
+    """S3 compares ETags with or without their quotes
+    (https://github.com/versity/versitygw/issues/1710, checked against S3)."""
+    etag = etag.strip()
+    if etag.startswith("W/"):
+        etag = etag[2:]
+    return etag[1:-1] if len(etag) >= 2 and etag[0] == etag[-1] == '"' else etag
 
 
 def _hex_bytes(text):
@@ -296,6 +315,9 @@ class S3Service(Service):
         self.clock = clock
         self.changed = changed
         self.store = S3Store()
+        # (bucket, key) -> server.next_sequence() of the key's last write:
+        # a conditional write that arrived before it was in flight then.
+        self.last_write = {}
         self.handlers = {
             "ListBuckets": self.list_buckets, "CreateBucket": self.create_bucket,
             "HeadBucket": self.head_bucket, "DeleteBucket": self.delete_bucket,
@@ -691,6 +713,7 @@ class S3Service(Service):
         if sse not in SSE_VALUES:
             raise invalid_argument("The encryption method specified is not supported",
                                    "x-amz-server-side-encryption", sse)
+        self._check_write_conditions(request, bucket, key)
         headers = {h: request.header(h) for h in STORED_HEADERS if request.header(h)}
         encoding = [e.strip() for e in headers.get("Content-Encoding", "").split(",")
                     if e.strip() and e.strip() != "aws-chunked"]
@@ -701,6 +724,7 @@ class S3Service(Service):
             key, None, self.clock.now(), body=request.body, metadata=metadata,
             content_type=request.header("content-type") or "binary/octet-stream",
             tags=tags, sse=sse, headers=headers))
+        self._wrote(bucket, key)
         s3_replication.replicate_version(self.store, bucket, version)
         self.changed()
         out = [("ETag", version.etag), ("x-amz-server-side-encryption", sse)]
@@ -711,6 +735,52 @@ class S3Service(Service):
         if version.version_id != NULL_VERSION:
             out.append(("x-amz-version-id", version.version_id))
         return self._empty(ctx, headers=out)
+
+    def _wrote(self, bucket, key):
+        self.last_write[(bucket.name, key)] = next_sequence()
+
+    def _check_write_conditions(self, request, bucket, key):
+        """PutObject's If-None-Match / If-Match, evaluated against the
+        key's current version, as S3's conditional writes
+        (https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html;
+        API_PutObject.html, IfMatch and IfNoneMatch):
+
+        - If-None-Match: `*` only (another value is 501 NotImplemented);
+          412 PreconditionFailed when the key has a current version that
+          is not a delete marker: a deleted key may be written again.
+        - If-Match: ETAG (quotes optional): 404 NoSuchKey when there is no
+          current version or it is a delete marker, 412 when its ETag
+          differs.
+        - Both at once: 501 NotImplemented
+          (https://github.com/versity/versitygw/issues/1708, as S3).
+        - A write to the key that completed while this request was in
+          flight (after it arrived): 409 ConditionalRequestConflict, "on a
+          409 failure you should retry the upload".
+        The same holds in unversioned and Suspended buckets, where the
+        current version is the `null` one.
+        """
+        if_none_match = request.header("if-none-match")
+        if_match = request.header("if-match")
+        if if_none_match is None and if_match is None:
+            return
+        if if_none_match is not None and if_match is not None:
+            raise AwsError("NotImplemented", "A header you provided implies functionality that "
+                           "is not implemented", 501, {"Header": "If-Match,If-None-Match"})
+        if if_none_match is not None and if_none_match.strip() != "*":
+            raise AwsError("NotImplemented", "A header you provided implies functionality that "
+                           "is not implemented", 501, {"Header": "If-None-Match"})
+        if self.last_write.get((bucket.name, key), 0) > request.started:
+            raise conditional_request_conflict()
+        latest = bucket.latest(key)
+        live = latest if latest is not None and not latest.delete_marker else None
+        if if_none_match is not None:
+            if live is not None:
+                raise precondition_failed("If-None-Match")
+            return
+        if live is None:
+            raise no_such_key(key)
+        if if_match.strip() != "*" and _unquoted(if_match) != _unquoted(live.etag):
+            raise precondition_failed("If-Match")
 
     def _resolve(self, bucket, key, version_id, method, tagging=False):
         """The version a GET/HEAD/tagging call addresses, or S3's error.
@@ -801,6 +871,7 @@ class S3Service(Service):
 
     def _delete(self, bucket, key, version_id):
         """Delete one key or version; the response headers describing it."""
+        self._wrote(bucket, key)
         if version_id is not None:
             removed = bucket.remove_version(key, version_id)
             self.changed()
@@ -912,5 +983,6 @@ class S3Service(Service):
             content_type=spec.get("content_type", "binary/octet-stream"),
             tags=list((spec.get("tags") or {}).items()),
             delete_marker=bool(spec.get("delete_marker"))))
+        self._wrote(bucket, version.key)
         return {"key": version.key, "version_id": version.version_id,
                 "delete_marker": version.delete_marker}

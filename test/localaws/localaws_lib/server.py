@@ -10,6 +10,7 @@ Pipeline for a service request (App.handle):
   verification -> the service's handler -> its protocol's error rendering.
 """
 import http.server
+import itertools
 import logging
 import socket
 import ssl
@@ -27,6 +28,15 @@ from .faults import SHAPING_KINDS
 log = logging.getLogger("localaws.server")
 
 CONTROL_PREFIX = "/_localaws/"
+# One count for request arrivals and the writes services make, so a
+# service can tell whether a write completed while a request was in
+# flight (S3's 409 ConditionalRequestConflict). next() on a count is
+# atomic under the GIL.
+_SEQUENCE = itertools.count(1)
+
+
+def next_sequence():
+    return next(_SEQUENCE)
 DEFAULT_REGION = "us-east-1"
 
 
@@ -64,8 +74,10 @@ def decode_query(raw_query):
 class Request:
     """What a service sees of an HTTP request."""
 
-    def __init__(self, method, target, headers, body, scheme="http"):
+    def __init__(self, method, target, headers, body, scheme="http", started=None):
         self.method = method
+        # When the request arrived (its head read, its body not yet).
+        self.started = next_sequence() if started is None else started
         self.headers = headers            # email.message.Message: case-insensitive
         self.body = body
         self.scheme = scheme
@@ -254,13 +266,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
         log.debug("%s " + fmt, self.address_string(), *args)
 
     def _handle(self):
+        started = next_sequence()
         try:
             body = self._read_body()
         except (ValueError, OSError):
             self.close_connection = True
             return
         scheme = "https" if isinstance(self.connection, ssl.SSLSocket) else "http"
-        request = Request(self.command, self.path, self.headers, body, scheme)
+        request = Request(self.command, self.path, self.headers, body, scheme, started)
         response = self.server.app.handle(request)
         if response.action == "drop":
             self.close_connection = True
