@@ -7,6 +7,7 @@
 	UNIT_SUITE(buf) \
 	UNIT_SUITE(config) \
 	UNIT_SUITE(creds) \
+	UNIT_SUITE(escape) \
 	UNIT_SUITE(sigv4) \
 	UNIT_SUITE(timeline) \
 	UNIT_SUITE(tls) \
