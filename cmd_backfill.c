@@ -40,6 +40,7 @@ static const char usage[] =
 
 #include "commands.h"
 #include "lib/cli.h"
+#include "lib/escape.h"
 #include "lib/exitcode.h"
 #include "lib/record.h"
 #include "lib/s3.h"
@@ -664,7 +665,7 @@ static bool put_run_key(struct backfill *b, char *key, const char *what)
 	aws_call_release(&call);
 	if (rc < 0) {
 		char line[ERR_LINE_MAX];
-		fprintf(stderr, "%s: failed: %s %s: %s\n", progname(), what, key,
+		escape_fprintf(stderr, "%s: failed: %s %s: %s\n", progname(), what, key,
 			err_line(&e, line, sizeof(line)));
 	}
 	free(key);
@@ -843,13 +844,13 @@ static void report(const struct backfill *b)
 {
 	for (size_t i = 0; i < b->n; i++)
 		if (b->entries[i].outcome == SKIPPED && b->entries[i].note)
-			fprintf(stderr, "%s: %s: %s\n", progname(),
+			escape_fprintf(stderr, "%s: %s: %s\n", progname(),
 				b->entries[i].meta->name, b->entries[i].note);
 	if (b->marker_failure)
-		fprintf(stderr, "%s: failed: %s\n", progname(), b->marker_failure);
+		escape_fprintf(stderr, "%s: failed: %s\n", progname(), b->marker_failure);
 	for (size_t i = 0; i < b->n; i++)
 		if (b->entries[i].outcome == FAILED)
-			fprintf(stderr, "%s: failed: %s: %s\n", progname(),
+			escape_fprintf(stderr, "%s: failed: %s: %s\n", progname(),
 				b->entries[i].meta->name, b->entries[i].note);
 	fprintf(stderr, "%s: listed %zu, written %zu, skipped %zu, failed %zu\n",
 		progname(), b->n, b->written, b->skipped, b->failed);

@@ -11,6 +11,7 @@
 
 #include "commands.h"
 #include "lib/cli.h"
+#include "lib/escape.h"
 #include "lib/exitcode.h"
 #include "lib/record.h"
 #include "lib/s3.h"
@@ -1047,7 +1048,7 @@ static size_t report_failures(struct restore_run *r)
 		if (!k->failed)
 			continue;
 		char line[ERR_LINE_MAX];
-		fprintf(stderr, "%s: %s: not %s: %s\n", progname(),
+		escape_fprintf(stderr, "%s: %s: not %s: %s\n", progname(),
 			k->target ? k->target : k->key,
 			r->opts->apply ? "restored" : "read",
 			err_line(&k->err, line, sizeof(line)));

@@ -17,6 +17,7 @@
 #include "commands.h"
 #include "lib/cfn.h"
 #include "lib/cli.h"
+#include "lib/escape.h"
 #include "lib/exitcode.h"
 #include "lib/record.h"
 #include "lib/s3.h"
@@ -423,7 +424,7 @@ static void print_event(const struct cfn_event *ev)
 		snprintf(when, sizeof(when), "%02d/%02d/%02d %02d:%02d:%02d",
 			 tm.tm_mon + 1, tm.tm_mday, tm.tm_year % 100, tm.tm_hour,
 			 tm.tm_min, tm.tm_sec);
-	printf("%s   %s  %s  %s%s%s\n", when, ev->status ? ev->status : "",
+	escape_fprintf(stdout, "%s   %s  %s  %s%s%s\n", when, ev->status ? ev->status : "",
 	       ev->logical_id ? ev->logical_id : "", ev->type ? ev->type : "",
 	       ev->reason && *ev->reason ? "  " : "",
 	       ev->reason ? ev->reason : "");
@@ -503,10 +504,10 @@ static char *watch_stack(struct stack_run *r, const char *stack_id,
 
 static void print_failures(const struct watch *w, const char *status)
 {
-	fprintf(stderr, "%s: the stack ended in %s\n", progname(), status);
+	escape_fprintf(stderr, "%s: the stack ended in %s\n", progname(), status);
 	for (size_t i = 0; i < w->failures.n; i++) {
 		const struct cfn_event *ev = &w->failures.items[i];
-		fprintf(stderr, "  %s (%s): %s\n", ev->logical_id, ev->type,
+		escape_fprintf(stderr, "  %s (%s): %s\n", ev->logical_id, ev->type,
 			ev->reason);
 	}
 }
@@ -728,7 +729,7 @@ static int delete_bucket(struct stack_run *r, const char *bucket,
 	for (size_t i = 0; i < l->n; i++) {
 		char line[ERR_LINE_MAX];
 		if (calls[i].err.kind != ERR_NONE && rc == 0) {
-			fprintf(stderr, "%s: %s\n", progname(),
+			escape_fprintf(stderr, "%s: %s\n", progname(),
 				err_line(&calls[i].err, line, sizeof(line)));
 			rc = -1;
 		}
@@ -747,7 +748,7 @@ static int delete_bucket(struct stack_run *r, const char *bucket,
 	aws_call_release(&call);
 	if (rc < 0) {
 		char line[ERR_LINE_MAX];
-		fprintf(stderr, "%s: %s\n", progname(),
+		escape_fprintf(stderr, "%s: %s\n", progname(),
 			err_line(&e, line, sizeof(line)));
 	}
 	return rc;
@@ -810,7 +811,7 @@ static int stack_show(struct stack_run *r)
 	describe_or_die(r, &s);
 	switch (r->o->action) {
 	case ACT_STATUS:
-		printf("%s%s%s\n", s.status, s.status_reason ? "  " : "",
+		escape_fprintf(stdout, "%s%s%s\n", s.status, s.status_reason ? "  " : "",
 		       s.status_reason ? s.status_reason : "");
 		break;
 	case ACT_OUTPUTS: {
@@ -819,7 +820,7 @@ static int stack_show(struct stack_run *r)
 			if ((int)strlen(s.outputs.items[i].key) > width)
 				width = (int)strlen(s.outputs.items[i].key);
 		for (size_t i = 0; i < s.outputs.n; i++)
-			printf("%-*s  %s\n", width, s.outputs.items[i].key,
+			escape_fprintf(stdout, "%-*s  %s\n", width, s.outputs.items[i].key,
 			       s.outputs.items[i].value);
 		break;
 	}

@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 
+#include "escape.h"
 #include "exitcode.h"
 #include "s3.h"
 #include "ssm.h"
@@ -17,7 +18,7 @@ void cli_usage_error(const char *usage, const char *fmt, ...)
 	va_list ap;
 	va_start(ap, fmt);
 	fprintf(stderr, "%s: ", progname());
-	vfprintf(stderr, fmt, ap);
+	escape_vfprintf(stderr, fmt, ap); /* arguments are echoed */
 	fprintf(stderr, " (see '%s --help')\n", progname());
 	va_end(ap);
 	(void)usage;

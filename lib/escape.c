@@ -130,3 +130,28 @@ char *escape_dup(const char *s)
 	}
 	return buf_detach(&out);
 }
+
+int escape_vfprintf(FILE *out, const char *fmt, va_list ap)
+{
+	struct buf raw = BUF_INIT, line = BUF_INIT;
+	int rc = buf_vprintf(&raw, fmt, ap);
+	bool newline = rc == 0 && raw.len && raw.data[raw.len - 1] == '\n';
+	if (rc == 0)
+		rc = escape_append(&line, buf_str(&raw), raw.len - newline);
+	if (rc == 0 && newline)
+		rc = buf_putc(&line, '\n');
+	if (rc == 0 && fwrite(buf_str(&line), 1, line.len, out) != line.len)
+		rc = -1;
+	buf_release(&raw);
+	buf_release(&line);
+	return rc;
+}
+
+int escape_fprintf(FILE *out, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int rc = escape_vfprintf(out, fmt, ap);
+	va_end(ap);
+	return rc;
+}

@@ -22,7 +22,9 @@
 #ifndef SSMBAK_ESCAPE_H
 #define SSMBAK_ESCAPE_H
 
+#include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "buf.h"
 
@@ -30,6 +32,14 @@
 int escape_append(struct buf *out, const char *s, size_t len);
 /* A new escaped copy of a C string (caller frees); NULL out of memory. */
 char *escape_dup(const char *s);
+
+/* fprintf with the formatted text escaped, but for one newline at its end
+ * (kept: it ends the line). For lines that carry names, codes or messages
+ * from servers and parameters. -1 when out of memory or on a write error. */
+int escape_fprintf(FILE *out, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+int escape_vfprintf(FILE *out, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
 
 /* The UTF-8 character at s (len bytes available): its length in bytes
  * (1 for a byte that does not start a valid sequence, *cp then -1). */
