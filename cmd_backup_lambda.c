@@ -19,6 +19,7 @@
 #include "lib/record.h"
 #include "lib/ssm.h"
 #include "lib/ssm_event.h"
+#include "lib/sts.h"
 #include "lib/util.h"
 
 static const char usage[] =
@@ -423,7 +424,8 @@ int cmd_backup_lambda(int argc, char **argv)
 		init_failure(&l, &e);
 	}
 	struct aws_options opts = { NULL, NULL };
-	if (aws_ctx_init(&l.ctx, &opts, &e) < 0)
+	if (aws_ctx_init(&l.ctx, &opts, &e) < 0 ||
+	    sts_expect_bucket_owner(&l.ctx, NULL, &e) < 0)
 		init_failure(&l, &e);
 
 	for (;;) {

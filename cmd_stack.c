@@ -165,6 +165,7 @@ static void parse_args(int argc, char **argv, struct stack_opts *o)
 	static const struct option longopts[] = {
 		{ "region", required_argument, NULL, 'r' },
 		{ "profile", required_argument, NULL, CLI_OPT_PROFILE },
+		{ "bucket-owner", required_argument, NULL, CLI_OPT_BUCKET_OWNER },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "parameters", required_argument, NULL, 'p' },
@@ -321,10 +322,15 @@ static void ensure_code_bucket(struct stack_run *r, const char *bucket)
 	aws_call_release(&call);
 	if (rc == 0)
 		return;
+	/* Every S3 request names the expected owner (lib/aws.h): a bucket of
+	 * another account, made first under our predictable name ("bucket
+	 * sniping"), answers 403 and is never written to. */
 	if (e.http_status == 403)
-		die(EXIT_FAILURE_RUN, "the code bucket %s exists but is not "
-				      "yours to write: choose another with "
-				      "--code-bucket", bucket);
+		die(EXIT_FAILURE_RUN, "the code bucket %s exists but does not "
+				      "belong to account %s (or denies you "
+				      "access): nothing was uploaded; choose "
+				      "another with --code-bucket", bucket,
+		    r->ctx.bucket_owner);
 	if (e.http_status != 404)
 		die_err(&e);
 	log_msg(LOG_INFO, "creating the code bucket %s", bucket);
@@ -361,12 +367,8 @@ static void deploy_code(struct stack_run *r, struct code *out)
 	if (r->o->code_bucket) {
 		out->bucket = xstrdup(r->o->code_bucket);
 	} else {
-		struct sts_identity id;
-		if (sts_get_caller_identity(&r->ctx, &id, &e) < 0)
-			die_err(&e);
-		out->bucket = xasprintf("ssmbak-deploy-%s-%s", id.account,
-					r->ctx.region);
-		sts_identity_release(&id);
+		out->bucket = xasprintf("ssmbak-deploy-%s-%s",
+					r->ctx.bucket_owner, r->ctx.region);
 	}
 	ensure_code_bucket(r, out->bucket);
 
@@ -616,8 +618,30 @@ static int finish(struct stack_run *r, const char *stack_id, char *baseline,
 	return rc;
 }
 
+/* The bucket policy lets only the Lambda and WriterPrincipalArns write
+ * (template.yaml). Unless told otherwise, whoever creates the stack is a
+ * writer: it writes the format marker now, and backfills later. */
+static void default_writers(struct stack_run *r)
+{
+	if (cfn_pairs_get(&r->o->parameters, "WriterPrincipalArns"))
+		return;
+	struct sts_identity id;
+	struct err e = { 0 };
+	if (sts_get_caller_identity(&r->ctx, &id, &e) < 0)
+		die_err(&e);
+	char *writers = sts_principal_arn_patterns(id.arn);
+	if (!writers ||
+	    cfn_pairs_set(&r->o->parameters, "WriterPrincipalArns", writers,
+			  false) < 0)
+		die(EXIT_FAILURE_RUN, "out of memory");
+	log_msg(LOG_INFO, "writers besides the Lambda: %s", writers);
+	free(writers);
+	sts_identity_release(&id);
+}
+
 static int stack_create(struct stack_run *r)
 {
+	default_writers(r);
 	struct code code = { 0 };
 	deploy_code(r, &code);
 	add_code_parameters(&r->o->parameters, &code);

@@ -11,6 +11,7 @@
 #include "exitcode.h"
 #include "s3.h"
 #include "ssm.h"
+#include "sts.h"
 #include "util.h"
 
 void cli_usage_error(const char *usage, const char *fmt, ...)
@@ -43,6 +44,12 @@ bool cli_common_option(int opt, const char *arg, struct cli_common *c,
 		return true;
 	case CLI_OPT_STACK:
 		c->stack = arg;
+		return true;
+	case CLI_OPT_BUCKET_OWNER:
+		if (!sts_account_id_is_valid(arg))
+			cli_usage_error(usage, "--bucket-owner must be a 12-digit "
+					       "AWS account id, not '%s'", arg);
+		c->bucket_owner = arg;
 		return true;
 	case CLI_OPT_OUTPUT:
 		if (strcmp(arg, "table") == 0)
@@ -80,6 +87,9 @@ void cli_aws_init(struct aws_ctx *ctx, const struct cli_common *c)
 		die_err(&e);
 	log_msg(LOG_INFO, "region %s (from %s)", ctx->region,
 		ctx->region_source);
+	if (sts_expect_bucket_owner(ctx, c->bucket_owner, &e) < 0)
+		die_err(&e);
+	log_msg(LOG_INFO, "buckets must belong to account %s", ctx->bucket_owner);
 }
 
 static char *parameter_value(struct aws_ctx *ctx, const char *name,

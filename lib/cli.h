@@ -15,6 +15,7 @@ struct cli_common {
 	const char *profile;
 	const char *bucket;
 	const char *stack;
+	const char *bucket_owner; /* --bucket-owner ACCOUNT, or NULL */
 	int verbose;
 	enum cli_output output;
 };
@@ -23,6 +24,7 @@ enum {
 	CLI_OPT_PROFILE = 0x1000,
 	CLI_OPT_STACK,
 	CLI_OPT_OUTPUT,
+	CLI_OPT_BUCKET_OWNER,
 	CLI_OPT_FIRST_FREE, /* commands number their own long options from here */
 };
 
@@ -32,6 +34,7 @@ enum {
 	{ "bucket", required_argument, NULL, 'b' }, \
 	{ "stack", required_argument, NULL, CLI_OPT_STACK }, \
 	{ "output", required_argument, NULL, CLI_OPT_OUTPUT }, \
+	{ "bucket-owner", required_argument, NULL, CLI_OPT_BUCKET_OWNER }, \
 	{ "verbose", no_argument, NULL, 'v' }, \
 	{ "help", no_argument, NULL, 'h' }
 #define CLI_COMMON_SHORT_OPTIONS "r:b:vh"
@@ -45,8 +48,10 @@ bool cli_common_option(int opt, const char *arg, struct cli_common *c,
 _Noreturn void cli_usage_error(const char *usage, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* Region, credentials and connections for this command, or exit 3 with the
- * reason. Also sets the log level from -v. */
+/* Region, credentials and connections for this command, and the account
+ * every bucket must belong to (--bucket-owner, else SSMBAK_BUCKET_OWNER,
+ * else the caller's own), or exit with the reason. Also sets the log
+ * level from -v. */
 void cli_aws_init(struct aws_ctx *ctx, const struct cli_common *c);
 
 /* The bucket to use: --bucket, SSMBAK_BUCKET, the SSM parameter our stack

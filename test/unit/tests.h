@@ -9,6 +9,7 @@
 	UNIT_SUITE(creds) \
 	UNIT_SUITE(escape) \
 	UNIT_SUITE(sigv4) \
+	UNIT_SUITE(sts) \
 	UNIT_SUITE(timeline) \
 	UNIT_SUITE(tls) \
 	UNIT_SUITE(http) \
