@@ -19,6 +19,8 @@ static const char usage[] =
 	"      --force          write every parameter, backed up or not\n"
 	"  -r, --region REGION  AWS region (default: AWS_REGION, the profile's)\n"
 	"      --profile NAME   AWS profile from ~/.aws/config\n"
+	"      --bucket-owner ACCOUNT  refuse a bucket of another account (default:\n"
+	"                       SSMBAK_BUCKET_OWNER, else your own account)\n"
 	"  -b, --bucket BUCKET  the bucket (default: SSMBAK_BUCKET, else the stack's)\n"
 	"      --stack NAME     the bucket of this ssmbak stack\n"
 	"      --output FORMAT  table (default) or json, on stdout\n"
