@@ -20,6 +20,8 @@ from .counters import Counters
 from .crypto import SecureStringCipher
 from .events import EventBus
 from .faults import Faults
+from .iam import IamService, IamStore
+from .kms import KmsService, KmsStore
 from .pipeline import Pipeline
 from .s3 import S3Service
 from .server import App, Server, tls_context
@@ -39,6 +41,9 @@ def parse_args(argv):
     parser.add_argument("--tls-cert", metavar="FILE", help="serve HTTPS with this certificate (PEM)")
     parser.add_argument("--tls-key", metavar="FILE", help="private key for --tls-cert (PEM)")
     parser.add_argument("--faults", metavar="JSON", help="fault rules to start with (object or list)")
+    parser.add_argument("--iam", action="store_true",
+                        default=os.environ.get("LOCALAWS_IAM", "") not in ("", "0"),
+                        help="enforce IAM, bucket and key policies (default: LOCALAWS_IAM)")
     parser.add_argument("--verbose", "-v", action="store_true", help="log every request to stderr")
     args = parser.parse_args(argv)
     if bool(args.tls_cert) != bool(args.tls_key):
@@ -53,12 +58,15 @@ def build(args):
     events = EventBus(clock)
     credentials = auth.default_store(clock)
     credentials.on_change = state.changed
-    s3 = S3Service(clock, state.changed)
+    iam = IamStore(credentials.account, credentials, args.iam)
+    kms = KmsStore(credentials.account, iam)
+    s3 = S3Service(clock, state.changed, iam, kms)
     ssm = SsmService(SecureStringCipher(args.state), state.changed)
     sts = StsService()
     cloudformation = CloudFormationService(clock, state.changed)
     for name, component in (("s3", s3.store), ("ssm", ssm.store),
-                            ("sts", credentials), ("events", events)):
+                            ("sts", credentials), ("events", events), ("iam", iam),
+                            ("kms", kms)):
         state.register(name, component)
     state.load()
     counters, faults = Counters(), Faults()
@@ -68,9 +76,10 @@ def build(args):
             faults.add(rule)
     control = Control(clock=clock, counters=counters, faults=faults, events=events, s3=s3)
     pipeline = Pipeline(clock=clock, credentials=credentials, events=events, s3=s3, control=control)
-    app = App(services=[ssm, sts, *pipeline.services, cloudformation, s3], default_service="s3",
-              control=control, clock=clock, events=events, credentials=credentials,
-              counters=counters, faults=faults)
+    app = App(services=[ssm, sts, *pipeline.services, cloudformation,
+                        IamService(iam, state.changed), KmsService(kms, clock, state.changed), s3],
+              default_service="s3", control=control, clock=clock, events=events,
+              credentials=credentials, counters=counters, faults=faults, iam=iam)
     tls = tls_context(args.tls_cert, args.tls_key) if args.tls_cert else None
     server = Server((HOST, args.port), app, tls)
     pipeline.serving(f"{'https' if tls else 'http'}://{HOST}:{server.server_address[1]}",
