@@ -697,6 +697,10 @@ static int stack_update(struct stack_run *r)
 		    cfn_pairs_set(&r->o->parameters, key, NULL, true) < 0)
 			die(EXIT_FAILURE_RUN, "out of memory");
 	}
+	/* A stack made before the writer list: its updater becomes a writer,
+	 * as its creator would have. */
+	if (!cfn_pairs_get(&s.parameters, "WriterPrincipalArns"))
+		default_writers(r);
 	add_code_parameters(&r->o->parameters, &code);
 	struct cfn_stack_input in = {
 		r->o->name, ssmbak_template_start, &r->o->parameters,

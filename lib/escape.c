@@ -89,34 +89,40 @@ static bool escaped_codepoint(long cp)
 	       (cp >= 0x2066 && cp <= 0x2069);
 }
 
-static int escape_byte(struct buf *out, unsigned char c)
+/* The character at s (len bytes left): how many bytes it takes (*used),
+ * and its escape in tmp, or NULL when it prints as it is. */
+static const char *escape_of(const char *s, size_t len, size_t *used,
+			     char tmp[16])
 {
+	unsigned char c = (unsigned char)s[0];
+	long cp;
+	*used = utf8_next(s, len, &cp);
 	switch (c) {
-	case '\\': return buf_puts(out, "\\\\");
-	case 0x1B: return buf_puts(out, "\\e");
-	case '\r': return buf_puts(out, "\\r");
-	case '\n': return buf_puts(out, "\\n");
-	case '\t': return buf_puts(out, "\\t");
-	default: return buf_printf(out, "\\x%02x", c);
+	case '\n': return "\\n";
+	case '\r': return "\\r";
+	case '\t': return "\\t";
+	default: break;
 	}
+	if (cp < 0 || c < 0x20 || c == 0x7F) {
+		snprintf(tmp, 16, "\\x%02x", c);
+		return tmp;
+	}
+	if (escaped_codepoint(cp)) {
+		snprintf(tmp, 16, "\\u%04x", (unsigned)cp);
+		return tmp;
+	}
+	return NULL;
 }
 
 int escape_append(struct buf *out, const char *s, size_t len)
 {
 	for (size_t i = 0; i < len;) {
-		unsigned char c = (unsigned char)s[i];
-		long cp;
-		size_t n = utf8_next(s + i, len - i, &cp);
-		int rc;
-		if (cp < 0 || c < 0x20 || c == 0x7F || c == '\\')
-			rc = escape_byte(out, c);
-		else if (escaped_codepoint(cp))
-			rc = buf_printf(out, "\\u%04lx", cp);
-		else
-			rc = buf_append(out, s + i, n);
-		if (rc < 0)
+		char tmp[16];
+		size_t used;
+		const char *esc = escape_of(s + i, len - i, &used, tmp);
+		if ((esc ? buf_puts(out, esc) : buf_append(out, s + i, used)) < 0)
 			return -1;
-		i += n;
+		i += used;
 	}
 	return 0;
 }
@@ -129,6 +135,39 @@ char *escape_dup(const char *s)
 		return NULL;
 	}
 	return buf_detach(&out);
+}
+
+size_t escape_controls(char *out, size_t size, const char *s)
+{
+	s = s ? s : "";
+	size_t len = strlen(s), need = 0, written = 0;
+	bool room = size > 0;
+	for (size_t i = 0; i < len;) {
+		char tmp[16];
+		size_t used;
+		const char *esc = escape_of(s + i, len - i, &used, tmp);
+		size_t n = esc ? strlen(esc) : used;
+		/* Once something does not fit, nothing after it is written. */
+		room = room && written + n < size;
+		if (room) {
+			memcpy(out + written, esc ? esc : s + i, n);
+			written += n;
+		}
+		need += n;
+		i += used;
+	}
+	if (size)
+		out[written] = '\0';
+	return need;
+}
+
+char *escape_controls_dup(const char *s)
+{
+	size_t need = escape_controls(NULL, 0, s);
+	char *out = malloc(need + 1);
+	if (out)
+		escape_controls(out, need + 1, s);
+	return out;
 }
 
 int escape_vfprintf(FILE *out, const char *fmt, va_list ap)

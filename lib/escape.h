@@ -3,17 +3,18 @@
  * Everything ssmbak prints that it did not write itself (table cells, log
  * and error lines, progress) goes through escape_append first, so that no
  * answer or value can move the cursor, recolour the screen, retitle the
- * window, hide text, or reorder it. The escapes are visible and
- * unambiguous:
+ * window, hide text, or reorder it. The escapes are visible:
  *
- *   \\        a backslash
- *   \e \r \n \t   ESC, carriage return, newline, tab
- *   \xHH      any other C0 control, DEL, and a byte that is not UTF-8
+ *   \n \r \t  newline, carriage return, tab
+ *   \xHH      any other C0 control (ESC is \x1b), DEL, and a byte that is
+ *             not UTF-8
  *   \uHHHH    C1 controls (U+0080-U+009F) and the bidirectional overrides
  *             and isolates (U+202A-U+202E, U+2066-U+2069)
  *
- * Valid UTF-8 otherwise passes as it is. JSON output is not escaped here:
- * JSON's own escaping applies.
+ * Valid UTF-8 otherwise passes as it is, backslashes included: escaping
+ * escaped text changes nothing, so a line escaped twice (err_line, then
+ * die) reads the same. JSON output is not escaped here: JSON's own
+ * escaping applies.
  *
  * Display width is counted without the locale (a static binary in an
  * empty container has only "C", where wcwidth(3) knows no UTF-8): code
@@ -32,6 +33,13 @@
 int escape_append(struct buf *out, const char *s, size_t len);
 /* A new escaped copy of a C string (caller frees); NULL out of memory. */
 char *escape_dup(const char *s);
+/* The same into out (size bytes, always NUL-terminated when size > 0); an
+ * escape is never cut in half: once one does not fit, nothing after it is
+ * written. Returns the length the whole escaped text needs, as snprintf
+ * does. (The error line's escaping, err_line.) */
+size_t escape_controls(char *out, size_t size, const char *s);
+/* escape_dup under the error line's name. */
+char *escape_controls_dup(const char *s);
 
 /* fprintf with the formatted text escaped, but for one newline at its end
  * (kept: it ends the line). For lines that carry names, codes or messages

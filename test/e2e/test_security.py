@@ -331,7 +331,7 @@ def test_values_reach_the_terminal_escaped_and_aligned(run, ssm, bucket, prefix)
     shown = ok(run("preview", f"{prefix}/", "now", "--all", "-b", bucket))
     out = shown.stdout
     assert "\x1b" not in out and "\t" not in out and "\r" not in out and "\x07" not in out
-    assert "\\e]0;pwned\\x07\\e[31mred\\e[0m" in out
+    assert "\\x1b]0;pwned\\x07\\x1b[31mred\\x1b[0m" in out
     assert "a\\tb" in out and "one\\ntwo\\r" in out
     lines = out.splitlines()
     assert len({columns(line) for line in lines}) == 1, out

@@ -268,7 +268,7 @@ def test_create_back_up_restore_update_delete(stack, run, aws, ssm, s3, cfn, sta
     result = ok(stack("demo", "delete", binary=ssmbak_bin))
     assert "DELETE_COMPLETE  demo  AWS::CloudFormation::Stack" in result.stdout
     assert f"its bucket {bucket} is kept" in result.stdout
-    assert result.stdout.count("DELETE_SKIPPED") == 2    # the bucket and its policy
+    assert result.stdout.count("DELETE_SKIPPED") == 3    # the bucket, its policy, its key
     assert lam.list_functions()["Functions"] == []
     assert lam.list_event_source_mappings()["EventSourceMappings"] == []
     sqs = client(aws.endpoint, "sqs")

@@ -7,9 +7,9 @@
 	UNIT_SUITE(buf) \
 	UNIT_SUITE(config) \
 	UNIT_SUITE(creds) \
-	UNIT_SUITE(escape) \
 	UNIT_SUITE(sigv4) \
 	UNIT_SUITE(sts) \
+	UNIT_SUITE(terminal) \
 	UNIT_SUITE(timeline) \
 	UNIT_SUITE(tls) \
 	UNIT_SUITE(http) \

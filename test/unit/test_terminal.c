@@ -1,4 +1,5 @@
-/* lib/escape.c and lib/table.c: what reaches a terminal. */
+/* What reaches a terminal: lib/escape.c's escapes and widths, lib/table.c's
+ * alignment, lib/harden.c's start-up limits. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,11 +19,12 @@ static void test_escapes(void)
 		const char *name, *in, *want;
 	} cases[] = {
 		{ "plain text", "/app/db/url", "/app/db/url" },
-		{ "ESC of a colour code", "\x1b[31mred\x1b[0m", "\\e[31mred\\e[0m" },
+		{ "ESC of a colour code", "\x1b[31mred\x1b[0m", "\\x1b[31mred\\x1b[0m" },
 		{ "newline", "a\nb", "a\\nb" },
 		{ "carriage return", "ok\rFAKE", "ok\\rFAKE" },
 		{ "tab", "a\tb", "a\\tb" },
-		{ "backslash, so escapes are unambiguous", "C:\\x", "C:\\\\x" },
+		{ "a backslash stays (escaping escaped text changes nothing)",
+		  "C:\\x \\n", "C:\\x \\n" },
 		{ "other C0 controls", "\x07\x08", "\\x07\\x08" },
 		{ "DEL", "\x7f", "\\x7f" },
 		{ "C1 control (CSI, U+009B)", "\xc2\x9b" "2J", "\\u009b2J" },
@@ -37,6 +39,9 @@ static void test_escapes(void)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char *got = escape_dup(cases[i].in);
 		EXPECT_STR(cases[i].name, cases[i].want, got);
+		char *twice = got ? escape_dup(got) : NULL;
+		EXPECT_STR(cases[i].name, cases[i].want, twice);
+		free(twice);
 		free(got);
 	}
 	struct buf b = BUF_INIT;
@@ -132,7 +137,7 @@ static void test_hardening(void)
 		    WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 }
 
-void test_escape(void)
+void test_terminal(void)
 {
 	test_escapes();
 	test_widths();
