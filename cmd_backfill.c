@@ -5,7 +5,7 @@
 static const char usage[] =
 	"usage: ssmbak backfill [-p PREFIX]... [--do-it] [--force | --missing-only]\n"
 	"                       [-r REGION] [--profile NAME] [-b BUCKET | --stack NAME]\n"
-	"                       [--output table|json] [-v]\n"
+	"                       [--key-prefix PREFIX] [--output table|json] [-v]\n"
 	"\n"
 	"Back up every parameter's current value and metadata into the ssmbak\n"
 	"bucket, each with its own last-modified time as the event time. Without\n"
@@ -23,6 +23,8 @@ static const char usage[] =
 	"                       SSMBAK_BUCKET_OWNER, else your own account)\n"
 	"  -b, --bucket BUCKET  the bucket (default: SSMBAK_BUCKET, else the stack's)\n"
 	"      --stack NAME     the bucket of this ssmbak stack\n"
+	"      --key-prefix PREFIX  keys live under PREFIX in the bucket\n"
+	"                       (default: SSMBAK_KEY_PREFIX, else none)\n"
 	"      --output FORMAT  table (default) or json, on stdout\n"
 	"  -v, --verbose        say more on stderr (-vv: why each one is chosen)\n"
 	"  -h, --help           show this help\n"
@@ -41,12 +43,14 @@ static const char usage[] =
 #include <jansson.h>
 
 #include "commands.h"
+#include "lib/changes.h"
 #include "lib/cli.h"
 #include "lib/escape.h"
 #include "lib/exitcode.h"
 #include "lib/record.h"
 #include "lib/s3.h"
 #include "lib/ssm.h"
+#include "lib/ssm_name.h"
 #include "lib/table.h"
 #include "lib/timefmt.h"
 #include "lib/util.h"
@@ -86,7 +90,7 @@ struct backfill {
 	struct entry *entries;
 	size_t n;
 	size_t written, skipped, failed;
-	char *marker_failure;
+	char *key_prefix;
 };
 
 /* --- the pure part: prefixes and choices (test/unit/test_backfill.c) --- */
@@ -204,6 +208,7 @@ static void parse_options(struct backfill *b, int argc, char **argv)
 		{ "force", no_argument, NULL, OPT_FORCE },
 		{ "missing-only", no_argument, NULL, OPT_MISSING_ONLY },
 		CLI_COMMON_LONG_OPTIONS,
+		CLI_KEY_PREFIX_OPTION,
 		{ NULL, 0, NULL, 0 },
 	};
 	bool missing_only = false;
@@ -216,6 +221,10 @@ static void parse_options(struct backfill *b, int argc, char **argv)
 			if (!*optarg)
 				cli_usage_error(usage,
 						"-p needs a non-empty prefix");
+			if (ssm_name_problem(optarg, SSM_NAME_PREFIX, NULL))
+				cli_usage_error(usage, "prefix '%s' %s",
+						cli_shown_arg(optarg),
+						ssm_name_problem(optarg, SSM_NAME_PREFIX, NULL));
 			b->prefixes[b->n_prefixes++] = optarg;
 			break;
 		case OPT_DO_IT:
@@ -321,7 +330,11 @@ static void make_entries(struct backfill *b)
 	b->entries = xcalloc(b->n, sizeof(*b->entries));
 	for (size_t i = 0; i < b->n; i++) {
 		b->entries[i].meta = &b->params.items[i];
-		b->entries[i].key = record_key_for_name(b->params.items[i].name);
+		char *param_key = record_key_for_name(b->params.items[i].name);
+		b->entries[i].key = param_key
+					    ? changes_data_key(b->key_prefix, param_key)
+					    : NULL;
+		free(param_key);
 		if (!b->entries[i].key)
 			die(EXIT_FAILURE_RUN, "out of memory");
 	}
@@ -352,8 +365,11 @@ static void list_backups(struct backfill *b)
 	char **prefixes = xcalloc(n_prefixes, sizeof(*prefixes));
 	n_prefixes = backfill_key_prefixes(b->prefixes, b->n_prefixes, prefixes);
 	for (size_t i = 0; i < n_prefixes; i++) {
-		if (s3_list_versions(&b->ctx, b->bucket, prefixes[i],
-				     &b->versions, &e) < 0) {
+		char *listed = changes_data_key(b->key_prefix, prefixes[i]);
+		int rc = s3_list_versions(&b->ctx, b->bucket, listed, &b->versions,
+					  &e);
+		free(listed);
+		if (rc < 0) {
 			if (strcmp(e.code, "NoSuchBucket") == 0)
 				die(EXIT_CONFIG, "bucket %s does not exist (check "
 				    "--bucket and --region)", b->bucket);
@@ -620,60 +636,6 @@ static void skip_deleted(struct backfill *b, struct entry *en)
 	b->skipped++;
 }
 
-/* FORMAT.md, "The format marker": the first backfill writes it. */
-static void ensure_format_marker(struct backfill *b)
-{
-	struct aws_call call;
-	struct err e = { 0 };
-	if (s3_prepare_get_object(&b->ctx, &call, b->bucket,
-				  RECORD_FORMAT_MARKER, NULL) < 0)
-		die(EXIT_FAILURE_RUN, "out of memory");
-	int rc = aws_perform_one(&b->ctx, &call, &e);
-	aws_call_release(&call);
-	if (rc == 0)
-		return;
-	if (e.http_status == 404 && strcmp(e.code, "NoSuchKey") == 0) {
-		char *body = xasprintf("{\"format\":%d,\"max_delay_seconds\":%d,"
-				       "\"since\":%lld}",
-				       RECORD_FORMAT, RECORD_MAX_DELAY_SECONDS,
-				       (long long)time(NULL));
-		if (s3_prepare_put_object(&b->ctx, &call, b->bucket,
-					  RECORD_FORMAT_MARKER, body,
-					  strlen(body), NULL, NULL) < 0)
-			die(EXIT_FAILURE_RUN, "out of memory");
-		rc = aws_perform_one(&b->ctx, &call, &e);
-		aws_call_release(&call);
-		free(body);
-		if (rc == 0) {
-			log_msg(LOG_INFO, "wrote %s", RECORD_FORMAT_MARKER);
-			return;
-		}
-	}
-	char line[ERR_LINE_MAX];
-	b->marker_failure = xasprintf("%s: %s", RECORD_FORMAT_MARKER,
-				      err_line(&e, line, sizeof(line)));
-}
-
-/* Announces the run before its first write (FORMAT.md, "Backfill runs"):
- * its versions carry event times long before their writes. */
-static bool put_run_key(struct backfill *b, char *key, const char *what)
-{
-	struct aws_call call;
-	struct err e = { 0 };
-	if (!key || s3_prepare_put_object(&b->ctx, &call, b->bucket, key, "", 0,
-					  NULL, NULL) < 0)
-		die(EXIT_FAILURE_RUN, "out of memory");
-	int rc = aws_perform_one(&b->ctx, &call, &e);
-	aws_call_release(&call);
-	if (rc < 0) {
-		char line[ERR_LINE_MAX];
-		escape_fprintf(stderr, "%s: failed: %s %s: %s\n", progname(), what, key,
-			err_line(&e, line, sizeof(line)));
-	}
-	free(key);
-	return rc == 0;
-}
-
 /* The value as of the version DescribeParameters saw, with its metadata;
  * when the parameter changed since, the newest version from its history
  * (which carries value and metadata together). Returns 0, or -1 with the
@@ -775,8 +737,6 @@ static void write_round(struct backfill *b, struct entry **round, size_t n)
 	struct record_write **ptrs = xcalloc(n, sizeof(*ptrs));
 	struct entry **owners = xcalloc(n, sizeof(*owners));
 	size_t k = 0;
-	time_t now = time(NULL);
-
 	read_values(b, round, n, state, have);
 	for (size_t i = 0; i < n; i++) {
 		if (!have[i])
@@ -789,7 +749,7 @@ static void write_round(struct backfill *b, struct entry **round, size_t n)
 			.param = state[i],
 		};
 		struct err e = { 0 };
-		if (record_prepare_write(&b->ctx, b->bucket, &r, now, &writes[k],
+		if (record_prepare_write(&b->ctx, b->bucket, b->key_prefix, &r, &writes[k],
 					 &e) < 0) {
 			record_write_release(&writes[k]);
 			fail(b, round[i], &e);
@@ -848,8 +808,6 @@ static void report(const struct backfill *b)
 		if (b->entries[i].outcome == SKIPPED && b->entries[i].note)
 			escape_fprintf(stderr, "%s: %s: %s\n", progname(),
 				b->entries[i].meta->name, b->entries[i].note);
-	if (b->marker_failure)
-		escape_fprintf(stderr, "%s: failed: %s\n", progname(), b->marker_failure);
 	for (size_t i = 0; i < b->n; i++)
 		if (b->entries[i].outcome == FAILED)
 			escape_fprintf(stderr, "%s: failed: %s: %s\n", progname(),
@@ -867,7 +825,7 @@ static void backfill_release(struct backfill *b)
 	free(b->entries);
 	free(b->prefixes);
 	free(b->bucket);
-	free(b->marker_failure);
+	free(b->key_prefix);
 	ssm_parameter_list_release(&b->params);
 	s3_version_list_release(&b->versions);
 	aws_ctx_release(&b->ctx);
@@ -880,6 +838,7 @@ int cmd_backfill(int argc, char **argv)
 	const char *source = NULL;
 
 	parse_options(&b, argc, argv);
+	b.key_prefix = cli_key_prefix(&b.common, usage);
 	cli_aws_init(&b.ctx, &b.common);
 	b.bucket = cli_find_bucket(&b.ctx, &b.common, &source, &e);
 	if (!b.bucket)
@@ -903,26 +862,10 @@ int cmd_backfill(int argc, char **argv)
 		backfill_release(&b);
 		return EXIT_OK;
 	}
-	ensure_format_marker(&b);
-	size_t to_write = 0;
-	for (size_t i = 0; i < b.n; i++)
-		to_write += b.entries[i].write;
-	struct record_run run;
-	record_run_begin(&run, time(NULL));
-	if (to_write &&
-	    !put_run_key(&b, record_run_open_key(&run), "announcing the run")) {
-		fprintf(stderr, "%s: nothing was written\n", progname());
-		backfill_release(&b);
-		return EXIT_FAILURE_RUN;
-	}
 	write_chosen(&b);
-	bool closed = !to_write ||
-		      put_run_key(&b, record_run_closed_key(&run, time(NULL)),
-				  "closing the run");
 	show(&b, WRITTEN);
 	report(&b);
-	int rc = b.failed || b.marker_failure || !closed ? EXIT_FAILURE_RUN
-							 : EXIT_OK;
+	int rc = b.failed ? EXIT_FAILURE_RUN : EXIT_OK;
 	backfill_release(&b);
 	return rc;
 }

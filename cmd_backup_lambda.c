@@ -5,6 +5,7 @@
  * (lib/record.c, FORMAT.md) -> the SQS partial batch response.
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,12 +15,15 @@
 
 #include "commands.h"
 #include "lib/aws.h"
+#include "lib/event_match.h"
 #include "lib/exitcode.h"
 #include "lib/lambda_runtime.h"
 #include "lib/record.h"
+#include "lib/scan.h"
 #include "lib/ssm.h"
 #include "lib/ssm_event.h"
 #include "lib/sts.h"
+#include "lib/timeline.h"
 #include "lib/util.h"
 
 static const char usage[] =
@@ -34,16 +38,20 @@ static const char usage[] =
 	"\n"
 	"Environment:\n"
 	"  SSMBAK_BUCKET            the versioned backup bucket (required)\n"
+	"  SSMBAK_KEY_PREFIX        the key prefix in the bucket (default: none)\n"
+	"  SSMBAK_BUCKET_REGION     the bucket's region (default: the function's)\n"
 	"  LOGLEVEL                 DEBUG, INFO (default), WARNING or ERROR\n"
 	"  AWS_LAMBDA_RUNTIME_API   set by Lambda\n"
 	"  AWS_REGION, AWS_ACCESS_KEY_ID, ...  set by Lambda\n"
 	"\n"
 	"Exit status: 1 when the Runtime API is gone, 3 on a bad configuration.\n";
 
-/* An event whose time is this close before the version's LastModifiedDate
- * still belongs to it: EventBridge and SSM stamp the same change with
- * separate clocks. */
-#define EVENT_CLOCK_TOLERANCE_SECONDS 2
+/* Where changes are recorded. */
+struct lambda_ctx_view {
+	struct aws_ctx *ctx;
+	const char *bucket;
+	const char *prefix;
+};
 
 /* One change to record: one SQS record, or the bare EventBridge event. */
 struct change {
@@ -56,6 +64,10 @@ struct change {
 	const char *skip_reason;
 	bool failed;
 	struct err err;
+	long long deleted_version; /* a delete: the SSM version it removed */
+	bool gap;                  /* its value can no longer be read */
+	const char *gap_reason;
+	const struct ssm_parameter *version; /* in history: the event's */
 	struct ssm_parameter_list history;
 	struct record rec;
 	struct record_write write;
@@ -124,8 +136,9 @@ static char *take_history_page(struct change *c, struct aws_call *call)
 	json_t *root = NULL;
 	if (call->err.kind != ERR_NONE) {
 		if (strcmp(call->err.code, "ParameterNotFound") == 0) {
-			c->skipped = true;
-			c->skip_reason = "parameter no longer exists";
+			c->gap = true;
+			c->gap_reason = "the parameter was deleted before its value "
+					"could be read";
 		} else {
 			c->failed = true;
 			c->err = call->err;
@@ -183,10 +196,20 @@ static void read_histories(struct aws_ctx *ctx, struct change *changes,
 			struct aws_call next;
 			if (prepare_history_page(ctx, &next, c->name, token) < 0)
 				die(EXIT_FAILURE_RUN, "out of memory");
-			free(token);
 			aws_perform_one(ctx, &next, NULL);
+			char *previous = token;
 			token = take_history_page(c, &next);
 			aws_call_release(&next);
+			if (token && !ssm_token_progresses(previous, token,
+							   c->history.n)) {
+				free(token);
+				token = NULL;
+				change_fail(c, ERR_PARSE,
+					    "SSM GetParameterHistory: the answer "
+					    "repeats its NextToken or passes 100 "
+					    "versions");
+			}
+			free(previous);
 		}
 	}
 	free(calls);
@@ -194,26 +217,108 @@ static void read_histories(struct aws_ctx *ctx, struct change *changes,
 	free(owner);
 }
 
-/* The version that was current at the event: the highest version changed
- * at or before the event's second. */
-static const struct ssm_parameter *version_at_event(const struct change *c)
+/* --- which version each event stands for --- */
+
+static struct em_version *versions_of(const struct change *c)
 {
-	const struct ssm_parameter *best = NULL, *first_after = NULL;
-	for (size_t i = 0; i < c->history.n; i++) {
-		const struct ssm_parameter *p = &c->history.items[i];
-		time_t changed = (time_t)floor(p->last_modified);
-		if (changed <= c->event_time) {
-			if (!best || p->version > best->version)
-				best = p;
-		} else if (!first_after || p->version < first_after->version) {
-			first_after = p;
+	struct em_version *v = xcalloc(c->history.n + 1, sizeof(*v));
+	for (size_t i = 0; i < c->history.n; i++)
+		v[i] = (struct em_version){ c->history.items[i].version,
+					    c->history.items[i].last_modified };
+	return v;
+}
+
+static bool wants_version(const struct change *c)
+{
+	return !c->failed && !c->skipped && !c->gap && c->op != RECORD_DELETE;
+}
+
+/* What the bucket already holds of the parameter, read only when some
+ * event of it could stand for more than one version. */
+static struct em_recorded *recorded_versions(struct lambda_ctx_view *v,
+					     const char *name, size_t *n,
+					     struct err *e)
+{
+	struct change_list recorded = { 0 };
+	char *key = record_key_for_name(name);
+	struct em_recorded *out = NULL;
+	*n = 0;
+	if (scan_key_changes(v->ctx, v->bucket, v->prefix, key, &recorded, e) == 0) {
+		out = xcalloc(recorded.n + 1, sizeof(*out));
+		for (size_t i = 0; i < recorded.n; i++)
+			if (recorded.items[i].op != RECORD_DELETE &&
+			    recorded.items[i].op != RECORD_GAP)
+				out[(*n)++] = (struct em_recorded){
+					recorded.items[i].ssm_version,
+					recorded.items[i].event_time };
+	}
+	free(key);
+	change_list_release(&recorded);
+	return out;
+}
+
+/* The events of one parameter in this batch share out its versions
+ * (lib/event_match.c); one that finds none is a gap. */
+static void match_parameter(struct lambda_ctx_view *v, struct change **group,
+			    size_t n)
+{
+	const struct change *first = group[0];
+	struct em_version *versions = versions_of(first);
+	time_t *events = xcalloc(n + 1, sizeof(*events));
+	long *chosen = xcalloc(n + 1, sizeof(*chosen));
+	for (size_t i = 0; i < n; i++)
+		events[i] = group[i]->event_time;
+	struct em_recorded *recorded = NULL;
+	size_t n_recorded = 0;
+	if (event_match_is_ambiguous(events, n, versions, first->history.n)) {
+		struct err e = { 0 };
+		recorded = recorded_versions(v, first->name, &n_recorded, &e);
+		if (!recorded) {
+			for (size_t i = 0; i < n; i++) {
+				group[i]->failed = true;
+				group[i]->err = e;
+			}
+			goto done;
 		}
 	}
-	if (!best && first_after &&
-	    floor(first_after->last_modified) - (double)c->event_time <=
-		    EVENT_CLOCK_TOLERANCE_SECONDS)
-		return first_after;
-	return best;
+	event_match(events, n, versions, first->history.n, recorded, n_recorded,
+		    chosen);
+	for (size_t i = 0; i < n; i++) {
+		if (chosen[i] >= 0) {
+			group[i]->version = &group[i]->history.items[chosen[i]];
+		} else {
+			group[i]->gap = true;
+			group[i]->gap_reason = "its version is no longer in SSM's history "
+					       "(deleted and recreated, or 100 newer "
+					       "versions, since)";
+		}
+	}
+done:
+	free(recorded);
+	free(versions);
+	free(events);
+	free(chosen);
+}
+
+static void match_versions(struct lambda_ctx_view *v, struct change *changes,
+			   size_t n)
+{
+	struct change **group = xcalloc(n + 1, sizeof(*group));
+	bool *done = xcalloc(n + 1, sizeof(*done));
+	for (size_t i = 0; i < n; i++) {
+		if (done[i] || !wants_version(&changes[i]))
+			continue;
+		size_t k = 0;
+		for (size_t j = i; j < n; j++)
+			if (!done[j] && wants_version(&changes[j]) &&
+			    strcmp(changes[j].name, changes[i].name) == 0) {
+				group[k++] = &changes[j];
+				done[j] = true;
+			}
+		match_parameter(v, group, k);
+	}
+	free(group);
+	free(done);
 }
 
 static void build_record(struct change *c)
@@ -223,19 +328,69 @@ static void build_record(struct change *c)
 	if (c->op == RECORD_DELETE) {
 		c->rec.param.name = xstrdup(c->name);
 		c->rec.param.type = xstrdup(c->type);
+		c->rec.param.version = c->deleted_version;
 		return;
 	}
-	const struct ssm_parameter *p = version_at_event(c);
-	if (!p) {
-		c->skipped = true;
-		c->skip_reason = "the version of the event is no longer in SSM's "
-				 "history (deleted and recreated since)";
+	if (c->gap) {
+		/* FORMAT.md, "Gaps": recorded as not captured, never guessed. */
+		c->rec.op = RECORD_GAP;
+		c->rec.param.name = xstrdup(c->name);
+		c->rec.param.type = xstrdup(c->type);
 		return;
 	}
-	if (ssm_parameter_copy(&c->rec.param, p) < 0)
+	if (ssm_parameter_copy(&c->rec.param, c->version) < 0)
 		die(EXIT_FAILURE_RUN, "out of memory");
 	free(c->rec.param.name);
 	c->rec.param.name = xstrdup(c->name);
+}
+
+/* --- deletes: which version they deleted --- */
+
+static struct tl_entry tl_of_change(const struct change_entry *c, size_t order)
+{
+	return (struct tl_entry){ c->event_time, c->ssm_version,
+				  c->op == RECORD_DELETE, order };
+}
+
+/* A delete event names no version, but the same-second rule (FORMAT.md)
+ * needs the one it deleted: the latest change recorded at or before the
+ * delete, in the index or earlier in this batch. */
+static void find_deleted_version(struct lambda_ctx_view *v, struct change *d,
+				 struct change *changes, size_t n)
+{
+	struct change_list recorded = { 0 };
+	struct err e = { 0 };
+	char *key = record_key_for_name(d->name);
+	if (scan_key_changes(v->ctx, v->bucket, v->prefix, key, &recorded, &e) < 0) {
+		d->failed = true;
+		d->err = e;
+		free(key);
+		change_list_release(&recorded);
+		return;
+	}
+	size_t total = recorded.n + n;
+	struct tl_entry *entries = xcalloc(total + 1, sizeof(*entries));
+	long long *versions = xcalloc(total + 1, sizeof(*versions));
+	size_t k = 0;
+	for (size_t i = 0; i < recorded.n; i++) {
+		entries[k] = tl_of_change(&recorded.items[i], SIZE_MAX / 2);
+		versions[k++] = recorded.items[i].ssm_version;
+	}
+	for (size_t i = 0; i < n && &changes[i] != d; i++) {
+		const struct change *c = &changes[i];
+		if (c->failed || c->skipped || !c->name ||
+		    strcmp(c->name, d->name) != 0)
+			continue;
+		entries[k] = (struct tl_entry){ c->event_time, c->rec.param.version,
+						c->op == RECORD_DELETE, 0 };
+		versions[k++] = c->rec.param.version;
+	}
+	long w = timeline_winner(entries, k, d->event_time);
+	d->deleted_version = w >= 0 ? versions[w] : 0;
+	free(entries);
+	free(versions);
+	free(key);
+	change_list_release(&recorded);
 }
 
 /* --- write --- */
@@ -248,48 +403,84 @@ static int compare_names(const void *a, const void *b)
 	return d ? d : (x < y ? -1 : x > y);
 }
 
-/* Changes of one key are written one after the other (a tombstone must be
- * right below its delete marker); different keys all at once. */
-static void write_records(struct aws_ctx *ctx, const char *bucket,
-			  struct change *changes, size_t n)
+/* Changes of one key are written one after the other, in event order;
+ * different keys all at once. */
+/* A failed write is tried again inside the invocation, where the value
+ * is still at hand, rather than handed back to SQS for its visibility
+ * timeout (during which a delete could make it a gap): with backoff, for as
+ * long as the invocation leaves time to answer. */
+#define RETRY_FIRST_MS 500
+#define RETRY_MAX_MS 8000
+#define RETRY_MARGIN_MS 5000
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void retry_failed_writes(struct lambda_ctx_view *v, struct change **todo,
+				size_t m, long long deadline_ms)
+{
+	struct record_write **again = xcalloc(m + 1, sizeof(*again));
+	for (long long wait = RETRY_FIRST_MS;; wait = wait * 2 > RETRY_MAX_MS
+							 ? RETRY_MAX_MS : wait * 2) {
+		size_t k = 0;
+		if (now_ms() + wait + RETRY_MARGIN_MS > deadline_ms)
+			break;
+		for (size_t i = 0; i < m; i++)
+			if (record_write_rearm(&todo[i]->write))
+				again[k++] = &todo[i]->write;
+		if (!k)
+			break;
+		struct timespec pause = { wait / 1000, (wait % 1000) * 1000000 };
+		nanosleep(&pause, NULL);
+		log_msg(LOG_INFO, "trying %zu failed writes again", k);
+		record_write_all(v->ctx, again, k);
+	}
+	free(again);
+}
+
+static void write_records(struct lambda_ctx_view *v, struct change *changes,
+			  size_t n, long long deadline_ms)
 {
 	struct change **todo = xcalloc(n + 1, sizeof(*todo));
-	struct change **members = xcalloc(n + 1, sizeof(*members));
+	bool *written = xcalloc(n + 1, sizeof(*written));
 	struct record_write **round = xcalloc(n + 1, sizeof(*round));
 	size_t m = 0;
 	for (size_t i = 0; i < n; i++)
 		if (!changes[i].failed && !changes[i].skipped)
 			todo[m++] = &changes[i];
 	qsort(todo, m, sizeof(*todo), compare_names);
-	time_t now = time(NULL);
 	for (size_t i = 0; i < m; i++) {
 		struct err e = { 0 };
-		if (record_prepare_write(ctx, bucket, &todo[i]->rec, now,
+		if (record_prepare_write(v->ctx, v->bucket, v->prefix, &todo[i]->rec,
 					 &todo[i]->write, &e) < 0)
 			die_err(&e);
 	}
+	/* Each round takes the next change of every key. */
 	for (size_t left = m; left > 0;) {
 		size_t k = 0;
 		const char *last = NULL;
 		for (size_t i = 0; i < m; i++) {
-			if (!todo[i] || (last && strcmp(last, todo[i]->name) == 0))
+			if (written[i] || (last && strcmp(last, todo[i]->name) == 0))
 				continue;
 			last = todo[i]->name;
-			members[k] = todo[i];
 			round[k++] = &todo[i]->write;
-			todo[i] = NULL;
+			written[i] = true;
 		}
-		record_write_all(ctx, round, k);
-		for (size_t j = 0; j < k; j++) {
-			if (members[j]->write.failed) {
-				members[j]->failed = true;
-				members[j]->err = members[j]->write.err;
-			}
-		}
+		record_write_all(v->ctx, round, k);
 		left -= k;
 	}
+	retry_failed_writes(v, todo, m, deadline_ms);
+	for (size_t i = 0; i < m; i++)
+		if (todo[i]->write.failed) {
+			todo[i]->failed = true;
+			todo[i]->err = todo[i]->write.err;
+		}
 	free(todo);
-	free(members);
+	free(written);
 	free(round);
 }
 
@@ -306,6 +497,10 @@ static void log_change(const struct change *c)
 	} else if (c->skipped) {
 		log_msg(LOG_INFO, "%s %s: skipped: %s", name,
 			c->type ? c->type : "", c->skip_reason);
+	} else if (c->gap) {
+		log_msg(LOG_WARN, "%s %s, event %lld: not captured, recorded as a "
+				  "gap: %s", name, record_op_name(c->op),
+			(long long)c->event_time, c->gap_reason);
 	} else if (c->op == RECORD_DELETE) {
 		log_msg(LOG_INFO, "%s Delete %s, event %lld: stored", name,
 			c->rec.param.type ? c->rec.param.type : "",
@@ -342,7 +537,9 @@ static char *batch_response(const struct change *changes, size_t n)
 struct lambda {
 	struct lambda_runtime *rt;
 	struct aws_ctx ctx;
-	const char *bucket;
+	struct aws_ctx bucket_ctx; /* the bucket's region: an organization's
+				    * central bucket may be in another */
+	struct lambda_ctx_view view;
 };
 
 static void handle(struct lambda *l, struct lambda_invocation *inv)
@@ -363,10 +560,15 @@ static void handle(struct lambda *l, struct lambda_invocation *inv)
 	ssm_event_batch_release(&events);
 
 	read_histories(&l->ctx, changes, n);
-	for (size_t i = 0; i < n; i++)
-		if (!changes[i].failed && !changes[i].skipped)
-			build_record(&changes[i]);
-	write_records(&l->ctx, l->bucket, changes, n);
+	match_versions(&l->view, changes, n);
+	for (size_t i = 0; i < n; i++) {
+		struct change *c = &changes[i];
+		if (!c->failed && !c->skipped && c->op == RECORD_DELETE)
+			find_deleted_version(&l->view, c, changes, n);
+		if (!c->failed && !c->skipped)
+			build_record(c);
+	}
+	write_records(&l->view, changes, n, inv->deadline_ms);
 
 	for (size_t i = 0; i < n; i++)
 		log_change(&changes[i]);
@@ -417,15 +619,29 @@ int cmd_backup_lambda(int argc, char **argv)
 	l.rt = lambda_runtime_new(getenv("AWS_LAMBDA_RUNTIME_API"), &e);
 	if (!l.rt)
 		die_err(&e);
-	l.bucket = getenv("SSMBAK_BUCKET");
-	if (!l.bucket || !*l.bucket) {
+	l.view.ctx = &l.bucket_ctx;
+	l.view.bucket = getenv("SSMBAK_BUCKET");
+	if (!l.view.bucket || !*l.view.bucket) {
 		err_set(&e, ERR_CONFIG, "SSMBAK_BUCKET is not set: the function "
 					"needs the backup bucket's name");
 		init_failure(&l, &e);
 	}
+	char *prefix = changes_normalize_prefix(getenv("SSMBAK_KEY_PREFIX"));
+	if (!prefix) {
+		err_set(&e, ERR_CONFIG, "SSMBAK_KEY_PREFIX '%s' is not a key prefix "
+			"(letters, digits, _ . - and / between levels)",
+			getenv("SSMBAK_KEY_PREFIX"));
+		init_failure(&l, &e);
+	}
+	l.view.prefix = prefix;
 	struct aws_options opts = { NULL, NULL };
+	const char *bucket_region = getenv("SSMBAK_BUCKET_REGION");
+	struct aws_options bucket_opts = {
+		bucket_region && *bucket_region ? bucket_region : NULL, NULL
+	};
 	if (aws_ctx_init(&l.ctx, &opts, &e) < 0 ||
-	    sts_expect_bucket_owner(&l.ctx, NULL, &e) < 0)
+	    aws_ctx_init(&l.bucket_ctx, &bucket_opts, &e) < 0 ||
+	    sts_expect_bucket_owner(&l.bucket_ctx, NULL, &e) < 0)
 		init_failure(&l, &e);
 
 	for (;;) {
@@ -441,6 +657,8 @@ int cmd_backup_lambda(int argc, char **argv)
 	char line[ERR_LINE_MAX];
 	log_msg(LOG_ERROR, "%s", err_line(&e, line, sizeof(line)));
 	aws_ctx_release(&l.ctx);
+	aws_ctx_release(&l.bucket_ctx);
 	lambda_runtime_free(l.rt);
+	free(prefix);
 	return EXIT_FAILURE_RUN;
 }

@@ -2,6 +2,8 @@
  * list versions -> choose per key (lib/timeline) -> fetch tags and bodies
  * of the chosen -> compare with SSM now -> print, and for restore apply.
  */
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,8 +18,11 @@
 #include "lib/record.h"
 #include "lib/s3.h"
 #include "lib/ssm.h"
+#include "lib/ssm_name.h"
 #include "lib/table.h"
 #include "lib/timefmt.h"
+#include "lib/scan.h"
+#include "lib/scope.h"
 #include "lib/timeline.h"
 #include "lib/util.h"
 
@@ -25,8 +30,15 @@
 	"  -R, --recursive      the whole tree under PATH, not only its direct children\n" \
 	"      --all            show every key's state at TIME, changed or not\n" \
 	"      --show-secure    show SecureString values (masked otherwise)\n" \
+	"      --diff           one row per change: the action, what changes, the\n" \
+	"                       value now and at TIME (default: the Python tool's\n" \
+	"                       columns)\n" \
+	"      --prune          also delete what did not exist at TIME under PATH\n" \
+	"      --use-last-known where the change in force at TIME was not captured\n" \
+	"                       (a gap), use the last value captured before it\n" \
 	"      --to NEWPATH     restore under NEWPATH instead of in place (no deletes)\n" \
-	"      --exhaustive     read every version's tags, not only those near TIME\n" \
+	"      --key-prefix PREFIX  keys live under PREFIX in the bucket\n" \
+	"                       (default: SSMBAK_KEY_PREFIX, else none)\n" \
 	"      --output FORMAT  table (default) or json\n" \
 	"  -b, --bucket BUCKET  the backup bucket (default: SSMBAK_BUCKET, the stack's)\n" \
 	"      --stack NAME     find the bucket of this ssmbak stack\n" \
@@ -42,16 +54,18 @@
 	"Exit status: 0 ok, 1 failure, 2 usage error, 3 configuration error.\n"
 
 static const char preview_usage[] =
-	"usage: ssmbak preview PATH TIME [-R] [--all] [--show-secure] [--to NEWPATH]\n"
-	"                      [--exhaustive] [--output table|json] [-b BUCKET]\n"
+	"usage: ssmbak preview PATH TIME [-R] [--all] [--show-secure] [--diff] [--prune]\n"
+	"                      [--use-last-known] [--to NEWPATH] [--key-prefix PREFIX]\n"
+	"                      [--output table|json] [-b BUCKET]\n"
 	"                      [--stack NAME] [-r REGION] [--profile NAME] [-v]\n"
 	"\n"
 	"Show what 'ssmbak restore' would change to put PATH back as it was at TIME.\n"
 	"\n" OPTIONS_TEXT;
 
 static const char restore_usage[] =
-	"usage: ssmbak restore PATH TIME [-R] [--all] [--show-secure] [--to NEWPATH]\n"
-	"                      [--exhaustive] [--output table|json] [-b BUCKET]\n"
+	"usage: ssmbak restore PATH TIME [-R] [--all] [--show-secure] [--diff] [--prune]\n"
+	"                      [--use-last-known] [--to NEWPATH] [--key-prefix PREFIX]\n"
+	"                      [--output table|json] [-b BUCKET]\n"
 	"                      [--stack NAME] [-r REGION] [--profile NAME] [-v]\n"
 	"\n"
 	"Put PATH back as it was at TIME: the parameters 'ssmbak preview' shows\n"
@@ -70,27 +84,45 @@ struct restore_opts {
 	bool recursive;
 	bool all;
 	bool show_secure;
-	bool exhaustive;
+	bool diff;
+	bool prune;
+	bool use_last_known;
 	const char *to;
 	bool apply;
 	const char *usage;
 };
 
-enum action { ACTION_NONE, ACTION_PUT, ACTION_DELETE };
+enum action { ACTION_NONE, ACTION_CREATE, ACTION_UPDATE, ACTION_DELETE,
+	      ACTION_UNKNOWN };
+/* What an update changes, as bits. */
+enum change_field {
+	CHANGE_VALUE = 1, CHANGE_TYPE = 2, CHANGE_DESCRIPTION = 4, CHANGE_TIER = 8,
+	CHANGE_DATA_TYPE = 16, CHANGE_PATTERN = 32, CHANGE_KEY = 64,
+};
+enum outcome { OUTCOME_NONE, OUTCOME_OK, OUTCOME_FAILED, OUTCOME_NOT_ATTEMPTED };
 
 /* One key of the bucket within scope, from listing to result. */
 struct key_state {
-	const char *key;            /* borrowed from the listing */
-	struct s3_version *versions; /* borrowed, newest first */
-	size_t n;
-	struct tl_entry *entries;
-	bool late;                  /* in the late index: read exhaustively */
-	long winner;
+	char *key;                  /* the parameter key, "/app/x" */
+	bool has_winner;            /* a change at or before TIME */
+	struct change_entry win;    /* that change */
+	bool latest_is_winner;      /* nothing recorded after it */
+	double win_s3_modified;
+	bool deleted;               /* the winner is a delete */
+	bool gap;                   /* the change in force at TIME was not
+				     * captured (FORMAT.md, "Gaps") */
+	bool has_last_known;        /* a captured change before the gap */
+	time_t last_known_time;
+	bool from_last_known;       /* --use-last-known took it */
+	bool prune;                 /* not there at TIME: --prune deletes it */
+	bool needs_body;            /* compare or show: read its version */
+	bool needs_now;             /* show: read the value SSM holds now */
+	unsigned changes;           /* change_field bits */
+	enum outcome outcome;
 	struct record rec;          /* the winner's details */
 	bool have_details;          /* rec filled from metadata or tags */
 	bool have_metadata;
 	char *value;                /* the winner's body */
-	bool deleted;               /* the winner is a delete */
 	char *target;               /* the SSM name to restore to */
 	const struct ssm_parameter *current; /* SSM now, or NULL */
 	enum action action;
@@ -98,47 +130,40 @@ struct key_state {
 	struct err err;
 };
 
+struct candidate;
+/* A key whose unindexed versions' tags are still to be read. */
+struct pending {
+	size_t key;                 /* index into keys */
+	struct candidate *c;
+	size_t n;
+};
+
 struct restore_run {
 	struct restore_opts *opts;
 	struct aws_ctx ctx;
 	char *bucket;
-	struct s3_version_list listing;
+	char *prefix;               /* the key prefix */
+	struct scope scope;
 	struct key_state *keys;
-	size_t n_keys;
-	bool have_format_marker;
-	struct record_interval *unbounded; /* backfill runs */
-	size_t n_unbounded;
-	double since;
-	time_t max_delay;
+	size_t n_keys, cap_keys;
+	struct pending *pending;
+	size_t n_pending, cap_pending, pending_tags;
 	struct ssm_parameter_list current;
+	size_t described;           /* current[0..described) came with metadata */
 };
+
+static void fail_key(struct key_state *k, const struct err *e)
+{
+	if (k->failed)
+		return;
+	k->failed = true;
+	k->err = *e;
+}
 
 /* --- arguments --- */
 
-static bool ssm_name_chars(const char *s)
-{
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		      (*s >= '0' && *s <= '9') || strchr("_.-/", *s)))
-			return false;
-	return true;
-}
-
-static char *normalized_path(const char *path, const char *usage)
-{
-	if (!*path)
-		cli_usage_error(usage, "PATH is empty; give a key like /app/db/url "
-				       "or a path like /app/");
-	if (!ssm_name_chars(path))
-		cli_usage_error(usage,
-				"PATH '%s' has characters a parameter name cannot "
-				"have (letters, digits and _ . - / only)", path);
-	if (strstr(path, "//"))
-		cli_usage_error(usage, "PATH '%s' has an empty level (//)", path);
-	return xasprintf("%s%s", path[0] == '/' ? "" : "/", path);
-}
-
-enum { OPT_ALL = CLI_OPT_FIRST_FREE, OPT_SHOW_SECURE, OPT_TO, OPT_EXHAUSTIVE };
+enum { OPT_ALL = CLI_OPT_FIRST_FREE, OPT_SHOW_SECURE, OPT_TO, OPT_DIFF,
+       OPT_PRUNE, OPT_USE_LAST_KNOWN };
 
 static const struct option longopts[] = {
 	CLI_COMMON_LONG_OPTIONS,
@@ -146,7 +171,10 @@ static const struct option longopts[] = {
 	{ "all", no_argument, NULL, OPT_ALL },
 	{ "show-secure", no_argument, NULL, OPT_SHOW_SECURE },
 	{ "to", required_argument, NULL, OPT_TO },
-	{ "exhaustive", no_argument, NULL, OPT_EXHAUSTIVE },
+	{ "diff", no_argument, NULL, OPT_DIFF },
+	{ "prune", no_argument, NULL, OPT_PRUNE },
+	{ "use-last-known", no_argument, NULL, OPT_USE_LAST_KNOWN },
+	CLI_KEY_PREFIX_OPTION,
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -165,7 +193,9 @@ static void parse_args(int argc, char **argv, struct restore_opts *o)
 		case OPT_ALL: o->all = true; break;
 		case OPT_SHOW_SECURE: o->show_secure = true; break;
 		case OPT_TO: o->to = optarg; break;
-		case OPT_EXHAUSTIVE: o->exhaustive = true; break;
+		case OPT_DIFF: o->diff = true; break;
+		case OPT_PRUNE: o->prune = true; break;
+		case OPT_USE_LAST_KNOWN: o->use_last_known = true; break;
 		}
 	}
 }
@@ -226,194 +256,298 @@ static void parse_command_line(int argc, char **argv, struct restore_opts *o)
 					  ? "PATH and TIME are required"
 					  : "too many arguments: '%s'",
 				n_positional > 2 ? positional[2] : "");
-	o->path = normalized_path(positional[0], o->usage);
+	o->path = cli_path_argument(positional[0], o->usage);
 	struct err e = { 0 };
 	if (time_parse_arg(positional[1], time(NULL), &o->time, &e) < 0)
 		cli_usage_error(o->usage, "%s", e.message);
 	if (o->to) {
-		if (!ssm_name_chars(o->to) || !*o->to || strstr(o->to, "//"))
-			cli_usage_error(o->usage,
-					"--to '%s' is not a parameter path", o->to);
-		o->to = normalized_path(o->to, o->usage);
+		if (ssm_name_problem(o->to, SSM_NAME_PATH, NULL))
+			cli_usage_error(o->usage, "--to '%s' is not a parameter "
+					"path: it %s", cli_shown_arg(o->to),
+					ssm_name_problem(o->to, SSM_NAME_PATH, NULL));
+		o->to = cli_path_argument(o->to, o->usage);
 	}
 	free(args);
 	free(positional);
 	args = positional = NULL;
 }
 
-/* --- scope: which keys PATH means --- */
+/* --- choosing: the scan's callback, one key at a time --- */
 
-static bool is_path_arg(const char *path)
+/* One recorded change of a key as choosing sees it. */
+struct candidate {
+	struct tl_entry tl;
+	struct change_entry c;  /* op, SSM version, modified, version id */
+	double s3_modified;     /* LastModified of its version (0: not listed) */
+	bool needs_tags;        /* an unindexed version: its tags decide */
+	struct record tags;     /* read from them, when needs_tags */
+};
+
+static void candidates_free(struct candidate *c, size_t n)
 {
-	return path[strlen(path) - 1] == '/';
-}
-
-static size_t count_slashes(const char *s)
-{
-	size_t n = 0;
-	for (; *s; s++)
-		n += *s == '/';
-	return n;
-}
-
-/* PATH "/a/x" means the key /a/x when one was ever backed up, else the
- * path /a/x/ (and never /a/xa). */
-static char *scope_prefix(const struct restore_opts *o,
-			  const struct s3_version_list *listing, bool *key_mode)
-{
-	*key_mode = false;
-	if (is_path_arg(o->path))
-		return xstrdup(o->path);
-	for (size_t i = 0; i < listing->n; i++)
-		if (strcmp(listing->items[i].key, o->path) == 0) {
-			*key_mode = true;
-			return xstrdup(o->path);
-		}
-	return xasprintf("%s/", o->path);
-}
-
-static bool in_scope(const char *key, const char *prefix, bool key_mode,
-		     bool recursive)
-{
-	if (key_mode)
-		return strcmp(key, prefix) == 0;
-	if (strncmp(key, prefix, strlen(prefix)) != 0 || !key[strlen(prefix)])
-		return false;
-	return recursive || count_slashes(key) == count_slashes(prefix);
-}
-
-/* --- the format marker and the late index --- */
-
-static void read_format_marker(struct restore_run *r)
-{
-	struct aws_call call;
-	struct err e = { 0 };
-	if (s3_prepare_get_object(&r->ctx, &call, r->bucket,
-				  RECORD_FORMAT_MARKER, NULL) < 0)
-		die(EXIT_FAILURE_RUN, "out of memory");
-	int rc = aws_perform_one(&r->ctx, &call, &e);
-	r->max_delay = RECORD_MAX_DELAY_SECONDS;
-	if (rc < 0 && (strcmp(e.code, "NoSuchKey") == 0 ||
-		       strcmp(e.code, "NotFound") == 0)) {
-		log_msg(LOG_INFO, "no %s in the bucket: every version's tags "
-				  "are read (format 1 bucket)",
-			RECORD_FORMAT_MARKER);
-	} else if (rc < 0) {
-		die_err(&e);
-	} else {
-		json_t *doc = json_loadb(buf_str(&call.resp.body),
-					 call.resp.body.len, 0, NULL);
-		json_t *since = json_object_get(doc, "since");
-		json_t *delay = json_object_get(doc, "max_delay_seconds");
-		if (json_is_number(since) && json_is_integer(delay) &&
-		    json_integer_value(delay) > 0) {
-			r->have_format_marker = true;
-			r->since = json_number_value(since);
-			r->max_delay = (time_t)json_integer_value(delay);
-		} else {
-			log_msg(LOG_WARN, "%s is not readable: reading every "
-					  "version's tags", RECORD_FORMAT_MARKER);
-		}
-		json_decref(doc);
+	for (size_t i = 0; i < n; i++) {
+		change_entry_release(&c[i].c);
+		record_release(&c[i].tags);
 	}
-	aws_call_release(&call);
+	free(c);
 }
 
-static int compare_strings(const void *a, const void *b)
+struct version_ref {
+	const char *version_id;
+	size_t pos;
+};
+
+static int compare_refs(const void *a, const void *b)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	return strcmp(((const struct version_ref *)a)->version_id,
+		      ((const struct version_ref *)b)->version_id);
 }
 
-/* Keys whose versions may have been written later than the delay bound. */
-static char **read_late_index(struct restore_run *r, const char *prefix,
-			      size_t *n)
+/* Every change of the key: its index entries, joined to their versions by
+ * version id, and the versions no entry names (format 1, a writer that
+ * died between its two writes, names too long for an entry). */
+static struct candidate *candidates_of(const struct scan_key *k, size_t *n)
 {
-	struct s3_version_list late = { 0 };
-	struct err e = { 0 };
-	char *late_prefix = xasprintf(RECORD_LATE_PREFIX "%s", prefix);
-	if (s3_list_versions(&r->ctx, r->bucket, late_prefix, &late, &e) < 0)
-		die_err(&e);
-	char **keys = xcalloc(late.n + 1, sizeof(*keys));
+	struct version_ref *refs = xcalloc(k->n_versions + 1, sizeof(*refs));
+	bool *indexed = xcalloc(k->n_versions + 1, sizeof(*indexed));
+	struct candidate *c = xcalloc(k->n_changes + k->n_versions + 1, sizeof(*c));
 	*n = 0;
-	for (size_t i = 0; i < late.n; i++) {
-		const char *key = late.items[i].key + strlen(RECORD_LATE_PREFIX);
-		if (*n == 0 || strcmp(keys[*n - 1], key) != 0)
-			keys[(*n)++] = xstrdup(key);
-	}
-	qsort(keys, *n, sizeof(*keys), compare_strings);
-	s3_version_list_release(&late);
-	free(late_prefix);
-	return keys;
-}
-
-/* Backfill runs: versions written during one may be far later than their
- * events (FORMAT.md, "Backfill runs"). */
-static void read_backfill_runs(struct restore_run *r)
-{
-	struct s3_version_list runs = { 0 };
-	struct err e = { 0 };
-	if (s3_list_versions(&r->ctx, r->bucket, RECORD_UNBOUNDED_PREFIX, &runs,
-			     &e) < 0)
-		die_err(&e);
-	if (record_intervals_from_listing(&runs, &r->unbounded,
-					  &r->n_unbounded) < 0)
-		die(EXIT_FAILURE_RUN, "out of memory");
-	s3_version_list_release(&runs);
-}
-
-/* --- per key: which versions to read --- */
-
-static void group_keys(struct restore_run *r, const char *prefix,
-		       bool key_mode, char **late, size_t n_late)
-{
-	struct s3_version_list *l = &r->listing;
-	r->keys = xcalloc(l->n + 1, sizeof(*r->keys));
-	for (size_t i = 0; i < l->n;) {
-		size_t j = i;
-		while (j < l->n && strcmp(l->items[j].key, l->items[i].key) == 0)
-			j++;
-		if (in_scope(l->items[i].key, prefix, key_mode,
-			     r->opts->recursive)) {
-			struct key_state *k = &r->keys[r->n_keys++];
-			k->key = l->items[i].key;
-			k->versions = &l->items[i];
-			k->n = j - i;
-			k->winner = -1;
-			k->late = bsearch(&k->key, late, n_late, sizeof(*late),
-					  compare_strings) != NULL;
+	for (size_t i = 0; i < k->n_versions; i++)
+		refs[i] = (struct version_ref){ k->versions[i].version_id, i };
+	qsort(refs, k->n_versions, sizeof(*refs), compare_refs);
+	for (size_t i = 0; i < k->n_changes; i++) {
+		const struct change_entry *ch = &k->changes[i];
+		struct version_ref probe = { ch->version_id, 0 };
+		struct version_ref *hit = k->n_versions
+			? bsearch(&probe, refs, k->n_versions, sizeof(*refs), compare_refs)
+			: NULL;
+		struct candidate *x = &c[(*n)++];
+		if (change_entry_copy(&x->c, ch) < 0)
+			die(EXIT_FAILURE_RUN, "out of memory");
+		/* An entry whose version is gone (expired by the retention rule)
+		 * still tells when the key changed. */
+		size_t order = hit ? hit->pos : k->n_versions + i;
+		if (hit) {
+			indexed[hit->pos] = true;
+			x->s3_modified = k->versions[hit->pos].last_modified;
 		}
-		i = j;
+		x->tl = (struct tl_entry){ ch->event_time, ch->ssm_version,
+					   ch->op == RECORD_DELETE, order };
 	}
+	for (size_t i = 0; i < k->n_versions; i++) {
+		const struct s3_version *v = &k->versions[i];
+		if (indexed[i])
+			continue;
+		struct candidate *x = &c[(*n)++];
+		x->c.version_id = xstrdup(v->version_id);
+		x->s3_modified = v->last_modified;
+		x->tl.order = i;
+		if (v->delete_marker) {
+			/* Format 1: a delete at the marker's LastModified. */
+			x->c.op = RECORD_DELETE;
+			x->c.event_time = (time_t)floor(v->last_modified);
+			x->tl = (struct tl_entry){ x->c.event_time, 0, true, i };
+		} else {
+			x->needs_tags = true;
+		}
+	}
+	free(refs);
+	free(indexed);
+	return c;
 }
 
-static void plan_key(struct restore_run *r, struct key_state *k)
+/* The latest captured change at or before t, passing over gaps. */
+static long last_known(const struct candidate *c, const struct tl_entry *tl,
+		       size_t n, time_t t)
 {
-	bool *marker = xcalloc(k->n, sizeof(*marker));
-	long long *size = xcalloc(k->n, sizeof(*size));
-	k->entries = xcalloc(k->n, sizeof(*k->entries));
-	for (size_t i = 0; i < k->n; i++) {
-		marker[i] = k->versions[i].delete_marker;
-		size[i] = k->versions[i].size;
-		k->entries[i].last_modified = k->versions[i].last_modified;
-		double lm = k->versions[i].last_modified;
-		k->entries[i].bounded =
-			r->have_format_marker && !k->late && lm >= r->since &&
-			!record_in_intervals(r->unbounded, r->n_unbounded, lm);
+	struct tl_entry *known = xcalloc(n + 1, sizeof(*known));
+	for (size_t i = 0; i < n; i++) {
+		known[i] = tl[i];
+		if (c[i].c.op == RECORD_GAP)
+			known[i].event_time = t + 1;
 	}
-	timeline_classify(k->entries, k->n, marker, size);
-	struct tl_bounds bounds = { r->max_delay, RECORD_CLOCK_SKEW_SECONDS };
-	timeline_plan(k->entries, k->n, r->opts->time, &bounds,
-		      r->opts->exhaustive);
-	free(marker);
-	free(size);
+	long w = timeline_winner(known, n, t);
+	free(known);
+	return w;
 }
 
-/* --- fetching --- */
+static void take_winner(struct restore_run *r, struct key_state *k,
+			struct candidate *c, size_t n)
+{
+	struct tl_entry *tl = xcalloc(n + 1, sizeof(*tl));
+	for (size_t i = 0; i < n; i++)
+		tl[i] = c[i].tl;
+	long w = timeline_winner(tl, n, r->opts->time);
+	long latest = timeline_latest(tl, n);
+	if (w >= 0 && c[w].c.op == RECORD_GAP) {
+		long known = last_known(c, tl, n, r->opts->time);
+		k->gap = true;
+		k->has_last_known = known >= 0;
+		k->last_known_time = known >= 0 ? c[known].c.event_time : 0;
+		if (r->opts->use_last_known && known >= 0) {
+			k->from_last_known = true;
+			w = known;
+		}
+	}
+	free(tl);
+	if (w < 0)
+		return;
+	k->has_winner = true;
+	k->latest_is_winner = latest == w;
+	k->deleted = c[w].c.op == RECORD_DELETE;
+	k->win = c[w].c;
+	memset(&c[w].c, 0, sizeof(c[w].c));
+	k->win_s3_modified = c[w].s3_modified;
+	if (c[w].needs_tags) {
+		k->rec = c[w].tags;
+		memset(&c[w].tags, 0, sizeof(c[w].tags));
+		k->have_details = true;
+	}
+}
+
+/* A key the bucket holds changes of, none at or before TIME. */
+static bool created_after(const struct key_state *k)
+{
+	return !k->has_winner && !k->failed;
+}
+
+/* Whether the change in force is a gap that --use-last-known did not
+ * replace: nothing is known to restore. */
+static bool unknown_at_time(const struct key_state *k)
+{
+	return k->gap && !k->from_last_known;
+}
+
+static struct key_state *add_key(struct restore_run *r, const char *key)
+{
+	if (r->n_keys == r->cap_keys) {
+		r->cap_keys = r->cap_keys ? r->cap_keys * 2 : 256;
+		r->keys = xrealloc(r->keys, r->cap_keys * sizeof(*r->keys));
+	}
+	struct key_state *k = &r->keys[r->n_keys++];
+	memset(k, 0, sizeof(*k));
+	k->key = xstrdup(key);
+	return k;
+}
+
+/* Tags of the unindexed versions of the keys set aside, all at once;
+ * then each of those keys chooses. */
+static void settle_pending(struct restore_run *r)
+{
+	size_t total = 0, n = 0;
+	for (size_t i = 0; i < r->n_pending; i++)
+		for (size_t j = 0; j < r->pending[i].n; j++)
+			total += r->pending[i].c[j].needs_tags;
+	struct aws_call *calls = xcalloc(total + 1, sizeof(*calls));
+	struct aws_call **batch = xcalloc(total + 1, sizeof(*batch));
+	for (size_t i = 0; i < r->n_pending; i++) {
+		struct pending *p = &r->pending[i];
+		char *data_key = changes_data_key(r->prefix, r->keys[p->key].key);
+		for (size_t j = 0; j < p->n; j++) {
+			if (!p->c[j].needs_tags)
+				continue;
+			if (s3_prepare_get_tagging(&r->ctx, &calls[n], r->bucket,
+						   data_key, p->c[j].c.version_id) < 0)
+				die(EXIT_FAILURE_RUN, "out of memory");
+			batch[n] = &calls[n];
+			n++;
+		}
+		free(data_key);
+	}
+	aws_perform(&r->ctx, batch, n);
+	n = 0;
+	for (size_t i = 0; i < r->n_pending; i++) {
+		struct pending *p = &r->pending[i];
+		struct key_state *k = &r->keys[p->key];
+		for (size_t j = 0; j < p->n; j++) {
+			struct candidate *x = &p->c[j];
+			if (!x->needs_tags)
+				continue;
+			struct aws_call *call = &calls[n++];
+			struct aws_headers tags = { 0 };
+			struct err e = { 0 };
+			if (call->err.kind != ERR_NONE) {
+				fail_key(k, &call->err);
+			} else if (s3_parse_tagging(&call->resp, &tags, &e) < 0) {
+				fail_key(k, &e);
+			} else if (record_from_tags(&tags, &x->tags) < 0) {
+				err_set(&e, ERR_PARSE, "version %s has no ssmbakTime tag: "
+					"not written by ssmbak", x->c.version_id);
+				fail_key(k, &e);
+			} else {
+				x->c.event_time = x->tags.event_time;
+				x->c.ssm_version = x->tags.param.version;
+				x->c.op = x->tags.op;
+				x->c.modified_ms = (long long)llround(
+					x->tags.param.last_modified * 1000);
+				x->tl.event_time = x->c.event_time;
+				x->tl.ssm_version = x->c.ssm_version;
+				x->tl.is_delete = x->c.op == RECORD_DELETE;
+			}
+			aws_headers_release(&tags);
+			aws_call_release(call);
+		}
+		if (!k->failed)
+			take_winner(r, k, p->c, p->n);
+		candidates_free(p->c, p->n);
+	}
+	free(calls);
+	free(batch);
+	r->n_pending = 0;
+}
+
+/* A tree read in one pass: keys with unindexed versions wait in pending
+ * until this many tags are due, so memory stays bounded. */
+#define PENDING_TAGS_MAX 2000
+
+static int choose_key(void *user, const struct scan_key *sk, struct err *e)
+{
+	struct restore_run *r = user;
+	if (!scope_admits(&r->scope, sk->param_key))
+		return 0;
+	size_t n;
+	struct candidate *c = candidates_of(sk, &n);
+	struct key_state *k = add_key(r, sk->param_key);
+	size_t tags = 0;
+	for (size_t i = 0; i < n; i++)
+		tags += c[i].needs_tags;
+	if (!tags) {
+		take_winner(r, k, c, n);
+		candidates_free(c, n);
+		return 0;
+	}
+	if (r->n_pending == r->cap_pending) {
+		r->cap_pending = r->cap_pending ? r->cap_pending * 2 : 64;
+		r->pending = xrealloc(r->pending, r->cap_pending * sizeof(*r->pending));
+	}
+	r->pending[r->n_pending++] = (struct pending){ r->n_keys - 1, c, n };
+	r->pending_tags += tags;
+	if (r->pending_tags >= PENDING_TAGS_MAX) {
+		settle_pending(r);
+		r->pending_tags = 0;
+	}
+	(void)e;
+	return 0;
+}
+
+static void scan_scope(struct restore_run *r)
+{
+	struct err e = { 0 };
+	if (scope_init(&r->scope, r->opts->path, r->opts->recursive) < 0)
+		die(EXIT_FAILURE_RUN, "out of memory");
+	struct scan_opts so = { r->bucket, r->prefix, r->opts->path,
+				scope_one_level(&r->scope),
+				scope_is_path(r->opts->path) && r->opts->recursive };
+	if (scan_tree(&r->ctx, &so, choose_key, r, &e) < 0)
+		die_err(&e);
+	settle_pending(r);
+}
+
+/* --- fetching what comparing needs --- */
 
 struct fetch {
 	struct aws_call call;
 	struct key_state *k;
-	size_t entry;
 };
 
 static struct fetch *fetches_new(size_t n)
@@ -443,89 +577,9 @@ static void run_and_settle(struct restore_run *r, struct fetch *f, size_t n,
 	free(f);
 }
 
-static void fail_key(struct key_state *k, const struct err *e)
-{
-	if (k->failed)
-		return;
-	k->failed = true;
-	k->err = *e;
-}
-
-/* The record a GetObjectTagging answer holds; -1 (the key failed) when
- * the call failed or the version carries no ssmbak tags. */
-static int record_of_tags(struct fetch *f, struct record *rec)
-{
-	struct key_state *k = f->k;
-	struct aws_headers tags = { 0 };
-	struct err e = { 0 };
-	if (f->call.err.kind != ERR_NONE) {
-		fail_key(k, &f->call.err);
-		return -1;
-	}
-	int rc = s3_parse_tagging(&f->call.resp, &tags, &e);
-	if (rc == 0 && record_from_tags(&tags, rec) < 0) {
-		err_set(&e, ERR_PARSE,
-			"version %s has no ssmbakTime tag: not written by ssmbak",
-			k->versions[f->entry].version_id);
-		rc = -1;
-	}
-	aws_headers_release(&tags);
-	if (rc < 0)
-		fail_key(k, &e);
-	return rc;
-}
-
-static void learn_event(struct tl_entry *entry, const struct record *rec)
-{
-	entry->known = true;
-	entry->event_time = rec->event_time;
-	entry->ssm_version = rec->param.version;
-}
-
-static void learn_from_tags(struct fetch *f)
-{
-	struct record rec;
-	if (record_of_tags(f, &rec) < 0)
-		return;
-	learn_event(&f->k->entries[f->entry], &rec);
-	record_release(&rec);
-}
-
-/* Tags of every version the plan needs, for the keys where more than one
- * version could be the answer. */
-static void fetch_tags_of_contested(struct restore_run *r)
-{
-	size_t total = 0, n = 0;
-	for (size_t i = 0; i < r->n_keys; i++)
-		for (size_t j = 0; j < r->keys[i].n; j++)
-			total += r->keys[i].entries[j].needed;
-	struct fetch *f = fetches_new(total);
-	for (size_t i = 0; i < r->n_keys; i++) {
-		struct key_state *k = &r->keys[i];
-		size_t needed = 0;
-		for (size_t j = 0; j < k->n; j++)
-			needed += k->entries[j].needed;
-		if (needed < 2)
-			continue;
-		for (size_t j = 0; j < k->n; j++) {
-			if (!k->entries[j].needed)
-				continue;
-			if (s3_prepare_get_tagging(&r->ctx, &f[n].call, r->bucket,
-						   k->key,
-						   k->versions[j].version_id) < 0)
-				die(EXIT_FAILURE_RUN, "out of memory");
-			f[n].k = k;
-			f[n++].entry = j;
-			k->entries[j].needed = false;
-		}
-	}
-	run_and_settle(r, f, n, learn_from_tags);
-}
-
 static void adopt_object(struct fetch *f)
 {
 	struct key_state *k = f->k;
-	struct tl_entry *entry = &k->entries[f->entry];
 	struct record rec;
 	if (f->call.err.kind != ERR_NONE) {
 		fail_key(k, &f->call.err);
@@ -535,14 +589,13 @@ static void adopt_object(struct fetch *f)
 	if (found < 0) {
 		struct err e = { 0 };
 		err_set(&e, ERR_PARSE, "version %s has malformed ssmbak metadata",
-			k->versions[f->entry].version_id);
+			k->win.version_id);
 		fail_key(k, &e);
 		return;
 	}
 	free(k->value);
 	k->value = buf_detach(&f->call.resp.body);
 	if (found) {
-		learn_event(entry, &rec);
 		record_release(&k->rec);
 		k->rec = rec;
 		k->have_details = true;
@@ -550,96 +603,64 @@ static void adopt_object(struct fetch *f)
 	}
 }
 
-/* The bodies (and format 2 metadata) of: each key's only candidate, and
- * the winners of contested keys that hold a value. */
-static void fetch_objects(struct restore_run *r)
+static void fetch_bodies(struct restore_run *r)
 {
 	struct fetch *f = fetches_new(r->n_keys);
 	size_t n = 0;
 	for (size_t i = 0; i < r->n_keys; i++) {
 		struct key_state *k = &r->keys[i];
-		long pick = -1;
-		if (k->failed)
+		if (k->failed || !k->needs_body)
 			continue;
-		for (size_t j = 0; j < k->n && pick < 0; j++)
-			if (k->entries[j].needed)
-				pick = (long)j;
-		if (pick < 0) {
-			pick = timeline_winner(k->entries, k->n, r->opts->time);
-			if (pick < 0 || k->entries[pick].kind != TL_VALUE)
-				continue;
-		}
-		k->entries[pick].needed = false;
-		if (s3_prepare_get_object(&r->ctx, &f[n].call, r->bucket, k->key,
-					  k->versions[pick].version_id) < 0)
+		char *data_key = changes_data_key(r->prefix, k->key);
+		if (s3_prepare_get_object(&r->ctx, &f[n].call, r->bucket, data_key,
+					  k->win.version_id) < 0)
 			die(EXIT_FAILURE_RUN, "out of memory");
-		f[n].k = k;
-		f[n++].entry = (size_t)pick;
+		free(data_key);
+		f[n++].k = k;
 	}
 	run_and_settle(r, f, n, adopt_object);
 }
 
 static void adopt_tags(struct fetch *f)
 {
-	struct record rec;
-	if (record_of_tags(f, &rec) < 0)
-		return;
 	struct key_state *k = f->k;
-	learn_event(&k->entries[f->entry], &rec);
-	record_release(&k->rec);
-	k->rec = rec;
-	k->have_details = true;
+	struct aws_headers tags = { 0 };
+	struct err e = { 0 };
+	struct record rec;
+	if (f->call.err.kind != ERR_NONE) {
+		fail_key(k, &f->call.err);
+	} else if (s3_parse_tagging(&f->call.resp, &tags, &e) < 0) {
+		fail_key(k, &e);
+	} else if (record_from_tags(&tags, &rec) < 0) {
+		err_set(&e, ERR_PARSE, "version %s has no ssmbakTime tag: not "
+			"written by ssmbak", k->win.version_id);
+		fail_key(k, &e);
+	} else {
+		record_release(&k->rec);
+		k->rec = rec;
+		k->have_details = true;
+	}
+	aws_headers_release(&tags);
 }
 
-/* Format 1 versions have no metadata: their time, type and description
- * are in the tags. Fetched for each key's chosen version lacking details. */
-static void fetch_tags_of_chosen(struct restore_run *r)
+/* Format 1 versions carry type and description only in their tags: read
+ * for a winner the index chose, whose object had no metadata. */
+static void fetch_winner_tags(struct restore_run *r)
 {
 	struct fetch *f = fetches_new(r->n_keys);
 	size_t n = 0;
 	for (size_t i = 0; i < r->n_keys; i++) {
 		struct key_state *k = &r->keys[i];
-		if (k->failed || k->have_details)
+		if (k->failed || !k->needs_body || k->have_details)
 			continue;
-		long pick = -1;
-		for (size_t j = 0; j < k->n && pick < 0; j++)
-			if (k->entries[j].kind != TL_ECHO &&
-			    k->entries[j].kind != TL_MARKER &&
-			    !k->entries[j].known && k->value)
-				pick = (long)j;
-		if (pick < 0)
-			pick = timeline_winner(k->entries, k->n, r->opts->time);
-		if (pick < 0 || k->entries[pick].kind == TL_MARKER)
-			continue;
-		if (s3_prepare_get_tagging(&r->ctx, &f[n].call, r->bucket, k->key,
-					   k->versions[pick].version_id) < 0)
+		char *data_key = changes_data_key(r->prefix, k->key);
+		if (s3_prepare_get_tagging(&r->ctx, &f[n].call, r->bucket, data_key,
+					   k->win.version_id) < 0)
 			die(EXIT_FAILURE_RUN, "out of memory");
-		f[n].k = k;
-		f[n++].entry = (size_t)pick;
+		free(data_key);
+		f[n++].k = k;
 	}
 	run_and_settle(r, f, n, adopt_tags);
-}
-
-/* A contested key's winner may have been chosen from tags alone (a
- * tombstone); its details then come from the tags of that version. */
-static void settle_winners(struct restore_run *r)
-{
-	for (size_t i = 0; i < r->n_keys; i++) {
-		struct key_state *k = &r->keys[i];
-		if (k->failed)
-			continue;
-		k->winner = timeline_winner(k->entries, k->n, r->opts->time);
-		if (k->winner < 0)
-			continue;
-		enum tl_kind kind = k->entries[k->winner].kind;
-		k->deleted = kind != TL_VALUE;
-		if (!k->deleted && !k->value) {
-			struct err e = { 0 };
-			err_set(&e, ERR_PARSE, "the chosen version of %s was not "
-					       "read", k->key);
-			fail_key(k, &e);
-		}
-	}
 }
 
 static void adopt_extra(struct fetch *f)
@@ -661,7 +682,7 @@ static void fetch_extras(struct restore_run *r)
 	size_t n = 0;
 	for (size_t i = 0; i < r->n_keys; i++) {
 		struct key_state *k = &r->keys[i];
-		if (k->failed || k->winner < 0 || k->deleted || !k->rec.extra_ref)
+		if (k->failed || !k->needs_body || !k->rec.extra_ref)
 			continue;
 		char *key = xasprintf(RECORD_EXTRA_PREFIX "%s", k->rec.extra_ref);
 		if (s3_prepare_get_object(&r->ctx, &f[n].call, r->bucket, key,
@@ -675,16 +696,36 @@ static void fetch_extras(struct restore_run *r)
 
 /* --- SSM now --- */
 
-static char *target_name(const struct restore_run *r, const struct key_state *k,
-			 const char *prefix, bool key_mode)
+/* --to names must be names SSM takes, before anything is written. */
+static void check_targets(const struct restore_run *r)
 {
-	const char *name = k->rec.param.name ? k->rec.param.name : k->key;
+	for (size_t i = 0; r->opts->to && i < r->n_keys; i++) {
+		const char *why = ssm_name_problem(r->keys[i].target,
+						   SSM_NAME_PARAMETER, r->ctx.region);
+		if (why)
+			cli_usage_error(r->opts->usage, "--to makes the name '%s' of "
+					"%s, which %s", cli_shown_arg(r->keys[i].target),
+					r->keys[i].key, why);
+	}
+}
+
+/* SSM keeps a single-level name without its slash: "/foo" and "foo" are
+ * one parameter (UPSTREAM.md, defect 9). */
+static const char *canonical_name(const char *name)
+{
+	return name[0] == '/' && !strchr(name + 1, '/') ? name + 1 : name;
+}
+
+static char *target_name(const struct restore_run *r, const struct key_state *k)
+{
 	if (!r->opts->to)
-		return xstrdup(name);
-	if (key_mode)
-		return xstrdup(r->opts->to);
-	const char *rest = k->key + strlen(prefix);
+		return xstrdup(canonical_name(k->key));
 	const char *to = r->opts->to;
+	if (r->scope.key_mode && !scope_is_path(to))
+		return xstrdup(to);
+	if (r->scope.key_mode) /* like cp FILE DIR/: the key's own name in it */
+		return xasprintf("%s%s", to, strrchr(k->key, '/') + 1);
+	const char *rest = k->key + strlen(r->scope.prefix);
 	return xasprintf("%s%s%s", to, to[strlen(to) - 1] == '/' ? "" : "/",
 			 rest);
 }
@@ -693,7 +734,8 @@ static const struct ssm_parameter *find_current(const struct restore_run *r,
 						const char *name)
 {
 	for (size_t i = 0; i < r->current.n; i++)
-		if (strcmp(r->current.items[i].name, name) == 0)
+		if (strcmp(canonical_name(r->current.items[i].name),
+			   canonical_name(name)) == 0)
 			return &r->current.items[i];
 	return NULL;
 }
@@ -702,43 +744,133 @@ static void fail_keys_with_target(struct restore_run *r, const char *target,
 				  const struct err *e)
 {
 	for (size_t i = 0; i < r->n_keys; i++)
-		if (r->keys[i].target && strcmp(r->keys[i].target, target) == 0)
+		if (r->keys[i].target && strcmp(canonical_name(r->keys[i].target),
+						canonical_name(target)) == 0)
 			fail_key(&r->keys[i], e);
 }
 
-/* Values through GetParameters, 10 names a call, all at once. A failed
- * call fails its keys only. */
-static void read_current_values(struct restore_run *r)
+/* The filter that names the scope's parameters in SSM: the one name in
+ * key mode, else the path (recursively; the scope is cut here), none for
+ * the whole store. */
+static json_t *scope_filter(const struct restore_run *r)
 {
-	struct key_state **asked = xcalloc(r->n_keys + 1, sizeof(*asked));
-	size_t n = 0;
-	for (size_t i = 0; i < r->n_keys; i++)
-		if (!r->keys[i].failed && r->keys[i].winner >= 0)
-			asked[n++] = &r->keys[i];
-	size_t n_calls = (n + SSM_GET_PARAMETERS_MAX - 1) / SSM_GET_PARAMETERS_MAX;
-	struct fetch *f = fetches_new(n_calls);
-	for (size_t c = 0; c < n_calls; c++) {
-		const char *names[SSM_GET_PARAMETERS_MAX];
-		size_t count = 0;
-		for (size_t i = c * SSM_GET_PARAMETERS_MAX;
-		     i < n && count < SSM_GET_PARAMETERS_MAX; i++)
-			names[count++] = asked[i]->target;
-		if (ssm_prepare_get_parameters(&r->ctx, &f[c].call, names, count) < 0)
+	const char *scope = r->opts->to ? r->opts->to : r->scope.prefix;
+	if (r->scope.key_mode)
+		return json_pack("[{s:s, s:s, s:[s]}]", "Key", "Name", "Option",
+				 "Equals", "Values", scope);
+	if (strcmp(scope, "/") == 0)
+		return NULL;
+	char *path = xstrdup(scope);
+	if (strlen(path) > 1 && path[strlen(path) - 1] == '/')
+		path[strlen(path) - 1] = '\0';
+	json_t *f = json_pack("[{s:s, s:s, s:[s]}]", "Key", "Path", "Option",
+			      "Recursive", "Values", path);
+	free(path);
+	return f;
+}
+
+/* Every parameter of the scope with its version, date and metadata (no
+ * values): DescribeParameters, 50 a page. */
+static void describe_current(struct restore_run *r)
+{
+	struct err e = { 0 };
+	json_t *filters = scope_filter(r);
+	if (ssm_describe_parameters(&r->ctx, filters, &r->current, &e) < 0)
+		die_err(&e);
+	json_decref(filters);
+}
+
+/* Whether SSM holds exactly the recorded state, from versions alone: any
+ * change of value, type, description, key, tier or pattern makes a new
+ * SSM version, and a recreate restarts the count at a new date. */
+static bool same_as_recorded(const struct restore_run *r,
+			     const struct key_state *k,
+			     const struct ssm_parameter *cur)
+{
+	if (r->opts->to)
+		return false;
+	if (k->win.ssm_version > 0 && k->win.modified_ms > 0)
+		return cur->version == k->win.ssm_version &&
+		       llround(cur->last_modified * 1000) == k->win.modified_ms;
+	/* Format 1 recorded no version, but its Lambda read the value after
+	 * the event: a current version made no later than the second of the
+	 * key's latest recorded event is the one it read (FORMAT.md,
+	 * "Reading"). */
+	return k->latest_is_winner &&
+	       floor(cur->last_modified) <= (double)k->win.event_time;
+}
+
+/* Parameters SSM holds under the scope that the bucket never recorded:
+ * with --prune they did not exist at TIME either. */
+static void add_unrecorded_current(struct restore_run *r)
+{
+	size_t n = r->n_keys;
+	for (size_t i = 0; i < r->current.n; i++) {
+		const char *name = r->current.items[i].name;
+		bool known = false;
+		for (size_t j = 0; j < n && !known; j++)
+			known = strcmp(canonical_name(r->keys[j].target),
+				       canonical_name(name)) == 0;
+		if (known || r->opts->to)
+			continue;
+		char *key = record_key_for_name(name);
+		if (!key)
 			die(EXIT_FAILURE_RUN, "out of memory");
+		if (scope_admits(&r->scope, key)) {
+			struct key_state *k = add_key(r, key);
+			k->target = xstrdup(canonical_name(key));
+		}
+		free(key);
 	}
-	run_fetches(r, f, n_calls);
-	for (size_t c = 0; c < n_calls; c++) {
-		struct err e = f[c].call.err;
-		if (e.kind == ERR_NONE)
-			ssm_parse_get_parameters(&f[c].call, &r->current, NULL, &e);
-		for (size_t i = c * SSM_GET_PARAMETERS_MAX;
-		     e.kind != ERR_NONE && i < n &&
-		     i < (c + 1) * SSM_GET_PARAMETERS_MAX; i++)
-			fail_key(asked[i], &e);
-		aws_call_release(&f[c].call);
+}
+
+static void plan_fetches(struct restore_run *r)
+{
+	if (r->opts->prune)
+		add_unrecorded_current(r);
+	for (size_t i = 0; i < r->n_keys; i++) {
+		struct key_state *k = &r->keys[i];
+		if (k->failed)
+			continue;
+		k->current = find_current(r, k->target);
+		if (created_after(k)) {
+			k->prune = r->opts->prune && k->current;
+			k->action = k->prune ? ACTION_DELETE : ACTION_NONE;
+		} else if (unknown_at_time(k)) {
+			k->action = ACTION_UNKNOWN;
+		} else if (k->deleted) {
+			k->action = k->current && !r->opts->to ? ACTION_DELETE
+							       : ACTION_NONE;
+		} else {
+			k->needs_body = r->opts->all || !k->current ||
+					!same_as_recorded(r, k, k->current);
+		}
+		/* What SSM holds now is shown beside each change. */
+		k->needs_now = k->current && k->action != ACTION_NONE &&
+			       (r->opts->diff ||
+				r->opts->common.output == CLI_OUTPUT_JSON);
 	}
-	free(f);
-	free(asked);
+}
+
+static void merge_value(struct restore_run *r, struct ssm_parameter *got,
+			bool *added)
+{
+	for (size_t i = 0; i < r->current.n; i++) {
+		struct ssm_parameter *cur = &r->current.items[i];
+		if (strcmp(canonical_name(cur->name), canonical_name(got->name)) == 0) {
+			free(cur->value);
+			cur->value = got->value;
+			got->value = NULL;
+			return;
+		}
+	}
+	/* Not under the path filter, yet there (UPSTREAM.md, defect 8). */
+	struct ssm_parameter *p = ssm_parameter_list_add(&r->current);
+	if (!p)
+		die(EXIT_FAILURE_RUN, "out of memory");
+	*p = *got;
+	memset(got, 0, sizeof(*got));
+	*added = true;
 }
 
 static void take_metadata(struct ssm_parameter *cur, struct ssm_parameter *m)
@@ -753,11 +885,12 @@ static void take_metadata(struct ssm_parameter *cur, struct ssm_parameter *m)
 #undef TAKE
 }
 
-/* Description, tier, KMS key and pattern through DescribeParameters, 50
- * names a call (GetParameters does not give them). */
-static void read_current_metadata(struct restore_run *r)
+/* Description, tier, KMS key and pattern of the parameters GetParameters
+ * found outside the path filter: DescribeParameters by name, 50 a call. */
+static void read_missing_metadata(struct restore_run *r)
 {
-	for (size_t from = 0; from < r->current.n; from += 50) {
+	size_t from = r->described;
+	for (; from < r->current.n; from += 50) {
 		size_t to = from + 50 < r->current.n ? from + 50 : r->current.n;
 		json_t *values = json_array();
 		for (size_t i = from; i < to; i++)
@@ -782,6 +915,53 @@ static void read_current_metadata(struct restore_run *r)
 	}
 }
 
+/* Values of the keys to compare, and a second look at the ones the path
+ * filter did not show: GetParameters, 10 names a call, all at once. A
+ * failed call fails its keys only. */
+static void read_current_values(struct restore_run *r)
+{
+	struct key_state **asked = xcalloc(r->n_keys + 1, sizeof(*asked));
+	size_t n = 0;
+	for (size_t i = 0; i < r->n_keys; i++)
+		if (!r->keys[i].failed &&
+		    (r->keys[i].needs_body || r->keys[i].needs_now))
+			asked[n++] = &r->keys[i];
+	size_t n_calls = (n + SSM_GET_PARAMETERS_MAX - 1) / SSM_GET_PARAMETERS_MAX;
+	struct fetch *f = fetches_new(n_calls);
+	for (size_t c = 0; c < n_calls; c++) {
+		const char *names[SSM_GET_PARAMETERS_MAX];
+		size_t count = 0;
+		for (size_t i = c * SSM_GET_PARAMETERS_MAX;
+		     i < n && count < SSM_GET_PARAMETERS_MAX; i++)
+			names[count++] = asked[i]->target;
+		if (ssm_prepare_get_parameters(&r->ctx, &f[c].call, names, count) < 0)
+			die(EXIT_FAILURE_RUN, "out of memory");
+	}
+	run_fetches(r, f, n_calls);
+	bool added = false;
+	for (size_t c = 0; c < n_calls; c++) {
+		struct err e = f[c].call.err;
+		struct ssm_parameter_list got = { 0 };
+		if (e.kind == ERR_NONE)
+			ssm_parse_get_parameters(&f[c].call, &got, NULL, &e);
+		for (size_t i = c * SSM_GET_PARAMETERS_MAX;
+		     e.kind != ERR_NONE && i < n &&
+		     i < (c + 1) * SSM_GET_PARAMETERS_MAX; i++)
+			fail_key(asked[i], &e);
+		for (size_t i = 0; e.kind == ERR_NONE && i < got.n; i++)
+			merge_value(r, &got.items[i], &added);
+		ssm_parameter_list_release(&got);
+		aws_call_release(&f[c].call);
+	}
+	free(f);
+	free(asked);
+	if (added)
+		read_missing_metadata(r);
+	for (size_t i = 0; i < r->n_keys; i++)
+		if (r->keys[i].target)
+			r->keys[i].current = find_current(r, r->keys[i].target);
+}
+
 /* --- what changes --- */
 
 static bool same_text(const char *a, const char *b)
@@ -789,42 +969,59 @@ static bool same_text(const char *a, const char *b)
 	return strcmp(a ? a : "", b ? b : "") == 0;
 }
 
-/* Only what the backup recorded can differ: format 1 recorded no tier,
- * key or pattern, and a description with characters dropped. */
-static bool differs(const struct key_state *k, const struct ssm_parameter *cur)
+/* What restore would change: only what the backup recorded can differ
+ * (format 1 recorded no tier, key or pattern, and a description with
+ * characters dropped). */
+static unsigned changes_of(const struct key_state *k,
+			   const struct ssm_parameter *cur)
 {
 	const struct ssm_parameter *rec = &k->rec.param;
-	if (!same_text(k->value, cur->value) || !same_text(rec->type, cur->type))
-		return true;
+	unsigned c = 0;
+	if (!same_text(k->value, cur->value))
+		c |= CHANGE_VALUE;
+	if (!same_text(rec->type, cur->type))
+		c |= CHANGE_TYPE;
 	if (!k->have_metadata) {
 		char *legacy = cur->description
 				       ? record_legacy_description(cur->description)
 				       : NULL;
-		bool d = !same_text(rec->description, legacy);
+		if (!same_text(rec->description, legacy))
+			c |= CHANGE_DESCRIPTION;
 		free(legacy);
-		return d;
+		return c;
 	}
-	return !same_text(rec->description, cur->description) ||
-	       (rec->tier && !same_text(rec->tier, cur->tier)) ||
-	       (rec->data_type && !same_text(rec->data_type, cur->data_type)) ||
-	       !same_text(rec->allowed_pattern, cur->allowed_pattern) ||
-	       (rec->key_id && cur->key_id && !same_text(rec->key_id, cur->key_id));
+	if (!same_text(rec->description, cur->description))
+		c |= CHANGE_DESCRIPTION;
+	if (rec->tier && !same_text(rec->tier, cur->tier))
+		c |= CHANGE_TIER;
+	if (rec->data_type && !same_text(rec->data_type, cur->data_type))
+		c |= CHANGE_DATA_TYPE;
+	if (!same_text(rec->allowed_pattern, cur->allowed_pattern))
+		c |= CHANGE_PATTERN;
+	if (rec->key_id && cur->key_id && !same_text(rec->key_id, cur->key_id))
+		c |= CHANGE_KEY;
+	return c;
 }
 
 static void decide_actions(struct restore_run *r)
 {
 	for (size_t i = 0; i < r->n_keys; i++) {
 		struct key_state *k = &r->keys[i];
-		if (k->failed || k->winner < 0)
+		if (k->failed || !k->has_winner || k->deleted || !k->needs_body)
 			continue;
-		k->current = find_current(r, k->target);
-		if (k->deleted)
-			k->action = k->current && !r->opts->to ? ACTION_DELETE
-							       : ACTION_NONE;
-		else
-			k->action = !k->current || differs(k, k->current)
-					    ? ACTION_PUT
-					    : ACTION_NONE;
+		if (!k->value) {
+			struct err e = { 0 };
+			err_set(&e, ERR_PARSE, "the chosen version of %s was not read",
+				k->key);
+			fail_key(k, &e);
+			continue;
+		}
+		if (!k->current) {
+			k->action = ACTION_CREATE;
+			continue;
+		}
+		k->changes = changes_of(k, k->current);
+		k->action = k->changes ? ACTION_UPDATE : ACTION_NONE;
 	}
 }
 
@@ -841,17 +1038,35 @@ static void restore_parameter_for(struct key_state *k, struct ssm_parameter *p)
 	*p = k->rec.param;
 	p->name = k->target;
 	p->value = k->value;
-	if (!k->have_metadata) {
-		/* Format 1's description lost characters: putting it back
-		 * would damage the real one, so it is left as it is. */
-		p->description = k->current ? k->current->description : NULL;
+	/* Format 1 recorded a lossy description (UPSTREAM.md, defect 3): it
+	 * is what preview shows, so it is what restore writes. */
+}
+
+static void settle_write(struct key_state *k, const struct err *e)
+{
+	if (e->kind != ERR_NONE) {
+		fail_key(k, e);
+		k->outcome = OUTCOME_FAILED;
+	} else {
+		k->outcome = OUTCOME_OK;
 	}
 }
 
 static void fail_on_error(struct fetch *f)
 {
-	if (f->call.err.kind != ERR_NONE)
-		fail_key(f->k, &f->call.err);
+	settle_write(f->k, &f->call.err);
+}
+
+/* Until its write answers, every key restore means to change is "not
+ * attempted": what a summary says of a run stopped early. */
+static void mark_not_attempted(struct restore_run *r)
+{
+	for (size_t i = 0; i < r->n_keys; i++) {
+		struct key_state *k = &r->keys[i];
+		if (!k->failed && k->action != ACTION_NONE &&
+		    k->action != ACTION_UNKNOWN)
+			k->outcome = OUTCOME_NOT_ATTEMPTED;
+	}
 }
 
 /* A counter on stderr while writing, only when someone watches it. */
@@ -869,7 +1084,8 @@ static void apply_puts(struct restore_run *r)
 	size_t n = 0;
 	for (size_t i = 0; i < r->n_keys; i++) {
 		struct key_state *k = &r->keys[i];
-		if (k->failed || k->action != ACTION_PUT)
+		if (k->failed || (k->action != ACTION_CREATE &&
+				  k->action != ACTION_UPDATE))
 			continue;
 		struct ssm_parameter p;
 		restore_parameter_for(k, &p);
@@ -877,13 +1093,14 @@ static void apply_puts(struct restore_run *r)
 			struct err e = { 0 };
 			err_set(&e, ERR_INPUT, "the stored value of %s is not "
 					       "valid UTF-8 text", k->key);
-			fail_key(k, &e);
+			settle_write(k, &e);
 			aws_call_release(&f[n].call);
 			continue;
 		}
 		f[n++].k = k;
 	}
 	http_client_set_concurrency(r->ctx.http, SSM_WRITE_CONCURRENCY);
+	http_client_prefer_retry_mode(r->ctx.http, RETRY_ADAPTIVE);
 	if (stderr_is_terminal())
 		http_client_set_progress(r->ctx.http, show_progress, "writing");
 	run_and_settle(r, f, n, fail_on_error);
@@ -916,8 +1133,7 @@ static void apply_deletes(struct restore_run *r)
 	for (size_t c = 0; c < n_calls; c++) {
 		for (size_t i = c * SSM_DELETE_PARAMETERS_MAX;
 		     i < n && i < (c + 1) * SSM_DELETE_PARAMETERS_MAX; i++)
-			if (f[c].call.err.kind != ERR_NONE)
-				fail_key(batch[i], &f[c].call.err);
+			settle_write(batch[i], &f[c].call.err);
 		aws_call_release(&f[c].call);
 	}
 	free(f);
@@ -933,9 +1149,11 @@ static bool is_secure(const struct key_state *k)
 
 static bool row_shown(const struct restore_run *r, const struct key_state *k)
 {
-	if (k->failed || k->winner < 0)
+	if (k->failed)
 		return false;
-	return r->opts->all || k->action != ACTION_NONE;
+	if (k->action != ACTION_NONE)
+		return true;
+	return r->opts->all && k->has_winner;
 }
 
 static int compare_rows(const void *a, const void *b)
@@ -956,14 +1174,40 @@ static struct key_state **shown_rows(struct restore_run *r, size_t *n)
 	return rows;
 }
 
-static void print_table(struct restore_run *r, struct key_state **rows,
-			size_t n)
+#define NOT_CAPTURED "(not captured)"
+
+/* The value at TIME as a cell: masked, empty for a delete. */
+static const char *value_at_time(const struct restore_run *r,
+				 const struct key_state *k)
+{
+	if (unknown_at_time(k))
+		return NOT_CAPTURED;
+	if (k->deleted || !k->has_winner)
+		return "";
+	return is_secure(k) && !r->opts->show_secure ? SECURE_MASK : k->value;
+}
+
+static const char *value_now(const struct restore_run *r,
+			     const struct key_state *k)
+{
+	if (!k->current)
+		return "";
+	if (same_text(k->current->type, "SecureString") && !r->opts->show_secure)
+		return SECURE_MASK;
+	return k->current->value ? k->current->value : "";
+}
+
+/* The Python tool's columns (its users' scripts read them): Name, Value,
+ * Type, Modified, and Description / Deleted when any row has one. */
+static void print_classic_table(struct restore_run *r, struct key_state **rows,
+				size_t n)
 {
 	bool any_description = false, any_deleted = false;
 	for (size_t i = 0; i < n; i++) {
+		bool gone = rows[i]->deleted || rows[i]->prune;
 		any_description |= rows[i]->rec.param.description &&
-				   *rows[i]->rec.param.description && !rows[i]->deleted;
-		any_deleted |= rows[i]->deleted;
+				   *rows[i]->rec.param.description && !gone;
+		any_deleted |= gone;
 	}
 	const char *headers[6] = { "Name", "Value", "Type", "Modified" };
 	size_t columns = 4;
@@ -974,19 +1218,19 @@ static void print_table(struct restore_run *r, struct key_state **rows,
 	struct table *t = table_new(headers, columns);
 	for (size_t i = 0; t && i < n; i++) {
 		struct key_state *k = rows[i];
-		char modified[32];
-		time_format_table(k->entries[k->winner].event_time, modified);
-		const char *value = k->deleted ? ""
-				    : is_secure(k) && !r->opts->show_secure
-					    ? SECURE_MASK
-					    : k->value;
-		const char *cells[6] = { k->target, value, k->rec.param.type,
+		char modified[32] = "";
+		bool gone = k->deleted || k->prune;
+		if (k->has_winner)
+			time_format_table(k->win.event_time, modified);
+		const char *type = k->has_winner ? k->rec.param.type
+						 : k->current ? k->current->type : "";
+		const char *cells[6] = { k->target, value_at_time(r, k), type,
 					 modified };
 		size_t c = 4;
 		if (any_description)
-			cells[c++] = k->deleted ? "" : k->rec.param.description;
+			cells[c++] = gone ? "" : k->rec.param.description;
 		if (any_deleted)
-			cells[c++] = k->deleted ? "True" : "";
+			cells[c++] = gone ? "True" : "";
 		if (table_add_row(t, cells) < 0)
 			die(EXIT_FAILURE_RUN, "out of memory");
 	}
@@ -995,9 +1239,65 @@ static void print_table(struct restore_run *r, struct key_state **rows,
 	table_free(t);
 }
 
-static const char *action_name(enum action a)
+static const char *action_name(const struct key_state *k)
 {
-	return a == ACTION_PUT ? "put" : a == ACTION_DELETE ? "delete" : "none";
+	switch (k->action) {
+	case ACTION_CREATE: return "create";
+	case ACTION_UPDATE: return "update";
+	case ACTION_DELETE: return k->prune ? "prune" : "delete";
+	case ACTION_UNKNOWN: return "unknown";
+	case ACTION_NONE: break;
+	}
+	return "none";
+}
+
+static const struct {
+	unsigned bit;
+	const char *name;
+} change_names[] = {
+	{ CHANGE_VALUE, "value" }, { CHANGE_TYPE, "type" },
+	{ CHANGE_DESCRIPTION, "description" }, { CHANGE_TIER, "tier" },
+	{ CHANGE_DATA_TYPE, "data_type" }, { CHANGE_PATTERN, "allowed_pattern" },
+	{ CHANGE_KEY, "key_id" },
+};
+
+static void changes_text(const struct key_state *k, char *out, size_t size)
+{
+	size_t used = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < sizeof(change_names) / sizeof(change_names[0]); i++)
+		if ((k->changes & change_names[i].bit) && used < size)
+			used += (size_t)snprintf(out + used, size - used, "%s%s",
+						 used ? ", " : "", change_names[i].name);
+}
+
+/* --diff: what restore does to each key, and SSM now beside TIME. */
+static void print_diff_table(struct restore_run *r, struct key_state **rows,
+			     size_t n)
+{
+	const char *headers[] = { "Name", "Action", "Changes", "Now", "At TIME",
+				  "Modified" };
+	struct table *t = table_new(headers, 6);
+	for (size_t i = 0; t && i < n; i++) {
+		struct key_state *k = rows[i];
+		char modified[32] = "", what[128];
+		if (k->has_winner)
+			time_format_table(k->win.event_time, modified);
+		changes_text(k, what, sizeof(what));
+		if (unknown_at_time(k) && k->has_last_known) {
+			char last[32];
+			time_format_table(k->last_known_time, last);
+			snprintf(what, sizeof(what), "last known %s", last);
+		}
+		const char *cells[6] = { k->target, action_name(k), what,
+					 value_now(r, k), value_at_time(r, k),
+					 modified };
+		if (table_add_row(t, cells) < 0)
+			die(EXIT_FAILURE_RUN, "out of memory");
+	}
+	if (!t || table_print(t, stdout, TABLE_WRAP) < 0)
+		die(EXIT_FAILURE_RUN, "out of memory");
+	table_free(t);
 }
 
 static void set_string(json_t *obj, const char *key, const char *value)
@@ -1006,57 +1306,181 @@ static void set_string(json_t *obj, const char *key, const char *value)
 		json_object_set_new(obj, key, json_string(value));
 }
 
+static json_t *state_at_time(const struct restore_run *r,
+			     const struct key_state *k)
+{
+	const struct ssm_parameter *p = &k->rec.param;
+	json_t *o = json_object();
+	json_object_set_new(o, "known", json_boolean(!unknown_at_time(k)));
+	json_object_set_new(o, "exists", json_boolean(k->has_winner && !k->deleted &&
+						       !unknown_at_time(k)));
+	if (k->has_winner) {
+		char when[32];
+		time_format_iso(k->win.event_time, when);
+		set_string(o, "event_time", when);
+	}
+	if (k->has_last_known && unknown_at_time(k)) {
+		char when[32];
+		time_format_iso(k->last_known_time, when);
+		set_string(o, "last_known_event_time", when);
+	}
+	if (!k->has_winner || k->deleted || unknown_at_time(k))
+		return o;
+	if (!is_secure(k) || r->opts->show_secure)
+		set_string(o, "value", k->value);
+	set_string(o, "type", p->type);
+	set_string(o, "description", p->description);
+	if (p->version)
+		json_object_set_new(o, "version", json_integer(p->version));
+	set_string(o, "key_id", p->key_id);
+	set_string(o, "tier", p->tier);
+	set_string(o, "data_type", p->data_type);
+	set_string(o, "allowed_pattern", p->allowed_pattern);
+	return o;
+}
+
+static json_t *state_now(const struct restore_run *r, const struct key_state *k)
+{
+	const struct ssm_parameter *c = k->current;
+	json_t *o = json_object();
+	json_object_set_new(o, "exists", json_boolean(c != NULL));
+	if (!c)
+		return o;
+	if (c->value && (!same_text(c->type, "SecureString") || r->opts->show_secure))
+		set_string(o, "value", c->value);
+	set_string(o, "type", c->type);
+	set_string(o, "description", c->description);
+	if (c->version)
+		json_object_set_new(o, "version", json_integer(c->version));
+	set_string(o, "tier", c->tier);
+	return o;
+}
+
+static const char *outcome_name(enum outcome o)
+{
+	return o == OUTCOME_OK ? "ok" : o == OUTCOME_FAILED ? "failed"
+				 : "not attempted";
+}
+
+/* One object per key: the state at TIME flat (the first round's fields,
+ * for scripts), then action, changes, at_time, now and, for restore, the
+ * outcome. */
+static json_t *json_row(const struct restore_run *r, const struct key_state *k)
+{
+	json_t *o = json_object();
+	set_string(o, "name", k->target);
+	json_t *at = state_at_time(r, k);
+	const char *flat[] = { "value", "type", "description", "version", "key_id",
+			       "tier", "data_type", "allowed_pattern", "event_time" };
+	for (size_t i = 0; i < sizeof(flat) / sizeof(flat[0]); i++)
+		if (json_object_get(at, flat[i]))
+			json_object_set(o, flat[i], json_object_get(at, flat[i]));
+	json_object_set_new(o, "deleted", json_boolean(k->deleted || k->prune));
+	json_object_set_new(o, "changed", json_boolean(k->action != ACTION_NONE));
+	set_string(o, "action", action_name(k));
+	json_t *changes = json_array();
+	for (size_t i = 0; i < sizeof(change_names) / sizeof(change_names[0]); i++)
+		if (k->changes & change_names[i].bit)
+			json_array_append_new(changes, json_string(change_names[i].name));
+	json_object_set_new(o, "changes", changes);
+	json_object_set_new(o, "at_time", at);
+	json_object_set_new(o, "now", state_now(r, k));
+	if (r->opts->apply && k->action != ACTION_NONE &&
+	    k->action != ACTION_UNKNOWN) {
+		set_string(o, "outcome", outcome_name(k->outcome));
+		if (k->outcome == OUTCOME_FAILED) {
+			char line[ERR_LINE_MAX];
+			set_string(o, "reason", err_line(&k->err, line, sizeof(line)));
+		}
+	}
+	return o;
+}
+
 static void print_json(struct restore_run *r, struct key_state **rows,
 		       size_t n)
 {
 	json_t *arr = json_array();
-	for (size_t i = 0; i < n; i++) {
-		struct key_state *k = rows[i];
-		const struct ssm_parameter *p = &k->rec.param;
-		char when[32];
-		time_format_iso(k->entries[k->winner].event_time, when);
-		json_t *o = json_object();
-		set_string(o, "name", k->target);
-		if (!k->deleted && (!is_secure(k) || r->opts->show_secure))
-			set_string(o, "value", k->value);
-		set_string(o, "type", p->type);
-		set_string(o, "description", p->description);
-		json_object_set_new(o, "deleted", json_boolean(k->deleted));
-		set_string(o, "event_time", when);
-		if (p->version)
-			json_object_set_new(o, "version", json_integer(p->version));
-		set_string(o, "key_id", p->key_id);
-		set_string(o, "tier", p->tier);
-		set_string(o, "data_type", p->data_type);
-		set_string(o, "allowed_pattern", p->allowed_pattern);
-		json_object_set_new(o, "changed",
-				    json_boolean(k->action != ACTION_NONE));
-		set_string(o, "action", action_name(k->action));
-		json_array_append_new(arr, o);
-	}
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, json_row(r, rows[i]));
 	char *text = json_dumps(arr, JSON_INDENT(2) | JSON_ENSURE_ASCII);
 	if (!text)
 		die(EXIT_FAILURE_RUN, "out of memory (or a value is not UTF-8)");
 	puts(text);
+	explicit_bzero(text, strlen(text));
 	free(text);
 	json_decref(arr);
 }
 
-static size_t report_failures(struct restore_run *r)
+static void report_failures(struct restore_run *r)
 {
-	size_t failed = 0;
 	for (size_t i = 0; i < r->n_keys; i++) {
 		struct key_state *k = &r->keys[i];
 		if (!k->failed)
 			continue;
 		char line[ERR_LINE_MAX];
-		escape_fprintf(stderr, "%s: %s: not %s: %s\n", progname(),
+		escape_fprintf(stderr, "%s: %s: %s: %s\n", progname(),
 			k->target ? k->target : k->key,
-			r->opts->apply ? "restored" : "read",
+			k->outcome == OUTCOME_FAILED ? "not restored" : "not read",
 			err_line(&k->err, line, sizeof(line)));
-		failed++;
 	}
-	return failed;
+	for (size_t i = 0; i < r->n_keys; i++) {
+		struct key_state *k = &r->keys[i];
+		if (k->action != ACTION_UNKNOWN)
+			continue;
+		char last[32] = "none";
+		if (k->has_last_known)
+			time_format_iso(k->last_known_time, last);
+		fprintf(stderr, "%s: %s: its value at TIME was not captured (a gap "
+				"in the backup; last captured value: %s)\n",
+			progname(), k->target, last);
+	}
+}
+
+struct tally {
+	size_t created, updated, deleted, failed, unread, unknown, not_attempted;
+};
+
+static struct tally count_outcomes(const struct restore_run *r)
+{
+	struct tally t = { 0 };
+	for (size_t i = 0; i < r->n_keys; i++) {
+		const struct key_state *k = &r->keys[i];
+		if (k->action == ACTION_UNKNOWN)
+			t.unknown++;
+		else if (k->failed && k->outcome != OUTCOME_FAILED)
+			t.unread++;
+		else if (k->outcome == OUTCOME_FAILED)
+			t.failed++;
+		else if (k->outcome == OUTCOME_NOT_ATTEMPTED)
+			t.not_attempted++;
+		else if (k->outcome == OUTCOME_OK)
+			*(k->action == ACTION_CREATE ? &t.created
+			  : k->action == ACTION_UPDATE ? &t.updated : &t.deleted) += 1;
+	}
+	return t;
+}
+
+/* One line with the true counts, whenever something was not done. */
+static void print_summary(const struct restore_run *r)
+{
+	struct tally t = count_outcomes(r);
+	if (!t.failed && !t.unread && !t.unknown && !t.not_attempted)
+		return;
+	if (r->opts->apply)
+		fprintf(stderr, "%s: written: %zu created, %zu updated, %zu deleted; "
+				"failed %zu; not read %zu; not captured %zu; not "
+				"attempted %zu%s\n",
+			progname(), t.created, t.updated, t.deleted, t.failed, t.unread,
+			t.unknown, t.not_attempted,
+			t.failed || t.unread || t.not_attempted
+				? ": run the same command again to finish" : "");
+	else
+		fprintf(stderr, "%s: the preview is incomplete: %zu parameters not "
+				"read, %zu not captured at TIME\n",
+			progname(), t.unread, t.unknown);
+	if (t.unknown)
+		fprintf(stderr, "%s: --use-last-known restores the last value "
+				"captured before each gap\n", progname());
 }
 
 static void print_results(struct restore_run *r)
@@ -1065,8 +1489,10 @@ static void print_results(struct restore_run *r)
 	struct key_state **rows = shown_rows(r, &n);
 	if (r->opts->common.output == CLI_OUTPUT_JSON)
 		print_json(r, rows, n);
+	else if (r->opts->diff && n)
+		print_diff_table(r, rows, n);
 	else
-		print_table(r, rows, n);
+		print_classic_table(r, rows, n);
 	if (n == 0)
 		log_msg(LOG_INFO, "nothing to %s at %s",
 			r->opts->apply ? "restore" : "change", r->opts->path);
@@ -1079,19 +1505,39 @@ static void release_run(struct restore_run *r)
 {
 	for (size_t i = 0; i < r->n_keys; i++) {
 		struct key_state *k = &r->keys[i];
-		free(k->entries);
+		free(k->key);
+		change_entry_release(&k->win);
 		record_release(&k->rec);
 		if (k->value)
-			memset(k->value, 0, strlen(k->value));
+			explicit_bzero(k->value, strlen(k->value));
 		free(k->value);
 		free(k->target);
 	}
 	free(r->keys);
-	free(r->unbounded);
-	s3_version_list_release(&r->listing);
+	free(r->pending);
+	scope_release(&r->scope);
+	free(r->prefix);
 	ssm_parameter_list_release(&r->current);
 	free(r->bucket);
 	aws_ctx_release(&r->ctx);
+}
+
+static bool any_not_done(const struct restore_run *r)
+{
+	for (size_t i = 0; i < r->n_keys; i++)
+		if (r->keys[i].failed || r->keys[i].action == ACTION_UNKNOWN)
+			return true;
+	return false;
+}
+
+/* A full disk or a closed pipe is a failure to say, not a success. */
+static bool results_written(void)
+{
+	if (fflush(stdout) == 0 && !ferror(stdout))
+		return true;
+	fprintf(stderr, "%s: the results could not be written to standard "
+			"output: %s\n", progname(), strerror(errno ? errno : EIO));
+	return false;
 }
 
 static int run(struct restore_opts *o)
@@ -1099,60 +1545,42 @@ static int run(struct restore_opts *o)
 	struct restore_run r = { .opts = o };
 	struct err e = { 0 };
 	const char *bucket_source = NULL;
+	r.prefix = cli_key_prefix(&o->common, o->usage);
 	cli_aws_init(&r.ctx, &o->common);
 	r.bucket = cli_find_bucket(&r.ctx, &o->common, &bucket_source, &e);
 	if (!r.bucket)
 		die_err(&e);
 	log_msg(LOG_INFO, "bucket %s (from %s)", r.bucket, bucket_source);
 
-	read_format_marker(&r);
-	read_backfill_runs(&r);
-	if (s3_list_versions(&r.ctx, r.bucket, o->path, &r.listing, &e) < 0)
-		die_err(&e);
-	bool key_mode;
-	char *prefix = scope_prefix(o, &r.listing, &key_mode);
-	size_t n_late = 0;
-	char **late = read_late_index(&r, prefix, &n_late);
-	group_keys(&r, prefix, key_mode, late, n_late);
-	log_msg(LOG_INFO, "%s %s: %zu keys, %zu versions listed",
-		key_mode ? "key" : "path", prefix, r.n_keys, r.listing.n);
-
+	scan_scope(&r);
+	log_msg(LOG_INFO, "%s %s: %zu keys", r.scope.key_mode ? "key" : "path",
+		r.scope.prefix, r.n_keys);
 	for (size_t i = 0; i < r.n_keys; i++)
-		plan_key(&r, &r.keys[i]);
-	fetch_tags_of_contested(&r);
-	fetch_objects(&r);
-	fetch_tags_of_chosen(&r);
-	settle_winners(&r);
+		r.keys[i].target = target_name(&r, &r.keys[i]);
+	check_targets(&r);
+	describe_current(&r);
+	r.described = r.current.n;
+	plan_fetches(&r);
+	fetch_bodies(&r);
+	fetch_winner_tags(&r);
 	fetch_extras(&r);
-	for (size_t i = 0; i < r.n_keys; i++)
-		r.keys[i].target = target_name(&r, &r.keys[i], prefix, key_mode);
 	read_current_values(&r);
-	read_current_metadata(&r);
 	decide_actions(&r);
 
 	if (o->apply) {
+		mark_not_attempted(&r);
 		apply_puts(&r);
 		apply_deletes(&r);
 	}
 	print_results(&r);
-	size_t failed = report_failures(&r);
-	if (failed && o->apply)
-		fprintf(stderr,
-			"%s: %zu of %zu parameters not restored, the others "
-			"were; run the same command again to finish\n",
-			progname(), failed, r.n_keys);
-	else if (failed)
-		fprintf(stderr, "%s: %zu of %zu parameters could not be read; "
-				"the preview is incomplete\n",
-			progname(), failed, r.n_keys);
-	for (size_t i = 0; i < n_late; i++)
-		free(late[i]);
-	free(late);
-	free(prefix);
+	bool written = results_written();
+	report_failures(&r);
+	print_summary(&r);
+	int rc = any_not_done(&r) || !written ? EXIT_FAILURE_RUN : EXIT_OK;
 	release_run(&r);
 	free((char *)o->path);
 	free((char *)o->to);
-	return failed ? EXIT_FAILURE_RUN : EXIT_OK;
+	return rc;
 }
 
 int cmd_preview(int argc, char **argv)

@@ -19,6 +19,7 @@
 #include "lib/cli.h"
 #include "lib/escape.h"
 #include "lib/exitcode.h"
+#include "lib/org.h"
 #include "lib/record.h"
 #include "lib/s3.h"
 #include "lib/sts.h"
@@ -28,16 +29,21 @@
 
 static const char usage[] =
 	"usage: ssmbak stack NAME COMMAND [-p KEY=VALUE]... [--tags KEY=VALUE]...\n"
-	"                    [--code-bucket BUCKET] [--delete-bucket [--force]]\n"
+	"                    [--code-bucket BUCKET] [--role-arn ARN] [--yes]\n"
+	"                    [--org-units OU,... --regions REGION,...]\n"
+	"                    [--delete-bucket [--force]]\n"
 	"                    [-r REGION] [--profile NAME] [-v]\n"
+	"       ssmbak stack template\n"
 	"       ssmbak-stack NAME COMMAND [OPTIONS]\n"
 	"\n"
 	"Deploy the ssmbak backup pipeline (CloudFormation stack NAME) with this\n"
 	"binary as its Lambda, or show what it is.\n"
 	"\n"
 	"Commands:\n"
-	"  create       upload this binary, create the stack and wait for it\n"
-	"  update       deploy this binary and the template it carries, and wait\n"
+	"  create       upload this binary, create the stack and wait for it; with\n"
+	"               --org-units, a StackSet for every account of those OUs\n"
+	"  diff         what update would change (a change set, then deleted)\n"
+	"  update       show that change set, ask, deploy it and wait\n"
 	"  delete       delete the stack; the bucket stays unless --delete-bucket\n"
 	"  status       the stack's status\n"
 	"  events       the stack's events, oldest first\n"
@@ -45,15 +51,23 @@ static const char usage[] =
 	"  bucketname   the backup bucket's name\n"
 	"  lambdaname   the backup Lambda's name\n"
 	"  region       the stack's region\n"
+	"  template     print the CloudFormation template (no NAME)\n"
 	"\n"
 	"  -p, --parameters KEY=VALUE  a template parameter (repeat for more):\n"
-	"                       RetentionDays, ObjectLockDays, KmsKeyArn,\n"
-	"                       BucketEncryption, WriterPrincipalArns (default on\n"
-	"                       create: you), LogLevel, LogRetentionDays,\n"
-	"                       AlarmTopicArn, LegacyParameters\n"
+	"                       RetentionDays, ObjectLockDays, KmsKeyArn, LogLevel,\n"
+	"                       LogRetentionDays, AlarmTopicArn, LegacyParameters,\n"
+	"                       Encryption, WriterPrincipalArns (default on create:\n"
+	"                       you), ExistingBucket, ReplicaBucketArn, MemorySize,\n"
+	"                       ... (see 'ssmbak stack template')\n"
 	"      --tags KEY=VALUE  a tag for the stack and its resources (repeat)\n"
 	"      --code-bucket BUCKET  where the Lambda's zip goes (default:\n"
 	"                       ssmbak-deploy-ACCOUNT-REGION, created if missing)\n"
+	"      --role-arn ARN   the IAM role CloudFormation acts as (create, diff,\n"
+	"                       update); the stack keeps using it\n"
+	"      --yes            update: deploy without asking (for scripts)\n"
+	"      --org-units OU,...  create: deploy to every account of these\n"
+	"                       organizational units (a StackSet, new accounts too)\n"
+	"      --regions REGION,...  with --org-units: the regions to deploy to\n"
 	"      --delete-bucket  delete: also delete the backup bucket; refused while\n"
 	"                       it holds backups\n"
 	"      --force          with --delete-bucket: delete the backups too\n"
@@ -65,8 +79,18 @@ static const char usage[] =
 	"  -h, --help           show this help\n"
 	"\n"
 	"Exit status: 0 ok, 1 the stack failed or rolled back (or an AWS call\n"
-	"failed), 2 usage error or a binary Lambda cannot run, 3 configuration\n"
-	"error.\n";
+	"failed, or update was declined), 2 usage error, a binary Lambda cannot\n"
+	"run, or update without --yes where it cannot ask, 3 configuration error.\n";
+
+/* Printed before the template by `ssmbak stack template`. */
+static const char template_header[] =
+	"# The CloudFormation template of ssmbak, as 'ssmbak stack NAME create'\n"
+	"# deploys it. To deploy it another way (the console, StackSets,\n"
+	"# Terraform's aws_cloudformation_stack): zip the static ssmbak binary as an\n"
+	"# executable file named bootstrap, upload it to S3 in the stack's region,\n"
+	"# and give CodeBucket and CodeKey (and Architecture for arm64). Every other\n"
+	"# parameter has a default; each is described under Parameters. The stack\n"
+	"# names IAM roles: it needs CAPABILITY_NAMED_IAM.\n";
 
 /* Seconds between two looks at a stack that is still moving. */
 #define POLL_SECONDS 2
@@ -79,14 +103,28 @@ extern const char ssmbak_template_start[];
 extern const char ssmbak_template_end[];
 
 enum action {
-	ACT_CREATE, ACT_UPDATE, ACT_DELETE, ACT_STATUS, ACT_EVENTS,
-	ACT_OUTPUTS, ACT_BUCKETNAME, ACT_LAMBDANAME, ACT_REGION,
+	ACT_CREATE, ACT_DIFF, ACT_UPDATE, ACT_DELETE, ACT_STATUS, ACT_EVENTS,
+	ACT_OUTPUTS, ACT_BUCKETNAME, ACT_LAMBDANAME, ACT_REGION, ACT_TEMPLATE,
 };
 
 static const char *const action_names[] = {
-	"create", "update", "delete", "status", "events", "outputs",
-	"bucketname", "lambdaname", "region",
+	"create", "diff", "update", "delete", "status", "events", "outputs",
+	"bucketname", "lambdaname", "region", "template",
 };
+
+/* --org-units ou-a,ou-b: the items, split at commas. */
+struct name_list {
+	char **items;
+	size_t n;
+};
+
+static void name_list_release(struct name_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->items[i]);
+	free(l->items);
+	memset(l, 0, sizeof(*l));
+}
 
 struct stack_opts {
 	struct cli_common common;
@@ -96,6 +134,10 @@ struct stack_opts {
 	struct cfn_pairs tags;
 	bool have_tags;
 	const char *code_bucket;
+	const char *role_arn;
+	bool yes;
+	struct name_list org_units;
+	struct name_list regions;
 	bool delete_bucket;
 	bool force;
 };
@@ -162,10 +204,71 @@ static void add_pair(struct cfn_pairs *l, const char *arg, const char *what)
 	free(key);
 }
 
+/* OUs (ou-xxxx-yyyyyyyy, or the root r-xxxx) or regions, comma-separated;
+ * each checked with ok. */
+static void split_list(const char *arg, struct name_list *l, const char *what,
+		       bool (*ok)(const char *))
+{
+	char *copy = xstrdup(arg);
+	char *save = NULL;
+	for (char *item = strtok_r(copy, ",", &save); item;
+	     item = strtok_r(NULL, ",", &save)) {
+		if (!ok(item))
+			cli_usage_error(usage, "'%s' is not %s", item, what);
+		l->items = xrealloc(l->items, (l->n + 1) * sizeof(*l->items));
+		l->items[l->n++] = xstrdup(item);
+	}
+	free(copy);
+	if (!l->n)
+		cli_usage_error(usage, "'%s' names no %s", arg, what);
+}
+
+static bool all_of(const char *s, const char *set, size_t min, size_t max)
+{
+	size_t n = strlen(s);
+	return n >= min && n <= max && strspn(s, set) == n;
+}
+
+/* https://docs.aws.amazon.com/organizations/latest/APIReference/API_OrganizationalUnit.html:
+ * ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}; a root r-[0-9a-z]{4,32}. */
+static bool ou_id_ok(const char *s)
+{
+	static const char alnum[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+	if (strncmp(s, "r-", 2) == 0)
+		return all_of(s + 2, alnum, 4, 32);
+	if (strncmp(s, "ou-", 3) != 0)
+		return false;
+	const char *dash = strchr(s + 3, '-');
+	if (!dash)
+		return false;
+	char first[40];
+	size_t n = (size_t)(dash - (s + 3));
+	if (n >= sizeof(first))
+		return false;
+	memcpy(first, s + 3, n);
+	first[n] = '\0';
+	return all_of(first, alnum, 4, 32) && all_of(dash + 1, alnum, 8, 32);
+}
+
+/* us-east-1, eu-central-2, us-gov-west-1 */
+static bool region_ok(const char *s)
+{
+	return all_of(s, "abcdefghijklmnopqrstuvwxyz0123456789-", 9, 25) &&
+	       strchr(s, '-') && s[strlen(s) - 1] >= '0' && s[strlen(s) - 1] <= '9';
+}
+
+/* arn:PARTITION:iam::ACCOUNT:role/NAME */
+static bool role_arn_ok(const char *s)
+{
+	return strncmp(s, "arn:aws", 7) == 0 && strstr(s, ":iam::") &&
+	       strstr(s, ":role/") && s[strlen(s) - 1] != '/';
+}
+
 static void parse_args(int argc, char **argv, struct stack_opts *o)
 {
 	enum { OPT_TAGS = CLI_OPT_FIRST_FREE, OPT_CODE_BUCKET,
-	       OPT_DELETE_BUCKET, OPT_FORCE };
+	       OPT_DELETE_BUCKET, OPT_FORCE, OPT_ROLE_ARN, OPT_YES,
+	       OPT_ORG_UNITS, OPT_REGIONS };
 	static const struct option longopts[] = {
 		{ "region", required_argument, NULL, 'r' },
 		{ "profile", required_argument, NULL, CLI_OPT_PROFILE },
@@ -177,6 +280,10 @@ static void parse_args(int argc, char **argv, struct stack_opts *o)
 		{ "code-bucket", required_argument, NULL, OPT_CODE_BUCKET },
 		{ "delete-bucket", no_argument, NULL, OPT_DELETE_BUCKET },
 		{ "force", no_argument, NULL, OPT_FORCE },
+		{ "role-arn", required_argument, NULL, OPT_ROLE_ARN },
+		{ "yes", no_argument, NULL, OPT_YES },
+		{ "org-units", required_argument, NULL, OPT_ORG_UNITS },
+		{ "regions", required_argument, NULL, OPT_REGIONS },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -198,7 +305,30 @@ static void parse_args(int argc, char **argv, struct stack_opts *o)
 			break;
 		case OPT_DELETE_BUCKET: o->delete_bucket = true; break;
 		case OPT_FORCE: o->force = true; break;
+		case OPT_ROLE_ARN:
+			if (!role_arn_ok(optarg))
+				cli_usage_error(usage, "'%s' is not an IAM role ARN "
+						       "(arn:aws:iam::ACCOUNT:role/NAME)",
+						optarg);
+			o->role_arn = optarg;
+			break;
+		case OPT_YES: o->yes = true; break;
+		case OPT_ORG_UNITS:
+			split_list(optarg, &o->org_units, "an organizational unit "
+					   "id (ou-...) or root id (r-...)", ou_id_ok);
+			break;
+		case OPT_REGIONS:
+			split_list(optarg, &o->regions, "a region", region_ok);
+			break;
 		}
+	}
+	if (argc - optind == 1 && strcmp(argv[optind], "template") == 0) {
+		o->action = ACT_TEMPLATE;
+		if (o->parameters.n || o->have_tags || o->code_bucket ||
+		    o->role_arn || o->yes || o->org_units.n || o->regions.n ||
+		    o->delete_bucket)
+			cli_usage_error(usage, "template takes no options");
+		return;
 	}
 	if (argc - optind < 2)
 		cli_usage_error(usage, argc - optind == 0
@@ -220,10 +350,36 @@ static void parse_args(int argc, char **argv, struct stack_opts *o)
 	if (i == n)
 		cli_usage_error(usage, "unknown command '%s'", verb);
 	o->action = (enum action)i;
-	bool writes = o->action == ACT_CREATE || o->action == ACT_UPDATE;
-	if (!writes && (o->parameters.n || o->have_tags || o->code_bucket))
-		cli_usage_error(usage, "--parameters, --tags and --code-bucket "
-				       "go with create or update");
+	if (o->action == ACT_TEMPLATE)
+		cli_usage_error(usage, "template takes no NAME: 'ssmbak stack "
+				       "template'");
+	bool writes = o->action == ACT_CREATE || o->action == ACT_UPDATE ||
+		      o->action == ACT_DIFF;
+	if (!writes && (o->parameters.n || o->have_tags || o->code_bucket ||
+			o->role_arn))
+		cli_usage_error(usage, "--parameters, --tags, --code-bucket and "
+				       "--role-arn go with create, diff or update");
+	if (o->yes && o->action != ACT_UPDATE)
+		cli_usage_error(usage, "--yes goes with update");
+	if ((o->org_units.n || o->regions.n) && o->action != ACT_CREATE)
+		cli_usage_error(usage, "--org-units and --regions go with create "
+				       "(status and delete find the StackSet on their "
+				       "own)");
+	if (o->org_units.n && o->code_bucket)
+		cli_usage_error(usage, "--code-bucket names one bucket, in one region; "
+				       "--org-units uses ssmbak-deploy-ACCOUNT-REGION "
+				       "in each region of --regions");
+	if (o->org_units.n != 0 && o->regions.n == 0)
+		cli_usage_error(usage, "--org-units needs --regions");
+	if (o->regions.n != 0 && o->org_units.n == 0)
+		cli_usage_error(usage, "--regions goes with --org-units");
+	/* update asks before it changes anything; where it cannot ask, it
+	 * refuses before it uploads or creates anything. */
+	if (o->action == ACT_UPDATE && !o->yes && !isatty(STDIN_FILENO))
+		die(EXIT_USAGE, "update asks before it changes stack '%s', and its "
+				"input is not a terminal: review the changes with "
+				"'ssmbak stack %s diff', then run update with --yes",
+		    o->name, o->name);
 	if (o->action != ACT_DELETE && o->delete_bucket)
 		cli_usage_error(usage, "--delete-bucket goes with delete");
 	if (o->force && !o->delete_bucket)
@@ -368,6 +524,10 @@ static void deploy_code(struct stack_run *r, struct code *out)
 		die(EXIT_USAGE, "this binary cannot be the Lambda: %s", why);
 
 	struct err e = { 0 };
+	/* A context of another region (an organization's) has not asked yet. */
+	if (!r->ctx.bucket_owner &&
+	    sts_expect_bucket_owner(&r->ctx, r->o->common.bucket_owner, &e) < 0)
+		die_err(&e);
 	if (r->o->code_bucket) {
 		out->bucket = xstrdup(r->o->code_bucket);
 	} else {
@@ -547,41 +707,11 @@ static const char *output_or_die(const struct cfn_stack *s, const char *key)
 	return v;
 }
 
-/* FORMAT.md, "The format marker": written by the stack when missing. */
-static void ensure_format_marker(struct stack_run *r, const char *bucket)
-{
-	struct aws_call call;
-	struct err e = { 0 };
-	if (s3_prepare_get_object(&r->ctx, &call, bucket, RECORD_FORMAT_MARKER,
-				  NULL) < 0)
-		die(EXIT_FAILURE_RUN, "out of memory");
-	int rc = aws_perform_one(&r->ctx, &call, &e);
-	aws_call_release(&call);
-	if (rc == 0)
-		return;
-	if (e.http_status != 404)
-		die_err(&e);
-	char *body = xasprintf("{\"format\": %d, \"max_delay_seconds\": %d, "
-			       "\"since\": %lld}",
-			       RECORD_FORMAT, RECORD_MAX_DELAY_SECONDS,
-			       (long long)time(NULL));
-	if (s3_prepare_put_object(&r->ctx, &call, bucket, RECORD_FORMAT_MARKER,
-				  body, strlen(body), NULL, NULL) < 0)
-		die(EXIT_FAILURE_RUN, "out of memory");
-	rc = aws_perform_one(&r->ctx, &call, &e);
-	aws_call_release(&call);
-	free(body);
-	if (rc < 0)
-		die_err(&e);
-	log_msg(LOG_INFO, "wrote s3://%s/%s", bucket, RECORD_FORMAT_MARKER);
-}
-
 static void print_summary(struct stack_run *r, const char *status)
 {
 	struct cfn_stack s;
 	describe_or_die(r, &s);
 	const char *bucket = output_or_die(&s, "BucketName");
-	ensure_format_marker(r, bucket);
 	printf("\nStack %s: %s\n", s.name, status);
 	printf("  Lambda     %s\n", output_or_die(&s, "LambdaName"));
 	printf("  bucket     %s\n", bucket);
@@ -624,7 +754,7 @@ static int finish(struct stack_run *r, const char *stack_id, char *baseline,
 
 /* The bucket policy lets only the Lambda and WriterPrincipalArns write
  * (template.yaml). Unless told otherwise, whoever creates the stack is a
- * writer: it writes the format marker now, and backfills later. */
+ * writer: it backfills and reindexes later. */
 static void default_writers(struct stack_run *r)
 {
 	if (cfn_pairs_get(&r->o->parameters, "WriterPrincipalArns"))
@@ -643,7 +773,7 @@ static void default_writers(struct stack_run *r)
 	sts_identity_release(&id);
 }
 
-static int stack_create(struct stack_run *r)
+static int create_plain_stack(struct stack_run *r)
 {
 	default_writers(r);
 	struct code code = { 0 };
@@ -651,7 +781,7 @@ static int stack_create(struct stack_run *r)
 	add_code_parameters(&r->o->parameters, &code);
 	struct cfn_stack_input in = {
 		r->o->name, ssmbak_template_start, &r->o->parameters,
-		r->o->have_tags ? &r->o->tags : NULL, true,
+		r->o->have_tags ? &r->o->tags : NULL, true, r->o->role_arn,
 	};
 	char *stack_id = NULL;
 	struct err e = { 0 };
@@ -670,28 +800,316 @@ static int stack_create(struct stack_run *r)
 	return rc;
 }
 
-static int stack_update(struct stack_run *r)
+/* --- an organization: the central stack and a StackSet ---
+ * https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/stacksets-orgs-manage-auto-deployment.html */
+
+/* Organizations answers in us-east-1 only (its one endpoint). */
+static void describe_organization(struct stack_run *r, struct org_organization *org)
 {
+	struct aws_ctx ctx = { 0 };
+	struct aws_options opts = { "us-east-1", r->o->common.profile };
+	struct err e = { 0 };
+	if (aws_ctx_init(&ctx, &opts, &e) < 0)
+		die_err(&e);
+	if (org_describe_organization(&ctx, org, &e) < 0) {
+		if (strcmp(e.code, "AWSOrganizationsNotInUseException") == 0)
+			die(EXIT_CONFIG, "this account is in no AWS organization: "
+					 "--org-units deploys to an organization's "
+					 "accounts");
+		die_err(&e);
+	}
+	aws_ctx_release(&ctx);
+}
+
+/* The code bucket of one region lets the organization's accounts read the
+ * code, as CloudFormation in each of them fetches it for CreateFunction.
+ * https://docs.aws.amazon.com/AmazonS3/latest/userguide/example-bucket-policies.html */
+static void share_code_bucket(struct stack_run *r, const struct code *code,
+			      const char *org_id)
+{
+	char *policy = xasprintf(
+		"{\"Version\": \"2012-10-17\", \"Statement\": [{\"Sid\": "
+		"\"SsmbakOrganizationReadsCode\", \"Effect\": \"Allow\", "
+		"\"Principal\": \"*\", \"Action\": \"s3:GetObject\", "
+		"\"Resource\": \"arn:aws:s3:::%s/ssmbak/*\", \"Condition\": "
+		"{\"StringEquals\": {\"aws:PrincipalOrgID\": \"%s\"}}}]}",
+		code->bucket, org_id);
+	struct aws_call call;
+	struct err e = { 0 };
+	if (s3_prepare_bucket_call(&r->ctx, &call, "PUT", "PutBucketPolicy",
+				   code->bucket, "policy") < 0 ||
+	    buf_puts(&call.req.body, policy) < 0)
+		die(EXIT_FAILURE_RUN, "out of memory");
+	int rc = aws_perform_one(&r->ctx, &call, &e);
+	aws_call_release(&call);
+	free(policy);
+	if (rc < 0)
+		die_err(&e);
+}
+
+/* Waits for a StackSet operation; true when it succeeded. */
+static bool wait_operation(struct stack_run *r, const char *operation_id,
+			   const char *what)
+{
+	for (;;) {
+		char *status = NULL, *reason = NULL;
+		struct err e = { 0 };
+		if (cfn_describe_stack_set_operation(&r->ctx, r->o->name, operation_id,
+						     &status, &reason, &e) < 0)
+			die_err(&e);
+		bool moving = strcmp(status, "RUNNING") == 0 ||
+			      strcmp(status, "QUEUED") == 0 ||
+			      strcmp(status, "STOPPING") == 0;
+		if (!moving) {
+			bool ok = strcmp(status, "SUCCEEDED") == 0;
+			printf("StackSet %s: %s: %s%s%s\n", r->o->name, what, status,
+			       reason ? ": " : "", reason ? reason : "");
+			fflush(stdout);
+			free(status);
+			free(reason);
+			return ok;
+		}
+		free(status);
+		free(reason);
+		sleep(POLL_SECONDS);
+	}
+}
+
+/*   111111111111  eu-west-1  CURRENT   SUCCEEDED  ou-ab12-cdef3456 */
+static void print_instances(const struct cfn_stack_instance_list *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		const struct cfn_stack_instance *s = &l->items[i];
+		printf("  %s  %-14s  %-10s  %-9s  %s%s%s\n", s->account, s->region,
+		       s->status ? s->status : "", s->detailed_status ? s->detailed_status : "",
+		       s->ou ? s->ou : "", s->reason ? "  " : "", s->reason ? s->reason : "");
+	}
+}
+
+/* Every instance CURRENT. */
+static bool instances_current(const struct cfn_stack_instance_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (!l->items[i].status || strcmp(l->items[i].status, "CURRENT") != 0)
+			return false;
+	return l->n > 0;
+}
+
+/* The central bucket: the stack NAME of this account and region, whose
+ * bucket policy admits the organization's pipeline roles; or the bucket
+ * given as ExistingBucket. *bucket and *region are set (caller frees). */
+static int central_bucket(struct stack_run *r, const char *org_id, char **bucket,
+			  char **region)
+{
+	const char *existing = cfn_pairs_get(&r->o->parameters, "ExistingBucket");
+	if (existing && *existing) {
+		const char *where = cfn_pairs_get(&r->o->parameters, "BucketRegion");
+		*bucket = xstrdup(existing);
+		*region = xstrdup(where && *where ? where : r->ctx.region);
+		return EXIT_OK;
+	}
+	if (cfn_pairs_set(&r->o->parameters, "OrganizationId", org_id, false) < 0 ||
+	    cfn_pairs_set(&r->o->parameters, "OrgPipelineName", r->o->name, false) < 0)
+		die(EXIT_FAILURE_RUN, "out of memory");
+	int rc = create_plain_stack(r);
+	if (rc != EXIT_OK)
+		return rc;
 	struct cfn_stack s;
 	describe_or_die(r, &s);
-	if (cfn_status_in_progress(s.status))
+	*bucket = xstrdup(output_or_die(&s, "BucketName"));
+	*region = xstrdup(r->ctx.region);
+	/* The members' roles are let use the central bucket's key by its key
+	 * policy; their own IAM policies name it through KmsKeyArn. */
+	const char *key = cfn_pairs_get(&s.outputs, "BucketKeyArn");
+	if (key && *key &&
+	    cfn_pairs_set(&r->o->parameters, "KmsKeyArn", key, false) < 0)
+		die(EXIT_FAILURE_RUN, "out of memory");
+	cfn_stack_release(&s);
+	/* The members' stacks write into it; they neither make it nor admit. */
+	if (cfn_pairs_set(&r->o->parameters, "OrganizationId", "", false) < 0)
+		die(EXIT_FAILURE_RUN, "out of memory");
+	return EXIT_OK;
+}
+
+static int stack_create_org(struct stack_run *r)
+{
+	struct stack_opts *o = r->o;
+	struct org_organization org;
+	describe_organization(r, &org);
+	char *bucket = NULL, *bucket_region = NULL;
+	int rc = central_bucket(r, org.id, &bucket, &bucket_region);
+	if (rc != EXIT_OK) {
+		org_organization_release(&org);
+		return rc;
+	}
+	/* The code, in a bucket of each region the stacks go to. */
+	struct code *codes = xcalloc(o->regions.n, sizeof(*codes));
+	for (size_t i = 0; i < o->regions.n; i++) {
+		struct stack_run there = { o, { 0 } };
+		struct aws_options opts = { o->regions.items[i], o->common.profile };
+		struct err e = { 0 };
+		if (aws_ctx_init(&there.ctx, &opts, &e) < 0)
+			die_err(&e);
+		deploy_code(&there, &codes[i]);
+		share_code_bucket(&there, &codes[i], org.id);
+		aws_ctx_release(&there.ctx);
+	}
+	add_code_parameters(&o->parameters, &codes[0]);
+	if (cfn_pairs_set(&o->parameters, "ExistingBucket", bucket, false) < 0 ||
+	    cfn_pairs_set(&o->parameters, "BucketRegion", bucket_region, false) < 0 ||
+	    cfn_pairs_set(&o->parameters, "BucketOwner", r->ctx.bucket_owner,
+			  false) < 0 ||
+	    cfn_pairs_set(&o->parameters, "OrgPipelineName", o->name, false) < 0)
+		die(EXIT_FAILURE_RUN, "out of memory");
+	struct cfn_stack_input in = {
+		o->name, ssmbak_template_start, &o->parameters,
+		o->have_tags ? &o->tags : NULL, true, NULL,
+	};
+	struct err e = { 0 };
+	if (cfn_create_stack_set(&r->ctx, &in, &e) < 0)
+		die_err(&e);
+	printf("StackSet %s: every account of %zu organizational unit%s, into "
+	       "s3://%s (%s)\n", o->name, o->org_units.n, o->org_units.n == 1 ? "" : "s",
+	       bucket, bucket_region);
+	bool ok = true;
+	for (size_t i = 0; i < o->regions.n; i++) {
+		struct cfn_pairs overrides = { 0 };
+		if (cfn_pairs_set(&overrides, "CodeBucket", codes[i].bucket, false) < 0)
+			die(EXIT_FAILURE_RUN, "out of memory");
+		const char *region = o->regions.items[i];
+		char *operation_id = NULL;
+		if (cfn_create_stack_instances(&r->ctx, o->name,
+					       (const char *const *)o->org_units.items,
+					       o->org_units.n, &region, 1, &overrides,
+					       &operation_id, &e) < 0)
+			die_err(&e);
+		char what[64];
+		snprintf(what, sizeof(what), "deploying to %s", region);
+		ok = wait_operation(r, operation_id, what) && ok;
+		free(operation_id);
+		cfn_pairs_release(&overrides);
+	}
+	struct cfn_stack_instance_list l;
+	bool missing;
+	if (cfn_list_stack_instances(&r->ctx, o->name, &l, &missing, &e) < 0)
+		die_err(&e);
+	print_instances(&l);
+	if (!instances_current(&l) || !ok) {
+		fprintf(stderr, "%s: not every account of the organizational units has "
+				"its pipeline: see the reasons above\n", progname());
+		rc = EXIT_FAILURE_RUN;
+	} else {
+		printf("Every Parameter Store change of those accounts and regions is "
+		       "now backed up\ninto s3://%s, each under ACCOUNT/REGION/; "
+		       "accounts that join the units later too.\n", bucket);
+	}
+	cfn_stack_instance_list_release(&l);
+	for (size_t i = 0; i < o->regions.n; i++)
+		code_release(&codes[i]);
+	free(codes);
+	free(bucket);
+	free(bucket_region);
+	org_organization_release(&org);
+	return rc;
+}
+
+/* The StackSet NAME's instances, if there is such a StackSet: false when
+ * there is none (or the caller may not read StackSets: said with -v). */
+static bool stack_set_instances(struct stack_run *r, struct cfn_stack_instance_list *l)
+{
+	bool missing;
+	struct err e = { 0 };
+	if (cfn_list_stack_instances(&r->ctx, r->o->name, l, &missing, &e) == 0)
+		return true;
+	if (!missing) {
+		char line[ERR_LINE_MAX];
+		log_msg(LOG_INFO, "no StackSet instances: %s",
+			err_line(&e, line, sizeof(line)));
+	}
+	return false;
+}
+
+/* Every instance's stack, then the StackSet. */
+static int delete_stack_set(struct stack_run *r, const struct cfn_stack_instance_list *l)
+{
+	struct name_list ous = { 0 }, regions = { 0 };
+	for (size_t i = 0; i < l->n; i++) {
+		const char *ou = l->items[i].ou, *region = l->items[i].region;
+		bool have_ou = false, have_region = false;
+		for (size_t k = 0; k < ous.n; k++)
+			have_ou |= ou && strcmp(ous.items[k], ou) == 0;
+		for (size_t k = 0; k < regions.n; k++)
+			have_region |= region && strcmp(regions.items[k], region) == 0;
+		if (ou && !have_ou) {
+			ous.items = xrealloc(ous.items, (ous.n + 1) * sizeof(char *));
+			ous.items[ous.n++] = xstrdup(ou);
+		}
+		if (region && !have_region) {
+			regions.items = xrealloc(regions.items, (regions.n + 1) * sizeof(char *));
+			regions.items[regions.n++] = xstrdup(region);
+		}
+	}
+	bool ok = true;
+	struct err e = { 0 };
+	if (l->n) {
+		char *operation_id = NULL;
+		if (cfn_delete_stack_instances(&r->ctx, r->o->name,
+					       (const char *const *)ous.items, ous.n,
+					       (const char *const *)regions.items,
+					       regions.n, &operation_id, &e) < 0)
+			die_err(&e);
+		ok = wait_operation(r, operation_id, "deleting every account's stack");
+		free(operation_id);
+	}
+	name_list_release(&ous);
+	name_list_release(&regions);
+	if (!ok)
+		return EXIT_FAILURE_RUN;
+	if (cfn_delete_stack_set(&r->ctx, r->o->name, &e) < 0)
+		die_err(&e);
+	printf("StackSet %s is deleted; the accounts' backups stay in the central "
+	       "bucket.\n", r->o->name);
+	return EXIT_OK;
+}
+
+/* --- change sets: diff and update --- */
+
+/* The stack as update finds it, and what it would deploy: this binary and
+ * template, the parameters given, the rest kept. */
+struct planned_update {
+	struct cfn_stack stack;
+	struct code code;
+	struct cfn_stack_input in;
+};
+
+static void planned_update_release(struct planned_update *p)
+{
+	cfn_stack_release(&p->stack);
+	code_release(&p->code);
+}
+
+static void plan_update(struct stack_run *r, struct planned_update *p)
+{
+	memset(p, 0, sizeof(*p));
+	describe_or_die(r, &p->stack);
+	struct cfn_stack *s = &p->stack;
+	if (cfn_status_in_progress(s->status))
 		die(EXIT_FAILURE_RUN, "stack '%s' is busy (%s): try again when it "
-				      "settles", s.name, s.status);
+				      "settles", s->name, s->status);
 	/* ObjectLockEnabled cannot change on a bucket CloudFormation made: it
 	 * would replace the bucket (and keep the old one, backups and all).
 	 * https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-s3-bucket.html#cfn-s3-bucket-objectlockenabled */
-	const char *lock_was = cfn_pairs_get(&s.parameters, "ObjectLockDays");
+	const char *lock_was = cfn_pairs_get(&s->parameters, "ObjectLockDays");
 	const char *lock_is = cfn_pairs_get(&r->o->parameters, "ObjectLockDays");
 	if (lock_was && lock_is &&
 	    (strtol(lock_was, NULL, 10) == 0) != (strtol(lock_is, NULL, 10) == 0))
 		cli_usage_error(usage, "ObjectLockDays can be turned on or off only "
 				       "when the stack is created (the bucket "
 				       "would be replaced)");
-	struct code code = { 0 };
-	deploy_code(r, &code);
+	deploy_code(r, &p->code);
 	/* What is not given keeps its value. */
-	for (size_t i = 0; i < s.parameters.n; i++) {
-		const char *key = s.parameters.items[i].key;
+	for (size_t i = 0; i < s->parameters.n; i++) {
+		const char *key = s->parameters.items[i].key;
 		if (!cfn_pairs_get(&r->o->parameters, key) &&
 		    template_has_parameter(key) &&
 		    cfn_pairs_set(&r->o->parameters, key, NULL, true) < 0)
@@ -699,39 +1117,167 @@ static int stack_update(struct stack_run *r)
 	}
 	/* A stack made before the writer list: its updater becomes a writer,
 	 * as its creator would have. */
-	if (!cfn_pairs_get(&s.parameters, "WriterPrincipalArns"))
+	if (!cfn_pairs_get(&s->parameters, "WriterPrincipalArns"))
 		default_writers(r);
-	add_code_parameters(&r->o->parameters, &code);
-	struct cfn_stack_input in = {
+	add_code_parameters(&r->o->parameters, &p->code);
+	p->in = (struct cfn_stack_input){
 		r->o->name, ssmbak_template_start, &r->o->parameters,
-		r->o->have_tags ? &r->o->tags : NULL, true,
+		r->o->have_tags ? &r->o->tags : NULL, true, r->o->role_arn,
 	};
-	char *baseline = newest_event(r, s.id);
-	char *stack_id = NULL;
-	bool no_updates;
+}
+
+static bool change_set_pending(const struct cfn_change_set *c)
+{
+	return strcmp(c->status, "CREATE_PENDING") == 0 ||
+	       strcmp(c->status, "CREATE_IN_PROGRESS") == 0;
+}
+
+/* CreateChangeSet, then DescribeChangeSet until it is computed. *id is
+ * the change set's ARN (caller frees). */
+static void make_change_set(struct stack_run *r, const struct planned_update *p,
+			    char **id, struct cfn_change_set *out)
+{
+	char name[64];
+	snprintf(name, sizeof(name), "ssmbak-%lld", (long long)time(NULL));
 	struct err e = { 0 };
-	if (cfn_update_stack(&r->ctx, &in, &stack_id, &no_updates, &e) < 0)
+	if (cfn_create_change_set(&r->ctx, &p->in, name, id, &e) < 0)
 		die_err(&e);
-	int rc = EXIT_OK;
-	if (no_updates) {
-		printf("Stack %s is up to date (%s): nothing to deploy.\n",
-		       s.name, s.status);
-		free(baseline);
-	} else {
-		rc = finish(r, stack_id, baseline, "UPDATE_COMPLETE");
+	log_msg(LOG_INFO, "change set %s", *id);
+	for (;;) {
+		if (cfn_describe_change_set(&r->ctx, *id, out, &e) < 0)
+			die_err(&e);
+		if (!change_set_pending(out))
+			return;
+		cfn_change_set_release(out);
+		sleep(POLL_SECONDS);
 	}
-	free(stack_id);
-	code_release(&code);
-	cfn_stack_release(&s);
+}
+
+static void drop_change_set(struct stack_run *r, const char *id)
+{
+	struct err e = { 0 };
+	if (cfn_delete_change_set(&r->ctx, id, &e) < 0)
+		die_err(&e);
+}
+
+/* One line a resource:
+ *   Modify  Function  AWS::Lambda::Function  Code, Environment
+ *   Modify  Bucket    AWS::S3::Bucket        ObjectLockEnabled  (replaced)
+ *   Add     Alarm     AWS::CloudWatch::Alarm */
+static void print_changes(const struct cfn_stack *s,
+			  const struct cfn_change_set *c)
+{
+	int id_width = 0, type_width = 0;
+	for (size_t i = 0; i < c->n; i++) {
+		int a = (int)strlen(c->changes[i].logical_id);
+		int b = c->changes[i].type ? (int)strlen(c->changes[i].type) : 0;
+		id_width = a > id_width ? a : id_width;
+		type_width = b > type_width ? b : type_width;
+	}
+	printf("Changes to stack %s:\n", s->name);
+	for (size_t i = 0; i < c->n; i++) {
+		const struct cfn_change *ch = &c->changes[i];
+		bool more = ch->properties.n || (ch->replacement &&
+						 strcmp(ch->replacement, "False") != 0);
+		printf("  %-6s  %-*s  %-*s", ch->action, id_width, ch->logical_id,
+		       more ? type_width : 0, ch->type ? ch->type : "");
+		for (size_t k = 0; k < ch->properties.n; k++)
+			printf("%s%s", k ? ", " : "  ", ch->properties.items[k].key);
+		if (ch->replacement && strcmp(ch->replacement, "True") == 0)
+			printf("  (replaced)");
+		else if (ch->replacement && strcmp(ch->replacement, "Conditional") == 0)
+			printf("  (may be replaced)");
+		printf("\n");
+	}
+	if (!c->n)
+		printf("  no resource changes (parameters or tags only)\n");
+	fflush(stdout);
+}
+
+/* Prints the change set; false when there is nothing to do (the change set
+ * is then gone already). A change set that failed otherwise ends ssmbak. */
+static bool review_change_set(struct stack_run *r, struct planned_update *p,
+			      const char *id, struct cfn_change_set *c)
+{
+	if (cfn_change_set_is_empty_failure(c)) {
+		drop_change_set(r, id);
+		printf("Stack %s is up to date (%s): nothing to deploy.\n",
+		       p->stack.name, p->stack.status);
+		return false;
+	}
+	if (strcmp(c->status, "CREATE_COMPLETE") != 0) {
+		drop_change_set(r, id);
+		die(EXIT_FAILURE_RUN, "the change set of stack '%s' failed (%s): %s",
+		    p->stack.name, c->status,
+		    c->status_reason ? c->status_reason : "no reason given");
+	}
+	print_changes(&p->stack, c);
+	return true;
+}
+
+/* y or yes on the terminal; anything else, or end of input, is no. */
+static bool confirm(const char *stack)
+{
+	fprintf(stderr, "Deploy these changes to stack %s? [y/N] ", stack);
+	fflush(stderr);
+	char answer[16] = "";
+	if (!fgets(answer, sizeof(answer), stdin))
+		return false;
+	answer[strcspn(answer, "\r\n")] = '\0';
+	return strcmp(answer, "y") == 0 || strcmp(answer, "Y") == 0 ||
+	       strcmp(answer, "yes") == 0;
+}
+
+static int stack_diff(struct stack_run *r)
+{
+	struct planned_update p;
+	plan_update(r, &p);
+	char *id = NULL;
+	struct cfn_change_set c;
+	make_change_set(r, &p, &id, &c);
+	if (review_change_set(r, &p, id, &c))
+		drop_change_set(r, id);
+	cfn_change_set_release(&c);
+	free(id);
+	planned_update_release(&p);
+	return EXIT_OK;
+}
+
+static int stack_update(struct stack_run *r)
+{
+	struct planned_update p;
+	plan_update(r, &p);
+	char *id = NULL;
+	struct cfn_change_set c;
+	make_change_set(r, &p, &id, &c);
+	int rc = EXIT_OK;
+	if (!review_change_set(r, &p, id, &c)) {
+		/* up to date */
+	} else if (!r->o->yes && !confirm(p.stack.name)) {
+		drop_change_set(r, id);
+		fprintf(stderr, "%s: not deployed: stack %s is unchanged\n",
+			progname(), p.stack.name);
+		rc = EXIT_FAILURE_RUN;
+	} else {
+		char *baseline = newest_event(r, p.stack.id);
+		struct err e = { 0 };
+		if (cfn_execute_change_set(&r->ctx, id, &e) < 0)
+			die_err(&e);
+		rc = finish(r, p.stack.id, baseline, "UPDATE_COMPLETE");
+	}
+	cfn_change_set_release(&c);
+	free(id);
+	planned_update_release(&p);
 	return rc;
 }
 
-/* Versions that are backups: anything but the format marker. */
+/* Versions that are backups: anything but ssmbak's own bookkeeping. */
 static size_t count_backups(const struct s3_version_list *l)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < l->n; i++)
-		n += strcmp(l->items[i].key, RECORD_FORMAT_MARKER) != 0;
+		n += strncmp(l->items[i].key, RECORD_PREFIX,
+			     strlen(RECORD_PREFIX)) != 0;
 	return n;
 }
 
@@ -788,6 +1334,22 @@ static int delete_bucket(struct stack_run *r, const char *bucket,
 
 static int stack_delete(struct stack_run *r)
 {
+	struct cfn_stack_instance_list instances;
+	if (stack_set_instances(r, &instances)) {
+		int rc = delete_stack_set(r, &instances);
+		cfn_stack_instance_list_release(&instances);
+		bool missing;
+		struct cfn_stack central;
+		struct err e = { 0 };
+		if (rc != EXIT_OK)
+			return rc;
+		if (cfn_describe_stack(&r->ctx, r->o->name, &central, &missing, &e) < 0) {
+			if (missing)
+				return EXIT_OK; /* the central bucket was someone else's */
+			die_err(&e);
+		}
+		cfn_stack_release(&central);
+	}
 	struct cfn_stack s;
 	describe_or_die(r, &s);
 	char *bucket = NULL;
@@ -837,15 +1399,40 @@ static int stack_delete(struct stack_run *r)
 
 /* --- reading --- */
 
+/* The stack's status, and the StackSet's instances when NAME is also an
+ * organization's StackSet (whose central stack may be elsewhere). */
+static int stack_status(struct stack_run *r)
+{
+	struct cfn_stack_instance_list instances;
+	bool is_set = stack_set_instances(r, &instances);
+	struct cfn_stack s;
+	bool missing;
+	struct err e = { 0 };
+	if (cfn_describe_stack(&r->ctx, r->o->name, &s, &missing, &e) == 0) {
+		escape_fprintf(stdout, "%s%s%s\n", s.status, s.status_reason ? "  " : "",
+		       s.status_reason ? s.status_reason : "");
+		cfn_stack_release(&s);
+	} else if (!missing) {
+		die_err(&e);
+	} else if (!is_set) {
+		die(EXIT_FAILURE_RUN, "no stack '%s' in %s", r->o->name, r->ctx.region);
+	}
+	if (is_set) {
+		printf("StackSet %s: %zu stack instance%s\n", r->o->name, instances.n,
+		       instances.n == 1 ? "" : "s");
+		print_instances(&instances);
+		cfn_stack_instance_list_release(&instances);
+	}
+	return EXIT_OK;
+}
+
 static int stack_show(struct stack_run *r)
 {
+	if (r->o->action == ACT_STATUS)
+		return stack_status(r);
 	struct cfn_stack s;
 	describe_or_die(r, &s);
 	switch (r->o->action) {
-	case ACT_STATUS:
-		escape_fprintf(stdout, "%s%s%s\n", s.status, s.status_reason ? "  " : "",
-		       s.status_reason ? s.status_reason : "");
-		break;
 	case ACT_OUTPUTS: {
 		int width = 0;
 		for (size_t i = 0; i < s.outputs.n; i++)
@@ -887,11 +1474,19 @@ int cmd_stack(int argc, char **argv)
 	static struct stack_opts o;
 	memset(&o, 0, sizeof(o));
 	parse_args(argc, argv, &o);
+	if (o.action == ACT_TEMPLATE) {
+		fputs(template_header, stdout);
+		fputs(ssmbak_template_start, stdout);
+		return EXIT_OK;
+	}
 	struct stack_run r = { &o, { 0 } };
 	cli_aws_init(&r.ctx, &o.common);
 	int rc;
 	switch (o.action) {
-	case ACT_CREATE: rc = stack_create(&r); break;
+	case ACT_CREATE:
+		rc = o.org_units.n ? stack_create_org(&r) : create_plain_stack(&r);
+		break;
+	case ACT_DIFF: rc = stack_diff(&r); break;
 	case ACT_UPDATE: rc = stack_update(&r); break;
 	case ACT_DELETE: rc = stack_delete(&r); break;
 	default: rc = stack_show(&r); break;
@@ -899,5 +1494,7 @@ int cmd_stack(int argc, char **argv)
 	aws_ctx_release(&r.ctx);
 	cfn_pairs_release(&o.parameters);
 	cfn_pairs_release(&o.tags);
+	name_list_release(&o.org_units);
+	name_list_release(&o.regions);
 	return rc;
 }

@@ -30,6 +30,10 @@ const struct aws_service aws_logs = { "logs", "logs", "CloudWatch Logs",
 				      "CLOUDWATCH_LOGS", AWS_PROTOCOL_JSON };
 const struct aws_service aws_events = { "events", "events", "EventBridge",
 					"EVENTBRIDGE", AWS_PROTOCOL_JSON };
+const struct aws_service aws_organizations = {
+	"organizations", "organizations", "Organizations", "ORGANIZATIONS",
+	AWS_PROTOCOL_JSON
+};
 
 int aws_headers_add(struct aws_headers *h, const char *name, const char *value)
 {
@@ -215,12 +219,14 @@ int aws_ctx_init(struct aws_ctx *ctx, const struct aws_options *opts,
 	}
 	ctx->creds = creds_chain_new(&cfg, ctx->profile, opts->profile != NULL,
 				     ctx->region, ctx->endpoint_url, e);
+	if (!ctx->creds || !(ctx->http = http_client_new(e)) ||
+	    http_client_configure_retries(
+		    ctx->http,
+		    config_get(&cfg, profile ? profile : "default", "retry_mode"),
+		    config_get(&cfg, profile ? profile : "default", "max_attempts"),
+		    e) < 0)
+		goto fail_cfg;
 	config_release(&cfg);
-	if (!ctx->creds)
-		goto fail;
-	ctx->http = http_client_new(e);
-	if (!ctx->http)
-		goto fail;
 	return 0;
 fail_cfg:
 	config_release(&cfg);
@@ -246,6 +252,32 @@ static char *trimmed_endpoint(const char *url)
 	while (len && url[len - 1] == '/')
 		len--;
 	return strndup(url, len);
+}
+
+int aws_request_set_target(struct aws_request *req, const char *endpoint,
+			   const char *path)
+{
+	const char *authority = strstr(endpoint, "://");
+	authority = authority ? authority + 3 : endpoint;
+	const char *prefix = authority + strcspn(authority, "/?#");
+	size_t prefix_len = strcspn(prefix, "?#");
+	/* aws_endpoint trimmed the trailing slashes already. */
+	while (prefix_len && prefix[prefix_len - 1] == '/')
+		prefix_len--;
+	free(req->origin);
+	free(req->path);
+	req->path = NULL;
+	req->origin = strndup(endpoint, (size_t)(prefix - endpoint));
+	if (!req->origin)
+		return -1;
+	if (prefix_len == 0)
+		req->path = strdup(path);
+	else if (strcmp(path, "/") == 0)
+		req->path = strndup(prefix, prefix_len);
+	else if (asprintf(&req->path, "%.*s%s", (int)prefix_len, prefix,
+			  path) < 0)
+		req->path = NULL;
+	return req->path ? 0 : -1;
 }
 
 char *aws_endpoint(const struct aws_ctx *ctx, const struct aws_service *svc,

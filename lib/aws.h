@@ -27,7 +27,7 @@ struct aws_service {
 };
 
 extern const struct aws_service aws_s3, aws_ssm, aws_sts, aws_cloudformation,
-	aws_sqs, aws_lambda, aws_logs, aws_events;
+	aws_sqs, aws_lambda, aws_logs, aws_events, aws_organizations;
 
 struct aws_credentials {
 	char *access_key_id;
@@ -115,6 +115,14 @@ void aws_ctx_release(struct aws_ctx *ctx);
  * use path-style addressing. Returns NULL when out of memory. */
 char *aws_endpoint(const struct aws_ctx *ctx, const struct aws_service *svc,
 		   bool *custom);
+
+/* Sets req's origin and path from an endpoint (what aws_endpoint gave)
+ * and the operation's path ("/" or "/BUCKET/KEY", already encoded). An
+ * endpoint's own path is a prefix of every request's path, and is signed
+ * with it, as botocore joins them: "http://h/pre" + "/" is "/pre",
+ * + "/b/k" is "/pre/b/k". -1 when out of memory. */
+int aws_request_set_target(struct aws_request *req, const char *endpoint,
+			   const char *path);
 
 /* Percent-encodes for a URL path (keep_slash) or a query component. */
 char *aws_uri_encode(const char *s, bool keep_slash);

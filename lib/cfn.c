@@ -125,9 +125,11 @@ static int prepare(struct aws_ctx *ctx, struct aws_call *call,
 {
 	bool custom;
 	aws_call_init(call, &aws_cloudformation, action, "POST");
-	call->req.origin = aws_endpoint(ctx, &aws_cloudformation, &custom);
-	call->req.path = strdup("/");
-	if (!call->req.origin || !call->req.path ||
+	char *endpoint = aws_endpoint(ctx, &aws_cloudformation, &custom);
+	int target = endpoint ? aws_request_set_target(&call->req, endpoint, "/")
+			      : -1;
+	free(endpoint);
+	if (target < 0 ||
 	    buf_printf(&call->req.body, "Action=%s&Version=" CFN_VERSION,
 		       action) < 0 ||
 	    aws_headers_add(&call->req.headers, "Content-Type",
@@ -153,8 +155,10 @@ static int put_stack_input(struct buf *b, const struct cfn_stack_input *in)
 	if (put_param(b, "StackName", in->name) < 0 ||
 	    put_param(b, "TemplateBody", in->template_body) < 0)
 		return -1;
-	if (in->capability_iam &&
-	    put_member(b, "Capabilities", 0, NULL, "CAPABILITY_IAM") < 0)
+	if (in->capability_named_iam &&
+	    put_member(b, "Capabilities", 0, NULL, "CAPABILITY_NAMED_IAM") < 0)
+		return -1;
+	if (in->role_arn && put_param(b, "RoleARN", in->role_arn) < 0)
 		return -1;
 	for (size_t i = 0; in->parameters && i < in->parameters->n; i++) {
 		const struct cfn_pair *p = &in->parameters->items[i];
@@ -425,5 +429,451 @@ int cfn_describe_events(struct aws_ctx *ctx, const char *name,
 		aws_call_release(&call);
 	} while (rc == 0 && token && !first_page);
 	free(token);
+	return rc;
+}
+
+/* --- change sets --- */
+
+static void change_release(struct cfn_change *c)
+{
+	free(c->action);
+	free(c->logical_id);
+	free(c->physical_id);
+	free(c->type);
+	free(c->replacement);
+	cfn_pairs_release(&c->properties);
+}
+
+void cfn_change_set_release(struct cfn_change_set *c)
+{
+	free(c->id);
+	free(c->status);
+	free(c->status_reason);
+	free(c->execution_status);
+	for (size_t i = 0; i < c->n; i++)
+		change_release(&c->changes[i]);
+	free(c->changes);
+	memset(c, 0, sizeof(*c));
+}
+
+/* The reason CreateChangeSet's change set fails with when nothing changes:
+ * "The submitted information didn't contain changes. Submit different
+ * information to create a change set." (and "No updates are to be
+ * performed." for some changes of only parameters). */
+bool cfn_change_set_is_empty_failure(const struct cfn_change_set *c)
+{
+	return c->status && strcmp(c->status, "FAILED") == 0 && c->status_reason &&
+	       (strstr(c->status_reason, "didn't contain changes") ||
+		strstr(c->status_reason, "No updates are to be performed"));
+}
+
+/* One <member> of Changes: Type Resource, ResourceChange {...}. */
+static int read_change(struct xml_node *m, struct cfn_change *c)
+{
+	struct xml_node *rc = xml_child(m, "ResourceChange");
+	if (!rc)
+		return 0;
+	c->action = xml_child_text(rc, "Action");
+	c->logical_id = xml_child_text(rc, "LogicalResourceId");
+	c->physical_id = xml_child_text(rc, "PhysicalResourceId");
+	c->type = xml_child_text(rc, "ResourceType");
+	c->replacement = xml_child_text(rc, "Replacement");
+	if (c->physical_id && !*c->physical_id) {
+		free(c->physical_id);
+		c->physical_id = NULL;
+	}
+	struct xml_node *details = xml_child(rc, "Details");
+	for (struct xml_node *d = details ? xml_child(details, "member") : NULL; d;
+	     d = xml_next(d, "member")) {
+		struct xml_node *target = xml_child(d, "Target");
+		char *name = target ? xml_child_text(target, "Name") : NULL;
+		char *recreation = target ? xml_child_text(target, "RequiresRecreation")
+					  : NULL;
+		int rc2 = name ? cfn_pairs_set(&c->properties, name,
+					       recreation ? recreation : "", false)
+			       : 0;
+		free(name);
+		free(recreation);
+		if (rc2 < 0)
+			return -1;
+	}
+	return c->action && c->logical_id ? 0 : -1;
+}
+
+int cfn_parse_change_set(const char *xml, size_t len, struct cfn_change_set *out,
+			 struct err *e)
+{
+	memset(out, 0, sizeof(*out));
+	struct xml_doc *doc = xml_parse(xml, len);
+	struct xml_node *result = xml_find(xml_root(doc), "DescribeChangeSetResult");
+	if (!result) {
+		xml_free(doc);
+		err_set(e, ERR_PARSE, "no DescribeChangeSetResult in the answer");
+		return -1;
+	}
+	out->id = xml_child_text(result, "ChangeSetId");
+	out->status = xml_child_text(result, "Status");
+	out->status_reason = xml_child_text(result, "StatusReason");
+	out->execution_status = xml_child_text(result, "ExecutionStatus");
+	int rc = out->status ? 0 : -1;
+	if (rc < 0)
+		err_set(e, ERR_PARSE, "a change set without a Status");
+	struct xml_node *changes = xml_child(result, "Changes");
+	size_t cap = 0;
+	for (struct xml_node *m = changes ? xml_child(changes, "member") : NULL;
+	     m && rc == 0; m = xml_next(m, "member")) {
+		if (out->n == cap) {
+			cap = cap ? cap * 2 : 16;
+			struct cfn_change *items = realloc(out->changes,
+							   cap * sizeof(*items));
+			if (!items) {
+				err_set(e, ERR_NOMEM, "out of memory");
+				rc = -1;
+				break;
+			}
+			out->changes = items;
+		}
+		struct cfn_change *c = &out->changes[out->n++];
+		memset(c, 0, sizeof(*c));
+		if (read_change(m, c) < 0) {
+			err_set(e, ERR_PARSE, "a change without Action or LogicalResourceId");
+			rc = -1;
+		}
+	}
+	xml_free(doc);
+	if (rc < 0)
+		cfn_change_set_release(out);
+	return rc;
+}
+
+int cfn_create_change_set(struct aws_ctx *ctx, const struct cfn_stack_input *in,
+			  const char *change_set, char **id, struct err *e)
+{
+	struct aws_call call;
+	int rc = -1;
+	*id = NULL;
+	if (prepare(ctx, &call, "CreateChangeSet") < 0 ||
+	    put_stack_input(&call.req.body, in) < 0 ||
+	    put_param(&call.req.body, "ChangeSetName", change_set) < 0 ||
+	    put_param(&call.req.body, "ChangeSetType", "UPDATE") < 0) {
+		err_set(e, ERR_NOMEM, "out of memory");
+	} else if (aws_perform_one(ctx, &call, e) == 0) {
+		char found[2048] = "";
+		struct xml_doc *doc = xml_parse(buf_str(&call.resp.body),
+						call.resp.body.len);
+		xml_copy_first(doc, "Id", found, sizeof(found));
+		xml_free(doc);
+		if (!*found) {
+			err_set(e, ERR_PARSE, "no Id in the answer");
+			err_context(e, aws_cloudformation.label, "CreateChangeSet");
+		} else if (!(*id = strdup(found))) {
+			err_set(e, ERR_NOMEM, "out of memory");
+		} else {
+			rc = 0;
+		}
+	}
+	aws_call_release(&call);
+	return rc;
+}
+
+int cfn_describe_change_set(struct aws_ctx *ctx, const char *id,
+			    struct cfn_change_set *out, struct err *e)
+{
+	struct aws_call call;
+	int rc = -1;
+	memset(out, 0, sizeof(*out));
+	if (prepare(ctx, &call, "DescribeChangeSet") < 0 ||
+	    put_param(&call.req.body, "ChangeSetName", id) < 0) {
+		err_set(e, ERR_NOMEM, "out of memory");
+	} else if (aws_perform_one(ctx, &call, e) == 0) {
+		rc = cfn_parse_change_set(buf_str(&call.resp.body),
+					  call.resp.body.len, out, e);
+		if (rc < 0)
+			err_context(e, aws_cloudformation.label, "DescribeChangeSet");
+	}
+	aws_call_release(&call);
+	return rc;
+}
+
+static int change_set_call(struct aws_ctx *ctx, const char *action,
+			   const char *id, struct err *e)
+{
+	struct aws_call call;
+	int rc = -1;
+	if (prepare(ctx, &call, action) < 0 ||
+	    put_param(&call.req.body, "ChangeSetName", id) < 0)
+		err_set(e, ERR_NOMEM, "out of memory");
+	else
+		rc = aws_perform_one(ctx, &call, e);
+	aws_call_release(&call);
+	return rc;
+}
+
+int cfn_execute_change_set(struct aws_ctx *ctx, const char *id, struct err *e)
+{
+	return change_set_call(ctx, "ExecuteChangeSet", id, e);
+}
+
+int cfn_delete_change_set(struct aws_ctx *ctx, const char *id, struct err *e)
+{
+	return change_set_call(ctx, "DeleteChangeSet", id, e);
+}
+
+/* --- StackSets --- */
+
+void cfn_stack_instance_list_release(struct cfn_stack_instance_list *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		struct cfn_stack_instance *s = &l->items[i];
+		free(s->account);
+		free(s->region);
+		free(s->ou);
+		free(s->status);
+		free(s->detailed_status);
+		free(s->reason);
+		free(s->stack_id);
+	}
+	free(l->items);
+	memset(l, 0, sizeof(*l));
+}
+
+static bool stack_set_missing(const struct err *e)
+{
+	return strcmp(e->code, "StackSetNotFoundException") == 0;
+}
+
+int cfn_create_stack_set(struct aws_ctx *ctx, const struct cfn_stack_input *in,
+			 struct err *e)
+{
+	struct aws_call call;
+	int rc = -1;
+	struct buf *b = &call.req.body;
+	if (prepare(ctx, &call, "CreateStackSet") < 0 ||
+	    put_param(b, "StackSetName", in->name) < 0 ||
+	    put_param(b, "TemplateBody", in->template_body) < 0 ||
+	    put_param(b, "PermissionModel", "SERVICE_MANAGED") < 0 ||
+	    put_param(b, "AutoDeployment.Enabled", "true") < 0 ||
+	    put_param(b, "AutoDeployment.RetainStacksOnAccountRemoval", "false") < 0 ||
+	    (in->capability_named_iam &&
+	     put_member(b, "Capabilities", 0, NULL, "CAPABILITY_NAMED_IAM") < 0)) {
+		err_set(e, ERR_NOMEM, "out of memory");
+		goto done;
+	}
+	for (size_t i = 0; in->parameters && i < in->parameters->n; i++) {
+		const struct cfn_pair *p = &in->parameters->items[i];
+		if (put_member(b, "Parameters", i, "ParameterKey", p->key) < 0 ||
+		    put_member(b, "Parameters", i, "ParameterValue",
+			       p->value ? p->value : "") < 0) {
+			err_set(e, ERR_NOMEM, "out of memory");
+			goto done;
+		}
+	}
+	for (size_t i = 0; in->tags && i < in->tags->n; i++)
+		if (put_member(b, "Tags", i, "Key", in->tags->items[i].key) < 0 ||
+		    put_member(b, "Tags", i, "Value", in->tags->items[i].value) < 0) {
+			err_set(e, ERR_NOMEM, "out of memory");
+			goto done;
+		}
+	rc = aws_perform_one(ctx, &call, e);
+done:
+	aws_call_release(&call);
+	return rc;
+}
+
+static int put_targets(struct buf *b, const char *const *ous, size_t n_ous,
+		       const char *const *regions, size_t n_regions)
+{
+	for (size_t i = 0; i < n_ous; i++)
+		if (put_member(b, "DeploymentTargets.OrganizationalUnitIds", i, NULL,
+			       ous[i]) < 0)
+			return -1;
+	for (size_t i = 0; i < n_regions; i++)
+		if (put_member(b, "Regions", i, NULL, regions[i]) < 0)
+			return -1;
+	return 0;
+}
+
+static int operation_call(struct aws_ctx *ctx, struct aws_call *call,
+			  const char *action, char **operation_id, struct err *e)
+{
+	*operation_id = NULL;
+	if (aws_perform_one(ctx, call, e) < 0)
+		return -1;
+	char id[256] = "";
+	struct xml_doc *doc = xml_parse(buf_str(&call->resp.body), call->resp.body.len);
+	xml_copy_first(doc, "OperationId", id, sizeof(id));
+	xml_free(doc);
+	if (!*id) {
+		err_set(e, ERR_PARSE, "no OperationId in the answer");
+		err_context(e, aws_cloudformation.label, action);
+		return -1;
+	}
+	if (!(*operation_id = strdup(id))) {
+		err_set(e, ERR_NOMEM, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+int cfn_create_stack_instances(struct aws_ctx *ctx, const char *name,
+			       const char *const *ous, size_t n_ous,
+			       const char *const *regions, size_t n_regions,
+			       const struct cfn_pairs *overrides,
+			       char **operation_id, struct err *e)
+{
+	struct aws_call call;
+	int rc = -1;
+	*operation_id = NULL;
+	struct buf *b = &call.req.body;
+	bool ok = prepare(ctx, &call, "CreateStackInstances") == 0 &&
+		  put_param(b, "StackSetName", name) == 0 &&
+		  put_targets(b, ous, n_ous, regions, n_regions) == 0;
+	for (size_t i = 0; ok && overrides && i < overrides->n; i++)
+		ok = put_member(b, "ParameterOverrides", i, "ParameterKey",
+				overrides->items[i].key) == 0 &&
+		     put_member(b, "ParameterOverrides", i, "ParameterValue",
+				overrides->items[i].value) == 0;
+	if (!ok)
+		err_set(e, ERR_NOMEM, "out of memory");
+	else
+		rc = operation_call(ctx, &call, "CreateStackInstances", operation_id, e);
+	aws_call_release(&call);
+	return rc;
+}
+
+int cfn_delete_stack_instances(struct aws_ctx *ctx, const char *name,
+			       const char *const *ous, size_t n_ous,
+			       const char *const *regions, size_t n_regions,
+			       char **operation_id, struct err *e)
+{
+	struct aws_call call;
+	int rc = -1;
+	*operation_id = NULL;
+	if (prepare(ctx, &call, "DeleteStackInstances") < 0 ||
+	    put_param(&call.req.body, "StackSetName", name) < 0 ||
+	    put_targets(&call.req.body, ous, n_ous, regions, n_regions) < 0 ||
+	    put_param(&call.req.body, "RetainStacks", "false") < 0)
+		err_set(e, ERR_NOMEM, "out of memory");
+	else
+		rc = operation_call(ctx, &call, "DeleteStackInstances", operation_id, e);
+	aws_call_release(&call);
+	return rc;
+}
+
+int cfn_describe_stack_set_operation(struct aws_ctx *ctx, const char *name,
+				     const char *operation_id, char **status,
+				     char **reason, struct err *e)
+{
+	struct aws_call call;
+	int rc = -1;
+	*status = *reason = NULL;
+	if (prepare(ctx, &call, "DescribeStackSetOperation") < 0 ||
+	    put_param(&call.req.body, "StackSetName", name) < 0 ||
+	    put_param(&call.req.body, "OperationId", operation_id) < 0) {
+		err_set(e, ERR_NOMEM, "out of memory");
+	} else if (aws_perform_one(ctx, &call, e) == 0) {
+		struct xml_doc *doc = xml_parse(buf_str(&call.resp.body),
+						call.resp.body.len);
+		struct xml_node *op = xml_find(xml_root(doc), "StackSetOperation");
+		*status = op ? xml_child_text(op, "Status") : NULL;
+		*reason = op ? xml_child_text(op, "StatusReason") : NULL;
+		xml_free(doc);
+		if (*status) {
+			rc = 0;
+		} else {
+			err_set(e, ERR_PARSE, "no StackSetOperation Status in the answer");
+			err_context(e, aws_cloudformation.label,
+				    "DescribeStackSetOperation");
+		}
+	}
+	aws_call_release(&call);
+	return rc;
+}
+
+int cfn_parse_stack_instances(const char *xml, size_t len,
+			      struct cfn_stack_instance_list *out,
+			      char **next_token, struct err *e)
+{
+	*next_token = NULL;
+	struct xml_doc *doc = xml_parse(xml, len);
+	struct xml_node *result = xml_find(xml_root(doc), "ListStackInstancesResult");
+	if (!result) {
+		xml_free(doc);
+		err_set(e, ERR_PARSE, "no ListStackInstancesResult in the answer");
+		return -1;
+	}
+	struct xml_node *summaries = xml_child(result, "Summaries");
+	for (struct xml_node *m = summaries ? xml_child(summaries, "member") : NULL;
+	     m; m = xml_next(m, "member")) {
+		struct cfn_stack_instance *items =
+			realloc(out->items, (out->n + 1) * sizeof(*items));
+		if (!items) {
+			xml_free(doc);
+			err_set(e, ERR_NOMEM, "out of memory");
+			return -1;
+		}
+		out->items = items;
+		struct cfn_stack_instance *s = &out->items[out->n++];
+		s->account = xml_child_text(m, "Account");
+		s->region = xml_child_text(m, "Region");
+		s->ou = xml_child_text(m, "OrganizationalUnitId");
+		s->status = xml_child_text(m, "Status");
+		struct xml_node *detail = xml_child(m, "StackInstanceStatus");
+		s->detailed_status = detail ? xml_child_text(detail, "DetailedStatus")
+					    : NULL;
+		s->reason = xml_child_text(m, "StatusReason");
+		s->stack_id = xml_child_text(m, "StackId");
+	}
+	*next_token = xml_child_text(result, "NextToken");
+	if (*next_token && !**next_token) {
+		free(*next_token);
+		*next_token = NULL;
+	}
+	xml_free(doc);
+	return 0;
+}
+
+int cfn_list_stack_instances(struct aws_ctx *ctx, const char *name,
+			     struct cfn_stack_instance_list *out, bool *missing,
+			     struct err *e)
+{
+	*missing = false;
+	memset(out, 0, sizeof(*out));
+	char *token = NULL;
+	int rc;
+	do {
+		struct aws_call call;
+		rc = -1;
+		if (prepare(ctx, &call, "ListStackInstances") < 0 ||
+		    put_param(&call.req.body, "StackSetName", name) < 0 ||
+		    (token && put_param(&call.req.body, "NextToken", token) < 0)) {
+			err_set(e, ERR_NOMEM, "out of memory");
+		} else if (aws_perform_one(ctx, &call, e) == 0) {
+			free(token);
+			token = NULL;
+			rc = cfn_parse_stack_instances(buf_str(&call.resp.body),
+						       call.resp.body.len, out,
+						       &token, e);
+		} else {
+			*missing = stack_set_missing(e);
+		}
+		aws_call_release(&call);
+	} while (rc == 0 && token);
+	free(token);
+	if (rc < 0)
+		cfn_stack_instance_list_release(out);
+	return rc;
+}
+
+int cfn_delete_stack_set(struct aws_ctx *ctx, const char *name, struct err *e)
+{
+	struct aws_call call;
+	int rc = -1;
+	if (prepare(ctx, &call, "DeleteStackSet") < 0 ||
+	    put_param(&call.req.body, "StackSetName", name) < 0)
+		err_set(e, ERR_NOMEM, "out of memory");
+	else
+		rc = aws_perform_one(ctx, &call, e);
+	aws_call_release(&call);
 	return rc;
 }

@@ -60,13 +60,14 @@ struct cfn_event_list {
 
 void cfn_event_list_release(struct cfn_event_list *l);
 
-/* What CreateStack and UpdateStack take. */
+/* What CreateStack, UpdateStack and CreateChangeSet take. */
 struct cfn_stack_input {
 	const char *name;
 	const char *template_body;
 	const struct cfn_pairs *parameters;
 	const struct cfn_pairs *tags; /* NULL: update keeps the stack's tags */
-	bool capability_iam;          /* CAPABILITY_IAM: the stack makes roles */
+	bool capability_named_iam;    /* the stack makes roles, some named */
+	const char *role_arn;         /* RoleARN: CloudFormation's service role, or NULL */
 };
 
 /* *stack_id is set (caller frees) on success. */
@@ -91,7 +92,94 @@ int cfn_describe_events(struct aws_ctx *ctx, const char *name,
 			const char *stop_at, bool first_page,
 			struct cfn_event_list *out, struct err *e);
 
+/* --- change sets ---
+ * https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-updating-stacks-changesets.html */
+
+struct cfn_change {
+	char *action;      /* Add, Modify, Remove */
+	char *logical_id;
+	char *physical_id; /* NULL for Add */
+	char *type;
+	char *replacement; /* Modify: True, False, Conditional; else NULL */
+	struct cfn_pairs properties; /* Modify: property name -> RequiresRecreation */
+};
+
+struct cfn_change_set {
+	char *id;
+	char *status;           /* CREATE_PENDING, CREATE_IN_PROGRESS, CREATE_COMPLETE, FAILED */
+	char *status_reason;    /* NULL when none */
+	char *execution_status; /* AVAILABLE, UNAVAILABLE, EXECUTE_COMPLETE, ... */
+	struct cfn_change *changes;
+	size_t n;
+};
+
+void cfn_change_set_release(struct cfn_change_set *c);
+
+/* An UPDATE change set named change_set of the stack in->name; *id is set
+ * (caller frees). */
+int cfn_create_change_set(struct aws_ctx *ctx, const struct cfn_stack_input *in,
+			  const char *change_set, char **id, struct err *e);
+/* One page of changes is all a change set of ssmbak's template has
+ * (fewer than the 100 a page holds). */
+int cfn_describe_change_set(struct aws_ctx *ctx, const char *id,
+			    struct cfn_change_set *out, struct err *e);
+int cfn_execute_change_set(struct aws_ctx *ctx, const char *id, struct err *e);
+int cfn_delete_change_set(struct aws_ctx *ctx, const char *id, struct err *e);
+/* Whether a FAILED change set failed only because nothing would change. */
+bool cfn_change_set_is_empty_failure(const struct cfn_change_set *c);
+
+/* --- StackSets with service-managed permissions (an organization) ---
+ * https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/stacksets-orgs-manage-auto-deployment.html */
+
+struct cfn_stack_instance {
+	char *account;
+	char *region;
+	char *ou;
+	char *status;          /* CURRENT, OUTDATED, INOPERABLE */
+	char *detailed_status; /* PENDING, RUNNING, SUCCEEDED, FAILED, ... */
+	char *reason;          /* NULL when none */
+	char *stack_id;        /* NULL before the stack exists */
+};
+
+struct cfn_stack_instance_list {
+	struct cfn_stack_instance *items;
+	size_t n;
+};
+
+void cfn_stack_instance_list_release(struct cfn_stack_instance_list *l);
+
+/* A StackSet deploying to organizational units, with automatic deployment
+ * to accounts that join them; *missing says "no such StackSet". */
+int cfn_create_stack_set(struct aws_ctx *ctx, const struct cfn_stack_input *in,
+			 struct err *e);
+/* One operation: stacks for every account of the OUs in the regions, with
+ * overrides of the StackSet's parameters (NULL: none). *operation_id is
+ * set (caller frees). */
+int cfn_create_stack_instances(struct aws_ctx *ctx, const char *name,
+			       const char *const *ous, size_t n_ous,
+			       const char *const *regions, size_t n_regions,
+			       const struct cfn_pairs *overrides,
+			       char **operation_id, struct err *e);
+int cfn_delete_stack_instances(struct aws_ctx *ctx, const char *name,
+			       const char *const *ous, size_t n_ous,
+			       const char *const *regions, size_t n_regions,
+			       char **operation_id, struct err *e);
+/* *status: RUNNING, SUCCEEDED, FAILED, STOPPED, QUEUED, STOPPING; *reason
+ * NULL when none (caller frees both). */
+int cfn_describe_stack_set_operation(struct aws_ctx *ctx, const char *name,
+				     const char *operation_id, char **status,
+				     char **reason, struct err *e);
+int cfn_list_stack_instances(struct aws_ctx *ctx, const char *name,
+			     struct cfn_stack_instance_list *out, bool *missing,
+			     struct err *e);
+int cfn_delete_stack_set(struct aws_ctx *ctx, const char *name, struct err *e);
+
 /* Answer decoders, exposed for tests. */
+int cfn_parse_stack_instances(const char *xml, size_t len,
+			      struct cfn_stack_instance_list *out,
+			      char **next_token, struct err *e);
+int cfn_parse_change_set(const char *xml, size_t len, struct cfn_change_set *out,
+			 struct err *e);
 int cfn_parse_stack(const char *xml, size_t len, struct cfn_stack *out,
 		    struct err *e);
 int cfn_parse_events(const char *xml, size_t len, const char *stop_at,

@@ -7,11 +7,13 @@
 
 #include <jansson.h>
 
+#include "changes.h"
 #include "escape.h"
 #include "exitcode.h"
 #include "s3.h"
 #include "ssm.h"
 #include "sts.h"
+#include "ssm_name.h"
 #include "util.h"
 
 void cli_usage_error(const char *usage, const char *fmt, ...)
@@ -24,6 +26,16 @@ void cli_usage_error(const char *usage, const char *fmt, ...)
 	va_end(ap);
 	(void)usage;
 	exit(EXIT_USAGE);
+}
+
+const char *cli_shown_arg(const char *arg)
+{
+	static char shown[100];
+	const size_t keep = 80;
+	if (escape_controls(shown, keep + 1, arg) > keep)
+		snprintf(shown + strlen(shown), sizeof(shown) - strlen(shown),
+			 "...");
+	return shown;
 }
 
 bool cli_common_option(int opt, const char *arg, struct cli_common *c,
@@ -61,6 +73,9 @@ bool cli_common_option(int opt, const char *arg, struct cli_common *c,
 					"--output must be table or json, not '%s'",
 					arg);
 		return true;
+	case CLI_OPT_KEY_PREFIX:
+		c->key_prefix = arg;
+		return true;
 	case 'v':
 		c->verbose++;
 		return true;
@@ -75,6 +90,28 @@ bool cli_common_option(int opt, const char *arg, struct cli_common *c,
 	default:
 		return false;
 	}
+}
+
+char *cli_path_argument(const char *path, const char *usage)
+{
+	const char *why = ssm_name_problem(path, SSM_NAME_PATH, NULL);
+	if (!*path)
+		cli_usage_error(usage, "PATH is empty; give a key like /app/db/url "
+				       "or a path like /app/");
+	if (why)
+		cli_usage_error(usage, "PATH '%s' %s", cli_shown_arg(path), why);
+	return xasprintf("%s%s", path[0] == '/' ? "" : "/", path);
+}
+
+char *cli_key_prefix(const struct cli_common *c, const char *usage)
+{
+	const char *given = c->key_prefix ? c->key_prefix : getenv("SSMBAK_KEY_PREFIX");
+	char *prefix = changes_normalize_prefix(given);
+	if (!prefix)
+		cli_usage_error(usage, "key prefix '%s' has an empty level or a "
+				"character other than letters, digits, _ . - /",
+				given);
+	return prefix;
 }
 
 void cli_aws_init(struct aws_ctx *ctx, const struct cli_common *c)
@@ -118,15 +155,21 @@ static char *bucket_of_only_stack(struct aws_ctx *ctx, struct err *e,
 	const char *only = NULL;
 	size_t stacks = 0;
 	struct buf names = BUF_INIT;
+	const size_t prefix_len = strlen(SSMBAK_STACK_PARAMETER_PREFIX);
+	const size_t suffix_len = strlen("/bucket");
 	for (size_t i = 0; rc == 0 && i < found.n; i++) {
 		const char *name = found.items[i].name;
 		size_t len = strlen(name);
-		if (len > 7 && strcmp(name + len - 7, "/bucket") == 0) {
+		/* The answer is not trusted to hold only names under the path
+		 * asked for: PREFIX + STACK + /bucket, STACK not empty. */
+		if (len > prefix_len + suffix_len &&
+		    strncmp(name, SSMBAK_STACK_PARAMETER_PREFIX, prefix_len) == 0 &&
+		    strcmp(name + len - suffix_len, "/bucket") == 0) {
 			stacks++;
 			only = name;
 			buf_printf(&names, "%s%.*s", stacks > 1 ? ", " : "",
-				   (int)(len - 7 - strlen(SSMBAK_STACK_PARAMETER_PREFIX)),
-				   name + strlen(SSMBAK_STACK_PARAMETER_PREFIX));
+				   (int)(len - suffix_len - prefix_len),
+				   name + prefix_len);
 		}
 	}
 	*found_any = stacks > 0;

@@ -18,6 +18,7 @@ struct cli_common {
 	const char *bucket_owner; /* --bucket-owner ACCOUNT, or NULL */
 	int verbose;
 	enum cli_output output;
+	const char *key_prefix; /* --key-prefix, NULL: SSMBAK_KEY_PREFIX or none */
 };
 
 enum {
@@ -25,6 +26,7 @@ enum {
 	CLI_OPT_STACK,
 	CLI_OPT_OUTPUT,
 	CLI_OPT_BUCKET_OWNER,
+	CLI_OPT_KEY_PREFIX,
 	CLI_OPT_FIRST_FREE, /* commands number their own long options from here */
 };
 
@@ -38,6 +40,9 @@ enum {
 	{ "verbose", no_argument, NULL, 'v' }, \
 	{ "help", no_argument, NULL, 'h' }
 #define CLI_COMMON_SHORT_OPTIONS "r:b:vh"
+/* For the commands that read or write backups (FORMAT.md, "Key prefix"). */
+#define CLI_KEY_PREFIX_OPTION \
+	{ "key-prefix", required_argument, NULL, CLI_OPT_KEY_PREFIX }
 
 /* Handles one getopt result if it is a common option: returns true. -h
  * prints usage to stdout and exits 0; an unknown option or a missing
@@ -47,6 +52,19 @@ bool cli_common_option(int opt, const char *arg, struct cli_common *c,
 /* One line on stderr naming what was wrong, a pointer to --help, exit 2. */
 _Noreturn void cli_usage_error(const char *usage, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* A PATH argument checked against SSM's name rules (a usage error
+ * otherwise), with its leading slash. Caller frees. */
+char *cli_path_argument(const char *path, const char *usage);
+
+/* The key prefix in its stored form: --key-prefix, SSMBAK_KEY_PREFIX, or
+ * none (""). A bad one is a usage error. Caller frees. */
+char *cli_key_prefix(const struct cli_common *c, const char *usage);
+
+/* An argument as a message shows it: control characters escaped and cut
+ * to 80 characters with "..." (a 100,000-character PATH is not echoed
+ * whole). Points into a static buffer, valid until the next call. */
+const char *cli_shown_arg(const char *arg);
 
 /* Region, credentials and connections for this command, and the account
  * every bucket must belong to (--bucket-owner, else SSMBAK_BUCKET_OWNER,

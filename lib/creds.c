@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -30,6 +31,9 @@
 #define CREDS_MAX_ROLE_CHAIN 16
 /* What a credential_process may print. */
 #define CREDS_PROCESS_MAX_OUTPUT ((size_t)1 << 20)
+/* How long a credential_process may run: the AWS SDK for Go v2's
+ * processcreds.DefaultTimeout (the AWS CLI itself waits forever). */
+#define CREDS_PROCESS_DEFAULT_TIMEOUT_SECONDS 60
 #define CREDS_TOKEN_MAX_SIZE ((size_t)64 << 10)
 /* The container endpoint is retried as botocore does: 3 tries, 1 s apart. */
 #define CONTAINER_ATTEMPTS 3
@@ -340,20 +344,66 @@ struct child_output {
 	bool too_much;
 };
 
-/* Reads the child's stdout and stderr to their end, together, so that
- * neither pipe fills up and blocks it. */
-static void drain(int out_fd, int err_fd, struct child_output *o)
+static double monotonic_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Whether the child has exited, without reaping it: while it is a zombie
+ * its process group id cannot be reused, so the group can still be killed
+ * safely. */
+static bool child_exited(pid_t pid)
+{
+	siginfo_t info = { 0 };
+	return waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+	       info.si_pid == pid;
+}
+
+static void keep_output(struct child_output *o, int which, const char *chunk,
+			size_t got)
+{
+	if (which == 0) {
+		if (buf_append(&o->out, chunk, got) < 0)
+			o->too_much = true;
+		return;
+	}
+	size_t room = sizeof(o->err) - 1 - o->err_len;
+	size_t n = got < room ? got : room;
+	memcpy(o->err + o->err_len, chunk, n);
+	o->err_len += n;
+}
+
+/* Reads the child's stdout and stderr together, so that neither pipe
+ * fills up and blocks it, until it has exited and what it wrote is read,
+ * or until the deadline. Once it has exited, what still holds a pipe open
+ * is something it left behind: not waited for. Returns false on timeout. */
+static bool drain(int out_fd, int err_fd, pid_t pid, double deadline,
+		  struct child_output *o)
 {
 	struct pollfd fds[2] = { { out_fd, POLLIN, 0 }, { err_fd, POLLIN, 0 } };
 	int open_fds = 2;
 	char chunk[4096];
-	while (open_fds > 0) {
-		if (poll(fds, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
+	bool exited = false, in_time = true;
+	for (;;) {
+		exited = exited || child_exited(pid);
+		double left = deadline - monotonic_now();
+		if (open_fds == 0 && exited)
+			break;
+		if (left <= 0) {
+			in_time = false;
 			break;
 		}
-		for (int i = 0; i < 2; i++) {
+		/* Alive: look again every 100 ms whether it has exited.
+		 * Exited: only what is already in the pipes. */
+		int wait_ms = exited ? 0 : left < 0.1 ? (int)(left * 1000) + 1 : 100;
+		int ready = poll(fds, 2, wait_ms);
+		if (ready < 0 && errno != EINTR)
+			break;
+		if (ready == 0 && exited)
+			break;
+		for (int i = 0; ready > 0 && i < 2; i++) {
 			if (fds[i].fd < 0 || !fds[i].revents)
 				continue;
 			ssize_t got = read(fds[i].fd, chunk, sizeof(chunk));
@@ -364,18 +414,56 @@ static void drain(int out_fd, int err_fd, struct child_output *o)
 				open_fds--;
 				continue;
 			}
-			if (i == 0) {
-				if (buf_append(&o->out, chunk, (size_t)got) < 0)
-					o->too_much = true;
-				continue;
-			}
-			size_t room = sizeof(o->err) - 1 - o->err_len;
-			size_t n = (size_t)got < room ? (size_t)got : room;
-			memcpy(o->err + o->err_len, chunk, n);
-			o->err_len += n;
+			keep_output(o, i, chunk, (size_t)got);
 		}
 	}
 	OPENSSL_cleanse(chunk, sizeof(chunk));
+	return in_time;
+}
+
+/* The process group of the credential_process running now (0: none), for
+ * the signal handler: ssmbak ended by a signal ends the group too. */
+static volatile sig_atomic_t running_group;
+static const int group_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+static struct sigaction saved_actions[sizeof(group_signals) /
+				      sizeof(group_signals[0])];
+
+static void kill_group_and_reraise(int sig)
+{
+	if (running_group > 0)
+		kill(-(pid_t)running_group, SIGKILL);
+	for (size_t i = 0; i < sizeof(group_signals) / sizeof(group_signals[0]); i++)
+		if (group_signals[i] == sig)
+			sigaction(sig, &saved_actions[i], NULL);
+	raise(sig);
+}
+
+static void guard_group(pid_t group)
+{
+	struct sigaction sa = { 0 };
+	sa.sa_handler = kill_group_and_reraise;
+	sigemptyset(&sa.sa_mask);
+	running_group = group;
+	for (size_t i = 0; i < sizeof(group_signals) / sizeof(group_signals[0]); i++)
+		sigaction(group_signals[i], &sa, &saved_actions[i]);
+}
+
+static void unguard_group(void)
+{
+	for (size_t i = 0; i < sizeof(group_signals) / sizeof(group_signals[0]); i++)
+		sigaction(group_signals[i], &saved_actions[i], NULL);
+	running_group = 0;
+}
+
+/* SSMBAK_CREDENTIAL_PROCESS_TIMEOUT seconds, else the default. */
+static int process_timeout_seconds(void)
+{
+	const char *v = nonempty_env("SSMBAK_CREDENTIAL_PROCESS_TIMEOUT");
+	char *end;
+	long n = v ? strtol(v, &end, 10) : 0;
+	return v && !*end && n >= 1 && n <= 3600
+		       ? (int)n
+		       : CREDS_PROCESS_DEFAULT_TIMEOUT_SECONDS;
 }
 
 /* The first line the process wrote to stderr, to explain its failure. */
@@ -401,25 +489,40 @@ int creds_run_process(const char *command, const char *profile,
 				close(out_pipe[i]);
 		return -1;
 	}
-	/* As the AWS CLI v2 and the other SDKs: through the shell. */
+	/* As the AWS CLI v2 and the other SDKs: through the shell. In a
+	 * process group of its own, so that everything it starts can be
+	 * killed at once. */
 	char *argv[] = { "sh", "-c", (char *)command, NULL };
 	posix_spawn_file_actions_t actions;
+	posix_spawnattr_t attr;
 	posix_spawn_file_actions_init(&actions);
 	posix_spawn_file_actions_adddup2(&actions, out_pipe[1], STDOUT_FILENO);
 	posix_spawn_file_actions_adddup2(&actions, err_pipe[1], STDERR_FILENO);
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+	posix_spawnattr_setpgroup(&attr, 0);
+	int timeout = process_timeout_seconds();
 	pid_t pid;
-	int spawned = posix_spawn(&pid, "/bin/sh", &actions, NULL, argv,
+	int spawned = posix_spawn(&pid, "/bin/sh", &actions, &attr, argv,
 				  environ);
 	posix_spawn_file_actions_destroy(&actions);
+	posix_spawnattr_destroy(&attr);
 	close(out_pipe[1]);
 	close(err_pipe[1]);
 	struct child_output o = { .err_len = 0 };
 	buf_init(&o.out, CREDS_PROCESS_MAX_OUTPUT);
 	int status = 0, rc = -1;
+	bool in_time = true;
 	if (spawned == 0) {
-		drain(out_pipe[0], err_pipe[0], &o);
+		guard_group(pid);
+		in_time = drain(out_pipe[0], err_pipe[0], pid,
+				monotonic_now() + timeout, &o);
+		/* Whatever it left running (or all of it, on timeout) goes:
+		 * the process is done once it has exited. */
+		kill(-pid, SIGKILL);
 		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 			;
+		unguard_group();
 	}
 	close(out_pipe[0]);
 	close(err_pipe[0]);
@@ -427,6 +530,10 @@ int creds_run_process(const char *command, const char *profile,
 	if (spawned != 0) {
 		err_set(e, ERR_SYSTEM, "%s: cannot run /bin/sh: %s", what,
 			strerror(spawned));
+	} else if (!in_time) {
+		err_set(e, ERR_CONFIG, "%s did not finish within %d seconds "
+			"(SSMBAK_CREDENTIAL_PROCESS_TIMEOUT): killed", what,
+			timeout);
 	} else if (WIFSIGNALED(status)) {
 		err_set(e, ERR_CONFIG, "%s was killed by signal %d", what,
 			WTERMSIG(status));

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "escape.h"
 #include "exitcode.h"
 
 static void copy_field(char *dst, size_t size, const char *src)
@@ -45,6 +46,19 @@ void err_set_aws(struct err *e, const char *service, const char *operation,
 	copy_field(e->request_id, sizeof(e->request_id), request_id);
 }
 
+void err_set_answer(struct err *e, const char *service, const char *operation,
+		    const char *fmt, ...)
+{
+	err_clear(e);
+	e->kind = ERR_PARSE;
+	copy_field(e->service, sizeof(e->service), service);
+	copy_field(e->operation, sizeof(e->operation), operation);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(e->message, sizeof(e->message), fmt, ap);
+	va_end(ap);
+}
+
 void err_context(struct err *e, const char *service, const char *operation)
 {
 	if (!e->service[0])
@@ -53,23 +67,40 @@ void err_context(struct err *e, const char *service, const char *operation)
 		copy_field(e->operation, sizeof(e->operation), operation);
 }
 
+/* Appends text to out at *n, with what a server sent escaped: the line
+ * stays one line and no escape sequence reaches the terminal. */
+static void put_escaped(char *out, size_t size, size_t *n, const char *text)
+{
+	size_t at = *n < size ? *n : size - 1;
+	*n += escape_controls(out + at, size - at, text);
+}
+
 const char *err_line(const struct err *e, char *out, size_t size)
 {
 	size_t n = 0;
-#define PUT(...) \
-	(n += (size_t)snprintf(out + (n < size ? n : size), \
-			       n < size ? size - n : 0, __VA_ARGS__))
+	char status[32];
+	if (!size)
+		return out;
 	out[0] = '\0';
-	if (e->service[0])
-		PUT("%s %s: ", e->service, e->operation);
-	if (e->code[0])
-		PUT("%s: ", e->code);
-	else if (e->http_status)
-		PUT("HTTP %ld: ", e->http_status);
-	PUT("%s", e->message[0] ? e->message : "(no message)");
-	if (e->request_id[0])
-		PUT(" (request id %s)", e->request_id);
-#undef PUT
+	if (e->service[0]) {
+		put_escaped(out, size, &n, e->service);
+		put_escaped(out, size, &n, " ");
+		put_escaped(out, size, &n, e->operation);
+		put_escaped(out, size, &n, ": ");
+	}
+	if (e->code[0]) {
+		put_escaped(out, size, &n, e->code);
+		put_escaped(out, size, &n, ": ");
+	} else if (e->http_status) {
+		snprintf(status, sizeof(status), "HTTP %ld: ", e->http_status);
+		put_escaped(out, size, &n, status);
+	}
+	put_escaped(out, size, &n, e->message[0] ? e->message : "(no message)");
+	if (e->request_id[0]) {
+		put_escaped(out, size, &n, " (request id ");
+		put_escaped(out, size, &n, e->request_id);
+		put_escaped(out, size, &n, ")");
+	}
 	return out;
 }
 

@@ -35,9 +35,15 @@ void err_set(struct err *e, enum err_kind kind, const char *fmt, ...)
 void err_set_aws(struct err *e, const char *service, const char *operation,
 		 long status, const char *code, const char *message,
 		 const char *request_id);
+/* An answer that does not have the shape the operation promises: ERR_PARSE
+ * with service and operation set, whatever e held before, so the line
+ * reads "S3 ListObjectVersions: the answer ...". */
+void err_set_answer(struct err *e, const char *service, const char *operation,
+		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* Tags an error with where it happened, if not already known. */
 void err_context(struct err *e, const char *service, const char *operation);
-/* One line, no newline: "SSM GetParameter: ParameterNotFound: ... (request
+/* One line, no newline, server text escaped (escape.h): "SSM GetParameter:
+ * ParameterNotFound: ... (request
  * id ...)". Returns out. */
 const char *err_line(const struct err *e, char *out, size_t size);
 /* The exit code this error deserves under the documented table. */

@@ -16,6 +16,14 @@
 #include "tls.h"
 #include "xml.h"
 
+/* Adaptive mode limits each service on its own, as each SDK client (one a
+ * service) does: SSM throttling must not slow S3 down. */
+#define HTTP_MAX_LIMITED_SERVICES 16
+struct service_limiter {
+	const struct aws_service *service;
+	struct retry_limiter limiter;
+};
+
 struct http_client {
 	CURLM *multi;
 	CURL **idle;
@@ -23,6 +31,12 @@ struct http_client {
 	size_t cap_idle;
 	int concurrency;
 	int max_attempts;
+	enum retry_mode retry_mode;
+	bool retry_mode_chosen;   /* by AWS_RETRY_MODE or the profile */
+	bool max_attempts_chosen; /* by AWS_MAX_ATTEMPTS or the profile */
+	struct retry_quota quota;
+	struct service_limiter limiters[HTTP_MAX_LIMITED_SERVICES];
+	size_t n_limiters;
 	long connect_ms;
 	long total_ms;
 	struct sigv4_key_cache key_cache;
@@ -46,14 +60,72 @@ int http_global_init(struct err *e)
 	return 0;
 }
 
-static int env_int(const char *name, int fallback, int min, int max)
+static double monotonic_seconds(void)
 {
-	const char *v = getenv(name);
-	char *end;
-	if (!v || !*v)
-		return fallback;
-	long n = strtol(v, &end, 10);
-	return *end || n < min || n > max ? fallback : (int)n;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static const char *nonempty(const char *v)
+{
+	return v && *v ? v : NULL;
+}
+
+int http_client_configure_retries(struct http_client *c, const char *retry_mode,
+				  const char *max_attempts, struct err *e)
+{
+	const char *mode_env = nonempty(getenv("AWS_RETRY_MODE"));
+	const char *mode_text = mode_env ? mode_env : nonempty(retry_mode);
+	enum retry_mode mode = RETRY_STANDARD;
+	if (mode_text && !retry_mode_parse(mode_text, &mode)) {
+		err_set(e, ERR_CONFIG,
+			"retry mode '%.32s' (from %s) is not standard, legacy "
+			"or adaptive", mode_text,
+			mode_env ? "AWS_RETRY_MODE" : "retry_mode in the profile");
+		return -1;
+	}
+	const char *attempts_env = nonempty(getenv("AWS_MAX_ATTEMPTS"));
+	const char *attempts_text = attempts_env ? attempts_env
+						 : nonempty(max_attempts);
+	int attempts = retry_default_max_attempts(mode);
+	if (attempts_text) {
+		char *end;
+		long n = strtol(attempts_text, &end, 10);
+		if (*end || n < 1 || n > 100) {
+			err_set(e, ERR_CONFIG,
+				"max attempts '%.32s' (from %s) is not a number "
+				"from 1 to 100", attempts_text,
+				attempts_env ? "AWS_MAX_ATTEMPTS"
+					     : "max_attempts in the profile");
+			return -1;
+		}
+		attempts = (int)n;
+	}
+	c->retry_mode = mode;
+	c->max_attempts = attempts;
+	c->retry_mode_chosen = mode_text != NULL;
+	c->max_attempts_chosen = attempts_text != NULL;
+	return 0;
+}
+
+void http_client_prefer_retry_mode(struct http_client *c, enum retry_mode mode)
+{
+	if (c->retry_mode_chosen)
+		return;
+	c->retry_mode = mode;
+	if (!c->max_attempts_chosen)
+		c->max_attempts = retry_default_max_attempts(mode);
+}
+
+enum retry_mode http_client_retry_mode(const struct http_client *c)
+{
+	return c->retry_mode;
+}
+
+int http_client_max_attempts(const struct http_client *c)
+{
+	return c->max_attempts;
 }
 
 struct http_client *http_client_new(struct err *e)
@@ -67,8 +139,11 @@ struct http_client *http_client_new(struct err *e)
 		return NULL;
 	}
 	c->concurrency = HTTP_DEFAULT_CONCURRENCY;
-	c->max_attempts = env_int("AWS_MAX_ATTEMPTS", HTTP_DEFAULT_MAX_ATTEMPTS,
-				  1, 100);
+	retry_quota_init(&c->quota);
+	if (http_client_configure_retries(c, NULL, NULL, e) < 0) {
+		http_client_free(c);
+		return NULL;
+	}
 	c->connect_ms = 5000;
 	c->total_ms = 60000;
 	http_client_set_concurrency(c, c->concurrency);
@@ -129,11 +204,13 @@ void aws_call_release(struct aws_call *call)
 	aws_response_release(&call->resp);
 }
 
-static double monotonic_seconds(void)
+void aws_call_reset(struct aws_call *call)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	aws_response_release(&call->resp);
+	aws_response_init(&call->resp);
+	memset(&call->err, 0, sizeof(call->err));
+	memset(&call->attempt, 0, sizeof(call->attempt));
+	call->attempts = 0;
 }
 
 static double random01(void)
@@ -142,18 +219,6 @@ static double random01(void)
 	if (getrandom(&r, sizeof(r), 0) != sizeof(r))
 		r = (unsigned int)rand();
 	return (double)r / 4294967296.0;
-}
-
-/* Full jitter: a random wait up to a cap that doubles each try.
- * https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/ */
-double http_backoff_seconds(int attempt, double r)
-{
-	double cap = 0.1;
-	for (int i = 1; i < attempt && cap < 20.0; i++)
-		cap *= 2;
-	if (cap > 20.0)
-		cap = 20.0;
-	return r * cap;
 }
 
 /* The codes AWS's SDKs retry: throttling and transient service errors.
@@ -456,6 +521,45 @@ static int start_attempt(struct http_client *c, struct aws_ctx *ctx,
 	return 0;
 }
 
+static struct retry_limiter *limiter_for(struct http_client *c,
+					 const struct aws_service *service)
+{
+	for (size_t i = 0; i < c->n_limiters; i++)
+		if (c->limiters[i].service == service)
+			return &c->limiters[i].limiter;
+	size_t at = c->n_limiters < HTTP_MAX_LIMITED_SERVICES
+			    ? c->n_limiters++
+			    : HTTP_MAX_LIMITED_SERVICES - 1;
+	c->limiters[at].service = service;
+	retry_limiter_init(&c->limiters[at].limiter, monotonic_seconds());
+	return &c->limiters[at].limiter;
+}
+
+/* What the retry mode learns from an answer: adaptive mode adjusts its
+ * sending rate to every answer; a success gives the retry quota back what
+ * the call's last retry took (or one token when it needed none). */
+static void note_answer(struct http_client *c, struct aws_call *call, bool ok,
+			bool throttled)
+{
+	if (c->retry_mode == RETRY_ADAPTIVE)
+		retry_limiter_update(limiter_for(c, call->req.service), throttled,
+				     monotonic_seconds());
+	if (ok && c->retry_mode != RETRY_LEGACY)
+		retry_quota_success(&c->quota, call->attempt.retry_cost);
+}
+
+/* Standard and adaptive modes retry only while the quota pays for it
+ * (5 tokens, 10 after a timeout); legacy mode has no quota. */
+static bool pay_for_retry(struct http_client *c, struct aws_call *call,
+			  CURLcode result)
+{
+	if (c->retry_mode == RETRY_LEGACY)
+		return true;
+	call->attempt.retry_cost =
+		retry_quota_take(&c->quota, result == CURLE_OPERATION_TIMEDOUT);
+	return call->attempt.retry_cost > 0;
+}
+
 /* Settles one finished attempt: success, a retry to schedule, or failure.
  * Returns true when the call needs another try. */
 static bool settle_attempt(struct http_client *c, struct aws_ctx *ctx,
@@ -478,6 +582,7 @@ static bool settle_attempt(struct http_client *c, struct aws_ctx *ctx,
 			    call->req.operation);
 		retry = http_is_retryable(0, NULL, (int)result);
 	} else if (call->resp.status >= 200 && call->resp.status < 300) {
+		note_answer(c, call, true, false);
 		return false;
 	} else {
 		http_decode_error(&call->req, &call->resp, &call->err);
@@ -485,8 +590,12 @@ static bool settle_attempt(struct http_client *c, struct aws_ctx *ctx,
 		if (strncmp(call->err.code, "ExpiredToken", 12) == 0)
 			creds_invalidate(ctx->creds);
 	}
+	note_answer(c, call, false,
+		    result == CURLE_OK &&
+			    retry_is_throttling(call->resp.status, call->err.code));
 	call->err.retryable = retry;
-	return retry && call->attempts < c->max_attempts;
+	return retry && call->attempts < c->max_attempts &&
+	       pay_for_retry(c, call, result);
 }
 
 struct batch {
@@ -498,6 +607,7 @@ struct batch {
 	int running;
 	size_t finished;
 	size_t failed;
+	double limiter_due; /* adaptive mode: no start before (0: none) */
 };
 
 static void finish_call(struct http_client *c, struct batch *b,
@@ -511,16 +621,41 @@ static void finish_call(struct http_client *c, struct batch *b,
 		c->progress(b->finished, b->n, c->progress_user);
 }
 
-static struct aws_call *next_ready(struct batch *b, double now)
+/* The next call whose turn it is (a retry past its backoff first, else a
+ * new one), left in place; NULL when none. *at is its retry slot, or
+ * n_retries for a new call. */
+static struct aws_call *peek_ready(const struct batch *b, double now,
+				   size_t *at)
 {
 	for (size_t i = 0; i < b->n_retries; i++) {
 		if (b->retries[i]->attempt.not_before <= now) {
-			struct aws_call *call = b->retries[i];
-			b->retries[i] = b->retries[--b->n_retries];
-			return call;
+			*at = i;
+			return b->retries[i];
 		}
 	}
-	return b->next_new < b->n ? b->calls[b->next_new++] : NULL;
+	*at = b->n_retries;
+	return b->next_new < b->n ? b->calls[b->next_new] : NULL;
+}
+
+static void take_ready(struct batch *b, size_t at)
+{
+	if (at < b->n_retries)
+		b->retries[at] = b->retries[--b->n_retries];
+	else
+		b->next_new++;
+}
+
+/* Adaptive mode: whether the call's service's rate limiter lets one more
+ * attempt start now (else when it will, in b->limiter_due). */
+static bool limiter_allows(struct http_client *c, struct batch *b,
+			   const struct aws_call *call, double now)
+{
+	if (c->retry_mode != RETRY_ADAPTIVE)
+		return true;
+	double wait = retry_limiter_acquire(limiter_for(c, call->req.service),
+					    now);
+	b->limiter_due = wait > 0 ? now + wait : 0;
+	return wait <= 0;
 }
 
 static void start_ready(struct http_client *c, struct aws_ctx *ctx,
@@ -528,7 +663,11 @@ static void start_ready(struct http_client *c, struct aws_ctx *ctx,
 {
 	double now = monotonic_seconds();
 	struct aws_call *call;
-	while (b->running < c->concurrency && (call = next_ready(b, now))) {
+	size_t at;
+	b->limiter_due = 0;
+	while (b->running < c->concurrency && (call = peek_ready(b, now, &at)) &&
+	       limiter_allows(c, b, call, now)) {
+		take_ready(b, at);
 		if (start_attempt(c, ctx, call) < 0)
 			finish_call(c, b, call, true);
 		else
@@ -551,7 +690,9 @@ static void collect_done(struct http_client *c, struct aws_ctx *ctx,
 		if (settle_attempt(c, ctx, call, result)) {
 			call->attempt.not_before =
 				monotonic_seconds() +
-				http_backoff_seconds(call->attempts, random01());
+				retry_backoff_seconds(c->retry_mode,
+						      call->attempts,
+						      random01());
 			b->retries[b->n_retries++] = call;
 		} else {
 			finish_call(c, b, call, call->err.kind != ERR_NONE);
@@ -561,7 +702,7 @@ static void collect_done(struct http_client *c, struct aws_ctx *ctx,
 
 static int wait_ms(const struct batch *b)
 {
-	if (b->n_retries == 0)
+	if (b->n_retries == 0 && b->limiter_due == 0)
 		return 1000;
 	double now = monotonic_seconds(), soonest = 1.0;
 	for (size_t i = 0; i < b->n_retries; i++) {
@@ -569,6 +710,8 @@ static int wait_ms(const struct batch *b)
 		if (due < soonest)
 			soonest = due;
 	}
+	if (b->limiter_due > 0 && b->limiter_due - now < soonest)
+		soonest = b->limiter_due - now;
 	return soonest <= 0 ? 0 : (int)(soonest * 1000) + 1;
 }
 
@@ -593,7 +736,8 @@ size_t aws_perform(struct aws_ctx *ctx, struct aws_call **calls, size_t n)
 		int still_running = 0;
 		curl_multi_perform(c->multi, &still_running);
 		collect_done(c, ctx, &b);
-		if (b.finished < n && (b.running > 0 || b.n_retries > 0))
+		if (b.finished < n &&
+		    (b.running > 0 || b.n_retries > 0 || b.limiter_due > 0))
 			curl_multi_poll(c->multi, NULL, 0, wait_ms(&b), NULL);
 	}
 	free(b.retries);

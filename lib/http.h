@@ -8,12 +8,14 @@
 #include <stddef.h>
 
 #include "aws.h"
+#include "retry.h"
 
 /* Private to http.c; in the call so a batch needs no side tables. */
 struct http_attempt {
 	void *easy;
 	void *slist;
 	double not_before; /* monotonic seconds: backoff until then */
+	int retry_cost;    /* quota tokens the last retry took */
 	bool active;
 	bool done;
 };
@@ -29,8 +31,6 @@ struct aws_call {
 
 struct http_client;
 
-/* AWS_MAX_ATTEMPTS, else this many tries for a retryable failure. */
-#define HTTP_DEFAULT_MAX_ATTEMPTS 5
 /* Requests in flight at once in a batch (and connections per host). */
 #define HTTP_DEFAULT_CONCURRENCY 16
 
@@ -38,6 +38,19 @@ struct http_client *http_client_new(struct err *e);
 void http_client_free(struct http_client *c);
 void http_client_set_concurrency(struct http_client *c, int n);
 void http_client_set_max_attempts(struct http_client *c, int n);
+/* The retry mode and attempts, as the SDKs read them: AWS_RETRY_MODE, else
+ * the profile's retry_mode, else standard; AWS_MAX_ATTEMPTS, else the
+ * profile's max_attempts, else the mode's default (3; legacy 5). NULL for
+ * an unset profile setting. -1 with an ERR_CONFIG line for a value that is
+ * not a mode or a number from 1 to 100. */
+int http_client_configure_retries(struct http_client *c, const char *retry_mode,
+				  const char *max_attempts, struct err *e);
+/* A command's own default mode, used unless AWS_RETRY_MODE or the profile
+ * chose one (restore writes SSM, 3 PutParameter a second by default: only
+ * adaptive mode's client-side rate limit gets 1,000 writes through). */
+void http_client_prefer_retry_mode(struct http_client *c, enum retry_mode mode);
+enum retry_mode http_client_retry_mode(const struct http_client *c);
+int http_client_max_attempts(const struct http_client *c);
 /* Total seconds a single attempt may take (connect included). */
 void http_client_set_timeout(struct http_client *c, long connect_ms,
 			     long total_ms);
@@ -51,6 +64,9 @@ void http_client_set_progress(struct http_client *c, http_progress_fn fn,
 void aws_call_init(struct aws_call *call, const struct aws_service *svc,
 		   const char *operation, const char *method);
 void aws_call_release(struct aws_call *call);
+/* Makes a finished call ready to run again as it was prepared (each
+ * attempt is signed anew). */
+void aws_call_reset(struct aws_call *call);
 
 /* Runs every call to its end, concurrently. Returns how many failed; each
  * failed call has its err set. A 2xx answer is success. */
@@ -59,10 +75,8 @@ size_t aws_perform(struct aws_ctx *ctx, struct aws_call **calls, size_t n);
 int aws_perform_one(struct aws_ctx *ctx, struct aws_call *call, struct err *e);
 
 /* Exposed for tests: whether an answer (status + error code) or a curl
- * failure is worth another try, and the backoff before try number
- * `attempt` (1-based) in seconds, given a random number in [0,1). */
+ * failure is worth another try (the backoff is retry_backoff_seconds). */
 bool http_is_retryable(long status, const char *code, int curl_code);
-double http_backoff_seconds(int attempt, double random01);
 /* Decodes an AWS error answer into *e (code, message, request id). */
 void http_decode_error(const struct aws_request *req,
 		       const struct aws_response *resp, struct err *e);

@@ -12,24 +12,6 @@
 #include "../sigv4.h"
 #include "s3.h"
 
-static const char *const op_names[] = { "Create", "Update", "Delete",
-					"Backfill" };
-
-const char *record_op_name(enum record_op op)
-{
-	return op_names[op];
-}
-
-int record_op_parse(const char *s, enum record_op *op)
-{
-	for (size_t i = 0; i < sizeof(op_names) / sizeof(op_names[0]); i++)
-		if (strcmp(s, op_names[i]) == 0) {
-			*op = (enum record_op)i;
-			return 0;
-		}
-	return -1;
-}
-
 void record_release(struct record *r)
 {
 	ssm_parameter_release(&r->param);
@@ -112,10 +94,17 @@ static char *build_tagging(const struct record *r, const char *key)
 	if (r->param.version)
 		tag_add(&t, "ssmbakVersion", version_text);
 	tag_add(&t, "ssmbakOp", record_op_name(r->op));
-	/* Tags are all restore reads for most versions; the name is needed
-	 * there when it is not the key ("foo" stored as "/foo"). */
+	/* Tags are all a format 1 reader gets; the name is needed there when
+	 * it is not the key ("foo" stored as "/foo"). */
 	if (strcmp(key, r->param.name) != 0 && strlen(r->param.name) <= 256)
 		tag_add(&t, "ssmbakName", r->param.name);
+	/* Reindex reads only tags: they carry what an index entry needs. */
+	if (r->param.last_modified > 0) {
+		char modified_text[32];
+		snprintf(modified_text, sizeof(modified_text), "%lld",
+			 (long long)llround(r->param.last_modified * 1000));
+		tag_add(&t, "ssmbakModified", modified_text);
+	}
 	if (!t.ok) {
 		buf_release(&t.text);
 		return NULL;
@@ -176,7 +165,7 @@ static int build_metadata(const struct record *r, const char *key,
 	struct meta_builder m = { meta, 0, true };
 	char time_text[32];
 	snprintf(time_text, sizeof(time_text), "%lld", (long long)r->event_time);
-	meta_add(&m, "ssmbak-format", "2");
+	meta_add(&m, "ssmbak-format", "3");
 	meta_add(&m, "ssmbak-time", time_text);
 	meta_add(&m, "ssmbak-op", record_op_name(r->op));
 	meta_add(&m, "ssmbak-type", r->param.type);
@@ -206,56 +195,86 @@ static int build_metadata(const struct record *r, const char *key,
 	return m.ok ? 0 : -1;
 }
 
+static int prepare_extra(struct aws_ctx *ctx, struct record_write *w,
+			 const char *extra)
+{
+	char hash[SIGV4_HASH_HEX_LEN + 1], *extra_key = NULL;
+	sigv4_sha256_hex(extra, strlen(extra), hash);
+	int rc = asprintf(&extra_key, RECORD_EXTRA_PREFIX "%s", hash) < 0 ||
+				 s3_prepare_put_object(ctx, &w->calls[0], w->bucket,
+						       extra_key, extra, strlen(extra),
+						       NULL, NULL) < 0
+			 ? -1
+			 : 0;
+	w->prepared[0] = true;
+	free(extra_key);
+	return rc;
+}
+
+static int prepare_data(struct aws_ctx *ctx, struct record_write *w,
+			const struct record *r, const char *data_key,
+			const char *tagging, const struct aws_headers *meta)
+{
+	w->prepared[1] = true;
+	if (r->op == RECORD_DELETE)
+		return s3_prepare_delete_object(ctx, &w->calls[1], w->bucket,
+						data_key);
+	const char *body = r->param.value ? r->param.value : "";
+	return s3_prepare_put_object(ctx, &w->calls[1], w->bucket, data_key,
+				     body, strlen(body), tagging, meta);
+}
+
+static int prepare_entry(struct aws_ctx *ctx, struct record_write *w)
+{
+	char *key = changes_entry_key(w->prefix, w->param_key, &w->entry);
+	w->indexed = key != NULL;
+	if (!key)
+		return 0; /* too long a name: readers take it from the tags */
+	w->prepared[2] = true;
+	int rc = s3_prepare_put_object(ctx, &w->calls[2], w->bucket, key, "", 0,
+				       NULL, NULL);
+	free(key);
+	return rc;
+}
+
+/* A gap has no version to name (FORMAT.md, "Gaps"): its entry is all. */
+static int prepare_gap_entry(struct aws_ctx *ctx, struct record_write *w)
+{
+	w->entry.version_id = strdup(CHANGES_NO_VERSION_ID);
+	return w->entry.version_id ? prepare_entry(ctx, w) : -1;
+}
+
 int record_prepare_write(struct aws_ctx *ctx, const char *bucket,
-			 const struct record *r, time_t now,
+			 const char *prefix, const struct record *r,
 			 struct record_write *w, struct err *e)
 {
 	memset(w, 0, sizeof(*w));
-	char *key = record_key_for_name(r->param.name);
-	char *tagging = key ? build_tagging(r, key) : NULL;
+	w->bucket = bucket;
+	w->prefix = strdup(prefix ? prefix : "");
+	w->param_key = record_key_for_name(r->param.name);
+	w->entry = (struct change_entry){
+		.event_time = r->event_time,
+		.ssm_version = r->param.version,
+		.op = r->op,
+		.modified_ms = (long long)llround(r->param.last_modified * 1000),
+	};
+	char *data_key = w->prefix && w->param_key
+				 ? changes_data_key(w->prefix, w->param_key)
+				 : NULL;
+	char *tagging = data_key ? build_tagging(r, w->param_key) : NULL;
 	struct aws_headers meta = { 0 };
 	char *extra = NULL;
-	int rc = key && tagging && build_metadata(r, key, &meta, &extra) == 0
-			 ? 0
-			 : -1;
-
-	if (rc == 0 && extra) {
-		char hash[SIGV4_HASH_HEX_LEN + 1], *extra_key = NULL;
-		sigv4_sha256_hex(extra, strlen(extra), hash);
-		rc = asprintf(&extra_key, RECORD_EXTRA_PREFIX "%s", hash) < 0 ||
-				     s3_prepare_put_object(ctx, &w->calls[0][w->n[0]++],
-							   bucket, extra_key, extra,
-							   strlen(extra), NULL, NULL) < 0
-			     ? -1
-			     : 0;
-		free(extra_key);
-	}
-	/* A backfill's writes are covered by its run (record_run_begin), not
-	 * one late-index entry per key. */
-	if (rc == 0 && r->op != RECORD_BACKFILL &&
-	    now - r->event_time >= RECORD_LATE_AFTER_SECONDS) {
-		char *late_key = NULL;
-		rc = asprintf(&late_key, RECORD_LATE_PREFIX "%s", key) < 0 ||
-				     s3_prepare_put_object(ctx, &w->calls[0][w->n[0]++],
-							   bucket, late_key, "", 0, NULL,
-							   NULL) < 0
-			     ? -1
-			     : 0;
-		free(late_key);
-	}
-	if (rc == 0) {
-		const char *body = r->op == RECORD_DELETE || !r->param.value
-					   ? ""
-					   : r->param.value;
-		rc = s3_prepare_put_object(ctx, &w->calls[1][w->n[1]++], bucket,
-					   key, body, strlen(body), tagging, &meta);
-	}
-	if (rc == 0 && r->op == RECORD_DELETE)
-		rc = s3_prepare_delete_object(ctx, &w->calls[2][w->n[2]++],
-					      bucket, key);
+	int rc = tagging && build_metadata(r, w->param_key, &meta, &extra) == 0 ? 0
+									 : -1;
+	if (rc == 0 && r->op == RECORD_GAP)
+		rc = prepare_gap_entry(ctx, w);
+	else if (rc == 0 && extra && r->op != RECORD_DELETE)
+		rc = prepare_extra(ctx, w, extra);
+	if (rc == 0 && r->op != RECORD_GAP)
+		rc = prepare_data(ctx, w, r, data_key, tagging, &meta);
 	if (rc < 0)
 		err_set(e, ERR_NOMEM, "out of memory preparing the S3 writes");
-	free(key);
+	free(data_key);
 	free(tagging);
 	free(extra);
 	aws_headers_release(&meta);
@@ -265,15 +284,91 @@ int record_prepare_write(struct aws_ctx *ctx, const char *bucket,
 void record_write_release(struct record_write *w)
 {
 	for (int s = 0; s < RECORD_STAGES; s++)
-		for (size_t i = 0; i < w->n[s]; i++)
-			aws_call_release(&w->calls[s][i]);
-	memset(w->n, 0, sizeof(w->n));
+		if (w->prepared[s])
+			aws_call_release(&w->calls[s]);
+	free(w->prefix);
+	free(w->param_key);
+	change_entry_release(&w->entry);
+	memset(w, 0, sizeof(*w));
+}
+
+static void write_failed(struct record_write *w, int stage,
+			 const struct err *e)
+{
+	w->failed = true;
+	w->failed_stage = stage;
+	w->err = *e;
+}
+
+/* The index entry names the version S3 just made: the x-amz-version-id
+ * of the PutObject or DeleteObject answer. A bucket without versioning
+ * answers none, and an entry without it could not be joined. */
+static int prepare_index_entry(struct aws_ctx *ctx, struct record_write *w)
+{
+	struct err e = { 0 };
+	const char *vid = aws_headers_get(&w->calls[1].resp.headers,
+					  "x-amz-version-id");
+	if (!vid || !*vid || strcmp(vid, "null") == 0) {
+		err_set(&e, ERR_CONFIG,
+			"S3 answered without a version id: versioning is not "
+			"enabled on bucket %s", w->bucket);
+		write_failed(w, 1, &e);
+		return -1;
+	}
+	free(w->entry.version_id);
+	w->entry.version_id = strdup(vid);
+	int rc = w->entry.version_id ? prepare_entry(ctx, w) : -1;
+	if (rc < 0) {
+		err_set(&e, ERR_NOMEM, "out of memory");
+		write_failed(w, 2, &e);
+	}
+	return rc;
+}
+
+static size_t run_stage(struct aws_ctx *ctx, struct record_write **writes,
+			size_t n, int stage, struct aws_call **batch)
+{
+	size_t k = 0, failed = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!writes[i]->failed && writes[i]->prepared[stage])
+			batch[k++] = &writes[i]->calls[stage];
+	aws_perform(ctx, batch, k);
+	for (size_t i = 0; i < n; i++) {
+		struct record_write *w = writes[i];
+		if (w->failed || !w->prepared[stage])
+			continue;
+		if (w->calls[stage].err.kind != ERR_NONE) {
+			write_failed(w, stage, &w->calls[stage].err);
+			failed++;
+		} else if (stage == 1 && prepare_index_entry(ctx, w) < 0) {
+			failed++;
+		}
+	}
+	return failed;
+}
+
+bool record_write_rearm(struct record_write *w)
+{
+	if (!w->failed || !w->err.retryable)
+		return false;
+	for (int s = 0; s < RECORD_STAGES; s++)
+		if (w->prepared[s] && s >= w->failed_stage)
+			aws_call_reset(&w->calls[s]);
+	/* Stages before the failed one are done: not run again. */
+	for (int s = 0; s < w->failed_stage; s++)
+		if (w->prepared[s]) {
+			aws_call_release(&w->calls[s]);
+			w->prepared[s] = false;
+		}
+	w->failed = false;
+	memset(&w->err, 0, sizeof(w->err));
+	return true;
 }
 
 size_t record_write_all(struct aws_ctx *ctx, struct record_write **writes,
 			size_t n)
 {
-	struct aws_call **batch = calloc(n * 2 + 1, sizeof(*batch));
+	struct aws_call **batch = calloc(n + 1, sizeof(*batch));
 	size_t failed = 0;
 	if (!batch) {
 		for (size_t i = 0; i < n; i++) {
@@ -282,125 +377,10 @@ size_t record_write_all(struct aws_ctx *ctx, struct record_write **writes,
 		}
 		return n;
 	}
-	for (int stage = 0; stage < RECORD_STAGES; stage++) {
-		size_t k = 0;
-		for (size_t i = 0; i < n; i++)
-			for (size_t j = 0; !writes[i]->failed && j < writes[i]->n[stage]; j++)
-				batch[k++] = &writes[i]->calls[stage][j];
-		aws_perform(ctx, batch, k);
-		for (size_t i = 0; i < n; i++) {
-			for (size_t j = 0; !writes[i]->failed && j < writes[i]->n[stage]; j++) {
-				struct aws_call *c = &writes[i]->calls[stage][j];
-				if (c->err.kind != ERR_NONE) {
-					writes[i]->failed = true;
-					writes[i]->failed_stage = stage;
-					writes[i]->err = c->err;
-					failed++;
-				}
-			}
-		}
-	}
+	for (int stage = 0; stage < RECORD_STAGES; stage++)
+		failed += run_stage(ctx, writes, n, stage, batch);
 	free(batch);
 	return failed;
-}
-
-/* --- backfill runs --- */
-
-void record_run_begin(struct record_run *run, time_t now)
-{
-	unsigned char random[8] = { 0 };
-	static const char hex[] = "0123456789abcdef";
-	if (getrandom(random, sizeof(random), 0) != (ssize_t)sizeof(random))
-		memcpy(random, &now, sizeof(random) < sizeof(now) ? sizeof(random)
-								    : sizeof(now));
-	for (size_t i = 0; i < sizeof(random); i++) {
-		run->id[2 * i] = hex[random[i] >> 4];
-		run->id[2 * i + 1] = hex[random[i] & 15];
-	}
-	run->id[16] = '\0';
-	/* Early by the clock skew S3's LastModified may have against ours. */
-	run->start = now - RECORD_CLOCK_SKEW_SECONDS;
-}
-
-char *record_run_open_key(const struct record_run *run)
-{
-	char *key = NULL;
-	if (asprintf(&key, RECORD_UNBOUNDED_PREFIX "%lld/%s",
-		     (long long)run->start, run->id) < 0)
-		return NULL;
-	return key;
-}
-
-char *record_run_closed_key(const struct record_run *run, time_t end)
-{
-	char *key = NULL;
-	if (asprintf(&key, RECORD_UNBOUNDED_PREFIX "%lld/%s/%lld",
-		     (long long)run->start, run->id,
-		     (long long)end + RECORD_CLOCK_SKEW_SECONDS) < 0)
-		return NULL;
-	return key;
-}
-
-/* "START/ID" or "START/ID/END" after the prefix. */
-static bool parse_run_key(const char *rest, long long *start, char id[17],
-			  long long *end, bool *closed)
-{
-	char tail[32];
-	int used = 0;
-	*closed = false;
-	if (sscanf(rest, "%lld/%16[0-9a-f]%n", start, id, &used) != 2)
-		return false;
-	if (rest[used] == '\0')
-		return true;
-	if (sscanf(rest + used, "/%lld%31s", end, tail) != 1)
-		return false;
-	*closed = true;
-	return true;
-}
-
-int record_intervals_from_listing(const struct s3_version_list *listing,
-				  struct record_interval **out, size_t *n)
-{
-	*out = calloc(listing->n + 1, sizeof(**out));
-	*n = 0;
-	if (!*out)
-		return -1;
-	size_t prefix_len = strlen(RECORD_UNBOUNDED_PREFIX);
-	char (*ids)[17] = calloc(listing->n + 1, sizeof(*ids));
-	if (!ids)
-		return -1;
-	for (size_t i = 0; i < listing->n; i++) {
-		const struct s3_version *v = &listing->items[i];
-		long long start, end = 0;
-		char id[17];
-		bool closed;
-		if (v->delete_marker ||
-		    strncmp(v->key, RECORD_UNBOUNDED_PREFIX, prefix_len) != 0 ||
-		    !parse_run_key(v->key + prefix_len, &start, id, &end, &closed))
-			continue;
-		size_t j = 0;
-		while (j < *n && strcmp(ids[j], id) != 0)
-			j++;
-		if (j == *n) {
-			memcpy(ids[j], id, sizeof(ids[j]));
-			(*out)[j] = (struct record_interval){ (double)start,
-							      INFINITY };
-			(*n)++;
-		}
-		if (closed)
-			(*out)[j].end = (double)end;
-	}
-	free(ids);
-	return 0;
-}
-
-bool record_in_intervals(const struct record_interval *intervals, size_t n,
-			 double when)
-{
-	for (size_t i = 0; i < n; i++)
-		if (when >= intervals[i].start && when <= intervals[i].end)
-			return true;
-	return false;
 }
 
 /* --- reading --- */
@@ -427,7 +407,7 @@ int record_from_tags(const struct aws_headers *tags, struct record *out)
 	const char *type = aws_headers_get(tags, "ssmbakType");
 	const char *description = aws_headers_get(tags, "ssmbakDescription");
 	const char *op = aws_headers_get(tags, "ssmbakOp");
-	const char *name = aws_headers_get(tags, "ssmbakName");
+	long long modified_ms;
 	if (parse_long_long(aws_headers_get(tags, "ssmbakVersion"), &version) == 0)
 		out->param.version = version;
 	out->op = RECORD_UPDATE;
@@ -436,10 +416,11 @@ int record_from_tags(const struct aws_headers *tags, struct record *out)
 	bool ok = true;
 	out->param.type = type ? strdup(type) : NULL;
 	out->param.description = description ? strdup(description) : NULL;
-	out->param.name = name ? strdup(name) : NULL;
+	if (parse_long_long(aws_headers_get(tags, "ssmbakModified"),
+			    &modified_ms) == 0)
+		out->param.last_modified = (double)modified_ms / 1000;
 	ok = (!type || out->param.type) &&
-	     (!description || out->param.description) &&
-	     (!name || out->param.name);
+	     (!description || out->param.description);
 	if (!ok) {
 		record_release(out);
 		return -1;
@@ -470,7 +451,6 @@ int record_from_metadata(const struct aws_response *resp, struct record *out)
 	rc |= meta_string(resp, "ssmbak-op", &op);
 	rc |= meta_string(resp, "ssmbak-type", &p->type);
 	rc |= meta_string(resp, "ssmbak-modified", &modified);
-	rc |= meta_string(resp, "ssmbak-name", &p->name);
 	rc |= meta_string(resp, "ssmbak-description", &p->description);
 	rc |= meta_string(resp, "ssmbak-key-id", &p->key_id);
 	rc |= meta_string(resp, "ssmbak-tier", &p->tier);

@@ -11,22 +11,12 @@
 #include "http.h"
 #include "s3.h"
 #include "ssm.h"
+#include "changes.h"
 
-#define RECORD_FORMAT 2
-/* FORMAT.md, "Bounds that make restore fast". */
-#define RECORD_MAX_DELAY_SECONDS 3600
-#define RECORD_CLOCK_SKEW_SECONDS 5
-/* A write this late (or later) goes through the late index; the margin
- * covers the time the write itself may take with retries. */
-#define RECORD_LATE_AFTER_SECONDS (RECORD_MAX_DELAY_SECONDS - 600)
+#define RECORD_FORMAT 3
 #define RECORD_METADATA_BUDGET 1900 /* bytes; S3's limit is 2 KB */
 #define RECORD_PREFIX ".ssmbak/"
-#define RECORD_LATE_PREFIX ".ssmbak/late"
 #define RECORD_EXTRA_PREFIX ".ssmbak/extra/"
-#define RECORD_FORMAT_MARKER ".ssmbak/format"
-#define RECORD_UNBOUNDED_PREFIX ".ssmbak/unbounded/"
-
-enum record_op { RECORD_CREATE, RECORD_UPDATE, RECORD_DELETE, RECORD_BACKFILL };
 
 struct record {
 	enum record_op op;
@@ -40,8 +30,6 @@ struct record {
 };
 
 void record_release(struct record *r);
-const char *record_op_name(enum record_op op);
-int record_op_parse(const char *s, enum record_op *op);
 
 /* "/app/x" for "/app/x", "/foo" for "foo" (format 1's rule). Caller frees. */
 char *record_key_for_name(const char *name);
@@ -51,50 +39,36 @@ char *record_key_for_name(const char *name);
 char *record_legacy_description(const char *description);
 
 /* The S3 writes for one record, in stages that must run in order:
- * 0: side object and late-index marker, 1: the version (value or
- * tombstone), 2: the delete marker (deletes only). */
+ * 0: the side object (only when the metadata does not fit), 1: the data
+ * version (PutObject) or delete marker (DeleteObject), 2: its change index
+ * entry, named after the version id stage 1 answered with. */
 #define RECORD_STAGES 3
 struct record_write {
-	struct aws_call calls[RECORD_STAGES][2];
-	size_t n[RECORD_STAGES];
-	struct err err;  /* the first failure, if any */
+	struct aws_call calls[RECORD_STAGES];
+	bool prepared[RECORD_STAGES];
+	const char *bucket;    /* borrowed */
+	char *prefix;          /* the key prefix */
+	char *param_key;       /* "/app/x" */
+	struct change_entry entry; /* its version_id set after stage 1 */
+	bool indexed;          /* false: the key is too long for an entry */
+	struct err err;        /* the first failure, if any */
 	bool failed;
 	int failed_stage;
 };
 
 int record_prepare_write(struct aws_ctx *ctx, const char *bucket,
-			 const struct record *r, time_t now,
+			 const char *prefix, const struct record *r,
 			 struct record_write *w, struct err *e);
 void record_write_release(struct record_write *w);
 /* Runs every write, all records' stage 0 at once, then stage 1, then 2; a
  * record whose stage failed goes no further. Returns how many failed. */
 size_t record_write_all(struct aws_ctx *ctx, struct record_write **writes,
 			size_t n);
-
-/* A run of writes whose event times may lie long before the writes
- * (a backfill): announced before its first write, closed after its last,
- * so that restore knows which write times carry no delay bound. FORMAT.md,
- * "Backfill runs". */
-struct record_run {
-	time_t start;
-	char id[17];
-};
-
-struct record_interval {
-	double start;
-	double end; /* INFINITY while the run is not closed */
-};
-
-void record_run_begin(struct record_run *run, time_t now);
-/* .ssmbak/unbounded/START/ID and .ssmbak/unbounded/START/ID/END */
-char *record_run_open_key(const struct record_run *run);
-char *record_run_closed_key(const struct record_run *run, time_t end);
-/* The runs found in a listing of RECORD_UNBOUNDED_PREFIX; -1 out of
- * memory. */
-int record_intervals_from_listing(const struct s3_version_list *listing,
-				  struct record_interval **out, size_t *n);
-bool record_in_intervals(const struct record_interval *intervals, size_t n,
-			 double when);
+/* Whether a failed write can be tried again (not a configuration error
+ * such as a bucket without versioning, nor out of memory), and makes it
+ * ready to go on from the stage that failed: a version S3 already made is
+ * not written twice. */
+bool record_write_rearm(struct record_write *w);
 
 /* Reading back. From tags (format 1 or 2): event time, type, legacy
  * description, version, op. Returns -1 when ssmbakTime is missing or bad. */

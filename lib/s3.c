@@ -1,6 +1,7 @@
 #include "s3.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,9 +54,11 @@ static int s3_target(struct aws_ctx *ctx, struct aws_request *req,
 	if (!endpoint || !encoded_key || !encoded_bucket)
 		goto done;
 	if (custom || !s3_bucket_is_virtual_host_safe(bucket)) {
-		req->origin = endpoint;
-		endpoint = NULL;
-		rc = asprintf(&req->path, "/%s/%s", encoded_bucket, encoded_key);
+		char *path = NULL;
+		rc = asprintf(&path, "/%s/%s", encoded_bucket, encoded_key);
+		if (rc >= 0)
+			rc = aws_request_set_target(req, endpoint, path);
+		free(path);
 	} else {
 		const char *suffix = strncmp(ctx->region, "cn-", 3) == 0
 					     ? "amazonaws.com.cn"
@@ -201,15 +204,43 @@ static char *decoded_child(struct xml_node *node, const char *name)
 	return decoded;
 }
 
-static int push_version(struct s3_version_list *out, struct xml_node *node,
-			bool delete_marker)
+/* "true" or "false", as S3 writes xs:boolean; absent is *absent. */
+static int parse_boolean(const char *text, bool *out)
+{
+	if (!text)
+		return 0;
+	if (strcmp(text, "true") == 0 || strcmp(text, "false") == 0) {
+		*out = text[0] == 't';
+		return 0;
+	}
+	return -1;
+}
+
+/* A non-negative decimal integer, all of it. */
+static int parse_size(const char *text, long long *out)
+{
+	char *end;
+	if (!text)
+		return 0;
+	errno = 0;
+	long long n = strtoll(text, &end, 10);
+	if (!isdigit((unsigned char)text[0]) || *end || errno || n < 0)
+		return -1;
+	*out = n;
+	return 0;
+}
+
+/* Reads one Version or DeleteMarker; NULL on success, else what was
+ * wrong with it. */
+static const char *push_version(struct s3_version_list *out,
+				struct xml_node *node, bool delete_marker)
 {
 	if (out->n == out->cap) {
 		size_t cap = out->cap ? out->cap * 2 : 256;
 		struct s3_version *items =
 			realloc(out->items, cap * sizeof(*items));
 		if (!items)
-			return -1;
+			return "out of memory";
 		out->items = items;
 		out->cap = cap;
 	}
@@ -221,22 +252,26 @@ static int push_version(struct s3_version_list *out, struct xml_node *node,
 	char *latest = xml_child_text(node, "IsLatest");
 	char *modified = xml_child_text(node, "LastModified");
 	char *size = xml_child_text(node, "Size");
-	v->is_latest = latest && strcmp(latest, "true") == 0;
-	v->size = size ? atoll(size) : 0;
-	int rc = v->key && v->version_id && modified &&
-				 time_parse_iso8601(modified, &v->last_modified) == 0
-			 ? 0
-			 : -1;
+	const char *why =
+		!v->key || !*v->key ? "an entry without a Key"
+		: !v->version_id || !*v->version_id ? "an entry without a VersionId"
+		: !modified || time_parse_iso8601(modified, &v->last_modified) < 0
+			? "an entry without a valid LastModified"
+		: parse_boolean(latest, &v->is_latest) < 0
+			? "an entry whose IsLatest is not true or false"
+		: parse_size(size, &v->size) < 0
+			? "an entry whose Size is not a number"
+			: NULL;
 	free(latest);
 	free(modified);
 	free(size);
-	if (rc < 0) {
+	if (why) {
 		free(v->key);
 		free(v->version_id);
-		return -1;
+		return why;
 	}
 	out->n++;
-	return 0;
+	return NULL;
 }
 
 int s3_parse_versions_page(const char *xml, size_t len,
@@ -244,61 +279,139 @@ int s3_parse_versions_page(const char *xml, size_t len,
 			   char **next_key_marker, char **next_version_marker,
 			   struct err *e)
 {
+	static const char op[] = "ListObjectVersions";
 	struct xml_doc *doc = xml_parse(xml, len);
 	struct xml_node *root = xml_root(doc);
+	size_t had = out->n;
+	const char *why = NULL;
 	*next_key_marker = *next_version_marker = NULL;
-	if (!root || strcmp(xml_name(root), "ListVersionsResult") != 0) {
-		xml_free(doc);
-		err_set(e, ERR_PARSE,
-			"ListObjectVersions answer is not a ListVersionsResult");
-		return -1;
-	}
+	*truncated = false;
+	if (!root || strcmp(xml_name(root), "ListVersionsResult") != 0)
+		why = "the answer is not a ListVersionsResult";
 	/* Versions and delete markers are interleaved in S3's order. */
-	for (struct xml_node *n = xml_child(root, NULL); n;
+	for (struct xml_node *n = xml_child(root, NULL); n && !why;
 	     n = xml_next(n, NULL)) {
 		bool version = strcmp(xml_name(n), "Version") == 0;
 		bool marker = strcmp(xml_name(n), "DeleteMarker") == 0;
-		if ((version || marker) && push_version(out, n, marker) < 0) {
-			xml_free(doc);
-			err_set(e, ERR_PARSE,
-				"ListObjectVersions answer has an entry without "
-				"Key, VersionId or LastModified");
-			return -1;
-		}
+		if (version || marker)
+			why = push_version(out, n, marker);
 	}
-	char *flag = xml_child_text(root, "IsTruncated");
-	*truncated = flag && strcmp(flag, "true") == 0;
+	/* IsTruncated is always there: without it the answer does not say
+	 * whether the listing is complete. */
+	char *flag = why ? NULL : xml_child_text(root, "IsTruncated");
+	if (!why && (!flag || parse_boolean(flag, truncated) < 0))
+		why = "the answer has no IsTruncated true or false";
 	free(flag);
-	if (*truncated) {
+	if (!why && *truncated) {
 		*next_key_marker = decoded_child(root, "NextKeyMarker");
 		*next_version_marker = xml_child_text(root, "NextVersionIdMarker");
+		if (!*next_key_marker || !**next_key_marker)
+			why = "the answer is truncated but has no NextKeyMarker";
 	}
 	xml_free(doc);
-	if (*truncated && !*next_key_marker) {
-		err_set(e, ERR_PARSE,
-			"ListObjectVersions answer is truncated but has no "
-			"NextKeyMarker");
+	if (why) {
+		while (out->n > had) {
+			out->n--;
+			free(out->items[out->n].key);
+			free(out->items[out->n].version_id);
+		}
+		free(*next_key_marker);
+		free(*next_version_marker);
+		*next_key_marker = *next_version_marker = NULL;
+		err_set_answer(e, aws_s3.label, op, "%s", why);
 		return -1;
 	}
 	return 0;
 }
 
-static char *list_query(const char *prefix, const char *key_marker,
-			const char *version_marker)
+static char *list_query(const char *prefix, const char *delimiter,
+			const char *key_marker, const char *version_marker)
 {
 	char *p = aws_uri_encode(prefix ? prefix : "", false);
+	char *d = delimiter ? aws_uri_encode(delimiter, false) : NULL;
 	char *k = key_marker ? aws_uri_encode(key_marker, false) : NULL;
 	char *v = version_marker ? aws_uri_encode(version_marker, false) : NULL;
 	char *q = NULL;
-	if (p && (!key_marker || k) && (!version_marker || v) &&
-	    asprintf(&q, "versions&encoding-type=url&max-keys=1000&prefix=%s%s%s%s%s",
-		     p, k ? "&key-marker=" : "", k ? k : "",
+	/* Query parameters in the canonical (sorted) order. */
+	if (p && (!delimiter || d) && (!key_marker || k) &&
+	    (!version_marker || v) &&
+	    asprintf(&q, "versions%s%s&encoding-type=url%s%s&max-keys=1000&prefix=%s%s%s",
+		     d ? "&delimiter=" : "", d ? d : "",
+		     k ? "&key-marker=" : "", k ? k : "", p,
 		     v ? "&version-id-marker=" : "", v ? v : "") < 0)
 		q = NULL;
 	free(p);
+	free(d);
 	free(k);
 	free(v);
 	return q;
+}
+
+int s3_parse_common_prefixes(const char *xml, size_t len, char ***out,
+			     size_t *n, struct err *e)
+{
+	struct xml_doc *doc = xml_parse(xml, len);
+	struct xml_node *root = xml_root(doc);
+	*out = NULL;
+	*n = 0;
+	if (!root || strcmp(xml_name(root), "ListVersionsResult") != 0) {
+		xml_free(doc);
+		err_set_answer(e, aws_s3.label, "ListObjectVersions",
+			       "the answer is not a ListVersionsResult");
+		return -1;
+	}
+	size_t count = 0;
+	for (struct xml_node *c = xml_child(root, "CommonPrefixes"); c;
+	     c = xml_next(c, "CommonPrefixes"))
+		count++;
+	*out = calloc(count + 1, sizeof(**out));
+	int rc = *out ? 0 : -1;
+	for (struct xml_node *c = xml_child(root, "CommonPrefixes"); c && rc == 0;
+	     c = xml_next(c, "CommonPrefixes")) {
+		char *prefix = decoded_child(c, "Prefix");
+		if (!prefix)
+			rc = -1;
+		else
+			(*out)[(*n)++] = prefix;
+	}
+	xml_free(doc);
+	if (rc < 0) {
+		for (size_t i = 0; *out && i < *n; i++)
+			free((*out)[i]);
+		free(*out);
+		*out = NULL;
+		*n = 0;
+		err_set_answer(e, aws_s3.label, "ListObjectVersions",
+			       "a CommonPrefixes entry has no Prefix");
+	}
+	return rc;
+}
+
+int s3_prepare_list_versions(struct aws_ctx *ctx, struct aws_call *call,
+			     const char *bucket, const char *prefix,
+			     const char *delimiter, const char *key_marker,
+			     const char *version_marker)
+{
+	char *query = list_query(prefix, delimiter, key_marker, version_marker);
+	int rc = query ? s3_prepare_bucket_call(ctx, call, "GET",
+						"ListObjectVersions", bucket, query)
+		       : (aws_call_init(call, &aws_s3, "ListObjectVersions", "GET"), -1);
+	free(query);
+	return rc;
+}
+
+/* Markers only ever move forward (S3 lists keys in binary order, and a
+ * key's versions newest first): a marker pair not after the one before it
+ * would list the same pages forever. */
+static bool markers_progress(const char *prev_key, const char *prev_version,
+			     const char *key, const char *version)
+{
+	if (!prev_key)
+		return true;
+	int order = strcmp(key, prev_key);
+	return order > 0 ||
+	       (order == 0 && strcmp(version ? version : "",
+				     prev_version ? prev_version : "") != 0);
 }
 
 int s3_list_versions(struct aws_ctx *ctx, const char *bucket,
@@ -306,23 +419,29 @@ int s3_list_versions(struct aws_ctx *ctx, const char *bucket,
 		     struct err *e)
 {
 	char *key_marker = NULL, *version_marker = NULL;
+	char *prev_key = NULL, *prev_version = NULL;
 	bool truncated = true;
 	int rc = 0;
-	while (truncated && rc == 0) {
+	for (int page = 0; truncated && rc == 0; page++) {
 		struct aws_call call = { 0 }; /* released even when never prepared */
-		char *query = list_query(prefix, key_marker, version_marker);
-		rc = query ? s3_prepare_bucket_call(ctx, &call, "GET",
-						    "ListObjectVersions", bucket,
-						    query)
-			   : -1;
-		free(query);
+		if (page >= S3_MAX_PAGES) {
+			err_set_answer(e, aws_s3.label, "ListObjectVersions",
+				       "more than %d pages of answers: giving up",
+				       S3_MAX_PAGES);
+			rc = -1;
+			break;
+		}
+		rc = s3_prepare_list_versions(ctx, &call, bucket, prefix, NULL,
+					      key_marker, version_marker);
 		if (rc < 0) {
 			err_set(e, ERR_NOMEM, "out of memory");
 			aws_call_release(&call);
 			break;
 		}
-		free(key_marker);
-		free(version_marker);
+		free(prev_key);
+		free(prev_version);
+		prev_key = key_marker;
+		prev_version = version_marker;
 		key_marker = version_marker = NULL;
 		rc = aws_perform_one(ctx, &call, e);
 		if (rc == 0)
@@ -330,35 +449,61 @@ int s3_list_versions(struct aws_ctx *ctx, const char *bucket,
 						    call.resp.body.len, out,
 						    &truncated, &key_marker,
 						    &version_marker, e);
+		if (rc == 0 && truncated &&
+		    !markers_progress(prev_key, prev_version, key_marker,
+				      version_marker)) {
+			err_set_answer(e, aws_s3.label, "ListObjectVersions",
+				       "the answer's NextKeyMarker and "
+				       "NextVersionIdMarker do not move past "
+				       "the page before: the listing would "
+				       "never end");
+			rc = -1;
+		}
 		aws_call_release(&call);
 	}
 	free(key_marker);
 	free(version_marker);
+	free(prev_key);
+	free(prev_version);
 	return rc;
 }
 
 int s3_parse_tagging(const struct aws_response *resp, struct aws_headers *tags,
 		     struct err *e)
 {
+	static const char op[] = "GetObjectTagging";
 	struct xml_doc *doc = xml_parse(buf_str(&resp->body), resp->body.len);
 	struct xml_node *root = xml_root(doc);
 	struct xml_node *set = xml_child(root, "TagSet");
-	if (!root || strcmp(xml_name(root), "Tagging") != 0) {
+	if (!root || strcmp(xml_name(root), "Tagging") != 0 || !set) {
 		xml_free(doc);
-		err_set(e, ERR_PARSE, "GetObjectTagging answer is not a Tagging");
+		err_set_answer(e, aws_s3.label, op,
+			       "the answer is not a Tagging with a TagSet");
 		return -1;
 	}
 	int rc = 0;
+	const char *why = NULL;
+	size_t had = tags->n;
 	for (struct xml_node *t = xml_child(set, "Tag"); t && rc == 0;
 	     t = xml_next(t, "Tag")) {
 		char *k = xml_child_text(t, "Key");
 		char *v = xml_child_text(t, "Value");
-		rc = k && v ? aws_headers_add(tags, k, v) : -1;
+		if (!k || !*k || !v)
+			why = "the answer has a Tag without Key or Value";
+		else if (aws_headers_add(tags, k, v) < 0)
+			why = "out of memory";
+		rc = why ? -1 : 0;
 		free(k);
 		free(v);
 	}
 	xml_free(doc);
-	if (rc < 0)
-		err_set(e, ERR_PARSE, "GetObjectTagging answer has a bad Tag");
+	if (rc < 0) {
+		while (tags->n > had) {
+			tags->n--;
+			free(tags->items[tags->n].name);
+			free(tags->items[tags->n].value);
+		}
+		err_set_answer(e, aws_s3.label, op, "%s", why);
+	}
 	return rc;
 }

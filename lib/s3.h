@@ -26,13 +26,30 @@ struct s3_version_list {
 
 void s3_version_list_release(struct s3_version_list *l);
 
+/* Pages a listing may take before the server is taken for one that never
+ * ends it: 100,000 pages of 1,000 is 100 million versions, far beyond
+ * what a parameter store's backup holds (100,000 parameters of at most
+ * 100 versions each is 10 million). */
+#define S3_MAX_PAGES 100000
+
 /* Every version and delete marker under prefix, in S3's order (by key,
  * newest first within a key), all pages. */
 int s3_list_versions(struct aws_ctx *ctx, const char *bucket,
 		     const char *prefix, struct s3_version_list *out,
 		     struct err *e);
-/* One page; *truncated and the next markers tell whether to go on.
- * Exposed for tests of the XML decoding. */
+/* One ListObjectVersions page: delimiter (may be NULL) and the markers
+ * of the page before (NULL for the first). */
+int s3_prepare_list_versions(struct aws_ctx *ctx, struct aws_call *call,
+			     const char *bucket, const char *prefix,
+			     const char *delimiter, const char *key_marker,
+			     const char *version_marker);
+/* The CommonPrefixes of a page listed with a delimiter, decoded and in
+ * S3's order. Caller frees each and the array. */
+int s3_parse_common_prefixes(const char *xml, size_t len, char ***out,
+			     size_t *n, struct err *e);
+/* One page; *truncated and the next markers tell whether to go on. An
+ * answer of the wrong shape fails and adds nothing to out. Exposed for
+ * tests of the XML decoding. */
 int s3_parse_versions_page(const char *xml, size_t len,
 			   struct s3_version_list *out, bool *truncated,
 			   char **next_key_marker, char **next_version_marker,

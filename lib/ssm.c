@@ -80,9 +80,13 @@ struct ssm_parameter *ssm_parameter_list_add(struct ssm_parameter_list *l)
 	return p;
 }
 
+/* A member that is absent, or a string; anything else is a wrong answer. */
 static char *json_dup_string(json_t *obj, const char *key, bool *ok)
 {
-	return dup_field(json_string_value(json_object_get(obj, key)), ok);
+	json_t *v = json_object_get(obj, key);
+	if (v && !json_is_string(v))
+		*ok = false;
+	return dup_field(json_string_value(v), ok);
 }
 
 int ssm_parameter_from_json(json_t *obj, struct ssm_parameter *out)
@@ -97,10 +101,16 @@ int ssm_parameter_from_json(json_t *obj, struct ssm_parameter *out)
 	out->tier = json_dup_string(obj, "Tier", &ok);
 	out->data_type = json_dup_string(obj, "DataType", &ok);
 	out->allowed_pattern = json_dup_string(obj, "AllowedPattern", &ok);
-	out->version = json_integer_value(json_object_get(obj, "Version"));
-	out->last_modified =
-		json_number_value(json_object_get(obj, "LastModifiedDate"));
-	if (!ok || !out->name) {
+	json_t *version = json_object_get(obj, "Version");
+	json_t *modified = json_object_get(obj, "LastModifiedDate");
+	/* Version is a long, LastModifiedDate epoch seconds (a JSON number):
+	 * https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_Parameter.html */
+	if ((version && !json_is_integer(version)) ||
+	    (modified && !json_is_number(modified)))
+		ok = false;
+	out->version = json_integer_value(version);
+	out->last_modified = json_number_value(modified);
+	if (!ok || !out->name || !*out->name) {
 		ssm_parameter_release(out);
 		return -1;
 	}
@@ -115,10 +125,11 @@ int ssm_prepare(struct aws_ctx *ctx, struct aws_call *call,
 	bool custom;
 	char target[96];
 	snprintf(target, sizeof(target), "AmazonSSM.%s", operation);
-	req->origin = aws_endpoint(ctx, &aws_ssm, &custom);
-	req->path = strdup("/");
+	char *endpoint = aws_endpoint(ctx, &aws_ssm, &custom);
+	int set = endpoint ? aws_request_set_target(req, endpoint, "/") : -1;
+	free(endpoint);
 	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-	int rc = req->origin && req->path && text &&
+	int rc = set == 0 && text &&
 				 buf_puts(&req->body, text) == 0 &&
 				 aws_headers_add(&req->headers, "Content-Type",
 						 "application/x-amz-json-1.1") == 0 &&
@@ -138,11 +149,26 @@ int ssm_parse_answer(const struct aws_call *call, json_t **out, struct err *e)
 	if (!*out || !json_is_object(*out)) {
 		json_decref(*out);
 		*out = NULL;
-		err_set(e, ERR_PARSE, "SSM %s answer is not a JSON object",
-			call->req.operation);
+		err_set_answer(e, aws_ssm.label, call->req.operation,
+			       "the answer is not a JSON object");
 		return -1;
 	}
 	return 0;
+}
+
+/* The array an answer must have under key: an answer without it says
+ * nothing, which is not the same as an empty list. */
+static json_t *required_array(json_t *root, const char *key,
+			      const char *operation, struct err *e)
+{
+	json_t *arr = json_object_get(root, key);
+	if (!json_is_array(arr)) {
+		err_set_answer(e, aws_ssm.label, operation,
+			       "the answer has %s %s", key,
+			       arr ? "that is not a list" : "missing");
+		return NULL;
+	}
+	return arr;
 }
 
 static json_t *names_array(const char *const *names, size_t n)
@@ -163,41 +189,107 @@ int ssm_prepare_get_parameters(struct aws_ctx *ctx, struct aws_call *call,
 	return rc;
 }
 
-static int append_parameters(json_t *arr, struct ssm_parameter_list *out)
+/* Appends every item of arr; an item of the wrong shape, or one without a
+ * member in must_have ("Value", or NULL), fails the whole answer. */
+static int append_parameters(json_t *arr, const char *must_have,
+			     struct ssm_parameter_list *out,
+			     const char *operation, struct err *e)
 {
 	size_t i;
 	json_t *item;
 	json_array_foreach(arr, i, item) {
 		struct ssm_parameter *p = ssm_parameter_list_add(out);
-		if (!p || ssm_parameter_from_json(item, p) < 0) {
-			if (p)
-				out->n--;
+		if (!p) {
+			err_set(e, ERR_NOMEM, "out of memory");
+			return -1;
+		}
+		if (ssm_parameter_from_json(item, p) < 0 ||
+		    !p->type || (must_have && !json_is_string(json_object_get(
+						      item, must_have)))) {
+			ssm_parameter_release(p);
+			out->n--;
+			err_set_answer(e, aws_ssm.label, operation,
+				       "entry %zu of the answer's Parameters "
+				       "lacks Name, Type%s%s or has a member "
+				       "of the wrong type",
+				       i, must_have ? " or " : "",
+				       must_have ? must_have : "");
 			return -1;
 		}
 	}
 	return 0;
 }
 
+/* How many different names the request asked for (its Names member), or
+ * -1 when the request is not at hand to tell. */
+static long names_asked(const struct aws_call *call)
+{
+	json_t *req = json_loadb(buf_str(&call->req.body), call->req.body.len,
+				 0, NULL);
+	json_t *names = json_object_get(req, "Names");
+	long n = -1;
+	if (json_is_array(names)) {
+		n = 0;
+		for (size_t i = 0; i < json_array_size(names); i++) {
+			bool seen = false;
+			for (size_t j = 0; j < i && !seen; j++)
+				seen = json_equal(json_array_get(names, i),
+						  json_array_get(names, j));
+			n += !seen;
+		}
+	}
+	json_decref(req);
+	return n;
+}
+
 int ssm_parse_get_parameters(const struct aws_call *call,
 			     struct ssm_parameter_list *found,
 			     struct ssm_parameter_list *missing, struct err *e)
 {
+	static const char op[] = "GetParameters";
 	json_t *root;
 	if (ssm_parse_answer(call, &root, e) < 0)
 		return -1;
-	int rc = append_parameters(json_object_get(root, "Parameters"), found);
+	size_t had = found->n;
+	json_t *params = required_array(root, "Parameters", op, e);
+	json_t *invalid = json_object_get(root, "InvalidParameters");
+	int rc = params ? append_parameters(params, "Value", found, op, e) : -1;
+	if (rc == 0 && invalid && !json_is_array(invalid)) {
+		err_set_answer(e, aws_ssm.label, op,
+			       "the answer has InvalidParameters that is not a list");
+		rc = -1;
+	}
+	/* Every name asked for is either found or invalid, once. */
+	long asked = names_asked(call);
+	size_t answered = json_array_size(params) + json_array_size(invalid);
+	if (rc == 0 && asked >= 0 && answered != (size_t)asked) {
+		err_set_answer(e, aws_ssm.label, op,
+			       "the answer accounts for %zu names of the %ld "
+			       "asked for", answered, asked);
+		rc = -1;
+	}
 	size_t i;
 	json_t *name;
-	json_array_foreach(json_object_get(root, "InvalidParameters"), i, name) {
+	json_array_foreach(rc == 0 ? invalid : NULL, i, name) {
+		if (!json_is_string(name) || !*json_string_value(name)) {
+			err_set_answer(e, aws_ssm.label, op,
+				       "entry %zu of the answer's "
+				       "InvalidParameters is not a name", i);
+			rc = -1;
+			break;
+		}
 		struct ssm_parameter *p =
 			missing ? ssm_parameter_list_add(missing) : NULL;
-		if (p && !(p->name = strdup(json_string_value(name) ?
-						    json_string_value(name) : "")))
+		if (missing && (!p || !(p->name = strdup(json_string_value(name))))) {
+			err_set(e, ERR_NOMEM, "out of memory");
 			rc = -1;
+			break;
+		}
 	}
 	json_decref(root);
-	if (rc < 0)
-		err_set(e, ERR_PARSE, "SSM GetParameters answer has a bad entry");
+	/* A failed answer adds nothing: no half-read list to act on. */
+	while (rc < 0 && found->n > had)
+		ssm_parameter_release(&found->items[--found->n]);
 	return rc;
 }
 
@@ -239,16 +331,80 @@ int ssm_prepare_delete_parameters(struct aws_ctx *ctx, struct aws_call *call,
 	return rc;
 }
 
-/* Runs a paginated operation: body gets NextToken set per page, and
- * list_key's array of each answer is appended to out. */
-static int paginate(struct aws_ctx *ctx, const char *operation, json_t *body,
-		    const char *list_key, struct ssm_parameter_list *out,
-		    struct err *e)
+/* Whether token is one of the n seen before. */
+static bool token_seen(char *const *seen, size_t n, const char *token)
 {
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(seen[i], token) == 0)
+			return true;
+	return false;
+}
+
+static int remember(char ***seen, size_t *n, const char *token)
+{
+	char **grown = realloc(*seen, (*n + 1) * sizeof(**seen));
+	if (!grown)
+		return -1;
+	*seen = grown;
+	if (!(grown[*n] = strdup(token)))
+		return -1;
+	(*n)++;
+	return 0;
+}
+
+/* The answer's NextToken: *next NULL at the end (absent or empty); -1 when
+ * it is not a string, repeats a token already followed (the server would
+ * answer the same pages forever), or the pages pass SSM_MAX_PAGES. */
+static int next_token(json_t *root, char *const *seen, size_t n_seen,
+		      const char *operation, const char **next, struct err *e)
+{
+	json_t *token = json_object_get(root, "NextToken");
+	*next = json_string_value(token);
+	if (token && !json_is_string(token)) {
+		err_set_answer(e, aws_ssm.label, operation,
+			       "the answer has a NextToken that is not a string");
+		return -1;
+	}
+	if (!*next || !**next) {
+		*next = NULL;
+		return 0;
+	}
+	if (token_seen(seen, n_seen, *next)) {
+		err_set_answer(e, aws_ssm.label, operation,
+			       "the answer repeats a NextToken it gave before "
+			       "(page %zu): the listing would never end",
+			       n_seen + 1);
+		return -1;
+	}
+	if (n_seen + 1 >= SSM_MAX_PAGES) {
+		err_set_answer(e, aws_ssm.label, operation,
+			       "more than %d pages of answers: giving up",
+			       SSM_MAX_PAGES);
+		return -1;
+	}
+	return 0;
+}
+
+bool ssm_token_progresses(const char *previous, const char *next,
+			  size_t versions_read)
+{
+	return strcmp(previous, next) != 0 && versions_read < SSM_MAX_VERSIONS;
+}
+
+/* Runs a paginated operation: body gets NextToken set per page, and
+ * list_key's array of each answer (required, its items with must_have)
+ * is appended to out. */
+static int paginate(struct aws_ctx *ctx, const char *operation, json_t *body,
+		    const char *list_key, const char *must_have,
+		    struct ssm_parameter_list *out, struct err *e)
+{
+	char **seen = NULL;
+	size_t n_seen = 0;
 	int rc = 0;
 	for (;;) {
 		struct aws_call call;
-		json_t *root = NULL;
+		json_t *root = NULL, *items = NULL;
+		const char *next = NULL;
 		rc = ssm_prepare(ctx, &call, operation, body);
 		if (rc < 0)
 			err_set(e, ERR_NOMEM, "out of memory");
@@ -256,22 +412,28 @@ static int paginate(struct aws_ctx *ctx, const char *operation, json_t *body,
 			rc = aws_perform_one(ctx, &call, e);
 		if (rc == 0)
 			rc = ssm_parse_answer(&call, &root, e);
-		if (rc == 0 &&
-		    append_parameters(json_object_get(root, list_key), out) < 0) {
-			err_set(e, ERR_PARSE, "SSM %s answer has a bad entry",
-				operation);
+		if (rc == 0 && !(items = required_array(root, list_key,
+							operation, e)))
+			rc = -1;
+		if (rc == 0)
+			rc = append_parameters(items, must_have, out, operation, e);
+		aws_call_release(&call);
+		if (rc == 0)
+			rc = next_token(root, seen, n_seen, operation, &next, e);
+		if (rc == 0 && next && remember(&seen, &n_seen, next) < 0) {
+			err_set(e, ERR_NOMEM, "out of memory");
 			rc = -1;
 		}
-		aws_call_release(&call);
-		const char *next =
-			json_string_value(json_object_get(root, "NextToken"));
-		if (rc < 0 || !next || !*next) {
-			json_decref(root);
-			return rc;
-		}
-		json_object_set_new(body, "NextToken", json_string(next));
+		if (rc == 0 && next)
+			json_object_set_new(body, "NextToken", json_string(next));
 		json_decref(root);
+		if (rc < 0 || !next)
+			break;
 	}
+	for (size_t i = 0; i < n_seen; i++)
+		free(seen[i]);
+	free(seen);
+	return rc;
 }
 
 int ssm_get_parameter_history(struct aws_ctx *ctx, const char *name,
@@ -283,8 +445,8 @@ int ssm_get_parameter_history(struct aws_ctx *ctx, const char *name,
 		err_set(e, ERR_NOMEM, "out of memory");
 		return -1;
 	}
-	int rc = paginate(ctx, "GetParameterHistory", body, "Parameters", out,
-			  e);
+	int rc = paginate(ctx, "GetParameterHistory", body, "Parameters",
+			  "Value", out, e);
 	json_decref(body);
 	/* History entries carry no Name in some answers: fill it in. */
 	for (size_t i = 0; rc == 0 && i < out->n; i++)
@@ -303,7 +465,8 @@ int ssm_describe_parameters(struct aws_ctx *ctx, json_t *filters,
 	}
 	if (filters)
 		json_object_set(body, "ParameterFilters", filters);
-	int rc = paginate(ctx, "DescribeParameters", body, "Parameters", out, e);
+	int rc = paginate(ctx, "DescribeParameters", body, "Parameters", NULL,
+			  out, e);
 	json_decref(body);
 	return rc;
 }
@@ -322,9 +485,12 @@ int ssm_get_parameter(struct aws_ctx *ctx, const char *name,
 		rc = aws_perform_one(ctx, &call, e);
 	if (rc == 0)
 		rc = ssm_parse_answer(&call, &root, e);
-	if (rc == 0 &&
-	    ssm_parameter_from_json(json_object_get(root, "Parameter"), out) < 0) {
-		err_set(e, ERR_PARSE, "SSM GetParameter answer has no Parameter");
+	json_t *param = rc == 0 ? json_object_get(root, "Parameter") : NULL;
+	if (rc == 0 && (ssm_parameter_from_json(param, out) < 0 || !out->type ||
+			!json_is_string(json_object_get(param, "Value")))) {
+		err_set_answer(e, aws_ssm.label, "GetParameter",
+			       "the answer has no Parameter with Name, Type "
+			       "and Value");
 		rc = -1;
 	}
 	json_decref(root);

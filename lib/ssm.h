@@ -40,7 +40,8 @@ void ssm_parameter_list_release(struct ssm_parameter_list *l);
 struct ssm_parameter *ssm_parameter_list_add(struct ssm_parameter_list *l);
 
 /* Reads the fields an answer has: Parameter, ParameterMetadata and
- * ParameterHistory objects share names. */
+ * ParameterHistory objects share names. -1 when it is not an object, has
+ * no Name, or a member of the wrong JSON type. */
 int ssm_parameter_from_json(json_t *obj, struct ssm_parameter *out);
 
 /* A call to operation with this JSON body (not consumed). The call is set
@@ -53,7 +54,9 @@ int ssm_parse_answer(const struct aws_call *call, json_t **out, struct err *e);
 int ssm_prepare_get_parameters(struct aws_ctx *ctx, struct aws_call *call,
 			       const char *const *names, size_t n);
 /* Found parameters are appended to found; names SSM does not know to
- * missing (may be NULL). */
+ * missing (may be NULL). The answer must account for every name the
+ * call asked for, each entry with Name, Type and Value; otherwise it
+ * fails (ERR_PARSE) and found is left as it was. */
 int ssm_parse_get_parameters(const struct aws_call *call,
 			     struct ssm_parameter_list *found,
 			     struct ssm_parameter_list *missing, struct err *e);
@@ -71,6 +74,19 @@ int ssm_describe_parameters(struct aws_ctx *ctx, json_t *filters,
 			    struct ssm_parameter_list *out, struct err *e);
 int ssm_get_parameter(struct aws_ctx *ctx, const char *name,
 		      struct ssm_parameter *out, struct err *e);
+
+/* Pages a listing may take before it is taken for a server that never
+ * ends it: 10,000 pages of 50 is five times the 100,000 parameters an
+ * account may hold (Standard and Advanced tiers together). */
+#define SSM_MAX_PAGES 10000
+
+/* For a caller paging GetParameterHistory itself: the next token differs
+ * from the one just followed, and the versions read so far are within the
+ * 100 SSM keeps.
+ * https://docs.aws.amazon.com/systems-manager/latest/userguide/sysman-paramstore-versions.html */
+bool ssm_token_progresses(const char *previous, const char *next,
+			  size_t versions_read);
+#define SSM_MAX_VERSIONS 100
 
 #define SSM_GET_PARAMETERS_MAX 10
 #define SSM_DELETE_PARAMETERS_MAX 10

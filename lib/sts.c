@@ -81,10 +81,12 @@ static int role_call(struct aws_ctx *ctx, const struct sts_role *r,
 				      : "AssumeRole";
 	aws_call_init(&call, &aws_sts, op, "POST");
 	call.req.anonymous = web_identity;
-	call.req.origin = aws_endpoint(ctx, &aws_sts, &custom);
-	call.req.path = strdup("/");
+	char *endpoint = aws_endpoint(ctx, &aws_sts, &custom);
+	int target = endpoint ? aws_request_set_target(&call.req, endpoint, "/")
+			      : -1;
+	free(endpoint);
 	int rc = -1;
-	if (!call.req.origin || !call.req.path ||
+	if (target < 0 ||
 	    sts_role_body(r, web_identity, &call.req.body) < 0 ||
 	    aws_headers_add(&call.req.headers, "Content-Type",
 			    "application/x-www-form-urlencoded; "
@@ -129,10 +131,12 @@ int sts_get_caller_identity(struct aws_ctx *ctx, struct sts_identity *out,
 	bool custom;
 	memset(out, 0, sizeof(*out));
 	aws_call_init(&call, &aws_sts, "GetCallerIdentity", "POST");
-	call.req.origin = aws_endpoint(ctx, &aws_sts, &custom);
-	call.req.path = strdup("/");
+	char *endpoint = aws_endpoint(ctx, &aws_sts, &custom);
+	int target = endpoint ? aws_request_set_target(&call.req, endpoint, "/")
+			      : -1;
+	free(endpoint);
 	int rc = -1;
-	if (!call.req.origin || !call.req.path ||
+	if (target < 0 ||
 	    buf_puts(&call.req.body, "Action=GetCallerIdentity&Version="
 			     STS_VERSION) < 0 ||
 	    aws_headers_add(&call.req.headers, "Content-Type",

@@ -1,7 +1,5 @@
-/* The pure heart of restore: one key's recorded changes, which of them
- * could be the answer for a time T (so only those need their tags
- * fetched), and, once known, which one is. FORMAT.md, "Choosing the version
- * for a time" and "Bounds that make restore fast". No I/O here. */
+/* The pure heart of restore: which of one key's recorded changes answers
+ * for a time T. FORMAT.md, "Choosing the version for a time". No I/O. */
 #ifndef SSMBAK_TIMELINE_H
 #define SSMBAK_TIMELINE_H
 
@@ -9,41 +7,22 @@
 #include <stddef.h>
 #include <time.h>
 
-enum tl_kind {
-	TL_VALUE,      /* a version holding a value */
-	TL_TOMBSTONE,  /* a size-0 version: a delete at its event time */
-	TL_MARKER,     /* a delete marker of format 1: a delete at LastModified */
-	TL_ECHO,       /* a delete marker repeating the tombstone below it */
-};
-
 struct tl_entry {
-	enum tl_kind kind;
-	double last_modified;
-	size_t order;       /* position in S3's listing, 0 = newest */
-	bool bounded;       /* written under the delay bound (format 2 era) */
-	bool known;         /* event_time and ssm_version are known */
 	time_t event_time;
-	long long ssm_version;
-	bool needed;        /* set by timeline_plan: fetch its details */
+	long long ssm_version; /* 0: not recorded */
+	bool is_delete;
+	/* Position of its data version or delete marker among the key's, 0
+	 * the newest in S3's order: decides only what nothing else can. */
+	size_t order;
 };
 
-struct tl_bounds {
-	time_t max_delay;   /* RECORD_MAX_DELAY_SECONDS */
-	time_t clock_skew;  /* RECORD_CLOCK_SKEW_SECONDS */
-};
-
-/* entries[] come newest first, as S3 lists one key's versions; is_marker
- * and size tell the kinds apart. */
-void timeline_classify(struct tl_entry *entries, size_t n,
-		       const bool *is_marker, const long long *sizes);
-/* Marks the entries whose details must be fetched to answer for T: every
- * one that could still be the latest change at or before T. With
- * exhaustive, every entry not yet known. Returns how many are needed. */
-size_t timeline_plan(struct tl_entry *entries, size_t n, time_t t,
-		     const struct tl_bounds *b, bool exhaustive);
-/* The winner among known entries with event_time <= t: latest event time,
- * then higher SSM version, then newer in S3's order. -1 when no change is
- * at or before t. Entries left unknown by the plan cannot win. */
+/* Whether a is the later change of the two: the later event second; in
+ * the same second a delete beats a create or update of the same or a lower
+ * SSM version, otherwise the higher version wins; then the newer write. */
+bool timeline_later(const struct tl_entry *a, const struct tl_entry *b);
+/* The latest change with event_time <= t; -1 when none is. */
 long timeline_winner(const struct tl_entry *entries, size_t n, time_t t);
+/* The latest change of all. -1 when n is 0. */
+long timeline_latest(const struct tl_entry *entries, size_t n);
 
 #endif

@@ -12,7 +12,7 @@ T0 = 1718243666
 @pytest.fixture
 def tree(aws, bucket, prefix):
     load(aws.endpoint, bucket, [Write(f"{prefix}/k{i}", "value", T0, T0 + 2, 1, f"v{i}")
-                                for i in range(30)], T0 - 86400)
+                                for i in range(30)])
     return prefix
 
 
@@ -26,11 +26,13 @@ def preview(run, bucket, prefix, **env):
     ("ListObjectVersions", "throttle"), ("GetObject", "error500"), ("GetObject", "reset"),
     ("GetObject", "throttle"), ("GetObject", "drop")])
 def test_transient_faults_are_retried(aws, run, bucket, tree, operation, kind):
-    aws.fault(service="s3", operation=operation, kind=kind, count=3)
+    # Two failures, at worst on one request: its third try (the standard
+    # retry mode's default of 3 attempts) gets through.
+    aws.fault(service="s3", operation=operation, kind=kind, count=2)
     out = preview(run, bucket, tree)
     assert out.returncode == 0, out.stderr
     assert len(json.loads(out.stdout)) == 30
-    assert aws.control("GET", "faults")[0]["fired"] == 3
+    assert aws.control("GET", "faults")[0]["fired"] == 2
 
 
 def test_throttling_storm_on_every_request_still_finishes(aws, run, bucket, tree):
@@ -49,9 +51,11 @@ def test_exhausted_retries_give_one_line_and_exit_1(aws, run, bucket, tree, kind
     assert out.stdout == ""
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], out.stderr
-    # curl itself tries once more when a reused connection turns out dead
+    # Two listings at once (the data versions and the change index), each
+    # tried twice; curl itself tries once more when a reused connection
+    # turns out dead.
     attempts = aws.counters()["s3"]["ListObjectVersions"]
-    assert attempts == 2 or (kind == "reset" and attempts == 3), attempts
+    assert attempts == 4 or (kind == "reset" and 4 <= attempts <= 6), attempts
 
 
 def test_wrong_secret_is_refused_with_aws_message(aws, run, bucket, tree):

@@ -205,8 +205,6 @@ def test_create_back_up_restore_update_delete(stack, run, aws, ssm, s3, cfn, sta
     assert re.fullmatch(r"ssmbak/bootstrap-x86_64-[0-9a-f]{64}\.zip", parameters["CodeKey"])
     assert parameters["CodeBucket"] == f"ssmbak-deploy-000000000000-{REGION}"
     assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
-    marker = s3.get_object(Bucket=bucket, Key=".ssmbak/format")["Body"].read()
-    assert b'"format": 2' in marker and b'"max_delay_seconds": 3600' in marker
 
     # The code is this very binary, zipped as an executable bootstrap.
     zipped = tmp_path / "code.zip"
@@ -240,7 +238,9 @@ def test_create_back_up_restore_update_delete(stack, run, aws, ssm, s3, cfn, sta
     with open(newer, "ab") as f:
         f.write(b"\0another build\0")
     os.chmod(newer, 0o755)
-    result = ok(stack("demo", "update", "-p", "LogLevel=DEBUG", binary=str(newer)))
+    result = ok(stack("demo", "update", "--yes", "-p", "LogLevel=DEBUG", binary=str(newer)))
+    assert re.search(r"^  Modify  Function +AWS::Lambda::Function +Code, Environment$",
+                     result.stdout, re.M), result.stdout
     assert re.search(r"UPDATE_IN_PROGRESS  Function  AWS::Lambda::Function$", result.stdout, re.M)
     assert "UPDATE_COMPLETE  demo  AWS::CloudFormation::Stack" in result.stdout
     assert "Stack demo: UPDATE_COMPLETE" in result.stdout
@@ -254,11 +254,14 @@ def test_create_back_up_restore_update_delete(stack, run, aws, ssm, s3, cfn, sta
     ssm.put_parameter(Name=name, Value="postgres://three", Type="String", Overwrite=True)
     wait_for(lambda: len(versions(s3, bucket, name)) == 4, what="a backup by the new code")
     # Object Lock cannot be turned on later: the bucket would be replaced.
-    result = stack("demo", "update", "-p", "ObjectLockDays=7", binary=str(newer))
+    result = stack("demo", "update", "--yes", "-p", "ObjectLockDays=7", binary=str(newer))
     assert result.returncode == 2 and "only when the stack is created" in result.stderr
     # The same binary and parameters again: nothing to do.
-    result = ok(stack("demo", "update", binary=str(newer)))
+    result = ok(stack("demo", "update", "--yes", binary=str(newer)))
     assert "is up to date" in result.stdout
+    # No change set is left waiting: the executed ones are all that remain.
+    assert {s["ExecutionStatus"] for s in cfn.list_change_sets(StackName="demo")["Summaries"]} \
+        == {"EXECUTE_COMPLETE"}
 
     # --- delete: the stack and everything but the bucket go ---
     queue_url = stack_parameter(ssm, "demo", "queue")
@@ -268,7 +271,9 @@ def test_create_back_up_restore_update_delete(stack, run, aws, ssm, s3, cfn, sta
     result = ok(stack("demo", "delete", binary=ssmbak_bin))
     assert "DELETE_COMPLETE  demo  AWS::CloudFormation::Stack" in result.stdout
     assert f"its bucket {bucket} is kept" in result.stdout
-    assert result.stdout.count("DELETE_SKIPPED") == 3    # the bucket, its policy, its key
+    # The bucket, its policy, its KMS key, and the two dead-letter queues
+    # (changes not yet recorded).
+    assert result.stdout.count("DELETE_SKIPPED") == 5
     assert lam.list_functions()["Functions"] == []
     assert lam.list_event_source_mappings()["EventSourceMappings"] == []
     sqs = client(aws.endpoint, "sqs")
@@ -300,3 +305,233 @@ def test_the_template_writes_where_the_commands_look():
     template = (ROOT / "template.yaml").read_text()
     for what in ("bucket", "lambda", "queue", "dlq"):
         assert f'Name: !Sub "{prefix}${{AWS::StackName}}/{what}"' in template
+
+
+# --- the template on its own, change sets, a service role -------------------------
+
+def test_the_template_command_prints_the_template_it_deploys(stack, ssmbak_bin):
+    result = ok(stack("template", binary=ssmbak_bin))
+    header, _, body = result.stdout.partition('AWSTemplateFormatVersion: "2010-09-09"\n')
+    assert body and all(line.startswith("# ") for line in header.splitlines()), header
+    assert "CodeBucket" in header and "CAPABILITY_NAMED_IAM" in header
+    assert 'AWSTemplateFormatVersion: "2010-09-09"\n' + body == (ROOT / "template.yaml").read_text()
+    # Every parameter is documented where it is declared.
+    parameters = re.search(r"^Parameters:\n(.*?)^\S", body, re.M | re.S).group(1)
+    declared = re.findall(r"^  (\w+):\n((?:    .*\n|\n)*)", parameters, re.M)
+    assert len(declared) > 20
+    assert [name for name, block in declared if "    Description:" not in block] == []
+    result = stack("demo", "template", binary=ssmbak_bin)
+    assert result.returncode == 2 and "template takes no NAME" in result.stderr
+
+
+def run_on_a_terminal(args, env, answer, timeout=120):
+    """Runs with stdin on a pseudo-terminal, typing answer; (exit code,
+    stdout, stderr)."""
+    import pty
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(args, env=env, stdin=slave, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    os.close(slave)
+    os.write(master, answer.encode())
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    finally:
+        os.close(master)
+    return proc.returncode, out, err
+
+
+def test_diff_and_update_review_a_change_set_first(stack, env, cfn, static_bin, aws):
+    role = "arn:aws:iam::000000000000:role/ssmbak-deployer"
+    result = stack("review", "create", "--role-arn", "not-a-role")
+    assert result.returncode == 2 and "is not an IAM role ARN" in result.stderr
+    ok(stack("review", "create", "--role-arn", role))
+    described = cfn.describe_stacks(StackName="review")["Stacks"][0]
+    assert described["RoleARN"] == role
+    lam = client(aws.endpoint, "lambda")
+    function = ok(stack("review", "lambdaname")).stdout.strip()
+
+    def loglevel():
+        return lam.get_function(FunctionName=function)["Configuration"]["Environment"][
+            "Variables"]["LOGLEVEL"]
+
+    # diff: what would change, and nothing changes.
+    result = ok(stack("review", "diff", "-p", "LogLevel=DEBUG", "-p", "MemorySize=256"))
+    assert result.stdout.splitlines()[0] == "Changes to stack review:"
+    assert re.search(r"^  Modify  Function +AWS::Lambda::Function +Environment, MemorySize$",
+                     result.stdout, re.M), result.stdout
+    assert "(replaced)" not in result.stdout
+    assert loglevel() == "INFO"
+    assert cfn.list_change_sets(StackName="review")["Summaries"] == []
+    # A change that replaces a resource says so.
+    result = ok(stack("review", "diff", "-p", "ExistingBucket=some-other-bucket"))
+    assert re.search(r"^  Remove  Bucket +AWS::S3::Bucket$", result.stdout, re.M), result.stdout
+
+    # update where it cannot ask: refused before anything happens.
+    events = len(cfn.describe_stack_events(StackName="review")["StackEvents"])
+    result = stack("review", "update", "-p", "LogLevel=DEBUG")
+    assert result.returncode == 2
+    assert result.stderr.strip().endswith("review the changes with 'ssmbak stack review diff', "
+                                          "then run update with --yes")
+    assert len(cfn.describe_stack_events(StackName="review")["StackEvents"]) == events
+
+    # update on a terminal: the changes, the question, and no is no.
+    args = [static_bin, "stack", "review", "update", "-p", "LogLevel=DEBUG"]
+    code, out, err = run_on_a_terminal(args, env, "n\n")
+    assert code == 1, err
+    assert "Modify  Function" in out and "Deploy these changes to stack review? [y/N]" in err
+    assert "not deployed" in err and loglevel() == "INFO"
+    assert cfn.list_change_sets(StackName="review")["Summaries"] == []
+    # yes deploys exactly that change set, as the stack's role.
+    code, out, err = run_on_a_terminal(args, env, "y\n")
+    assert code == 0, err
+    assert "UPDATE_COMPLETE  review  AWS::CloudFormation::Stack" in out
+    assert loglevel() == "DEBUG"
+    assert cfn.describe_stacks(StackName="review")["Stacks"][0]["RoleARN"] == role
+    result = ok(stack("review", "diff", "-p", "LogLevel=DEBUG"))
+    assert "is up to date" in result.stdout
+    ok(stack("review", "delete"))
+
+
+def test_existing_bucket_adopts_a_bucket_and_its_history(stack, ssm, s3, cfn, prefix):
+    ok(stack("first", "create"))
+    bucket = stack_parameter(ssm, "first", "bucket")
+    name = f"{prefix}/kept"
+    ssm.put_parameter(Name=name, Value="from-the-first-stack", Type="String")
+    wait_for(lambda: versions(s3, bucket, name), what="the first stack's backup")
+    ok(stack("first", "delete"))
+    ssm.put_parameter(Name=name, Value="changed-without-a-stack", Type="String", Overwrite=True)
+
+    ok(stack("second", "create", "-p", f"ExistingBucket={bucket}"))
+    assert ok(stack("second", "bucketname")).stdout == bucket + "\n"
+    assert "Bucket" not in {r["LogicalResourceId"] for r in
+                            cfn.describe_stack_resources(StackName="second")["StackResources"]}
+    ssm.put_parameter(Name=name, Value="from-the-second-stack", Type="String", Overwrite=True)
+    wait_for(lambda: len(versions(s3, bucket, name)) == 2, what="the second stack's backup")
+    # One history in one bucket: the first stack's change is still there.
+    bodies = [s3.get_object(Bucket=bucket, Key=name, VersionId=v["VersionId"])["Body"].read()
+              for v in versions(s3, bucket, name)]
+    assert bodies == [b"from-the-second-stack", b"from-the-first-stack"]
+    ok(stack("second", "delete"))
+    assert s3.head_bucket(Bucket=bucket)
+
+
+def test_a_replica_in_another_region_restores(stack, run, aws, ssm, s3, prefix):
+    west = boto3_client_in(aws, "s3", "eu-west-1")
+    replica = f"ssmbak-replica-{int(time.time() * 1000) % 10 ** 10}"
+    west.create_bucket(Bucket=replica, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    west.put_bucket_versioning(Bucket=replica, VersioningConfiguration={"Status": "Enabled"})
+    ok(stack("dr", "create", "-p", f"ReplicaBucketArn=arn:aws:s3:::{replica}"))
+    bucket = stack_parameter(ssm, "dr", "bucket")
+    assert s3.get_bucket_replication(Bucket=bucket)["ReplicationConfiguration"]["Rules"][0][
+        "Destination"]["Bucket"] == f"arn:aws:s3:::{replica}"
+    name = f"{prefix}/db/url"
+    ssm.put_parameter(Name=name, Value="postgres://before", Type="String",
+                      Description="the primary's value")
+    wait_for(lambda: versions(west, replica, name), what="the replica of the backup")
+    between = int(time.time()) + 1
+    time.sleep(between + 1.05 - time.time())
+    ssm.delete_parameter(Name=name)
+    wait_for(lambda: west.list_object_versions(Bucket=replica, Prefix=name).get("DeleteMarkers"),
+             what="the replicated delete")
+    # Every version and the bookkeeping beside it, with the same ids and times.
+    source = s3.list_object_versions(Bucket=bucket)
+    copied = west.list_object_versions(Bucket=replica)
+    for kind in ("Versions", "DeleteMarkers"):
+        assert sorted((v["Key"], v["VersionId"], v["LastModified"]) for v in copied[kind]) == \
+            sorted((v["Key"], v["VersionId"], v["LastModified"]) for v in source[kind])
+    # The primary region is gone: bring the parameter back in the replica's region.
+    result = ok(run("preview", f"{prefix}/", f"@{between}", "-R", "-b", replica, "-r", "eu-west-1"))
+    assert "postgres://before" in result.stdout
+    ok(run("restore", f"{prefix}/", f"@{between}", "-R", "-b", replica, "-r", "eu-west-1"))
+    restored = boto3_client_in(aws, "ssm", "eu-west-1").get_parameter(Name=name)["Parameter"]
+    assert restored["Value"] == "postgres://before"
+    ok(stack("dr", "delete"))
+
+
+def boto3_client_in(aws, service, region):
+    import boto3
+    return boto3.client(service, endpoint_url=aws.endpoint, region_name=region,
+                        aws_access_key_id="test", aws_secret_access_key="test")
+
+
+# --- an organization: one pipeline per account and region, one central bucket ------
+
+def in_account(aws, account, service, region):
+    """A client acting in a member account, through the role Organizations
+    creates in every account it creates."""
+    sts = boto3_client_in(aws, "sts", "us-east-1")
+    credentials = sts.assume_role(
+        RoleArn=f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole",
+        RoleSessionName="e2e")["Credentials"]
+    import boto3
+    return boto3.client(service, endpoint_url=aws.endpoint, region_name=region,
+                        aws_access_key_id=credentials["AccessKeyId"],
+                        aws_secret_access_key=credentials["SecretAccessKey"],
+                        aws_session_token=credentials["SessionToken"])
+
+
+def test_an_organization_backs_up_every_account_and_region_into_one_bucket(
+        stack, aws, s3, cfn, prefix, ssmbak_bin):
+    result = stack("org", "create", "--org-units", "ou-nothing", "--regions", "us-east-1",
+                   binary=ssmbak_bin)
+    assert result.returncode == 2 and "is not an organizational unit id" in result.stderr
+    result = stack("org", "create", "--org-units", "ou-abcd-12345678", binary=ssmbak_bin)
+    assert result.returncode == 2 and "--org-units needs --regions" in result.stderr
+    result = stack("org", "create", "--org-units", "ou-abcd-12345678", "--regions", "us-east-1")
+    assert result.returncode == 3 and "in no AWS organization" in result.stderr
+    assert cfn.describe_stacks()["Stacks"] == []
+
+    organizations = boto3_client_in(aws, "organizations", "us-east-1")
+    organization = organizations.create_organization(FeatureSet="ALL")["Organization"]["Id"]
+    root = organizations.list_roots()["Roots"][0]["Id"]
+    ou = organizations.create_organizational_unit(ParentId=root, Name="workloads")[
+        "OrganizationalUnit"]["Id"]
+    accounts = []
+    for name in ("alpha", "beta"):
+        created = organizations.create_account(Email=f"{name}@example.com", AccountName=name)
+        account = created["CreateAccountStatus"]["AccountId"]
+        organizations.move_account(AccountId=account, SourceParentId=root,
+                                   DestinationParentId=ou)
+        accounts.append(account)
+    regions = ["us-east-1", "eu-west-1"]
+
+    result = ok(stack("org", "create", "--org-units", ou, "--regions", ",".join(regions)))
+    assert "StackSet org: deploying to us-east-1: SUCCEEDED" in result.stdout
+    assert "StackSet org: deploying to eu-west-1: SUCCEEDED" in result.stdout
+    central = cfn.describe_stacks(StackName="org")["Stacks"][0]
+    bucket = {o["OutputKey"]: o["OutputValue"] for o in central["Outputs"]}["BucketName"]
+    parameters = {p["ParameterKey"]: p["ParameterValue"] for p in central["Parameters"]}
+    assert parameters["OrganizationId"] == organization and parameters["OrgPipelineName"] == "org"
+    # The code is shared with the organization in each region.
+    for region in regions:
+        policy = boto3_client_in(aws, "s3", region).get_bucket_policy(
+            Bucket=f"ssmbak-deploy-000000000000-{region}")["Policy"]
+        assert organization in policy and "s3:GetObject" in policy
+
+    status = ok(stack("org", "status", binary=ssmbak_bin)).stdout.splitlines()
+    assert status[0] == "CREATE_COMPLETE" and status[1] == "StackSet org: 4 stack instances"
+    assert sorted(tuple(line.split()[:4]) for line in status[2:]) == sorted(
+        (a, r, "CURRENT", "SUCCEEDED") for a in accounts for r in regions)
+
+    # A change in each account and region lands in the central bucket under
+    # that account's and region's prefix, and nowhere else.
+    for account in accounts:
+        for region in regions:
+            in_account(aws, account, "ssm", region).put_parameter(
+                Name=f"{prefix}/where", Value=f"{account} {region}", Type="String")
+    for account in accounts:
+        for region in regions:
+            key = f"{account}/{region}{prefix}/where"
+            listed = wait_for(lambda: versions(s3, bucket, key), seconds=30,
+                              what=f"the backup of {account} {region}")
+            body = s3.get_object(Bucket=bucket, Key=key, VersionId=listed[0]["VersionId"])
+            assert body["Body"].read() == f"{account} {region}".encode()
+    keys = {v["Key"] for v in s3.list_object_versions(Bucket=bucket).get("Versions", [])
+            if v["Key"].endswith(f"{prefix}/where") and not v["Key"].startswith(".ssmbak/")}
+    assert keys == {f"{a}/{r}{prefix}/where" for a in accounts for r in regions}
+
+    result = ok(stack("org", "delete"))
+    assert "StackSet org is deleted" in result.stdout
+    result = stack("org", "status", binary=ssmbak_bin)
+    assert result.returncode == 1 and "no stack 'org'" in result.stderr
+    assert s3.head_bucket(Bucket=bucket)

@@ -46,14 +46,188 @@ static void test_retryable(void)
 	}
 }
 
+/* The SDKs' standard mode: t = random * min(2^(retry-1), 20) s
+ * (https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html). */
 static void test_backoff(void)
 {
-	EXPECT_TRUE("full jitter: no wait at random 0", http_backoff_seconds(1, 0.0) == 0.0);
-	EXPECT_TRUE("first retry waits at most 0.1 s", http_backoff_seconds(1, 0.999) < 0.1);
-	EXPECT_TRUE("the cap doubles", http_backoff_seconds(3, 0.999) > 0.39 &&
-					       http_backoff_seconds(3, 0.999) < 0.4);
-	EXPECT_TRUE("capped at 20 s", http_backoff_seconds(30, 0.999) <= 20.0);
-	EXPECT_TRUE("and reaches it", http_backoff_seconds(30, 0.999) > 19.9);
+	static const struct {
+		enum retry_mode mode;
+		int retry;
+		double random01, want;
+	} cases[] = {
+		{ RETRY_STANDARD, 1, 0.0, 0.0 },    /* full jitter: may not wait */
+		{ RETRY_STANDARD, 1, 0.5, 0.5 },    /* base 1 s */
+		{ RETRY_STANDARD, 2, 0.5, 1.0 },
+		{ RETRY_STANDARD, 3, 0.5, 2.0 },
+		{ RETRY_STANDARD, 5, 1.0, 16.0 },
+		{ RETRY_STANDARD, 6, 1.0, 20.0 },   /* max backoff 20 s */
+		{ RETRY_STANDARD, 40, 0.5, 10.0 },
+		{ RETRY_ADAPTIVE, 2, 0.25, 0.5 },   /* as standard */
+		{ RETRY_LEGACY, 1, 1.0, 0.1 },      /* ssmbak's old 0.1 s base */
+		{ RETRY_LEGACY, 3, 1.0, 0.4 },
+		{ RETRY_LEGACY, 30, 1.0, 20.0 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char label[96];
+		snprintf(label, sizeof(label), "backoff %s retry %d random %.2f",
+			 retry_mode_name(cases[i].mode), cases[i].retry, cases[i].random01);
+		double got = retry_backoff_seconds(cases[i].mode, cases[i].retry,
+						   cases[i].random01);
+		EXPECT_TRUE(label, got > cases[i].want - 1e-9 && got < cases[i].want + 1e-9);
+	}
+}
+
+static void test_retry_modes(void)
+{
+	static const struct {
+		const char *text;
+		bool ok;
+		enum retry_mode mode;
+		int attempts;
+	} cases[] = {
+		{ "standard", true, RETRY_STANDARD, 3 },
+		{ "adaptive", true, RETRY_ADAPTIVE, 3 },
+		{ "legacy", true, RETRY_LEGACY, 5 },
+		{ "Standard", false, RETRY_STANDARD, 0 },
+		{ "", false, RETRY_STANDARD, 0 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		enum retry_mode mode = RETRY_STANDARD;
+		char label[64];
+		snprintf(label, sizeof(label), "retry mode '%s'", cases[i].text);
+		EXPECT_TRUE(label, retry_mode_parse(cases[i].text, &mode) == cases[i].ok);
+		if (cases[i].ok)
+			EXPECT_LONG(label, cases[i].attempts, retry_default_max_attempts(mode));
+	}
+}
+
+/* 500 tokens; a retry takes 5, 10 after a timeout; a success gives back
+ * what its retry took, or 1 when it needed none. */
+static void test_retry_quota(void)
+{
+	struct retry_quota q;
+	retry_quota_init(&q);
+	EXPECT_LONG("quota starts full", 500, q.tokens);
+	EXPECT_LONG("a retry costs 5", 5, retry_quota_take(&q, false));
+	EXPECT_LONG("after a timeout 10", 10, retry_quota_take(&q, true));
+	EXPECT_LONG("left", 485, q.tokens);
+	retry_quota_success(&q, 10);
+	EXPECT_LONG("the retry's cost comes back", 495, q.tokens);
+	retry_quota_success(&q, 0);
+	retry_quota_success(&q, 0);
+	EXPECT_LONG("one for a success without retry", 497, q.tokens);
+	for (int i = 0; i < 10; i++)
+		retry_quota_success(&q, 0);
+	EXPECT_LONG("never above 500", 500, q.tokens);
+	int retries = 0;
+	while (retry_quota_take(&q, false))
+		retries++;
+	EXPECT_LONG("100 retries empty it", 100, retries);
+	EXPECT_LONG("then none", 0, retry_quota_take(&q, true));
+	retry_quota_success(&q, 0);
+	EXPECT_LONG("still not enough for a retry", 0, retry_quota_take(&q, false));
+}
+
+/* Adaptive mode: off until throttled; then the rate drops to 0.7 of what
+ * was being sent and grows back along the cubic curve. */
+static void test_retry_limiter(void)
+{
+	struct retry_limiter l;
+	double t = 1000.0;
+	retry_limiter_init(&l, t);
+	EXPECT_TRUE("no limit before throttling", retry_limiter_acquire(&l, t) == 0);
+	for (int i = 0; i < 200; i++) {     /* 100 answers a second for 2 s */
+		t += 0.01;
+		retry_limiter_update(&l, false, t);
+	}
+	EXPECT_TRUE("measures about 100 a second",
+		    l.measured_rate > 90 && l.measured_rate < 110);
+	retry_limiter_update(&l, true, t);
+	EXPECT_TRUE("enabled by a throttle", l.enabled);
+	EXPECT_TRUE("multiplicative decrease to 0.7",
+		    l.fill_rate > 0.7 * 90 && l.fill_rate < 0.7 * 110);
+	int started = 0;
+	double wait = 0;
+	for (int i = 0; i < 1000 && (wait = retry_limiter_acquire(&l, t)) == 0; i++)
+		started++;
+	EXPECT_TRUE("a burst of at most one second's rate", started >= 1 &&
+							    started <= (int)l.capacity + 1);
+	EXPECT_TRUE("then a wait of about one token",
+		    wait > 0 && wait <= 1.0 / l.fill_rate + 1e-9);
+	double low = l.fill_rate;
+	for (int i = 0; i < 300; i++) {
+		t += 0.01;
+		retry_limiter_update(&l, false, t);
+	}
+	EXPECT_TRUE("recovers after throttling stops", l.fill_rate > low);
+	struct retry_limiter slow;
+	retry_limiter_init(&slow, 0);
+	retry_limiter_update(&slow, true, 0.1);
+	EXPECT_TRUE("never below half a request a second", slow.fill_rate >= 0.5);
+	EXPECT_TRUE("throttling codes", retry_is_throttling(400, "ThrottlingException") &&
+					    retry_is_throttling(503, "SlowDown") &&
+					    retry_is_throttling(429, "") &&
+					    !retry_is_throttling(500, "InternalError"));
+}
+
+/* AWS_RETRY_MODE / AWS_MAX_ATTEMPTS win over the profile's retry_mode /
+ * max_attempts; each defaults as the SDKs do. */
+static void test_retry_configuration(void)
+{
+	static const struct {
+		const char *env_mode, *env_attempts, *profile_mode, *profile_attempts;
+		int rc;
+		enum retry_mode mode;
+		int attempts;
+		const char *message_part;
+	} cases[] = {
+		{ NULL, NULL, NULL, NULL, 0, RETRY_STANDARD, 3, NULL },
+		{ NULL, NULL, "legacy", NULL, 0, RETRY_LEGACY, 5, NULL },
+		{ NULL, NULL, "adaptive", "7", 0, RETRY_ADAPTIVE, 7, NULL },
+		{ "standard", NULL, "legacy", NULL, 0, RETRY_STANDARD, 3, NULL },
+		{ NULL, "2", NULL, "9", 0, RETRY_STANDARD, 2, NULL },
+		{ "fast", NULL, NULL, NULL, -1, 0, 0, "'fast' (from AWS_RETRY_MODE)" },
+		{ NULL, NULL, "fast", NULL, -1, 0, 0, "(from retry_mode in the profile)" },
+		{ NULL, "0", NULL, NULL, -1, 0, 0, "'0' (from AWS_MAX_ATTEMPTS)" },
+		{ NULL, NULL, NULL, "x", -1, 0, 0, "'x' (from max_attempts in the profile)" },
+	};
+	char *saved_mode = getenv("AWS_RETRY_MODE") ? strdup(getenv("AWS_RETRY_MODE")) : NULL;
+	char *saved_attempts =
+		getenv("AWS_MAX_ATTEMPTS") ? strdup(getenv("AWS_MAX_ATTEMPTS")) : NULL;
+	unsetenv("AWS_RETRY_MODE");
+	unsetenv("AWS_MAX_ATTEMPTS");
+	struct err e = { 0 };
+	struct http_client *c = http_client_new(&e);
+	EXPECT_TRUE("a client", c != NULL);
+	for (size_t i = 0; c && i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char label[96];
+		snprintf(label, sizeof(label), "retry configuration case %zu", i);
+		if (cases[i].env_mode)
+			setenv("AWS_RETRY_MODE", cases[i].env_mode, 1);
+		if (cases[i].env_attempts)
+			setenv("AWS_MAX_ATTEMPTS", cases[i].env_attempts, 1);
+		err_clear(&e);
+		int rc = http_client_configure_retries(c, cases[i].profile_mode,
+						       cases[i].profile_attempts, &e);
+		EXPECT_LONG(label, cases[i].rc, rc);
+		if (rc == 0) {
+			EXPECT_STR(label, retry_mode_name(cases[i].mode),
+				   retry_mode_name(http_client_retry_mode(c)));
+			EXPECT_LONG(label, cases[i].attempts, http_client_max_attempts(c));
+		}
+		if (cases[i].message_part)
+			EXPECT_TRUE(label, e.kind == ERR_CONFIG &&
+						   strstr(e.message, cases[i].message_part));
+		unsetenv("AWS_RETRY_MODE");
+		unsetenv("AWS_MAX_ATTEMPTS");
+	}
+	http_client_free(c);
+	if (saved_mode)
+		setenv("AWS_RETRY_MODE", saved_mode, 1);
+	if (saved_attempts)
+		setenv("AWS_MAX_ATTEMPTS", saved_attempts, 1);
+	free(saved_mode);
+	free(saved_attempts);
 }
 
 static void decode(const struct aws_service *svc, long status, const char *body,
@@ -158,5 +332,9 @@ void test_http(void)
 	test_uri_decode();
 	test_retryable();
 	test_backoff();
+	test_retry_modes();
+	test_retry_quota();
+	test_retry_limiter();
+	test_retry_configuration();
 	test_error_lines();
 }

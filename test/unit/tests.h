@@ -7,7 +7,10 @@
 	UNIT_SUITE(buf) \
 	UNIT_SUITE(config) \
 	UNIT_SUITE(creds) \
+	UNIT_SUITE(event_match) \
+	UNIT_SUITE(escape) \
 	UNIT_SUITE(sigv4) \
+	UNIT_SUITE(ssm_name) \
 	UNIT_SUITE(sts) \
 	UNIT_SUITE(terminal) \
 	UNIT_SUITE(timeline) \

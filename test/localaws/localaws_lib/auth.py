@@ -95,7 +95,8 @@ class CredentialStore:
                                                          self.account, access_key)
         if temp is None:
             return None
-        principal = Principal(temp["arn"], temp["user_id"], self.account, access_key)
+        principal = Principal(temp["arn"], temp["user_id"], account_of(temp["arn"], self.account),
+                              access_key)
         return temp["secret"], temp["token"], temp["expiration"], principal
 
     def add_long_term(self, access_key, secret, arn, user_id):
@@ -129,6 +130,15 @@ class CredentialStore:
     def load_json(self, data):
         with self._lock:
             self._temporary = dict(data or {})
+
+
+def account_of(arn, default):
+    """The account of an assumed-role ARN (arn:aws:sts::ACCOUNT:assumed-role/...):
+    credentials of a role in another account act in that account, which is
+    how localaws simulates an organization's member accounts
+    (organizations.py)."""
+    parts = (arn or "").split(":")
+    return parts[4] if len(parts) > 5 and parts[4].isdigit() and len(parts[4]) == 12 else default
 
 
 def default_store(clock):

@@ -36,6 +36,15 @@ def iso_millis(epoch):
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{millis:03d}Z"
 
 
+def iso_whole_seconds(epoch):
+    """`2024-06-13T01:54:26.000Z`: S3's XML timestamps. S3 keeps
+    LastModified to the second: listings print `.000Z` and the
+    Last-Modified header (RFC 1123) has seconds
+    (https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectVersions.html,
+    response example)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(int(epoch))) + ".000Z"
+
+
 def http_date(epoch):
     """RFC 1123 date, as S3's Last-Modified header and HTTP Date."""
     return time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(epoch))

@@ -35,6 +35,8 @@ import yaml
 
 from . import cfnspec
 from .auth import Principal
+from .cloudformation_changesets import ChangeSetOperations
+from .cloudformation_stacksets import StackSetOperations
 from .clock import iso_millis
 from .errors import AwsError
 from .protocols import QUERY_AUTH_ERRORS, QueryService
@@ -589,6 +591,7 @@ class Stack:
         self.events = []
         self.disable_rollback = False
         self.caller = {}
+        self.role_arn = None
 
     @property
     def busy(self):
@@ -633,6 +636,7 @@ class Caller:
         service = self.app.router.services[service_name]
         ctx = Context(self.app, request)
         ctx.principal, ctx.region = self.principal, self.stack.region
+        ctx.account = self.principal.account
         return service.dispatch(request, operation, ctx)
 
     def json(self, service_name, operation, params):
@@ -721,7 +725,11 @@ def members(params, prefix):
     return [found[i] for i in sorted(found)]
 
 
-class CloudFormationService(QueryService):
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-iam-servicerole.html
+ROLE_ARN = re.compile(r"arn:aws[\w-]*:iam::(\d{12}):role/(?:[\w+=,.@-]+/)*([\w+=,.@-]{1,64})")
+
+
+class CloudFormationService(ChangeSetOperations, StackSetOperations, QueryService):
     name = signing_name = "cloudformation"
     namespace = NAMESPACE
     AUTH_ERRORS = QUERY_AUTH_ERRORS
@@ -733,6 +741,8 @@ class CloudFormationService(QueryService):
         "DescribeStackResource": "describe_stack_resource",
         "ListStackResources": "list_stack_resources", "GetTemplate": "get_template",
         "ValidateTemplate": "validate_template",
+        **ChangeSetOperations.CHANGE_SET_ACTIONS,
+        **StackSetOperations.STACK_SET_ACTIONS,
     }
     query_actions = tuple(actions)
 
@@ -790,7 +800,8 @@ class CloudFormationService(QueryService):
             stack.parameters = values
             stack.capabilities = capabilities
             stack.tags = [[t.get("Key", ""), t.get("Value", "")] for t in members(params, "Tags")]
-            stack.caller = self._caller(ctx)
+            stack.role_arn = self._role_arn(params, None)
+            stack.caller = self._caller(ctx, stack.role_arn)
             self._check_conditions(stack, template, values)
             self._stack_event(stack, "CREATE_IN_PROGRESS", "User Initiated")
             self.store.stacks[stack.stack_id] = stack
@@ -806,12 +817,10 @@ class CloudFormationService(QueryService):
         if stack.status not in STABLE_FOR_UPDATE:
             raise validation(f"Stack:{stack.stack_id} is in {stack.status} state and can not be "
                              "updated.")
-        if params.get("UsePreviousTemplate") == "true":
-            template = Template(stack.body, self._spec())
-        else:
-            template = self._template(params)
+        template = self._template_for_update(params, stack)
         given = self._given_parameters(params)
         values = template.resolve_parameters(given, stack.parameters)
+        role_arn = self._role_arn(params, stack)
         capabilities = members(params, "Capabilities")
         self._check_capabilities(template, capabilities)
         tags = [[t.get("Key", ""), t.get("Value", "")] for t in members(params, "Tags")] \
@@ -820,7 +829,8 @@ class CloudFormationService(QueryService):
         with self.store.lock:
             if template.body == stack.body and values == stack.parameters and tags == stack.tags:
                 raise validation("No updates are to be performed.")
-            stack.caller = self._caller(ctx)
+            stack.role_arn = role_arn
+            stack.caller = self._caller(ctx, role_arn)
             self._stack_event(stack, "UPDATE_IN_PROGRESS", "User Initiated")
         self.changed()
         self._start(ctx, self._update, stack, template, values, capabilities, tags)
@@ -840,7 +850,8 @@ class CloudFormationService(QueryService):
                 raise validation(f"Stack [{stack.name}] cannot be deleted while in status "
                                  f"{stack.status}")
             retain = set(members(params, "RetainResources"))
-            stack.caller = self._caller(ctx)
+            stack.role_arn = self._role_arn(params, stack)
+            stack.caller = self._caller(ctx, stack.role_arn)
             self._stack_event(stack, "DELETE_IN_PROGRESS", "User Initiated")
         self.changed()
         self._start(ctx, self._delete, stack, retain)
@@ -927,6 +938,26 @@ class CloudFormationService(QueryService):
 
     # --- request pieces ---
 
+    def _template_for_update(self, params, stack):
+        if params.get("UsePreviousTemplate") == "true":
+            return Template(stack.body, self._spec())
+        return self._template(params)
+
+    @staticmethod
+    def _members(params, prefix):
+        return members(params, prefix)
+
+    @staticmethod
+    def _role_arn(params, stack):
+        """RoleARN given, else the one the stack was last given: CloudFormation
+        keeps using a stack's service role (using-iam-servicerole.html)."""
+        role_arn = params.get("RoleARN")
+        if role_arn is None:
+            return stack.role_arn if stack is not None else None
+        if not ROLE_ARN.fullmatch(role_arn):
+            raise validation(f"Role {role_arn} is invalid or cannot be assumed")
+        return role_arn
+
     def _template(self, params):
         body = params.get("TemplateBody")
         if body is None:
@@ -965,11 +996,19 @@ class CloudFormationService(QueryService):
             raise validation(f"Template error: {error}")
 
     @staticmethod
-    def _caller(ctx):
+    def _caller(ctx, role_arn=None):
+        """Who the stack's resource handlers act as: the caller, or the
+        stack's service role, as a session CloudFormation assumed."""
         principal = ctx.principal
-        return {"arn": principal.arn, "user_id": principal.user_id,
-                "account": principal.account, "access_key": principal.access_key,
-                "host": ctx.request.header("host"), "scheme": ctx.request.scheme}
+        caller = {"arn": principal.arn, "user_id": principal.user_id,
+                  "account": principal.account, "access_key": principal.access_key,
+                  "host": ctx.request.header("host"), "scheme": ctx.request.scheme}
+        match = ROLE_ARN.fullmatch(role_arn or "")
+        if match:
+            caller.update(arn=f"arn:aws:sts::{match.group(1)}:assumed-role/{match.group(2)}/"
+                          "AWSCloudFormation", user_id=f"AROA{match.group(2)[:17].upper()}:"
+                          "AWSCloudFormation", account=match.group(1))
+        return caller
 
     # --- shapes ---
 
@@ -985,6 +1024,8 @@ class CloudFormationService(QueryService):
             pairs.append(("DeletionTime", iso_millis(stack.deleted)))
         if stack.updated is not None:
             pairs.append(("LastUpdatedTime", iso_millis(stack.updated)))
+        if stack.role_arn:
+            pairs.append(("RoleARN", stack.role_arn))
         pairs += [("RollbackConfiguration", []), ("StackStatus", stack.status),
                   ("StackStatusReason", stack.reason or None),
                   ("DisableRollback", stack.disable_rollback), ("NotificationARNs", []),
@@ -1561,6 +1602,7 @@ class S3Bucket(Handler):
         call.caller.rest("s3", "PUT", f"/{name}", body)
         self._versioning(call, name, call.properties)
         self._encryption(call, name, call.properties)
+        bucket_replication(call, name, call.properties.get("ReplicationConfiguration"))
         return name, self._attributes(call, name)
 
     @staticmethod
@@ -1628,6 +1670,10 @@ class S3Bucket(Handler):
             self._versioning(call, call.physical_id, call.properties)
         if call.properties.get("BucketEncryption") != old_properties.get("BucketEncryption"):
             self._encryption(call, call.physical_id, call.properties)
+        if call.properties.get("ReplicationConfiguration") != \
+                old_properties.get("ReplicationConfiguration"):
+            bucket_replication(call, call.physical_id,
+                               call.properties.get("ReplicationConfiguration"))
         return call.attributes
 
     def delete(self, call):
@@ -1636,6 +1682,49 @@ class S3Bucket(Handler):
         except AwsError as error:
             if error.code != "NoSuchBucket":
                 raise
+
+
+def bucket_replication(call, name, configuration):
+    """AWS::S3::Bucket ReplicationConfiguration through S3's PutBucketReplication
+    (aws-properties-s3-bucket-replicationconfiguration.html); None removes it."""
+    if not configuration:
+        call.caller.rest("s3", "DELETE", f"/{name}?replication")
+        return
+    root = ET.Element("ReplicationConfiguration")
+    ET.SubElement(root, "Role").text = str(configuration.get("Role", ""))
+    for rule in configuration.get("Rules") or []:
+        element = ET.SubElement(root, "Rule")
+        if rule.get("Id"):
+            ET.SubElement(element, "ID").text = str(rule["Id"])
+        if "Priority" in rule:
+            ET.SubElement(element, "Priority").text = str(rule["Priority"])
+        if "Filter" in rule:
+            ET.SubElement(ET.SubElement(element, "Filter"), "Prefix").text = \
+                str((rule["Filter"] or {}).get("Prefix", ""))
+        elif "Prefix" in rule:
+            ET.SubElement(element, "Prefix").text = str(rule["Prefix"])
+        ET.SubElement(element, "Status").text = str(rule.get("Status", ""))
+        if "DeleteMarkerReplication" in rule:
+            ET.SubElement(ET.SubElement(element, "DeleteMarkerReplication"), "Status").text = \
+                str(rule["DeleteMarkerReplication"].get("Status", "Disabled"))
+        ET.SubElement(ET.SubElement(element, "Destination"), "Bucket").text = \
+            str((rule.get("Destination") or {}).get("Bucket", ""))
+    call.caller.rest("s3", "PUT", f"/{name}?replication", ET.tostring(root))
+
+
+class LogsMetricFilter(Record):
+    """A record (localaws' Logs has no metric filters) on a log group that
+    must exist (aws-resource-logs-metricfilter.html)."""
+
+    def __init__(self):
+        super().__init__("FilterName", 512)
+
+    def create(self, call):
+        group = call.properties["LogGroupName"]
+        found = call.caller.json("logs", "DescribeLogGroups", {"logGroupNamePrefix": group})
+        if not any(g["logGroupName"] == group for g in found.get("logGroups", [])):
+            raise HandlerError(f"The specified log group does not exist: {group}", "NotFound")
+        return super().create(call)
 
 
 class S3BucketPolicy(Handler):
@@ -2056,6 +2145,7 @@ HANDLERS = {
     "AWS::IAM::Policy": IamPolicy(),
     "AWS::CloudWatch::Alarm": Alarm(),
     "AWS::Logs::LogGroup": LogGroup(),
+    "AWS::Logs::MetricFilter": LogsMetricFilter(),
     "AWS::SSM::Parameter": SsmParameter(),
     "AWS::Lambda::Function": LambdaFunction(),
     "AWS::Lambda::EventSourceMapping": LambdaEventSourceMapping(),

@@ -199,6 +199,7 @@ class Rule:
         self.name = name
         self.bus = bus
         self.region = region
+        self.account = account
         self.arn = (f"arn:aws:events:{region}:{account}:rule/{name}" if bus == DEFAULT_BUS
                     else f"arn:aws:events:{region}:{account}:rule/{bus}/{name}")
         self.pattern_text = None
@@ -325,8 +326,10 @@ class EventBridgeService(JsonService):
 
     def route(self, event):
         with self.lock:
+            # An account's events reach its own bus only.
             rules = [r for (region, bus, _), r in self.rules.items()
                      if region == event.get("region") and bus == DEFAULT_BUS
+                     and r.account == event.get("account", r.account)
                      and r.state == "ENABLED" and r.pattern is not None
                      and matches(r.pattern, event)]
             work = [(r, dict(t)) for r in rules for t in r.targets.values()]

@@ -244,8 +244,10 @@ class IamStore:
         self.credentials = credentials
         self.enforce = enforce
         self.lock = threading.RLock()
-        self.users = {}   # name -> {"arn", "id", "path", "policies": {name: doc}}
-        self.roles = {}   # name -> {"arn", "id", "path", "trust", "policies": {name: doc}}
+        # "ACCOUNT NAME" -> {"arn", "id", "path", ("trust",) "policies": {name: doc}}:
+        # each account has its own users and roles (an organization's members)
+        self.users = {}
+        self.roles = {}
 
     def identity(self, principal):
         """The Identity of a signer (auth.Principal); None: not signed."""
@@ -255,7 +257,7 @@ class IamStore:
         match = ASSUMED_ROLE.fullmatch(arn or "")
         with self.lock:
             if match:
-                role = self.roles.get(match.group(3))
+                role = self.roles.get(f"{match.group(2)} {match.group(3)}")
                 if role is None:
                     return Identity(arn, f"arn:{match.group(1)}:iam::{match.group(2)}:role/"
                                     f"{match.group(3)}", match.group(2), [], True)
@@ -399,16 +401,16 @@ class IamService(QueryService):
     def create_user(self, params, ctx):
         name, path = self._name(params, "UserName"), self._path(params)
         with self.store.lock:
-            if name in self.store.users:
+            if f"{ctx.account} {name}" in self.store.users:
                 raise AwsError("EntityAlreadyExists", f"User with name {name} already exists.", 409)
-            user = self.store.users[name] = {
+            user = self.store.users[f"{ctx.account} {name}"] = {
                 "arn": f"arn:aws:iam::{ctx.account}:user{path}{name}", "id": _ids("AIDA"),
                 "path": path, "policies": {}, "keys": {}}
         self.changed()
         return [("User", self._user_pairs(user, name))]
 
-    def _user(self, name):
-        user = self.store.users.get(name)
+    def _user(self, name, ctx):
+        user = self.store.users.get(f"{ctx.account} {name}")
         if user is None:
             raise no_such_entity("user", name)
         return user
@@ -416,14 +418,14 @@ class IamService(QueryService):
     def get_user(self, params, ctx):
         name = params.get("UserName")
         with self.store.lock:
-            return [("User", self._user_pairs(self._user(name), name))]
+            return [("User", self._user_pairs(self._user(name, ctx), name))]
 
     def delete_user(self, params, ctx):
         with self.store.lock:
-            user = self._user(params.get("UserName"))
+            user = self._user(params.get("UserName"), ctx)
             for key in user.get("keys", {}):
                 self.store.credentials.remove_long_term(key)
-            del self.store.users[params["UserName"]]
+            del self.store.users[f"{ctx.account} {params['UserName']}"]
         self.changed()
         return []
 
@@ -432,7 +434,7 @@ class IamService(QueryService):
         key = _ids("AKIA", 16)
         secret = secrets.token_urlsafe(30)[:40]
         with self.store.lock:
-            user = self._user(name)
+            user = self._user(name, ctx)
             user.setdefault("keys", {})[key] = secret
             self.store.credentials.add_long_term(key, secret, user["arn"], user["id"])
         self.changed()
@@ -450,16 +452,16 @@ class IamService(QueryService):
 
     def put_user_policy(self, params, ctx):
         with self.store.lock:
-            return self._put_policy(self._user(params.get("UserName")), params)
+            return self._put_policy(self._user(params.get("UserName"), ctx), params)
 
     def delete_user_policy(self, params, ctx):
         with self.store.lock:
-            self._user(params.get("UserName"))["policies"].pop(params.get("PolicyName"), None)
+            self._user(params.get("UserName"), ctx)["policies"].pop(params.get("PolicyName"), None)
         self.changed()
         return []
 
-    def _role(self, name):
-        role = self.store.roles.get(name)
+    def _role(self, name, ctx):
+        role = self.store.roles.get(f"{ctx.account} {name}")
         if role is None:
             raise no_such_entity("role", name)
         return role
@@ -473,9 +475,9 @@ class IamService(QueryService):
         name, path = self._name(params, "RoleName"), self._path(params)
         trust = load_document(params.get("AssumeRolePolicyDocument"))
         with self.store.lock:
-            if name in self.store.roles:
+            if f"{ctx.account} {name}" in self.store.roles:
                 raise AwsError("EntityAlreadyExists", f"Role with name {name} already exists.", 409)
-            role = self.store.roles[name] = {
+            role = self.store.roles[f"{ctx.account} {name}"] = {
                 "arn": f"arn:aws:iam::{ctx.account}:role{path}{name}", "id": _ids("AROA"),
                 "path": path, "trust": trust, "policies": {}}
         self.changed()
@@ -484,23 +486,23 @@ class IamService(QueryService):
     def get_role(self, params, ctx):
         name = params.get("RoleName")
         with self.store.lock:
-            return [("Role", self._role_pairs(self._role(name), name))]
+            return [("Role", self._role_pairs(self._role(name, ctx), name))]
 
     def delete_role(self, params, ctx):
         with self.store.lock:
-            self._role(params.get("RoleName"))
-            del self.store.roles[params["RoleName"]]
+            self._role(params.get("RoleName"), ctx)
+            del self.store.roles[f"{ctx.account} {params['RoleName']}"]
         self.changed()
         return []
 
     def put_role_policy(self, params, ctx):
         with self.store.lock:
-            return self._put_policy(self._role(params.get("RoleName")), params)
+            return self._put_policy(self._role(params.get("RoleName"), ctx), params)
 
     def get_role_policy(self, params, ctx):
         name, policy = params.get("RoleName"), params.get("PolicyName")
         with self.store.lock:
-            document = self._role(name)["policies"].get(policy)
+            document = self._role(name, ctx)["policies"].get(policy)
         if document is None:
             raise AwsError("NoSuchEntity", f"The role policy with name {policy} cannot be found.",
                            404)
@@ -509,7 +511,7 @@ class IamService(QueryService):
 
     def delete_role_policy(self, params, ctx):
         with self.store.lock:
-            self._role(params.get("RoleName"))["policies"].pop(params.get("PolicyName"), None)
+            self._role(params.get("RoleName"), ctx)["policies"].pop(params.get("PolicyName"), None)
         self.changed()
         return []
 

@@ -1,5 +1,5 @@
 """Command line: localaws [--port N] [--state DIR] [--tls-cert F --tls-key F]
-                       [--faults JSON] [--verbose]
+                       [--faults JSON] [--path-prefix PATH] [--verbose]
 
 Prints `localaws listening on http://127.0.0.1:PORT` (https with TLS) once
 ready, serves until SIGTERM or SIGINT, then saves state and exits 0.
@@ -22,6 +22,7 @@ from .events import EventBus
 from .faults import Faults
 from .iam import IamService, IamStore
 from .kms import KmsService, KmsStore
+from .organizations import OrganizationsService
 from .pipeline import Pipeline
 from .s3 import S3Service
 from .server import App, Server, tls_context
@@ -44,6 +45,8 @@ def parse_args(argv):
     parser.add_argument("--iam", action="store_true",
                         default=os.environ.get("LOCALAWS_IAM", "") not in ("", "0"),
                         help="enforce IAM, bucket and key policies (default: LOCALAWS_IAM)")
+    parser.add_argument("--path-prefix", metavar="PATH",
+                        help="serve only paths under PATH, with it removed (an endpoint URL with a path)")
     parser.add_argument("--verbose", "-v", action="store_true", help="log every request to stderr")
     args = parser.parse_args(argv)
     if bool(args.tls_cert) != bool(args.tls_key):
@@ -64,6 +67,8 @@ def build(args):
     ssm = SsmService(SecureStringCipher(args.state), state.changed)
     sts = StsService()
     cloudformation = CloudFormationService(clock, state.changed)
+    organizations = OrganizationsService(clock, credentials.account)
+    cloudformation.attach_organizations(organizations)
     for name, component in (("s3", s3.store), ("ssm", ssm.store),
                             ("sts", credentials), ("events", events), ("iam", iam),
                             ("kms", kms)):
@@ -75,11 +80,14 @@ def build(args):
         for rule in rules if isinstance(rules, list) else [rules]:
             faults.add(rule)
     control = Control(clock=clock, counters=counters, faults=faults, events=events, s3=s3)
+    control.add_route("POST", "ssm/validation", ssm.set_validation_delay)
+    control.add_route("POST", "ssm/bulk", ssm.bulk_load)
     pipeline = Pipeline(clock=clock, credentials=credentials, events=events, s3=s3, control=control)
-    app = App(services=[ssm, sts, *pipeline.services, cloudformation,
+    app = App(services=[ssm, sts, *pipeline.services, cloudformation, organizations,
                         IamService(iam, state.changed), KmsService(kms, clock, state.changed), s3],
               default_service="s3", control=control, clock=clock, events=events,
-              credentials=credentials, counters=counters, faults=faults, iam=iam)
+              credentials=credentials, counters=counters, faults=faults,
+              path_prefix=args.path_prefix, iam=iam)
     tls = tls_context(args.tls_cert, args.tls_key) if args.tls_cert else None
     server = Server((HOST, args.port), app, tls)
     pipeline.serving(f"{'https' if tls else 'http'}://{HOST}:{server.server_address[1]}",

@@ -16,10 +16,11 @@ import secrets
 import urllib.parse
 import xml.etree.ElementTree as ET
 
-from .clock import http_date, iso_millis, parse_time
+from .clock import http_date, iso_millis, iso_whole_seconds, parse_time
 from .errors import AwsError
 from .iam import Denied
 from .protocols import Service
+from . import s3_replication
 from .s3_store import (NULL_VERSION, Bucket, ObjectVersion, S3Store, looks_like_version_id,
                        walk_objects, walk_versions)
 from .server import Response
@@ -92,6 +93,10 @@ def s3_permissions(operation, request, bucket, key):
         "HeadBucket": [("s3:ListBucket", bucket_arn)],
         "DeleteBucket": [("s3:DeleteBucket", bucket_arn)],
         "GetBucketLocation": [("s3:GetBucketLocation", bucket_arn)],
+        "GetBucketAcl": [("s3:GetBucketAcl", bucket_arn)],
+        "PutBucketReplication": [("s3:PutReplicationConfiguration", bucket_arn)],
+        "GetBucketReplication": [("s3:GetReplicationConfiguration", bucket_arn)],
+        "DeleteBucketReplication": [("s3:PutReplicationConfiguration", bucket_arn)],
         "GetBucketVersioning": [("s3:GetBucketVersioning", bucket_arn)],
         "PutBucketVersioning": [("s3:PutBucketVersioning", bucket_arn)],
         "ListObjectVersions": [("s3:ListBucketVersions", bucket_arn)],
@@ -293,6 +298,19 @@ def url_encoder(request):
     return "url", lambda text: urllib.parse.quote_plus(text, safe="/") if text else text
 
 
+def markers_last(entries):
+    """The fault kind markers_last: a page's versions, then its delete
+    markers, then its CommonPrefixes, as moto lists them; S3 itself
+    interleaves each key's versions and markers newest first (the example
+    in https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectVersions.html;
+    aws/aws-sdk-java-v2#1620, aws/aws-sdk-go-v2#3164, minio/minio#9959)."""
+    def rank(entry):
+        if entry[0] == "prefix":
+            return 2
+        return 1 if entry[1].delete_marker else 0
+    return sorted(entries, key=rank)
+
+
 # --- the service ------------------------------------------------------------------
 
 BUCKET_OPERATIONS = {
@@ -302,6 +320,9 @@ BUCKET_OPERATIONS = {
     ("GET", "location"): "GetBucketLocation", ("PUT", None): "CreateBucket",
     ("PUT", "versioning"): "PutBucketVersioning", ("HEAD", None): "HeadBucket",
     ("DELETE", None): "DeleteBucket", ("POST", "delete"): "DeleteObjects",
+    ("GET", "acl"): "GetBucketAcl",
+    ("PUT", "replication"): "PutBucketReplication", ("GET", "replication"): "GetBucketReplication",
+    ("DELETE", "replication"): "DeleteBucketReplication",
     ("PUT", "policy"): "PutBucketPolicy", ("GET", "policy"): "GetBucketPolicy",
     ("DELETE", "policy"): "DeleteBucketPolicy", ("PUT", "encryption"): "PutBucketEncryption",
     ("GET", "encryption"): "GetBucketEncryption",
@@ -333,7 +354,7 @@ class S3Service(Service):
         self.handlers = {
             "ListBuckets": self.list_buckets, "CreateBucket": self.create_bucket,
             "HeadBucket": self.head_bucket, "DeleteBucket": self.delete_bucket,
-            "GetBucketLocation": self.get_bucket_location,
+            "GetBucketLocation": self.get_bucket_location, "GetBucketAcl": self.get_bucket_acl,
             "GetBucketVersioning": self.get_bucket_versioning,
             "PutBucketVersioning": self.put_bucket_versioning,
             "ListObjectVersions": self.list_object_versions,
@@ -344,7 +365,11 @@ class S3Service(Service):
             "GetObjectTagging": self.get_object_tagging,
             "PutObjectTagging": self.put_object_tagging,
             "DeleteObjectTagging": self.delete_object_tagging,
-            "PutBucketPolicy": self.put_bucket_policy, "GetBucketPolicy": self.get_bucket_policy,
+            "PutBucketReplication": self.put_bucket_replication,
+            "GetBucketReplication": self.get_bucket_replication,
+            "DeleteBucketReplication": self.delete_bucket_replication,
+            "PutBucketPolicy": self.put_bucket_policy,
+            "GetBucketPolicy": self.get_bucket_policy,
             "DeleteBucketPolicy": self.delete_bucket_policy,
             "PutBucketEncryption": self.put_bucket_encryption,
             "GetBucketEncryption": self.get_bucket_encryption,
@@ -372,14 +397,20 @@ class S3Service(Service):
         with self.store.lock:
             if operation not in ("ListBuckets", "CreateBucket"):
                 self._check_region(bucket, ctx)
-                self._check_expected_owner(bucket, request)
+                self._check_expected_owner(bucket, request, ctx)
             try:
                 self._authorize(operation, request, ctx, bucket, key)
                 return handler(request, ctx, bucket, key)
             except Denied as denied:
                 raise access_denied(denied.message)
 
-    def _check_expected_owner(self, name, request):
+    @staticmethod
+    def _owner_of(bucket, ctx):
+        """A bucket's account; one from before owners were kept (or bulk
+        loaded) is the default account's."""
+        return bucket.owner or ctx.credentials.account
+
+    def _check_expected_owner(self, name, request, ctx):
         """x-amz-expected-bucket-owner: a bucket of another account answers
         403 AccessDenied (bucket-owner-condition.html); a value that is not
         an account id is refused first."""
@@ -390,7 +421,7 @@ class S3Service(Service):
             raise invalid_argument("The value of the expected bucket owner parameter must be "
                                    "an AWS Account ID", "x-amz-expected-bucket-owner", expected)
         bucket = self.store.buckets.get(name)
-        if bucket is not None and (bucket.owner or expected) != expected:
+        if bucket is not None and self._owner_of(bucket, ctx) != expected:
             raise access_denied("Access Denied")
 
     # --- who may: identity and bucket policies (iam.py) ---
@@ -399,7 +430,7 @@ class S3Service(Service):
         if self.iam is None or not self.iam.enforce:
             return
         bucket = self.store.buckets.get(name) if name else None
-        owner = (bucket.owner if bucket else None) or \
+        owner = self._owner_of(bucket, ctx) if bucket else \
             (ctx.principal.account if ctx.principal else ctx.account)
         policy = bucket.policy if bucket else None
         context = {"aws:SecureTransport": "true" if request.scheme == "https" else "false"}
@@ -486,9 +517,9 @@ class S3Service(Service):
 
     def list_buckets(self, request, ctx, _bucket, _key):
         account = ctx.principal.account if ctx.principal else ctx.account
-        buckets = [("Bucket", [("Name", b.name), ("CreationDate", iso_millis(b.created))])
+        buckets = [("Bucket", [("Name", b.name), ("CreationDate", iso_whole_seconds(b.created))])
                    for b in sorted(self.store.buckets.values(), key=lambda b: b.name)
-                   if (b.owner or ctx.account) == account]
+                   if self._owner_of(b, ctx) == account]
         return self._xml(ctx, "ListAllMyBucketsResult",
                          [("Owner", self._owner(ctx)), ("Buckets", buckets)])
 
@@ -500,7 +531,7 @@ class S3Service(Service):
         region = self._location_constraint(request, ctx)
         existing = self.store.buckets.get(name)
         creator = ctx.principal.account if ctx.principal else ctx.account
-        if existing is not None and (existing.owner or ctx.account) != creator:
+        if existing is not None and self._owner_of(existing, ctx) != creator:
             raise AwsError("BucketAlreadyExists", "The requested bucket name is not available. "
                            "The bucket namespace is shared by all users of the system. Please "
                            "select a different name and try again.", 409, {"BucketName": name})
@@ -548,6 +579,21 @@ class S3Service(Service):
                 f'{location}</LocationConstraint>').encode()
         return Response(200, [("Content-Type", "application/xml")] + self._id_headers(ctx), body)
 
+    def get_bucket_acl(self, request, ctx, name, _key):
+        """A bucket's ACL as S3 gives every new bucket (ACLs disabled, the
+        default since April 2023): the owner, one FULL_CONTROL grant to it.
+        https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetBucketAcl.html"""
+        self._bucket(name)
+        owner = self._owner(ctx)
+        inner = "".join(f"<{tag}>{value}</{tag}>" for tag, value in owner)
+        body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<AccessControlPolicy xmlns="{NS}">'
+                f'<Owner>{inner}</Owner><AccessControlList><Grant>'
+                f'<Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+                f'xsi:type="CanonicalUser">{inner}</Grantee>'
+                f'<Permission>FULL_CONTROL</Permission></Grant></AccessControlList>'
+                f'</AccessControlPolicy>').encode()
+        return Response(200, [("Content-Type", "application/xml")] + self._id_headers(ctx), body)
+
     def delete_bucket(self, request, ctx, name, _key):
         bucket = self._bucket(name)
         if not bucket.is_empty():
@@ -572,7 +618,7 @@ class S3Service(Service):
         self.changed()
         return self._empty(ctx)
 
-    # --- bucket policy and default encryption ---
+    # --- bucket policies (evaluated with --iam: iam.py) and default encryption ---
 
     def put_bucket_policy(self, request, ctx, name, _key):
         """https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketPolicy.html"""
@@ -580,27 +626,54 @@ class S3Service(Service):
         try:
             document = json.loads(request.body or b"")
         except ValueError:
+            document = None
+        if not isinstance(document, dict) or not document.get("Statement"):
             raise AwsError("MalformedPolicy", "Policies must be valid JSON and the first byte "
                            "must be '{'", 400)
-        if not isinstance(document, dict) or not isinstance(document.get("Statement"),
-                                                            (list, dict)):
-            raise AwsError("MalformedPolicy", "Missing required field Statement", 400)
-        bucket.policy = document
+        bucket.policy = request.body.decode("utf-8")
         self.changed()
         return self._empty(ctx, 204)
 
     def get_bucket_policy(self, request, ctx, name, _key):
         bucket = self._bucket(name)
-        if bucket.policy is None:
+        if not bucket.policy:
             raise AwsError("NoSuchBucketPolicy", "The bucket policy does not exist", 404,
                            {"BucketName": name})
         return Response(200, [("Content-Type", "application/json")] + self._id_headers(ctx),
-                        json.dumps(bucket.policy).encode())
+                        bucket.policy.encode("utf-8"))
 
     def delete_bucket_policy(self, request, ctx, name, _key):
-        self._bucket(name).policy = None
+        bucket = self._bucket(name)
+        bucket.policy = None
         self.changed()
         return self._empty(ctx, 204)
+
+    # --- replication (s3_replication.py) ---
+
+    def put_bucket_replication(self, request, ctx, name, _key):
+        """https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketReplication.html"""
+        bucket = self._bucket(name)
+        configuration = s3_replication.parse_configuration(parse_xml(request.body))
+        s3_replication.check_buckets(self.store, bucket, configuration)
+        bucket.replication = configuration
+        self.changed()
+        return self._empty(ctx)
+
+    def get_bucket_replication(self, request, ctx, name, _key):
+        bucket = self._bucket(name)
+        if not bucket.replication:
+            raise AwsError("ReplicationConfigurationNotFoundError", "The replication "
+                           "configuration was not found", 404, {"BucketName": name})
+        return self._xml(ctx, "ReplicationConfiguration",
+                         s3_replication.configuration_pairs(bucket.replication))
+
+    def delete_bucket_replication(self, request, ctx, name, _key):
+        bucket = self._bucket(name)
+        bucket.replication = None
+        self.changed()
+        return self._empty(ctx, 204)
+
+    # --- default encryption, SSE-KMS ---
 
     def put_bucket_encryption(self, request, ctx, name, _key):
         """https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketEncryption.html"""
@@ -717,6 +790,8 @@ class S3Service(Service):
         pairs += [("MaxKeys", max_keys), ("Delimiter", enc(delimiter) or None),
                   ("EncodingType", encoding), ("IsTruncated", truncated)]
         owner = self._owner(ctx)
+        if "markers_last" in ctx.shaping:
+            entries = markers_last(entries)
         for entry in entries:
             if entry[0] == "prefix":
                 pairs.append(("CommonPrefixes", [("Prefix", enc(entry[1]))]))
@@ -727,7 +802,7 @@ class S3Service(Service):
     @staticmethod
     def _version_entry(version, is_latest, enc, owner):
         common = [("Key", enc(version.key)), ("VersionId", version.version_id),
-                  ("IsLatest", is_latest), ("LastModified", iso_millis(version.last_modified))]
+                  ("IsLatest", is_latest), ("LastModified", iso_whole_seconds(version.last_modified))]
         if version.delete_marker:
             return ("DeleteMarker", common + [("Owner", owner)])
         return ("Version", common + [("ETag", version.etag), ("Size", version.size),
@@ -735,7 +810,7 @@ class S3Service(Service):
 
     @staticmethod
     def _object_entry(version, enc, owner):
-        pairs = [("Key", enc(version.key)), ("LastModified", iso_millis(version.last_modified)),
+        pairs = [("Key", enc(version.key)), ("LastModified", iso_whole_seconds(version.last_modified)),
                  ("ETag", version.etag), ("Size", version.size), ("StorageClass", "STANDARD")]
         if owner:
             pairs.append(("Owner", owner))
@@ -830,6 +905,7 @@ class S3Service(Service):
             content_type=request.header("content-type") or "binary/octet-stream",
             tags=tags, sse=sse, headers=headers, kms_key_arn=kms_key_arn, bucket_key=bucket_key,
             data_key=base64.b64encode(data_key).decode() if data_key else None))
+        s3_replication.replicate_version(self.store, bucket, version)
         self.changed()
         out = [("ETag", version.etag), ("x-amz-server-side-encryption", sse)] + kms_headers
         # A `null` version (unversioned or Suspended bucket) is written without
@@ -943,6 +1019,7 @@ class S3Service(Service):
             self.changed()
             return []
         marker = bucket.add(ObjectVersion(key, None, self.clock.now(), delete_marker=True))
+        s3_replication.replicate_delete_marker(self.store, bucket, marker)
         self.changed()
         return [("x-amz-delete-marker", "true"), ("x-amz-version-id", marker.version_id)]
 
@@ -1003,6 +1080,7 @@ class S3Service(Service):
                                 tagging=True)
         check_content_md5(request)
         version.tags = tags_from_xml(request.body)
+        s3_replication.replicate_tags(self.store, bucket, version)
         self.changed()
         return self._empty(ctx, headers=self._version_header(bucket, version))
 
@@ -1011,6 +1089,7 @@ class S3Service(Service):
         version = self._resolve(bucket, key, request.query.get("versionId"), "DELETE",
                                 tagging=True)
         version.tags = []
+        s3_replication.replicate_tags(self.store, bucket, version)
         self.changed()
         return self._empty(ctx, 204, self._version_header(bucket, version))
 

@@ -74,13 +74,14 @@ class Bucket:
     def __init__(self, name, region, created, versioning=None, owner=None):
         self.name = name
         self.owner = owner              # the account that created it
-        self.policy = None              # bucket policy (JSON text) or None
         self.encryption = None          # default encryption rule (dict) or None
         self.region = region
         self.created = created
         self.versioning = versioning    # None (never enabled), "Enabled", "Suspended"
         self.objects = {}               # key -> [ObjectVersion], newest first
         self.keys = []                  # sorted keys
+        self.replication = None         # s3_replication.parse_configuration's, or None
+        self.policy = None              # the bucket policy's JSON text, or None
 
     @property
     def ever_versioned(self):
@@ -139,8 +140,8 @@ class Bucket:
 
     def to_json(self):
         return {"name": self.name, "region": self.region, "created": self.created,
-                "versioning": self.versioning, "owner": self.owner, "policy": self.policy,
-                "encryption": self.encryption,
+                "versioning": self.versioning, "replication": self.replication,
+                "owner": self.owner, "policy": self.policy, "encryption": self.encryption,
                 "objects": {key: [v.to_json() for v in reversed(versions)]
                             for key, versions in self.objects.items()}}
 
@@ -148,6 +149,7 @@ class Bucket:
     def from_json(cls, data):
         bucket = cls(data["name"], data["region"], data["created"], data["versioning"],
                      data.get("owner"))
+        bucket.replication = data.get("replication")
         bucket.policy, bucket.encryption = data.get("policy"), data.get("encryption")
         for key, versions in data["objects"].items():
             bucket.objects[key] = [ObjectVersion.from_json(v) for v in reversed(versions)]

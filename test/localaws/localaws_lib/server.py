@@ -22,6 +22,7 @@ import uuid
 from . import auth
 from .clock import http_date
 from .errors import AwsError
+from .faults import SHAPING_KINDS
 
 log = logging.getLogger("localaws.server")
 
@@ -108,6 +109,7 @@ class Context:
         self.principal = None
         self.request_id = str(uuid.uuid4())
         self.request = request
+        self.shaping = set()    # answer-shaping fault kinds (faults.SHAPING_KINDS)
 
 
 class Router:
@@ -145,7 +147,7 @@ class Router:
 
 class App:
     def __init__(self, *, services, default_service, control, clock, events,
-                 credentials, counters, faults, iam=None):
+                 credentials, counters, faults, path_prefix=None, iam=None):
         self.router = Router(services, default_service)
         self.iam = iam  # iam.IamStore: identity policies for services without their own
         self.control = control
@@ -154,10 +156,24 @@ class App:
         self.credentials = credentials
         self.counters = counters
         self.faults = faults
+        self.path_prefix = path_prefix.rstrip("/") if path_prefix else None
+
+    def _strip_path_prefix(self, request):
+        """Serve `/PREFIX/rest` as `/rest`, as AWS behind a proxy that
+        forwards a path: the signature is still checked on the path as
+        received (raw_path), prefix included."""
+        if request.path != self.path_prefix and \
+                not request.path.startswith(self.path_prefix + "/"):
+            return False
+        request.path = request.path[len(self.path_prefix):] or "/"
+        return True
 
     def handle(self, request):
         if request.path.startswith(CONTROL_PREFIX):
             return self.control.handle(request)
+        if self.path_prefix is not None and not self._strip_path_prefix(request):
+            return Response(404, [("Content-Type", "text/plain")],
+                            f"not under the path prefix {self.path_prefix}\n".encode())
         service = self.router.route(request)
         ctx = Context(self, request)
         try:
@@ -165,7 +181,9 @@ class App:
         except AwsError:
             operation = "Unknown"
         self.counters.count(service.name, operation)
-        fault = self.faults.pick(service.name, operation)
+        fault = self.faults.pick(service.name, operation, request)
+        if fault is not None and fault.malformed is not None:
+            return fault.malformed.spoil(self._serve(service, operation, request, ctx), request)
         if fault is not None:
             response = self._apply_fault(fault, service, operation, request, ctx)
             if response is not None:
@@ -180,7 +198,11 @@ class App:
             return None
         if fault.kind in ("drop", "reset"):
             return Response(0, action=fault.kind)
-        error = service.throttle_error() if fault.kind == "throttle" else service.internal_error()
+        if fault.kind in SHAPING_KINDS:
+            ctx.shaping.add(fault.kind)
+            return None
+        throttled = fault.kind in ("throttle", "rate_limit")
+        error = service.throttle_error() if throttled else service.internal_error()
         return service.render_error(request, ctx, error)
 
     def _serve(self, service, operation, request, ctx):
@@ -188,6 +210,7 @@ class App:
             if operation not in service.unsigned_operations:
                 ctx.principal, ctx.region = auth.verify(
                     request, service.signing_name, self.credentials, self.clock)
+                ctx.account = ctx.principal.account
                 if self.iam is not None:
                     self.iam.authorize_request(service.name, operation, request, ctx)
             return service.dispatch(request, operation, ctx)
@@ -248,6 +271,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if response.action == "reset":
             self._reset_connection()
             return
+        if response.action in ("slow_drip", "reset_after_headers"):
+            self._write_badly(response)
+            return
         self._write(response)
 
     do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = _handle
@@ -300,6 +326,28 @@ class Handler(http.server.BaseHTTPRequestHandler):
         else:
             self.end_headers()
         self.wfile.flush()
+
+    def _write_badly(self, response):
+        """A malformed fault's ways of sending: the head, then the body one
+        byte every drip_ms (slow_drip) or a TCP RST (reset_after_headers)."""
+        self.send_response_only(response.status)
+        for name, value in response.headers:
+            if name.lower() != "content-length":
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(response.body)))
+        self.end_headers()
+        self.wfile.flush()
+        if response.action == "reset_after_headers":
+            self._reset_connection()
+            return
+        self.close_connection = True
+        try:
+            for i in range(len(response.body)):
+                time.sleep(response.drip_ms / 1000.0)
+                self.wfile.write(response.body[i:i + 1])
+                self.wfile.flush()
+        except OSError:
+            pass
 
     def _reset_connection(self):
         """Abort with a TCP RST: SO_LINGER on, zero timeout, then close."""

@@ -8,6 +8,7 @@ Every change emits the EventBridge "Parameter Store Change" event
 import base64
 import json
 import re
+import threading
 
 from .errors import AwsError
 from .protocols import JSON_AUTH_ERRORS, JsonService, Timestamp
@@ -64,12 +65,28 @@ def hierarchy_levels(name):
     return len([part for part in name.split("/") if part]) if name.startswith("/") else 1
 
 
+def canonical_name(name):
+    """The name SSM keeps: a single-level name given with a leading slash
+    is that name without it (`/foo` and `foo` are one parameter, `foo`),
+    as hashicorp/terraform-provider-aws#49116 and its fix #49119 report;
+    a path keeps its slash (a path without one is refused elsewhere)."""
+    if name.startswith("/") and "/" not in name[1:]:
+        return name[1:]
+    return name
+
+
+def qualified_name(name):
+    """`foo` -> `/foo`: the form a single-level name also answers to."""
+    return name if name.startswith("/") else "/" + name
+
+
 def validate_name(raw):
     """The parameter name PutParameter stores, or ValidationException.
 
-    AWS strips spaces at either end; a name is a bare word (`foo`) or a
-    path starting with `/`, of at most 15 levels, made of letters, digits
-    and `_.-`, and not prefixed with aws or ssm (case-insensitive).
+    AWS strips spaces at either end; a name is a bare word (`foo`, also
+    given as `/foo`) or a path starting with `/`, of at most 15 levels,
+    made of letters, digits and `_.-`, and not prefixed with aws or ssm
+    (case-insensitive). `a/b` (a path without its slash) is refused.
     """
     name = (raw or "").strip(" ")
     if not name:
@@ -88,7 +105,7 @@ def validate_name(raw):
                        "A hierarchy can have a maximum of 15 levels. For more information, see "
                        "Requirements and constraints for parameter names in the AWS Systems "
                        "Manager User Guide.")
-    return name
+    return canonical_name(name)
 
 
 def validate_path(raw):
@@ -163,10 +180,43 @@ class SsmService(JsonService):
         "LabelParameterVersion": ("Name", "Labels"),
     }
 
+    # How long the asynchronous aws:ec2:image validation takes (AWS does
+    # not say); POST /_localaws/ssm/validation {"delay_ms": N} changes it.
+    ami_validation_seconds = 0.05
+
     def __init__(self, cipher, changed):
         self.cipher = cipher
         self.changed = changed
         self.store = SsmStore()
+
+    def set_validation_delay(self, body, query):
+        """Control route: {"delay_ms": N} for the aws:ec2:image validation."""
+        self.ami_validation_seconds = float(body["delay_ms"]) / 1000.0
+        return {"delay_ms": body["delay_ms"]}
+
+    def bulk_load(self, body, query):
+        """Control route POST /_localaws/ssm/bulk: {"region": R, "parameters":
+        [{"name", "value", "type", "version", "last_modified" (epoch),
+        "description"?}]} sets each parameter to that one version, without
+        events: a bench lays down 10,000 parameters in one request."""
+        region = body.get("region", "us-east-1")
+        with self.store.lock:
+            table = self.store.region(region)
+            for spec in body.get("parameters", []):
+                kind = spec.get("type", "String")
+                value = spec["value"]
+                stored = self.cipher.encrypt(value) if kind == "SecureString" else value
+                version = ParameterVersion(
+                    version=int(spec.get("version", 1)), value=stored, type=kind,
+                    description=spec.get("description"), tier="Standard", data_type="text",
+                    last_modified=round(float(spec["last_modified"]), 3),
+                    last_modified_user=f"arn:aws:iam::{self.account_for_bulk}:root")
+                name = canonical_name(spec["name"])
+                table[name] = Parameter(name, [version])
+        self.changed()
+        return {"loaded": len(body.get("parameters", []))}
+
+    account_for_bulk = "000000000000"
 
     def dispatch(self, request, operation, ctx):
         with self.store.lock:
@@ -183,9 +233,9 @@ class SsmService(JsonService):
             return self.cipher.decrypt(version.value)
         return version.value
 
-    def _parameter_shape(self, ctx, param, version, decrypt, selector=None):
+    def _parameter_shape(self, ctx, param, version, decrypt, selector=None, name=None):
         """The Parameter structure of GetParameter(s)/GetParametersByPath."""
-        shape = {"Name": param.name, "Type": version.type,
+        shape = {"Name": name or param.name, "Type": version.type,
                  "Value": self._value(version, decrypt), "Version": version.version}
         if selector:
             shape["Selector"] = selector
@@ -232,6 +282,8 @@ class SsmService(JsonService):
         detail = {"name": param.name, "type": version.type, "operation": operation}
         if version.description:
             detail["description"] = version.description
+        if version.data_type == "aws:ec2:image":
+            detail["dataType"] = version.data_type
         ctx.events.emit(source="aws.ssm", detail_type="Parameter Store Change", detail=detail,
                         resources=[self.arn(ctx, param.name)], account=ctx.account,
                         region=ctx.region)
@@ -239,7 +291,11 @@ class SsmService(JsonService):
     # --- lookups ---
 
     def _parameters(self, ctx):
-        return self.store.region(ctx.region)
+        """The parameters of the caller's region; a member account of the
+        organization (organizations.py) has its own."""
+        if ctx.account == ctx.credentials.account:
+            return self.store.region(ctx.region)
+        return self.store.region(f"{ctx.account}/{ctx.region}")
 
     def _split_selector(self, ctx, raw):
         """`name`, `name:version`, `name:label` or an ARN -> (name, selector)."""
@@ -249,14 +305,20 @@ class SsmService(JsonService):
             if len(parts) < 6 or not parts[5].startswith("parameter/"):
                 raise validation(f"Invalid parameter ARN: {raw}")
             name = parts[5][len("parameter"):]
-            bare, _, _ = name.partition(":")
-            if bare.count("/") == 1 and bare not in self._parameters(ctx) \
-                    and bare[1:] in self._parameters(ctx):
-                name = name[1:]
         name, colon, selector = name.partition(":")
         if colon and (not selector or ":" in selector):
             raise validation(f"Parameter {raw} has an invalid selector.")
-        return name.strip(" "), (selector if colon else None)
+        return canonical_name(name.strip(" ")), (selector if colon else None)
+
+    @staticmethod
+    def _asked_name(raw, param):
+        """The Name GetParameter(s) answer with: the name as asked (`/foo`
+        stays `/foo` although the parameter is `foo`), per
+        hashicorp/terraform-provider-aws#49339 ("The Name on
+        types.Parameter always preserves the leading slash"); an ARN or a
+        selector does not change it."""
+        asked = (raw or "").strip(" ").partition(":")[0]
+        return asked if canonical_name(asked) == param.name else param.name
 
     def _find(self, ctx, raw):
         """(Parameter, version, selector) for a name with optional selector."""
@@ -287,6 +349,16 @@ class SsmService(JsonService):
         fields = self._version_fields(params, value, previous)
         if existing is None:
             self._check_parameter_limit(table, fields["tier"])
+        if fields["data_type"] == "aws:ec2:image":
+            return self._put_after_validation(params, ctx, name, value, fields)
+        version = self._store_version(params, ctx, name, value, fields)
+        return {"Version": version.version, "Tier": version.tier}
+
+    def _store_version(self, params, ctx, name, value, fields):
+        """Append the new version (creating the parameter) and emit its event."""
+        table = self._parameters(ctx)
+        existing = table.get(name)
+        previous = existing.latest if existing else None
         param = existing or Parameter(name, tags={t["Key"]: t["Value"] for t in params.get("Tags") or []})
         self._make_room(param)
         stored = self.cipher.encrypt(value) if fields["type"] == "SecureString" else value
@@ -298,7 +370,36 @@ class SsmService(JsonService):
         table[name] = param
         self.changed()
         self._emit(ctx, param, version, "Update" if existing else "Create")
-        return {"Version": version.version, "Tier": version.tier}
+        return version
+
+    def _put_after_validation(self, params, ctx, name, value, fields):
+        """aws:ec2:image: PutParameter answers 200 with the version it will
+        make, and the value is validated asynchronously: until then the
+        parameter is unchanged (GetParameter answers the old version, or
+        ParameterNotFound for a create); an invalid AMI id makes nothing and
+        only a "Parameter Store Change" event with `exception` tells
+        (https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_PutParameter.html,
+        DataType; https://docs.aws.amazon.com/systems-manager/latest/userguide/parameter-store-ec2-aliases.html).
+        """
+        existing = self._parameters(ctx).get(name)
+        promised = existing.latest.version + 1 if existing else 1
+
+        def validate():
+            with self.store.lock:
+                if AMI_ID.fullmatch(value):
+                    self._store_version(params, ctx, name, value, fields)
+                    return
+                detail = {"exception": "Unable to Describe Resource", "dataType": "aws:ec2:image",
+                          "name": name, "type": fields["type"],
+                          "operation": "Update" if existing else "Create"}
+                ctx.events.emit(source="aws.ssm", detail_type="Parameter Store Change",
+                                detail=detail, resources=[self.arn(ctx, name)],
+                                account=ctx.account, region=ctx.region)
+
+        timer = threading.Timer(self.ami_validation_seconds, validate)
+        timer.daemon = True
+        timer.start()
+        return {"Version": promised, "Tier": fields["tier"]}
 
     @staticmethod
     def _required_value(params):
@@ -372,8 +473,6 @@ class SsmService(JsonService):
             if type_ != "String":
                 raise AwsError("UnsupportedParameterType", "The aws:ec2:image data type is "
                                "supported only for String parameters.")
-            if not AMI_ID.fullmatch(value):
-                raise validation(f"The value {value} is not a valid Amazon Machine Image (AMI) ID.")
         return data_type
 
     @staticmethod
@@ -440,7 +539,8 @@ class SsmService(JsonService):
     def get_parameter(self, params, ctx):
         param, version, selector = self._find(ctx, params.get("Name"))
         decrypt = bool(params.get("WithDecryption"))
-        return {"Parameter": self._parameter_shape(ctx, param, version, decrypt, selector)}
+        name = self._asked_name(params.get("Name"), param)
+        return {"Parameter": self._parameter_shape(ctx, param, version, decrypt, selector, name)}
 
     def get_parameters(self, params, ctx):
         names = params.get("Names") or []
@@ -457,7 +557,8 @@ class SsmService(JsonService):
                     raise
                 invalid.append(raw)
                 continue
-            found.append(self._parameter_shape(ctx, param, version, decrypt, selector))
+            found.append(self._parameter_shape(ctx, param, version, decrypt, selector,
+                                               self._asked_name(raw, param)))
         return {"Parameters": found, "InvalidParameters": invalid}
 
     def get_parameters_by_path(self, params, ctx):
@@ -510,7 +611,7 @@ class SsmService(JsonService):
         return result
 
     def delete_parameter(self, params, ctx):
-        name = (params.get("Name") or "").strip(" ")
+        name = canonical_name((params.get("Name") or "").strip(" "))
         param = self._parameters(ctx).pop(name, None)
         if param is None:
             raise not_found(name)
@@ -525,7 +626,7 @@ class SsmService(JsonService):
                              "Member must have length less than or equal to 10")
         deleted, invalid = [], []
         for raw in dict.fromkeys(names):
-            param = self._parameters(ctx).pop(raw.strip(" "), None)
+            param = self._parameters(ctx).pop(canonical_name(raw.strip(" ")), None)
             if param is None:
                 invalid.append(raw)
                 continue
@@ -537,7 +638,7 @@ class SsmService(JsonService):
 
     def label_parameter_version(self, params, ctx):
         """https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_LabelParameterVersion.html"""
-        name = (params.get("Name") or "").strip(" ")
+        name = canonical_name((params.get("Name") or "").strip(" "))
         param = self._parameters(ctx).get(name)
         if param is None:
             raise not_found(name)
@@ -595,10 +696,14 @@ def legacy_filters(filters):
     return converted
 
 
+MAX_FILTER_VALUES = 50
+
+
 class ParameterFilters:
     def __init__(self, filters, allowed_keys):
         self.filters = []
-        for item in filters:
+        for number, item in enumerate(filters, 1):
+            self._check_value_count(number, item.get("Values") or [])
             key = item.get("Key", "")
             base = "tag" if key.startswith("tag:") else key
             if base not in allowed_keys:
@@ -615,6 +720,16 @@ class ParameterFilters:
             if base != "tag" and not values:
                 raise AwsError("InvalidFilterValue", f"The filter value is required for key '{key}'.")
             self.filters.append((key, base, option, values))
+
+    @staticmethod
+    def _check_value_count(number, values):
+        """ParameterStringFilter.Values holds 1 to 50 items
+        (https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_ParameterStringFilter.html);
+        the model's constraint answers in the usual validation wording."""
+        if len(values) > MAX_FILTER_VALUES:
+            raise constraint("[" + ", ".join(map(str, values)) + "]",
+                             f"parameterFilters.{number}.member.values",
+                             f"Member must have length less than or equal to {MAX_FILTER_VALUES}")
 
     def select_version(self, param):
         """The version of `param` the filters select (latest, or labelled), or None."""
@@ -640,6 +755,12 @@ class ParameterFilters:
                 return False
             field = param.tags[tag]
             return not values or any(STRING_TESTS[option](field, v) for v in values)
-        field = {"Name": param.name, "Type": version.type, "KeyId": version.key_id,
+        if base == "Name":
+            # A single-level name answers to `foo` and `/foo` alike (it is
+            # one parameter; DescribeParameters names it `foo`:
+            # hashicorp/terraform-provider-aws#49339).
+            forms = {param.name, qualified_name(param.name)}
+            return any(STRING_TESTS[option](form, v) for form in forms for v in values)
+        field = {"Type": version.type, "KeyId": version.key_id,
                  "Tier": version.tier, "DataType": version.data_type}[base]
         return any(STRING_TESTS[option](field, v) for v in values)

@@ -450,3 +450,249 @@ Resources:
     reason = [r for logical, status, r in events(cfn, name) if logical == "F"
               and status == "CREATE_FAILED"][0]
     assert "Properties validation" not in reason and "NoSuchBucket" in reason
+
+
+# --- change sets and service roles ---------------------------------------------------
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-updating-stacks-changesets.html
+
+CHANGING = """
+Parameters:
+  Value: {Type: String, Default: one}
+  WithExtra: {Type: String, Default: "no"}
+Conditions:
+  Extra: !Equals [!Ref WithExtra, "yes"]
+Resources:
+  Param:
+    Type: AWS::SSM::Parameter
+    Properties: {Type: String, Name: !Sub "/${AWS::StackName}/p", Value: !Ref Value}
+  Queue:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: !Sub "${AWS::StackName}-${Value}"
+  ExtraParam:
+    Type: AWS::SSM::Parameter
+    Condition: Extra
+    Properties: {Type: String, Name: !Sub "/${AWS::StackName}/extra", Value: !GetAtt Queue.Arn}
+"""
+
+
+def changes_of(cfn, name, change_set):
+    described = cfn.describe_change_set(StackName=name, ChangeSetName=change_set)
+    return described, sorted(
+        (c["ResourceChange"]["Action"], c["ResourceChange"]["LogicalResourceId"],
+         c["ResourceChange"].get("Replacement"),
+         tuple(d["Target"]["Name"] for d in c["ResourceChange"].get("Details", [])))
+        for c in described["Changes"])
+
+
+def test_a_change_set_tells_what_an_update_would_do_and_does_it(cfn, ssm, unique):
+    name = unique("cs")
+    create(cfn, name, CHANGING)
+    cfn.create_change_set(StackName=name, ChangeSetName="two", TemplateBody=CHANGING,
+                          Parameters=[{"ParameterKey": "Value", "ParameterValue": "two"},
+                                      {"ParameterKey": "WithExtra", "ParameterValue": "yes"}])
+    described, changes = changes_of(cfn, name, "two")
+    assert (described["Status"], described["ExecutionStatus"]) == ("CREATE_COMPLETE", "AVAILABLE")
+    # QueueName is immutable: the queue is replaced.
+    assert changes == [("Add", "ExtraParam", None, ()),
+                       ("Modify", "Param", "False", ("Value",)),
+                       ("Modify", "Queue", "True", ("QueueName",))]
+    assert ssm.get_parameter(Name=f"/{name}/p")["Parameter"]["Value"] == "one", \
+        "a change set changes nothing"
+    cfn.create_change_set(StackName=name, ChangeSetName="other", UsePreviousTemplate=True,
+                          Parameters=[{"ParameterKey": "Value", "ParameterValue": "three"}])
+    cfn.execute_change_set(StackName=name, ChangeSetName="two")
+    assert settle(cfn, name)["StackStatus"] == "UPDATE_COMPLETE"
+    assert ssm.get_parameter(Name=f"/{name}/p")["Parameter"]["Value"] == "two"
+    assert ssm.get_parameter(Name=f"/{name}/extra")["Parameter"]["Value"].endswith(f":{name}-two")
+    # Executing one deletes the stack's others (API_ExecuteChangeSet.html).
+    summaries = cfn.list_change_sets(StackName=name)["Summaries"]
+    assert [(s["ChangeSetName"], s["ExecutionStatus"]) for s in summaries] == \
+        [("two", "EXECUTE_COMPLETE")]
+    with pytest.raises(ClientError) as excinfo:
+        cfn.execute_change_set(StackName=name, ChangeSetName="two")
+    assert error_of(excinfo)[0] == "InvalidChangeSetStatus"
+    # Removing a resource is a Remove; the same template and values fail the change set.
+    cfn.create_change_set(StackName=name, ChangeSetName="fewer", UsePreviousTemplate=True,
+                          Parameters=[{"ParameterKey": "Value", "UsePreviousValue": True},
+                                      {"ParameterKey": "WithExtra", "ParameterValue": "no"}])
+    assert changes_of(cfn, name, "fewer")[1] == [("Remove", "ExtraParam", None, ())]
+    cfn.create_change_set(StackName=name, ChangeSetName="same", UsePreviousTemplate=True,
+                          Parameters=[{"ParameterKey": "Value", "UsePreviousValue": True},
+                                      {"ParameterKey": "WithExtra", "UsePreviousValue": True}])
+    described = cfn.describe_change_set(StackName=name, ChangeSetName="same")
+    assert (described["Status"], described["ExecutionStatus"]) == ("FAILED", "UNAVAILABLE")
+    assert described["StatusReason"].startswith("The submitted information didn't contain changes")
+    arn = described["ChangeSetId"]
+    cfn.delete_change_set(ChangeSetName=arn)
+    with pytest.raises(ClientError) as excinfo:
+        cfn.describe_change_set(ChangeSetName=arn)
+    assert error_of(excinfo)[0] == "ChangeSetNotFound"
+    cfn.delete_stack(StackName=name)
+
+
+def test_a_service_role_is_kept_by_the_stack(cfn, unique):
+    """https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-iam-servicerole.html"""
+    name = unique("role")
+    role = "arn:aws:iam::000000000000:role/cfn-service"
+    with pytest.raises(ClientError) as excinfo:
+        cfn.create_stack(StackName=name, TemplateBody=CHANGING, RoleARN="arn:aws:iam::role-is-missing")
+    assert "is invalid or cannot be assumed" in error_of(excinfo)[1]
+    described = create(cfn, name, CHANGING, RoleARN=role)
+    assert described["RoleARN"] == role
+    cfn.update_stack(StackName=name, UsePreviousTemplate=True,
+                     Parameters=[{"ParameterKey": "Value", "ParameterValue": "new"}])
+    described = settle(cfn, name)
+    assert described["StackStatus"] == "UPDATE_COMPLETE" and described["RoleARN"] == role
+    cfn.delete_stack(StackName=name)
+
+
+# --- StackSets with service-managed permissions, over Organizations --------------------
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/stacksets-orgs-manage-auto-deployment.html
+
+PER_ACCOUNT = """
+Parameters:
+  Label: {Type: String}
+Resources:
+  Param:
+    Type: AWS::SSM::Parameter
+    Properties:
+      Type: String
+      Name: /stackset/where
+      Value: !Sub "${Label}:${AWS::AccountId}:${AWS::Region}"
+"""
+
+
+@pytest.fixture
+def org(client, unique):
+    """The organization (one per localaws), a fresh OU under its root, and
+    two new accounts in it: (organizations client, ou id, [account ids])."""
+    organizations = client("organizations")
+    try:
+        organizations.describe_organization()
+    except ClientError:
+        organizations.create_organization(FeatureSet="ALL")
+    root = organizations.list_roots()["Roots"][0]["Id"]
+    ou = organizations.create_organizational_unit(ParentId=root, Name=unique("ou"))[
+        "OrganizationalUnit"]["Id"]
+    accounts = []
+    for _ in range(2):
+        status = organizations.create_account(Email=f"{unique('a')}@example.com",
+                                              AccountName=unique("acct"))["CreateAccountStatus"]
+        assert status["State"] == "SUCCEEDED"
+        organizations.move_account(AccountId=status["AccountId"], SourceParentId=root,
+                                   DestinationParentId=ou)
+        accounts.append(status["AccountId"])
+    return organizations, ou, sorted(accounts)
+
+
+def in_account(client, account, service, region="us-east-1"):
+    """A client acting in a member account, through the role Organizations
+    makes in every account it creates."""
+    credentials = client("sts").assume_role(
+        RoleArn=f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole",
+        RoleSessionName="test")["Credentials"]
+    return client(service, region_name=region, aws_access_key_id=credentials["AccessKeyId"],
+                  aws_secret_access_key=credentials["SecretAccessKey"],
+                  aws_session_token=credentials["SessionToken"])
+
+
+def operation_done(cfn, name, operation_id, seconds=30):
+    deadline = time.monotonic() + seconds
+    while True:
+        operation = cfn.describe_stack_set_operation(StackSetName=name, OperationId=operation_id)[
+            "StackSetOperation"]
+        if operation["Status"] not in ("RUNNING", "QUEUED"):
+            return operation
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
+def test_organizations_lists_units_and_accounts(org):
+    organizations, ou, accounts = org
+    assert organizations.describe_organization()["Organization"]["Id"].startswith("o-")
+    listed = organizations.list_accounts_for_parent(ParentId=ou)["Accounts"]
+    assert sorted(a["Id"] for a in listed) == accounts
+    assert [c["Id"] for c in organizations.list_children(
+        ParentId=ou, ChildType="ACCOUNT")["Children"]] == accounts
+    root = organizations.list_roots()["Roots"][0]["Id"]
+    assert ou in [u["Id"] for u in organizations.list_organizational_units_for_parent(
+        ParentId=root)["OrganizationalUnits"]]
+
+
+def test_a_stack_set_deploys_to_every_account_and_region_of_its_units(cfn, client, org, unique):
+    organizations, ou, accounts = org
+    name = unique("set")
+    cfn.create_stack_set(StackSetName=name, TemplateBody=PER_ACCOUNT,
+                         Parameters=[{"ParameterKey": "Label", "ParameterValue": "one"}],
+                         PermissionModel="SERVICE_MANAGED",
+                         AutoDeployment={"Enabled": True, "RetainStacksOnAccountRemoval": False})
+    with pytest.raises(ClientError) as excinfo:
+        cfn.create_stack_set(StackSetName=name, TemplateBody=PER_ACCOUNT,
+                             PermissionModel="SERVICE_MANAGED")
+    assert error_of(excinfo)[0] == "NameAlreadyExistsException"
+    operation = cfn.create_stack_instances(
+        StackSetName=name, DeploymentTargets={"OrganizationalUnitIds": [ou]},
+        Regions=["us-east-1", "eu-west-1"])["OperationId"]
+    assert operation_done(cfn, name, operation)["Status"] == "SUCCEEDED"
+    summaries = cfn.list_stack_instances(StackSetName=name)["Summaries"]
+    assert sorted((s["Account"], s["Region"], s["Status"], s["OrganizationalUnitId"])
+                  for s in summaries) == sorted(
+        (a, r, "CURRENT", ou) for a in accounts for r in ("us-east-1", "eu-west-1"))
+    # Each stack lives in its account and region: the same name holds four values.
+    for account in accounts:
+        for region in ("us-east-1", "eu-west-1"):
+            ssm = in_account(client, account, "ssm", region)
+            assert ssm.get_parameter(Name="/stackset/where")["Parameter"]["Value"] == \
+                f"one:{account}:{region}"
+    with pytest.raises(ClientError):
+        client("ssm").get_parameter(Name="/stackset/where")   # not in the management account
+    assert cfn.describe_stack_set(StackSetName=name)["StackSet"]["OrganizationalUnitIds"] == [ou]
+
+    # An update reaches every instance.
+    operation = cfn.update_stack_set(StackSetName=name, UsePreviousTemplate=True,
+                                     Parameters=[{"ParameterKey": "Label",
+                                                  "ParameterValue": "two"}])["OperationId"]
+    assert operation_done(cfn, name, operation)["Status"] == "SUCCEEDED"
+    ssm = in_account(client, accounts[0], "ssm", "eu-west-1")
+    assert ssm.get_parameter(Name="/stackset/where")["Parameter"]["Value"] == \
+        f"two:{accounts[0]}:eu-west-1"
+
+    # A new account of the unit gets the stacks on its own (automatic deployment).
+    root = organizations.list_roots()["Roots"][0]["Id"]
+    joined = organizations.create_account(Email=f"{unique('n')}@example.com",
+                                          AccountName="newcomer")["CreateAccountStatus"]
+    organizations.move_account(AccountId=joined["AccountId"], SourceParentId=root,
+                               DestinationParentId=ou)
+    deadline = time.monotonic() + 30
+    while {(s["Account"], s["Status"]) for s in cfn.list_stack_instances(
+            StackSetName=name)["Summaries"] if s["Account"] == joined["AccountId"]} != \
+            {(joined["AccountId"], "CURRENT")}:
+        assert time.monotonic() < deadline, "no automatic deployment"
+        time.sleep(0.1)
+    ssm = in_account(client, joined["AccountId"], "ssm", "us-east-1")
+    assert ssm.get_parameter(Name="/stackset/where")["Parameter"]["Value"].startswith("two:")
+
+    # Gone: instances first, then the set.
+    with pytest.raises(ClientError) as excinfo:
+        cfn.delete_stack_set(StackSetName=name)
+    assert error_of(excinfo)[0] == "StackSetNotEmptyException"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            operation = cfn.delete_stack_instances(
+                StackSetName=name, DeploymentTargets={"OrganizationalUnitIds": [ou]},
+                Regions=["us-east-1", "eu-west-1"], RetainStacks=False)["OperationId"]
+            break
+        except ClientError as error:     # the automatic deployment may still be running
+            assert error.response["Error"]["Code"] == "OperationInProgressException"
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    assert operation_done(cfn, name, operation)["Status"] == "SUCCEEDED"
+    assert cfn.list_stack_instances(StackSetName=name)["Summaries"] == []
+    with pytest.raises(ClientError):
+        in_account(client, accounts[1], "ssm").get_parameter(Name="/stackset/where")
+    cfn.delete_stack_set(StackSetName=name)
+    with pytest.raises(ClientError) as excinfo:
+        cfn.describe_stack_set(StackSetName=name)
+    assert error_of(excinfo)[0] == "StackSetNotFoundException"

@@ -236,14 +236,36 @@ def test_range_get(s3, bucket):
     assert s3.get_object(Bucket=bucket, Key="r", Range="bytes=-3")["Body"].read() == b"789"
 
 
-def test_last_modified_has_milliseconds_from_the_emulator_clock(s3, bucket, clean_control):
-    clean_control.post("clock", {"fixed": "2024-06-13T01:54:26.250Z", "check_skew": False})
+def test_last_modified_is_whole_seconds_from_the_emulator_clock(s3, bucket, clean_control):
+    """S3 keeps LastModified to the second: listings print `.000Z`
+    (https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectVersions.html,
+    response example), the Last-Modified header is RFC 1123."""
+    clean_control.post("clock", {"fixed": "2024-06-13T01:54:26.750Z", "check_skew": False})
     s3.put_object(Bucket=bucket, Key="when", Body=b"x")
-    version = s3.list_object_versions(Bucket=bucket, Prefix="when")["Versions"][0]
-    assert version["LastModified"] == datetime.datetime(2024, 6, 13, 1, 54, 26, 250000,
-                                                        tzinfo=datetime.timezone.utc)
-    head = s3.head_object(Bucket=bucket, Key="when")
-    assert head["ResponseMetadata"]["HTTPHeaders"]["last-modified"] == "Thu, 13 Jun 2024 01:54:26 GMT"
+    second = datetime.datetime(2024, 6, 13, 1, 54, 26, tzinfo=datetime.timezone.utc)
+    raw = []
+
+    def keep_body(http_response, **kwargs):
+        raw.append(http_response.content)
+
+    for operation in ("ListObjectVersions", "ListObjectsV2", "ListObjects"):
+        s3.meta.events.register(f"after-call.s3.{operation}", keep_body)
+    try:
+        assert s3.list_object_versions(Bucket=bucket, Prefix="when")["Versions"][0][
+            "LastModified"] == second
+        assert s3.list_objects_v2(Bucket=bucket, Prefix="when")["Contents"][0][
+            "LastModified"] == second
+        assert s3.list_objects(Bucket=bucket, Prefix="when")["Contents"][0][
+            "LastModified"] == second
+    finally:
+        for operation in ("ListObjectVersions", "ListObjectsV2", "ListObjects"):
+            s3.meta.events.unregister(f"after-call.s3.{operation}", keep_body)
+    assert all(b"<LastModified>2024-06-13T01:54:26.000Z</LastModified>" in body for body in raw)
+    for call in (s3.head_object, s3.get_object):
+        answer = call(Bucket=bucket, Key="when")
+        assert answer["LastModified"] == second
+        assert answer["ResponseMetadata"]["HTTPHeaders"]["last-modified"] == \
+            "Thu, 13 Jun 2024 01:54:26 GMT"
 
 
 def test_delete_objects(s3, bucket):

@@ -128,11 +128,6 @@ def test_allowed_pattern_and_data_type(ssm, root):
     with pytest.raises(ClientError) as excinfo:
         put(ssm, f"{root}/num2", "12a", AllowedPattern=r"^\d+$")
     assert error_code(excinfo) == "ParameterPatternMismatchException"
-    put(ssm, f"{root}/ami", "ami-0123456789abcdef0", DataType="aws:ec2:image")
-    assert ssm.get_parameter(Name=f"{root}/ami")["Parameter"]["DataType"] == "aws:ec2:image"
-    with pytest.raises(ClientError) as excinfo:
-        put(ssm, f"{root}/ami2", "not-an-ami", DataType="aws:ec2:image")
-    assert error_code(excinfo) == "ValidationException"
     with pytest.raises(ClientError) as excinfo:
         put(ssm, f"{root}/dt", "x", DataType="json")
     assert error_code(excinfo) == "ValidationException"

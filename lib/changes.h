@@ -1,0 +1,56 @@
+/* The change index (FORMAT.md, "The change index"): one empty object per
+ * recorded change, whose key says all that choosing a version needs, so a
+ * listing answers without a request per version. Pure: no I/O. */
+#ifndef SSMBAK_CHANGES_H
+#define SSMBAK_CHANGES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+
+#define CHANGES_ROOT ".ssmbak/changes"
+/* Sorts before every character a parameter name can hold (the smallest is
+ * '-'), so the index lists in the same key order as the data versions. */
+#define CHANGES_SEPARATOR '!'
+#define S3_KEY_MAX 1024
+
+/* RECORD_GAP: a Create or Update whose value could no longer be read when
+ * it was recorded (FORMAT.md, "Gaps"): an index entry with no version. */
+enum record_op { RECORD_CREATE, RECORD_UPDATE, RECORD_DELETE, RECORD_BACKFILL,
+		 RECORD_GAP };
+#define CHANGES_NO_VERSION_ID "-"
+const char *record_op_name(enum record_op op);
+int record_op_parse(const char *s, enum record_op *op);
+
+struct change_entry {
+	time_t event_time;
+	long long ssm_version; /* 0: not known */
+	enum record_op op;
+	long long modified_ms; /* SSM LastModifiedDate in ms; 0: not known */
+	char *version_id;      /* of the data version or delete marker */
+};
+
+void change_entry_release(struct change_entry *c);
+int change_entry_copy(struct change_entry *dst, const struct change_entry *src);
+
+/* A key prefix as given ("123/us-east-1/") in its stored form, without
+ * leading or trailing slashes ("123/us-east-1"); NULL when it has an empty
+ * level or a character S3 keys should not carry. Caller frees. */
+char *changes_normalize_prefix(const char *prefix);
+/* The data key of a parameter key ("/app/x") under the prefix:
+ * "/app/x" or "123/us-east-1/app/x". Caller frees. */
+char *changes_data_key(const char *prefix, const char *param_key);
+/* The index root of a prefix: ".ssmbak/changes" or
+ * ".ssmbak/changes@123/us-east-1". Caller frees. */
+char *changes_root(const char *prefix);
+/* The entry's full key, NULL when it would pass S3's 1,024 bytes (the
+ * version is then read from its tags) or out of memory. */
+char *changes_entry_key(const char *prefix, const char *param_key,
+			const struct change_entry *c);
+/* Splits a listed index key (which starts with root) into the parameter
+ * key and the entry. -1 when it is not an entry of this grammar. */
+int changes_parse_key(const char *key, const char *root, char **param_key,
+		      struct change_entry *out);
+
+#endif
