@@ -1430,7 +1430,7 @@ static void report_failures(struct restore_run *r)
 		char last[32] = "none";
 		if (k->has_last_known)
 			time_format_iso(k->last_known_time, last);
-		fprintf(stderr, "%s: %s: its value at TIME was not captured (a gap "
+		escape_fprintf(stderr, "%s: %s: its value at TIME was not captured (a gap "
 				"in the backup; last captured value: %s)\n",
 			progname(), k->target, last);
 	}
