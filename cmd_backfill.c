@@ -19,6 +19,8 @@ static const char usage[] =
 	"      --force          write every parameter, backed up or not\n"
 	"  -r, --region REGION  AWS region (default: AWS_REGION, the profile's)\n"
 	"      --profile NAME   AWS profile from ~/.aws/config\n"
+	"      --bucket-owner ACCOUNT  refuse a bucket of another account (default:\n"
+	"                       SSMBAK_BUCKET_OWNER, else your own account)\n"
 	"  -b, --bucket BUCKET  the bucket (default: SSMBAK_BUCKET, else the stack's)\n"
 	"      --stack NAME     the bucket of this ssmbak stack\n"
 	"      --key-prefix PREFIX  keys live under PREFIX in the bucket\n"
@@ -43,6 +45,7 @@ static const char usage[] =
 #include "commands.h"
 #include "lib/changes.h"
 #include "lib/cli.h"
+#include "lib/escape.h"
 #include "lib/exitcode.h"
 #include "lib/record.h"
 #include "lib/s3.h"
@@ -779,11 +782,11 @@ static void report(const struct backfill *b)
 {
 	for (size_t i = 0; i < b->n; i++)
 		if (b->entries[i].outcome == SKIPPED && b->entries[i].note)
-			fprintf(stderr, "%s: %s: %s\n", progname(),
+			escape_fprintf(stderr, "%s: %s: %s\n", progname(),
 				b->entries[i].meta->name, b->entries[i].note);
 	for (size_t i = 0; i < b->n; i++)
 		if (b->entries[i].outcome == FAILED)
-			fprintf(stderr, "%s: failed: %s: %s\n", progname(),
+			escape_fprintf(stderr, "%s: failed: %s: %s\n", progname(),
 				b->entries[i].meta->name, b->entries[i].note);
 	fprintf(stderr, "%s: listed %zu, written %zu, skipped %zu, failed %zu\n",
 		progname(), b->n, b->written, b->skipped, b->failed);

@@ -13,6 +13,7 @@
 
 #include "commands.h"
 #include "lib/cli.h"
+#include "lib/escape.h"
 #include "lib/exitcode.h"
 #include "lib/lease.h"
 #include "lib/record.h"
@@ -44,6 +45,8 @@
 	"      --stack NAME     find the bucket of this ssmbak stack\n" \
 	"  -r, --region REGION  AWS region (default: AWS_REGION, profile)\n" \
 	"      --profile NAME   AWS profile (default: AWS_PROFILE)\n" \
+	"      --bucket-owner ACCOUNT  refuse a bucket of another account (default:\n" \
+	"                       SSMBAK_BUCKET_OWNER, else your own account)\n" \
 	"  -v, --verbose        say what is done on stderr (-vv: every request)\n" \
 	"  -h, --help           show this help\n" \
 	"\n" \
@@ -1487,7 +1490,7 @@ static void report_failures(struct restore_run *r)
 		if (!k->failed)
 			continue;
 		char line[ERR_LINE_MAX];
-		fprintf(stderr, "%s: %s: %s: %s\n", progname(),
+		escape_fprintf(stderr, "%s: %s: %s: %s\n", progname(),
 			k->target ? k->target : k->key,
 			k->outcome == OUTCOME_FAILED ? "not restored" : "not read",
 			err_line(k->err, line, sizeof(line)));
@@ -1499,7 +1502,7 @@ static void report_failures(struct restore_run *r)
 		char last[32] = "none";
 		if (k->has_last_known)
 			time_format_iso(k->last_known_time, last);
-		fprintf(stderr, "%s: %s: its value at TIME was not captured (a gap "
+		escape_fprintf(stderr, "%s: %s: its value at TIME was not captured (a gap "
 				"in the backup; last captured value: %s)\n",
 			progname(), k->target, last);
 	}

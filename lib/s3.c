@@ -69,6 +69,11 @@ static int s3_target(struct aws_ctx *ctx, struct aws_request *req,
 			rc = asprintf(&req->path, "/%s", encoded_key);
 	}
 	rc = rc < 0 ? -1 : 0;
+	/* CreateBucket does not take the bucket owner condition. */
+	if (rc == 0 && ctx->bucket_owner &&
+	    strcmp(req->operation, "CreateBucket") != 0)
+		rc = aws_headers_add(&req->headers, "x-amz-expected-bucket-owner",
+				     ctx->bucket_owner);
 done:
 	free(endpoint);
 	free(encoded_key);

@@ -281,6 +281,28 @@ static void test_error_lines(void)
 	       NULL, NULL, line, sizeof(line));
 	EXPECT_TRUE("a quoted value never reaches the line", strstr(line, "hunter2") == NULL);
 	EXPECT_TRUE("the rest of the message stays", strstr(line, "Value '***' at 'value'") != NULL);
+	/* A SecureString of 4 KB quoted in an error: the message is longer
+	 * than a line holds, so masking must come before the cut. */
+	char secret[4097], body[4400];
+	memset(secret, 'S', sizeof(secret) - 1);
+	secret[sizeof(secret) - 1] = '\0';
+	snprintf(body, sizeof(body), "{\"__type\":\"ValidationException\",\"message\":"
+		 "\"1 validation error detected: Value '%s' at 'value' failed to satisfy "
+		 "constraint: Member must have length less than or equal to 4096\"}", secret);
+	decode(&aws_ssm, 400, body, NULL, NULL, line, sizeof(line));
+	EXPECT_TRUE("a long quoted value: none of it reaches the line",
+		    strstr(line, "SSSS") == NULL);
+	EXPECT_TRUE("a long quoted value: the constraint stays",
+		    strstr(line, "Value '***' at 'value' failed") != NULL);
+	snprintf(body, sizeof(body), "<Error><Code>InvalidArgument</Code><Message>Value '%s' "
+		 "at 'x' is bad</Message></Error>", secret);
+	decode(&aws_s3, 400, body, NULL, NULL, line, sizeof(line));
+	EXPECT_TRUE("a long quoted value in XML: none of it reaches the line",
+		    strstr(line, "SSSS") == NULL);
+	decode(&aws_ssm, 400, "{\"__type\":\"ValidationException\",\"message\":"
+	       "\"Value 'hunter2 and no end\"}", NULL, NULL, line, sizeof(line));
+	EXPECT_TRUE("a quote that never closes is masked to the end",
+		    strstr(line, "hunter2") == NULL && strstr(line, "no end") == NULL);
 	decode(&aws_ssm, 500, "not json", NULL, NULL, line, sizeof(line));
 	EXPECT_STR("garbage answer", "SSM GetParameter: InternalError: HTTP status 500", line);
 }

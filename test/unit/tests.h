@@ -14,6 +14,8 @@
 	UNIT_SUITE(sigv4) \
 	UNIT_SUITE(s3) \
 	UNIT_SUITE(ssm_name) \
+	UNIT_SUITE(sts) \
+	UNIT_SUITE(terminal) \
 	UNIT_SUITE(timeline) \
 	UNIT_SUITE(tls) \
 	UNIT_SUITE(http) \

@@ -159,8 +159,9 @@ class Router:
 
 class App:
     def __init__(self, *, services, default_service, control, clock, events,
-                 credentials, counters, faults, path_prefix=None):
+                 credentials, counters, faults, path_prefix=None, iam=None):
         self.router = Router(services, default_service)
+        self.iam = iam  # iam.IamStore: identity policies for services without their own
         self.control = control
         self.clock = clock
         self.events = events
@@ -222,6 +223,8 @@ class App:
                 ctx.principal, ctx.region = auth.verify(
                     request, service.signing_name, self.credentials, self.clock)
                 ctx.account = ctx.principal.account
+                if self.iam is not None:
+                    self.iam.authorize_request(service.name, operation, request, ctx)
             return service.dispatch(request, operation, ctx)
         except auth.AuthFailure as failure:
             return service.render_error(request, ctx, service.auth_error(failure, request, ctx))
