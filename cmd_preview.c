@@ -1468,19 +1468,28 @@ static json_t *json_row(const struct restore_run *r, const struct key_state *k)
 	return o;
 }
 
+/* A JSON array, written one row at a time: a whole tree's array in
+ * memory would outweigh everything else restore holds. */
 static void print_json(struct restore_run *r, struct key_state **rows,
 		       size_t n)
 {
-	json_t *arr = json_array();
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(arr, json_row(r, rows[i]));
-	char *text = json_dumps(arr, JSON_INDENT(2) | JSON_ENSURE_ASCII);
-	if (!text)
-		die(EXIT_FAILURE_RUN, "out of memory (or a value is not UTF-8)");
-	puts(text);
-	explicit_bzero(text, strlen(text));
-	free(text);
-	json_decref(arr);
+	fputs("[", stdout);
+	for (size_t i = 0; i < n; i++) {
+		json_t *row = json_row(r, rows[i]);
+		char *text = json_dumps(row, JSON_INDENT(2) | JSON_ENSURE_ASCII);
+		if (!text)
+			die(EXIT_FAILURE_RUN, "out of memory (or a value is not UTF-8)");
+		fprintf(stdout, "%s\n  ", i ? "," : "");
+		for (const char *c = text; *c; c++) {
+			fputc(*c, stdout);
+			if (*c == '\n')
+				fputs("  ", stdout);
+		}
+		explicit_bzero(text, strlen(text));
+		free(text);
+		json_decref(row);
+	}
+	fputs(n ? "\n]\n" : "]\n", stdout);
 }
 
 static void report_failures(struct restore_run *r)
