@@ -25,6 +25,9 @@ MAX_NAME_LENGTH = 1011        # 2048 in the model, of which 1037 are reserved
 MAX_HIERARCHY_LEVELS = 15
 MAX_DESCRIPTION = 1024
 MAX_LABELS_PER_VERSION = 10
+POLICY_TYPES = ("Expiration", "ExpirationNotification", "NoChangeNotification")
+# https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_AddTagsToResource.html
+MAX_TAGS = 50
 NAME_CHARACTERS = re.compile(r"[a-zA-Z0-9_.\-/]+")
 LABEL = re.compile(r"[a-zA-Z0-9_.\-]{1,100}")
 AMI_ID = re.compile(r"ami-[0-9a-f]{8}([0-9a-f]{9})?")
@@ -171,6 +174,9 @@ class SsmService(JsonService):
         "GetParameterHistory": "get_parameter_history",
         "DescribeParameters": "describe_parameters", "DeleteParameter": "delete_parameter",
         "DeleteParameters": "delete_parameters", "LabelParameterVersion": "label_parameter_version",
+        "UnlabelParameterVersion": "unlabel_parameter_version",
+        "ListTagsForResource": "list_tags_for_resource", "AddTagsToResource": "add_tags_to_resource",
+        "RemoveTagsFromResource": "remove_tags_from_resource",
     }
     # Required members, from each operation's Request Parameters section.
     required = {
@@ -178,6 +184,10 @@ class SsmService(JsonService):
         "GetParametersByPath": ("Path",), "GetParameterHistory": ("Name",),
         "DeleteParameter": ("Name",), "DeleteParameters": ("Names",),
         "LabelParameterVersion": ("Name", "Labels"),
+        "UnlabelParameterVersion": ("Name", "ParameterVersion", "Labels"),
+        "ListTagsForResource": ("ResourceType", "ResourceId"),
+        "AddTagsToResource": ("ResourceType", "ResourceId", "Tags"),
+        "RemoveTagsFromResource": ("ResourceType", "ResourceId", "TagKeys"),
     }
 
     # How long the asynchronous aws:ec2:image validation takes (AWS does
@@ -231,8 +241,17 @@ class SsmService(JsonService):
         if version.allowed_pattern:
             shape["AllowedPattern"] = version.allowed_pattern
         shape.update({"Version": version.version, "Labels": list(version.labels),
-                      "Tier": version.tier, "Policies": [], "DataType": version.data_type})
+                      "Tier": version.tier, "Policies": self._policies_shape(version),
+                      "DataType": version.data_type})
         return shape
+
+    @staticmethod
+    def _policies_shape(version):
+        """ParameterInlinePolicy: PolicyText, PolicyType, PolicyStatus
+        (https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_ParameterInlinePolicy.html);
+        nothing here enforces a policy, so each stays Pending."""
+        return [{"PolicyText": text, "PolicyType": json.loads(text).get("Type"),
+                 "PolicyStatus": "Pending"} for text in version.policies]
 
     def _metadata_shape(self, ctx, param):
         version = param.latest
@@ -245,8 +264,8 @@ class SsmService(JsonService):
             shape["Description"] = version.description
         if version.allowed_pattern:
             shape["AllowedPattern"] = version.allowed_pattern
-        shape.update({"Version": version.version, "Tier": version.tier, "Policies": [],
-                      "DataType": version.data_type})
+        shape.update({"Version": version.version, "Tier": version.tier,
+                      "Policies": self._policies_shape(version), "DataType": version.data_type})
         return shape
 
     def _emit(self, ctx, param, version, operation):
@@ -405,7 +424,34 @@ class SsmService(JsonService):
         return {"type": type_, "description": self._description(params, previous),
                 "key_id": self._key_id(params, type_, previous),
                 "data_type": self._data_type(params, type_, value, previous),
-                "allowed_pattern": pattern, "tier": self._tier(params, value, previous)}
+                "allowed_pattern": pattern, "tier": self._tier(params, value, previous),
+                "policies": self._policies(params, previous)}
+
+    @staticmethod
+    def _policies(params, previous):
+        """Policies: a JSON array of policy objects, each with Type
+        Expiration, ExpirationNotification or NoChangeNotification; kept as
+        one PolicyText each. Omitted, the previous version's carry over
+        (https://docs.aws.amazon.com/systems-manager/latest/userguide/parameter-store-policies.html,
+        "Assigning parameter policies").
+        """
+        raw = params.get("Policies")
+        if raw is None:
+            return list(previous.policies) if previous else []
+        try:
+            policies = json.loads(raw)
+        except ValueError:
+            raise AwsError("InvalidPolicyAttributeException", "Invalid policy: the policies are "
+                           "not a JSON array")
+        if not isinstance(policies, list):
+            raise AwsError("InvalidPolicyAttributeException", "Invalid policy: the policies are "
+                           "not a JSON array")
+        for policy in policies:
+            if not isinstance(policy, dict) or policy.get("Type") not in POLICY_TYPES:
+                raise AwsError("InvalidPolicyTypeException", "The policy type is not supported. "
+                               "Parameter Store supports the following policy types: Expiration, "
+                               "ExpirationNotification, and NoChangeNotification.")
+        return [json.dumps(policy, separators=(",", ":")) for policy in policies]
 
     @staticmethod
     def _type(params, previous):
@@ -471,6 +517,8 @@ class SsmService(JsonService):
             raise constraint(requested, "tier", "Member must satisfy enum value set: "
                              "[Standard, Advanced, Intelligent-Tiering]")
         size = value_size(value)
+        if params.get("Policies") and requested == "Intelligent-Tiering":
+            requested = "Advanced"   # policies need the advanced tier
         if requested == "Intelligent-Tiering":
             fits = size <= STANDARD_VALUE_LIMIT and not (previous and previous.tier == "Advanced")
             requested = "Standard" if fits else "Advanced"
@@ -638,6 +686,64 @@ class SsmService(JsonService):
             self.changed()
             self._emit(ctx, param, version, "LabelParameterVersion")
         return {"InvalidLabels": invalid, "ParameterVersion": version.version}
+
+    def unlabel_parameter_version(self, params, ctx):
+        """https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_UnlabelParameterVersion.html
+        SSM documents no "Parameter Store Change" event for it (the
+        operations are Create, Update, Delete and LabelParameterVersion)."""
+        name = canonical_name((params.get("Name") or "").strip(" "))
+        param = self._parameters(ctx).get(name)
+        if param is None:
+            raise not_found(name)
+        version = param.version(params.get("ParameterVersion"))
+        if version is None:
+            raise version_not_found(name, params.get("ParameterVersion"))
+        removed, invalid = [], []
+        for label in dict.fromkeys(params.get("Labels") or []):
+            (removed if label in version.labels else invalid).append(label)
+        for label in removed:
+            version.labels.remove(label)
+        if removed:
+            self.changed()
+        return {"RemovedLabels": removed, "InvalidLabels": invalid}
+
+    def _tagged_parameter(self, params, ctx):
+        """ResourceType Parameter, ResourceId the parameter's name
+        (https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_AddTagsToResource.html)."""
+        if params.get("ResourceType") != "Parameter":
+            raise AwsError("InvalidResourceType", "The resource type is not valid for this "
+                           "emulator: only Parameter is.")
+        param = self._parameters(ctx).get(canonical_name((params.get("ResourceId") or "").strip(" ")))
+        if param is None:
+            raise AwsError("InvalidResourceId", "The resource ID is not valid. Verify that you "
+                           "entered the correct ID and try again.")
+        return param
+
+    def list_tags_for_resource(self, params, ctx):
+        """https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_ListTagsForResource.html"""
+        param = self._tagged_parameter(params, ctx)
+        return {"TagList": [{"Key": k, "Value": v} for k, v in param.tags.items()]}
+
+    def add_tags_to_resource(self, params, ctx):
+        """Adds or overwrites; at most 50 tags a resource (TooManyTagsError)."""
+        param = self._tagged_parameter(params, ctx)
+        tags = dict(param.tags)
+        for tag in params.get("Tags") or []:
+            tags[tag["Key"]] = tag["Value"]
+        if len(tags) > MAX_TAGS:
+            raise AwsError("TooManyTagsError", "The Targets parameter includes too many tags. "
+                           "Remove one or more tags and try the command again.")
+        param.tags = tags
+        self.changed()
+        return {}
+
+    def remove_tags_from_resource(self, params, ctx):
+        """https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_RemoveTagsFromResource.html"""
+        param = self._tagged_parameter(params, ctx)
+        for key in params.get("TagKeys") or []:
+            param.tags.pop(key, None)
+        self.changed()
+        return {}
 
     @staticmethod
     def _label_ok(label):
