@@ -4,6 +4,7 @@
 
 #define UNIT_SUITES \
 	UNIT_SUITE(backfill) \
+	UNIT_SUITE(changes) \
 	UNIT_SUITE(buf) \
 	UNIT_SUITE(config) \
 	UNIT_SUITE(creds) \
