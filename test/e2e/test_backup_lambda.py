@@ -219,10 +219,11 @@ def test_label_changes_are_recorded(lam, aws, ssm, s3, bucket, prefix):
     event with its labels (FORMAT.md, "Labels")."""
     name = f"{prefix}/labelled"
     ssm.put_parameter(Name=name, Value="v", Type="String")
+    assert lam.invoke(sqs_batch(events_for(aws, prefix)))[1] == {"batchItemFailures": []}
     ssm.label_parameter_version(Name=name, ParameterVersion=1, Labels=["prod"])
     events = events_for(aws, prefix)
     assert [e["detail"]["operation"] for e in events] == ["Create", "LabelParameterVersion"]
-    assert lam.invoke(sqs_batch(events))[1] == {"batchItemFailures": []}
+    assert lam.invoke(sqs_batch(events[1:]))[1] == {"batchItemFailures": []}
     vs = versions(s3, bucket, name)
     assert len(vs) == 2
     metas = {m["ssmbak-op"]: m for m in
