@@ -1,0 +1,233 @@
+#include "state.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "choose.h"
+#include "cmdargs.h"
+#include "s3.h"
+#include "scan.h"
+#include "timeline.h"
+
+void tree_state_release(struct tree_state *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		free(s->items[i].key);
+		change_entry_release(&s->items[i].win);
+		record_release(&s->items[i].rec);
+	}
+	free(s->items);
+	free(s->scope);
+	memset(s, 0, sizeof(*s));
+}
+
+struct state_run {
+	struct aws_ctx *ctx;
+	const struct state_query *q;
+	struct tree_state *out;
+	size_t seen;
+};
+
+static int nomem(struct err *e)
+{
+	err_set(e, ERR_NOMEM, "out of memory");
+	return -1;
+}
+
+/* The tags of a key's unindexed versions, all at once (format 1 and the
+ * rest FORMAT.md names): they decide as their index entries would. */
+static int read_tags(struct state_run *r, const char *param_key,
+		     struct candidate *c, size_t n, struct err *e)
+{
+	struct aws_call *calls = calloc(n + 1, sizeof(*calls));
+	struct aws_call **batch = calloc(n + 1, sizeof(*batch));
+	size_t *of = calloc(n + 1, sizeof(*of)), k = 0;
+	char *data_key = changes_data_key(r->q->prefix, param_key);
+	int rc = calls && batch && of && data_key ? 0 : nomem(e);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		if (!c[i].needs_tags)
+			continue;
+		if (s3_prepare_get_tagging(r->ctx, &calls[k], r->q->bucket, data_key,
+					   c[i].c.version_id) < 0) {
+			aws_call_release(&calls[k]);
+			rc = nomem(e);
+			break;
+		}
+		of[k] = i;
+		batch[k] = &calls[k];
+		k++;
+	}
+	if (rc == 0)
+		aws_perform(r->ctx, batch, k);
+	for (size_t j = 0; j < k; j++) {
+		struct candidate *x = &c[of[j]];
+		struct aws_headers tags = { 0 };
+		if (rc == 0 && calls[j].err.kind != ERR_NONE) {
+			*e = calls[j].err;
+			rc = -1;
+		} else if (rc == 0 && s3_parse_tagging(&calls[j].resp, &tags, e) < 0) {
+			rc = -1;
+		} else if (rc == 0 && record_from_tags(&tags, &x->tags) < 0) {
+			err_set(e, ERR_PARSE, "version %s of %s has no ssmbakTime tag: "
+				"not written by ssmbak", x->c.version_id, param_key);
+			rc = -1;
+		} else if (rc == 0) {
+			x->c.event_time = x->tags.event_time;
+			x->c.ssm_version = x->tags.param.version;
+			x->c.op = x->tags.op;
+			x->tl.event_time = x->c.event_time;
+			x->tl.ssm_version = x->c.ssm_version;
+			x->tl.is_delete = x->c.op == RECORD_DELETE;
+		}
+		aws_headers_release(&tags);
+		aws_call_release(&calls[j]);
+	}
+	free(calls);
+	free(batch);
+	free(of);
+	free(data_key);
+	return rc;
+}
+
+static int choose_key(void *user, const struct scan_key *sk, struct err *e)
+{
+	struct state_run *r = user;
+	struct tree_state *s = r->out;
+	const char *path = r->q->path;
+	if (r->seen++ == 0 && path[strlen(path) - 1] != '/' &&
+	    strcmp(sk->param_key, path) == 0) {
+		s->key_mode = true;
+		free(s->scope);
+		if (!(s->scope = strdup(path)))
+			return nomem(e);
+	}
+	if (!cmd_in_scope(sk->param_key, s->scope, s->key_mode, r->q->recursive))
+		return 0;
+	size_t n;
+	struct candidate *c = candidates_of(sk, &n);
+	if (!c)
+		return nomem(e);
+	int rc = read_tags(r, sk->param_key, c, n, e);
+	struct tl_entry *tl = rc == 0 ? calloc(n + 1, sizeof(*tl)) : NULL;
+	if (rc == 0 && !tl)
+		rc = nomem(e);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		tl[i] = c[i].tl;
+	long w = rc == 0 ? timeline_winner(tl, n, r->q->time) : -1;
+	free(tl);
+	if (w >= 0) {
+		if (s->n == s->cap) {
+			size_t cap = s->cap ? s->cap * 2 : 64;
+			struct state_item *items = realloc(s->items, cap * sizeof(*items));
+			if (!items) {
+				candidates_free(c, n);
+				return nomem(e);
+			}
+			s->items = items;
+			s->cap = cap;
+		}
+		struct state_item *it = &s->items[s->n];
+		memset(it, 0, sizeof(*it));
+		if (!(it->key = strdup(sk->param_key))) {
+			candidates_free(c, n);
+			return nomem(e);
+		}
+		s->n++;
+		it->win = c[w].c;
+		memset(&c[w].c, 0, sizeof(c[w].c));
+		it->deleted = it->win.op == RECORD_DELETE;
+		it->rec = c[w].tags; /* format 1: what its tags said */
+		memset(&c[w].tags, 0, sizeof(c[w].tags));
+	}
+	candidates_free(c, n);
+	return rc;
+}
+
+/* The winners' versions: body and metadata; then the side objects. */
+static int read_versions(struct aws_ctx *ctx, const struct state_query *q,
+			 struct tree_state *s, bool extras, struct err *e)
+{
+	struct aws_call *calls = calloc(s->n + 1, sizeof(*calls));
+	struct aws_call **batch = calloc(s->n + 1, sizeof(*batch));
+	size_t *of = calloc(s->n + 1, sizeof(*of)), k = 0;
+	int rc = calls && batch && of ? 0 : nomem(e);
+	for (size_t i = 0; rc == 0 && i < s->n; i++) {
+		struct state_item *it = &s->items[i];
+		if (it->deleted || (extras && !it->rec.extra_ref))
+			continue;
+		char *key = extras ? NULL : changes_data_key(q->prefix, it->key);
+		if (extras && asprintf(&key, RECORD_EXTRA_PREFIX "%s",
+				       it->rec.extra_ref) < 0)
+			key = NULL;
+		if (!key || s3_prepare_get_object(ctx, &calls[k], q->bucket, key,
+						  extras ? NULL : it->win.version_id) < 0) {
+			free(key);
+			aws_call_release(&calls[k]);
+			rc = nomem(e);
+			break;
+		}
+		free(key);
+		of[k] = i;
+		batch[k] = &calls[k];
+		k++;
+	}
+	if (rc == 0)
+		aws_perform(ctx, batch, k);
+	for (size_t j = 0; j < k; j++) {
+		struct state_item *it = &s->items[of[j]];
+		struct aws_call *call = &calls[j];
+		struct record rec;
+		int found = 0;
+		if (rc == 0 && call->err.kind != ERR_NONE) {
+			*e = call->err;
+			rc = -1;
+		} else if (rc == 0 && extras) {
+			if (record_apply_extra(&it->rec, call->resp.body.data ? call->resp.body.data : "",
+					       call->resp.body.len) < 0) {
+				err_set(e, ERR_PARSE, "side object %s of %s is not "
+					"ssmbak's", it->rec.extra_ref, it->key);
+				rc = -1;
+			}
+		} else if (rc == 0 && (found = record_from_metadata(&call->resp, &rec)) < 0) {
+			err_set(e, ERR_PARSE, "version %s of %s has malformed ssmbak "
+				"metadata", it->win.version_id, it->key);
+			rc = -1;
+		} else if (rc == 0) {
+			if (found) {
+				record_release(&it->rec);
+				it->rec = rec;
+			}
+			free(it->rec.param.value);
+			it->rec.param.value = strndup(call->resp.body.data ? call->resp.body.data : "",
+						      call->resp.body.len);
+			if (!it->rec.param.value)
+				rc = nomem(e);
+		}
+		aws_call_release(call);
+	}
+	free(calls);
+	free(batch);
+	free(of);
+	return rc;
+}
+
+int tree_state_at(struct aws_ctx *ctx, const struct state_query *q,
+		  struct tree_state *out, struct err *e)
+{
+	struct state_run r = { ctx, q, out, 0 };
+	const char *path = q->path;
+	bool dir = path[strlen(path) - 1] == '/';
+	memset(out, 0, sizeof(*out));
+	if (asprintf(&out->scope, "%s%s", path, dir ? "" : "/") < 0) {
+		out->scope = NULL;
+		return nomem(e);
+	}
+	struct scan_opts so = { q->bucket, q->prefix, path, dir && !q->recursive };
+	if (scan_tree(ctx, &so, choose_key, &r, e) < 0)
+		return -1;
+	if (read_versions(ctx, q, out, false, e) < 0)
+		return -1;
+	return read_versions(ctx, q, out, true, e);
+}
