@@ -204,6 +204,10 @@ int changelog_of_key(struct aws_ctx *ctx, const char *bucket,
 		rc = scan_key_changes(ctx, bucket, prefix, param_key, &entries, e);
 	if (rc == 0)
 		rc = list_key_versions(ctx, bucket, data_key, &versions, e);
+	/* the unindexed first: which versions entries name is read off them */
+	if (rc == 0)
+		rc = add_unindexed(ctx, bucket, data_key, param_key, &versions,
+				   &entries, out, e);
 	for (size_t i = 0; rc == 0 && i < entries.n; i++) {
 		struct change_row *row = rows_add(out, param_key);
 		if (!row) {
@@ -214,9 +218,6 @@ int changelog_of_key(struct aws_ctx *ctx, const char *bucket,
 		row->c = entries.items[i];
 		memset(&entries.items[i], 0, sizeof(entries.items[i]));
 	}
-	if (rc == 0)
-		rc = add_unindexed(ctx, bucket, data_key, param_key, &versions,
-				   &entries, out, e);
 	change_list_release(&entries);
 	s3_version_list_release(&versions);
 	free(data_key);
