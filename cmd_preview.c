@@ -14,6 +14,7 @@
 #include "lib/choose.h"
 #include "lib/cli.h"
 #include "lib/exitcode.h"
+#include "lib/extras.h"
 #include "lib/record.h"
 #include "lib/s3.h"
 #include "lib/ssm.h"
@@ -882,6 +883,29 @@ static void show_progress(size_t done, size_t total, void *what)
 		fputs("\r\033[K", stderr);
 }
 
+/* The recorded tags and labels of what was just written (lib/extras). */
+static void apply_extras(struct restore_run *r)
+{
+	struct extras_target *t = xcalloc(r->n_keys + 1, sizeof(*t));
+	struct key_state **of = xcalloc(r->n_keys + 1, sizeof(*of));
+	size_t n = 0;
+	for (size_t i = 0; i < r->n_keys; i++) {
+		struct key_state *k = &r->keys[i];
+		if (k->failed || k->action != ACTION_PUT)
+			continue;
+		of[n] = k;
+		t[n++] = (struct extras_target){ .name = k->target,
+						 .tags = k->rec.tags,
+						 .labels = k->rec.param.labels };
+	}
+	extras_restore(&r->ctx, t, n);
+	for (size_t i = 0; i < n; i++)
+		if (t[i].failed)
+			fail_key(of[i], &t[i].err);
+	free(t);
+	free(of);
+}
+
 static void apply_puts(struct restore_run *r)
 {
 	struct fetch *f = fetches_new(r->n_keys);
@@ -908,6 +932,7 @@ static void apply_puts(struct restore_run *r)
 		http_client_set_progress(r->ctx.http, show_progress, "writing");
 	run_and_settle(r, f, n, fail_on_error);
 	http_client_set_progress(r->ctx.http, NULL, NULL);
+	apply_extras(r);
 }
 
 static void apply_deletes(struct restore_run *r)

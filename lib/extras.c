@@ -154,3 +154,161 @@ void capture_extras(struct aws_ctx *ctx, struct capture_extra *x, size_t n)
 	free(calls);
 	free(batch);
 }
+
+/* --- restore --- */
+
+static void target_failed(struct extras_target *t, const struct err *e)
+{
+	if (!t->failed) {
+		t->failed = true;
+		t->err = *e;
+	}
+}
+
+static json_t *tag_list(json_t *obj)
+{
+	json_t *list = json_array();
+	const char *k;
+	json_t *v;
+	json_object_foreach(obj, k, v)
+		json_array_append_new(list, json_pack("{s:s, s:O}", "Key", k, "Value", v));
+	return list;
+}
+
+/* What to add (recorded, absent or different now) and remove (now, not
+ * recorded), from the current tags' answer. */
+static int plan_tags(const struct extras_target *t, const char *now_json,
+		     json_t **add, json_t **remove)
+{
+	json_t *want = json_loads(t->tags, 0, NULL), *now = json_loads(now_json, 0, NULL);
+	const char *k;
+	json_t *v;
+	*add = json_object();
+	*remove = json_array();
+	int rc = json_is_object(want) && json_is_object(now) && *add && *remove ? 0 : -1;
+	if (rc == 0) {
+		json_object_foreach(want, k, v)
+			if (!json_equal(json_object_get(now, k), v))
+				json_object_set(*add, k, v);
+		json_object_foreach(now, k, v)
+			if (!json_object_get(want, k))
+				json_array_append_new(*remove, json_string(k));
+	}
+	json_decref(want);
+	json_decref(now);
+	return rc;
+}
+
+static int prepare_tag_changes(struct aws_ctx *ctx, struct extras_target *t,
+			       const char *now_json, struct aws_call *add_call,
+			       struct aws_call *remove_call, bool *adding,
+			       bool *removing)
+{
+	json_t *add = NULL, *remove = NULL;
+	int rc = plan_tags(t, now_json, &add, &remove);
+	*adding = rc == 0 && json_object_size(add);
+	*removing = rc == 0 && json_array_size(remove);
+	if (*adding) {
+		json_t *body = json_pack("{s:s, s:s, s:o}", "ResourceType", "Parameter",
+					 "ResourceId", t->name, "Tags", tag_list(add));
+		rc = ssm_prepare(ctx, add_call, "AddTagsToResource", body);
+		json_decref(body);
+	}
+	if (rc == 0 && *removing) {
+		json_t *body = json_pack("{s:s, s:s, s:O}", "ResourceType", "Parameter",
+					 "ResourceId", t->name, "TagKeys", remove);
+		rc = ssm_prepare(ctx, remove_call, "RemoveTagsFromResource", body);
+		json_decref(body);
+	}
+	json_decref(add);
+	json_decref(remove);
+	return rc;
+}
+
+static int prepare_labels(struct aws_ctx *ctx, struct aws_call *call,
+			  const struct extras_target *t)
+{
+	json_t *labels = json_array();
+	for (const char *p = t->labels; labels && *p;) {
+		size_t len = strcspn(p, ",");
+		json_array_append_new(labels, json_stringn(p, len));
+		p += len + (p[len] == ',');
+	}
+	json_t *body = json_pack("{s:s, s:o}", "Name", t->name, "Labels", labels);
+	int rc = ssm_prepare(ctx, call, "LabelParameterVersion", body);
+	json_decref(body);
+	return rc;
+}
+
+/* Stage 1: read the current tags. Stage 2: the changes and labels. */
+void extras_restore(struct aws_ctx *ctx, struct extras_target *t, size_t n)
+{
+	struct aws_call *read = calloc(n + 1, sizeof(*read));
+	struct aws_call *write = calloc(3 * n + 1, sizeof(*write));
+	struct aws_call **batch = calloc(3 * n + 1, sizeof(*batch));
+	bool *prepared = calloc(3 * n + 1, sizeof(*prepared));
+	struct err e = { 0 };
+	size_t k = 0;
+	if (!read || !write || !batch || !prepared) {
+		err_set(&e, ERR_NOMEM, "out of memory");
+		for (size_t i = 0; i < n; i++)
+			target_failed(&t[i], &e);
+		goto done;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!t[i].tags)
+			continue;
+		if (ssm_prepare_list_tags(ctx, &read[i], t[i].name) < 0) {
+			err_set(&e, ERR_NOMEM, "out of memory");
+			target_failed(&t[i], &e);
+		} else {
+			batch[k++] = &read[i];
+		}
+	}
+	aws_perform(ctx, batch, k);
+	k = 0;
+	for (size_t i = 0; i < n; i++) {
+		char *now = NULL;
+		if (t[i].tags && !t[i].failed) {
+			if (read[i].err.kind != ERR_NONE)
+				target_failed(&t[i], &read[i].err);
+			else if (ssm_parse_list_tags(&read[i], &now, &e) < 0)
+				target_failed(&t[i], &e);
+		}
+		bool adding = false, removing = false;
+		if (now && prepare_tag_changes(ctx, &t[i], now, &write[3 * i],
+					       &write[3 * i + 1], &adding, &removing) < 0) {
+			err_set(&e, ERR_PARSE, "the recorded tags of %s are not a "
+				"JSON object", t[i].name);
+			target_failed(&t[i], &e);
+		}
+		prepared[3 * i] = adding;
+		prepared[3 * i + 1] = removing;
+		free(now);
+		if (t[i].labels && *t[i].labels && !t[i].failed) {
+			prepared[3 * i + 2] = true;
+			if (prepare_labels(ctx, &write[3 * i + 2], &t[i]) < 0) {
+				err_set(&e, ERR_NOMEM, "out of memory");
+				target_failed(&t[i], &e);
+			}
+		}
+		for (int s = 0; s < 3; s++)
+			if (prepared[3 * i + s] && !t[i].failed)
+				batch[k++] = &write[3 * i + s];
+	}
+	aws_perform(ctx, batch, k);
+	for (size_t i = 0; i < 3 * n; i++)
+		if (prepared[i] && write[i].err.kind != ERR_NONE)
+			target_failed(&t[i / 3], &write[i].err);
+done:
+	for (size_t i = 0; read && i < n; i++)
+		if (t[i].tags)
+			aws_call_release(&read[i]);
+	for (size_t i = 0; write && prepared && i < 3 * n; i++)
+		if (prepared[i])
+			aws_call_release(&write[i]);
+	free(read);
+	free(write);
+	free(batch);
+	free(prepared);
+}

@@ -29,4 +29,21 @@ struct capture_extra {
 void capture_extras(struct aws_ctx *ctx, struct capture_extra *x, size_t n);
 void capture_extra_release(struct capture_extra *x);
 
+/* Restore: one parameter restore has just written (PutParameter), to get
+ * the recorded tags and labels back. NULL recorded fields were not
+ * recorded (an older writer) and are left alone. */
+struct extras_target {
+	const char *name;    /* borrowed */
+	const char *tags;    /* recorded: JSON object */
+	const char *labels;  /* recorded: joined by ',' */
+	bool failed;
+	struct err err;
+};
+
+/* Tags: ListTagsForResource, then AddTagsToResource for the missing or
+ * different ones and RemoveTagsFromResource for the others. Labels:
+ * LabelParameterVersion on the newest version, the one restore made
+ * (SSM moves a label that another version holds). All at once a stage. */
+void extras_restore(struct aws_ctx *ctx, struct extras_target *t, size_t n);
+
 #endif

@@ -362,6 +362,27 @@ static void set_if(json_t *obj, const char *key, const char *value)
 		json_object_set_new(obj, key, json_string(value));
 }
 
+/* PutParameter's Policies: a JSON array of the policies themselves, as
+ * text; p->policies holds their PolicyText strings. NULL when none.
+ * https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_PutParameter.html */
+static char *put_policies(const char *recorded)
+{
+	json_t *texts = recorded ? json_loads(recorded, 0, NULL) : NULL, *item;
+	json_t *policies = json_array();
+	size_t i;
+	bool ok = json_is_array(texts) && json_array_size(texts) && policies;
+	json_array_foreach(texts, i, item) {
+		json_t *policy = json_is_string(item)
+					 ? json_loads(json_string_value(item), 0, NULL)
+					 : NULL;
+		ok = ok && policy && json_array_append_new(policies, policy) == 0;
+	}
+	char *out = ok ? json_dumps(policies, JSON_COMPACT) : NULL;
+	json_decref(texts);
+	json_decref(policies);
+	return out;
+}
+
 int ssm_prepare_put_parameter(struct aws_ctx *ctx, struct aws_call *call,
 			      const struct ssm_parameter *p)
 {
@@ -376,6 +397,9 @@ int ssm_prepare_put_parameter(struct aws_ctx *ctx, struct aws_call *call,
 	set_if(body, "Tier", p->tier);
 	set_if(body, "DataType", p->data_type);
 	set_if(body, "AllowedPattern", p->allowed_pattern);
+	char *policies = put_policies(p->policies);
+	set_if(body, "Policies", policies);
+	free(policies);
 	int rc = ssm_prepare(ctx, call, "PutParameter", body);
 	/* The body held the value: wipe jansson's copy too. */
 	json_t *value = json_object_get(body, "Value");
