@@ -11,6 +11,8 @@ is left out, never zero.
           tags one request at a time, boto3) side by side.
   growth: preview at 100, 1,000 and 10,000 parameters.
   backfill: 1,000 parameters.
+  history/log (bench/changes.py): one key with 1,000 changes; 10,000 keys
+          x 20 versions, one hour with 50 changes.
 """
 import argparse
 import datetime
@@ -291,6 +293,13 @@ def main():
                                  "s3_requests_per_key": r["s3_requests"] / size,
                                  "wall_s": r["wall_s"]}
         results["preview_growth"] = growth
+        import changes  # bench/changes.py
+        hist = changes.bench_history(args.binary, aws, env_for(aws))
+        log = changes.bench_log(args.binary, aws, env_for(aws))
+        results.update({"history_1000_requests": hist["requests"],
+                        "history_1000_wall_s": hist["wall_s"],
+                        "log_10000x20_hour_requests": log["requests"],
+                        "log_10000x20_hour_wall_s": log["wall_s"]})
         bf = bench_backfill(args.binary, aws, 1000)
         results.update({"backfill_requests_per_param": bf["requests_per_param"],
                         "backfill_wall_s": bf["wall_s"], "backfill_requests": bf["requests"]})
@@ -317,6 +326,10 @@ def main():
     row("backfill 1000: requests per parameter", results.get("backfill_requests_per_param"),
         "goal <= 1.3")
     row("backfill 1000: wall (s)", results.get("backfill_wall_s"))
+    row("history 1 key x 1000 changes: requests", results.get("history_1000_requests"),
+        "goal <= 2")
+    row("log 10000x20, 1 hour of 50 changes: requests",
+        results.get("log_10000x20_hour_requests"), "goal <= 60")
     print("  preview requests by operation: " + json.dumps(results.get("preview_requests")))
     pathlib.Path(args.out).write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     print(f"  written to {os.path.relpath(args.out, ROOT)}")
