@@ -9,6 +9,7 @@
 	UNIT_SUITE(config) \
 	UNIT_SUITE(creds) \
 	UNIT_SUITE(escape) \
+	UNIT_SUITE(export_fmt) \
 	UNIT_SUITE(sigv4) \
 	UNIT_SUITE(ssm_name) \
 	UNIT_SUITE(timeline) \
