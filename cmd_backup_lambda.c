@@ -15,6 +15,7 @@
 
 #include "commands.h"
 #include "lib/aws.h"
+#include "lib/event_match.h"
 #include "lib/exitcode.h"
 #include "lib/extras.h"
 #include "lib/lambda_runtime.h"
@@ -45,11 +46,6 @@ static const char usage[] =
 	"\n"
 	"Exit status: 1 when the Runtime API is gone, 3 on a bad configuration.\n";
 
-/* An event whose time is this close before the version's LastModifiedDate
- * still belongs to it: EventBridge and SSM stamp the same change with
- * separate clocks. */
-#define EVENT_CLOCK_TOLERANCE_SECONDS 2
-
 /* Where changes are recorded. */
 struct lambda_ctx_view {
 	struct aws_ctx *ctx;
@@ -69,6 +65,9 @@ struct change {
 	bool failed;
 	struct err err;
 	long long deleted_version; /* a delete: the SSM version it removed */
+	bool gap;                  /* its value can no longer be read */
+	const char *gap_reason;
+	const struct ssm_parameter *version; /* in history: the event's */
 	struct ssm_parameter_list history;
 	struct record rec;
 	struct record_write write;
@@ -137,8 +136,9 @@ static char *take_history_page(struct change *c, struct aws_call *call)
 	json_t *root = NULL;
 	if (call->err.kind != ERR_NONE) {
 		if (strcmp(call->err.code, "ParameterNotFound") == 0) {
-			c->skipped = true;
-			c->skip_reason = "parameter no longer exists";
+			c->gap = true;
+			c->gap_reason = "the parameter was deleted before its value "
+					"could be read";
 		} else {
 			c->failed = true;
 			c->err = call->err;
@@ -217,26 +217,108 @@ static void read_histories(struct aws_ctx *ctx, struct change *changes,
 	free(owner);
 }
 
-/* The version that was current at the event: the highest version changed
- * at or before the event's second. */
-static const struct ssm_parameter *version_at_event(const struct change *c)
+/* --- which version each event stands for --- */
+
+static struct em_version *versions_of(const struct change *c)
 {
-	const struct ssm_parameter *best = NULL, *first_after = NULL;
-	for (size_t i = 0; i < c->history.n; i++) {
-		const struct ssm_parameter *p = &c->history.items[i];
-		time_t changed = (time_t)floor(p->last_modified);
-		if (changed <= c->event_time) {
-			if (!best || p->version > best->version)
-				best = p;
-		} else if (!first_after || p->version < first_after->version) {
-			first_after = p;
+	struct em_version *v = xcalloc(c->history.n + 1, sizeof(*v));
+	for (size_t i = 0; i < c->history.n; i++)
+		v[i] = (struct em_version){ c->history.items[i].version,
+					    c->history.items[i].last_modified };
+	return v;
+}
+
+static bool wants_version(const struct change *c)
+{
+	return !c->failed && !c->skipped && !c->gap && c->op != RECORD_DELETE;
+}
+
+/* What the bucket already holds of the parameter, read only when some
+ * event of it could stand for more than one version. */
+static struct em_recorded *recorded_versions(struct lambda_ctx_view *v,
+					     const char *name, size_t *n,
+					     struct err *e)
+{
+	struct change_list recorded = { 0 };
+	char *key = record_key_for_name(name);
+	struct em_recorded *out = NULL;
+	*n = 0;
+	if (scan_key_changes(v->ctx, v->bucket, v->prefix, key, &recorded, e) == 0) {
+		out = xcalloc(recorded.n + 1, sizeof(*out));
+		for (size_t i = 0; i < recorded.n; i++)
+			if (recorded.items[i].op != RECORD_DELETE &&
+			    recorded.items[i].op != RECORD_GAP)
+				out[(*n)++] = (struct em_recorded){
+					recorded.items[i].ssm_version,
+					recorded.items[i].event_time };
+	}
+	free(key);
+	change_list_release(&recorded);
+	return out;
+}
+
+/* The events of one parameter in this batch share out its versions
+ * (lib/event_match.c); one that finds none is a gap. */
+static void match_parameter(struct lambda_ctx_view *v, struct change **group,
+			    size_t n)
+{
+	const struct change *first = group[0];
+	struct em_version *versions = versions_of(first);
+	time_t *events = xcalloc(n + 1, sizeof(*events));
+	long *chosen = xcalloc(n + 1, sizeof(*chosen));
+	for (size_t i = 0; i < n; i++)
+		events[i] = group[i]->event_time;
+	struct em_recorded *recorded = NULL;
+	size_t n_recorded = 0;
+	if (event_match_is_ambiguous(events, n, versions, first->history.n)) {
+		struct err e = { 0 };
+		recorded = recorded_versions(v, first->name, &n_recorded, &e);
+		if (!recorded) {
+			for (size_t i = 0; i < n; i++) {
+				group[i]->failed = true;
+				group[i]->err = e;
+			}
+			goto done;
 		}
 	}
-	if (!best && first_after &&
-	    floor(first_after->last_modified) - (double)c->event_time <=
-		    EVENT_CLOCK_TOLERANCE_SECONDS)
-		return first_after;
-	return best;
+	event_match(events, n, versions, first->history.n, recorded, n_recorded,
+		    chosen);
+	for (size_t i = 0; i < n; i++) {
+		if (chosen[i] >= 0) {
+			group[i]->version = &group[i]->history.items[chosen[i]];
+		} else {
+			group[i]->gap = true;
+			group[i]->gap_reason = "its version is no longer in SSM's history "
+					       "(deleted and recreated, or 100 newer "
+					       "versions, since)";
+		}
+	}
+done:
+	free(recorded);
+	free(versions);
+	free(events);
+	free(chosen);
+}
+
+static void match_versions(struct lambda_ctx_view *v, struct change *changes,
+			   size_t n)
+{
+	struct change **group = xcalloc(n + 1, sizeof(*group));
+	bool *done = xcalloc(n + 1, sizeof(*done));
+	for (size_t i = 0; i < n; i++) {
+		if (done[i] || !wants_version(&changes[i]))
+			continue;
+		size_t k = 0;
+		for (size_t j = i; j < n; j++)
+			if (!done[j] && wants_version(&changes[j]) &&
+			    strcmp(changes[j].name, changes[i].name) == 0) {
+				group[k++] = &changes[j];
+				done[j] = true;
+			}
+		match_parameter(v, group, k);
+	}
+	free(group);
+	free(done);
 }
 
 static void build_record(struct change *c)
@@ -249,14 +331,14 @@ static void build_record(struct change *c)
 		c->rec.param.version = c->deleted_version;
 		return;
 	}
-	const struct ssm_parameter *p = version_at_event(c);
-	if (!p) {
-		c->skipped = true;
-		c->skip_reason = "the version of the event is no longer in SSM's "
-				 "history (deleted and recreated since)";
+	if (c->gap) {
+		/* FORMAT.md, "Gaps": recorded as not captured, never guessed. */
+		c->rec.op = RECORD_GAP;
+		c->rec.param.name = xstrdup(c->name);
+		c->rec.param.type = xstrdup(c->type);
 		return;
 	}
-	if (ssm_parameter_copy(&c->rec.param, p) < 0)
+	if (ssm_parameter_copy(&c->rec.param, c->version) < 0)
 		die(EXIT_FAILURE_RUN, "out of memory");
 	free(c->rec.param.name);
 	c->rec.param.name = xstrdup(c->name);
@@ -349,11 +431,48 @@ static int compare_names(const void *a, const void *b)
 
 /* Changes of one key are written one after the other, in event order;
  * different keys all at once. */
+/* A failed write is tried again inside the invocation, where the value
+ * is still at hand, rather than handed back to SQS for its visibility
+ * timeout (during which a delete could make it a gap): with backoff, for as
+ * long as the invocation leaves time to answer. */
+#define RETRY_FIRST_MS 500
+#define RETRY_MAX_MS 8000
+#define RETRY_MARGIN_MS 5000
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void retry_failed_writes(struct lambda_ctx_view *v, struct change **todo,
+				size_t m, long long deadline_ms)
+{
+	struct record_write **again = xcalloc(m + 1, sizeof(*again));
+	for (long long wait = RETRY_FIRST_MS;; wait = wait * 2 > RETRY_MAX_MS
+							 ? RETRY_MAX_MS : wait * 2) {
+		size_t k = 0;
+		if (now_ms() + wait + RETRY_MARGIN_MS > deadline_ms)
+			break;
+		for (size_t i = 0; i < m; i++)
+			if (record_write_rearm(&todo[i]->write))
+				again[k++] = &todo[i]->write;
+		if (!k)
+			break;
+		struct timespec pause = { wait / 1000, (wait % 1000) * 1000000 };
+		nanosleep(&pause, NULL);
+		log_msg(LOG_INFO, "trying %zu failed writes again", k);
+		record_write_all(v->ctx, again, k);
+	}
+	free(again);
+}
+
 static void write_records(struct lambda_ctx_view *v, struct change *changes,
-			  size_t n)
+			  size_t n, long long deadline_ms)
 {
 	struct change **todo = xcalloc(n + 1, sizeof(*todo));
-	struct change **members = xcalloc(n + 1, sizeof(*members));
+	bool *written = xcalloc(n + 1, sizeof(*written));
 	struct record_write **round = xcalloc(n + 1, sizeof(*round));
 	size_t m = 0;
 	for (size_t i = 0; i < n; i++)
@@ -366,28 +485,28 @@ static void write_records(struct lambda_ctx_view *v, struct change *changes,
 					 &todo[i]->write, &e) < 0)
 			die_err(&e);
 	}
+	/* Each round takes the next change of every key. */
 	for (size_t left = m; left > 0;) {
 		size_t k = 0;
 		const char *last = NULL;
 		for (size_t i = 0; i < m; i++) {
-			if (!todo[i] || (last && strcmp(last, todo[i]->name) == 0))
+			if (written[i] || (last && strcmp(last, todo[i]->name) == 0))
 				continue;
 			last = todo[i]->name;
-			members[k] = todo[i];
 			round[k++] = &todo[i]->write;
-			todo[i] = NULL;
+			written[i] = true;
 		}
 		record_write_all(v->ctx, round, k);
-		for (size_t j = 0; j < k; j++) {
-			if (members[j]->write.failed) {
-				members[j]->failed = true;
-				members[j]->err = members[j]->write.err;
-			}
-		}
 		left -= k;
 	}
+	retry_failed_writes(v, todo, m, deadline_ms);
+	for (size_t i = 0; i < m; i++)
+		if (todo[i]->write.failed) {
+			todo[i]->failed = true;
+			todo[i]->err = todo[i]->write.err;
+		}
 	free(todo);
-	free(members);
+	free(written);
 	free(round);
 }
 
@@ -404,6 +523,10 @@ static void log_change(const struct change *c)
 	} else if (c->skipped) {
 		log_msg(LOG_INFO, "%s %s: skipped: %s", name,
 			c->type ? c->type : "", c->skip_reason);
+	} else if (c->gap) {
+		log_msg(LOG_WARN, "%s %s, event %lld: not captured, recorded as a "
+				  "gap: %s", name, record_op_name(c->op),
+			(long long)c->event_time, c->gap_reason);
 	} else if (c->op == RECORD_DELETE) {
 		log_msg(LOG_INFO, "%s Delete %s, event %lld: stored", name,
 			c->rec.param.type ? c->rec.param.type : "",
@@ -463,6 +586,7 @@ static void handle(struct lambda *l, struct lambda_invocation *inv)
 	ssm_event_batch_release(&events);
 
 	read_histories(&l->ctx, changes, n);
+	match_versions(&l->view, changes, n);
 	for (size_t i = 0; i < n; i++) {
 		struct change *c = &changes[i];
 		if (!c->failed && !c->skipped && c->op == RECORD_DELETE)
@@ -471,7 +595,7 @@ static void handle(struct lambda *l, struct lambda_invocation *inv)
 			build_record(c);
 	}
 	read_tags(&l->ctx, changes, n);
-	write_records(&l->view, changes, n);
+	write_records(&l->view, changes, n, inv->deadline_ms);
 
 	for (size_t i = 0; i < n; i++)
 		log_change(&changes[i]);

@@ -82,7 +82,7 @@ static void parse(int argc, char **argv, struct diff_opts *o)
 	if (w.n_pos > 3)
 		cli_usage_error(usage, "too many arguments: '%s'",
 				cli_shown_arg(w.pos[3]));
-	o->path = cmd_path_arg(w.pos[0], usage);
+	o->path = cli_path_argument(w.pos[0], usage);
 	o->t1 = cmd_time_arg("T1", w.pos[1], usage);
 	o->t2 = w.n_pos == 3 ? cmd_time_arg("T2", w.pos[2], usage) : time(NULL);
 	cmd_words_release(&w);

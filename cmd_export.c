@@ -92,7 +92,7 @@ static void parse(int argc, char **argv, struct export_opts *o)
 	if (export_format_parse(format, &o->format) < 0)
 		cli_usage_error(usage, "--format '%s' is not one of json, yaml, "
 			"dotenv, shell, tfvars", cli_shown_arg(format));
-	o->path = cmd_path_arg(w.pos[0], usage);
+	o->path = cli_path_argument(w.pos[0], usage);
 	o->time = cmd_time_arg("TIME", w.pos[1], usage);
 	cmd_words_release(&w);
 }

@@ -93,7 +93,7 @@ static void parse(int argc, char **argv, struct history_opts *o)
 	if (w.pos[0][0] && w.pos[0][strlen(w.pos[0]) - 1] == '/')
 		cli_usage_error(usage, "KEY '%s' is a path: give one parameter, "
 			"or use 'ssmbak log' for a tree", cli_shown_arg(w.pos[0]));
-	o->key = cmd_path_arg(w.pos[0], usage);
+	o->key = cli_path_argument(w.pos[0], usage);
 	o->since = since ? cmd_time_arg("--since", since, usage) : 0;
 	o->until = until ? cmd_time_arg("--until", until, usage) : time(NULL);
 	if (o->since > o->until)

@@ -13,6 +13,7 @@
 #include "lib/cli.h"
 #include "lib/cmdargs.h"
 #include "lib/exitcode.h"
+#include "lib/scope.h"
 #include "lib/timefmt.h"
 #include "lib/util.h"
 
@@ -86,7 +87,7 @@ static void parse(int argc, char **argv, struct log_opts *o)
 	if (w.n_pos > 1)
 		cli_usage_error(usage, "too many arguments: '%s'",
 				cli_shown_arg(w.pos[1]));
-	o->path = cmd_path_arg(w.pos[0], usage);
+	o->path = cli_path_argument(w.pos[0], usage);
 	o->until = until ? cmd_time_arg("--until", until, usage) : time(NULL);
 	o->since = since ? cmd_time_arg("--since", since, usage)
 			 : o->until - DEFAULT_WINDOW_SECONDS;
@@ -105,20 +106,24 @@ static bool under_path(const char *key, void *user)
 	       (key[len] == '\0' || path[len - 1] == '/' || key[len] == '/');
 }
 
+static int by_key(const void *a, const void *b)
+{
+	return strcmp(((const struct change_row *)a)->key,
+		      ((const struct change_row *)b)->key);
+}
+
+/* Which keys PATH means (lib/scope): the first key in key order decides
+ * whether PATH is a key. */
 static void keep_scope(struct change_rows *r, const struct log_opts *o)
 {
-	bool key_mode = false;
-	const char *path = o->path;
-	char *scope = NULL;
-	if (path[strlen(path) - 1] != '/')
-		for (size_t i = 0; i < r->n && !key_mode; i++)
-			key_mode = strcmp(r->items[i].key, path) == 0;
-	scope = key_mode || path[strlen(path) - 1] == '/' ? xstrdup(path)
-							  : xasprintf("%s/", path);
+	struct scope sc;
+	if (scope_init(&sc, o->path, o->recursive) < 0)
+		die(EXIT_FAILURE_RUN, "out of memory");
+	qsort(r->items, r->n, sizeof(*r->items), by_key);
 	size_t k = 0;
 	for (size_t i = 0; i < r->n; i++) {
 		struct change_row *row = &r->items[i];
-		if (cmd_in_scope(row->key, scope, key_mode, o->recursive)) {
+		if (scope_admits(&sc, row->key)) {
 			r->items[k++] = *row;
 			continue;
 		}
@@ -127,7 +132,7 @@ static void keep_scope(struct change_rows *r, const struct log_opts *o)
 		free(row->value);
 	}
 	r->n = k;
-	free(scope);
+	scope_release(&sc);
 }
 
 int cmd_log(int argc, char **argv)

@@ -2,6 +2,7 @@
  * list versions -> choose per key (lib/timeline) -> fetch tags and bodies
  * of the chosen -> compare with SSM now -> print, and for restore apply.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 #include "lib/table.h"
 #include "lib/timefmt.h"
 #include "lib/scan.h"
+#include "lib/scope.h"
 #include "lib/timeline.h"
 #include "lib/util.h"
 
@@ -29,6 +31,12 @@
 	"  -R, --recursive      the whole tree under PATH, not only its direct children\n" \
 	"      --all            show every key's state at TIME, changed or not\n" \
 	"      --show-secure    show SecureString values (masked otherwise)\n" \
+	"      --diff           one row per change: the action, what changes, the\n" \
+	"                       value now and at TIME (default: the Python tool's\n" \
+	"                       columns)\n" \
+	"      --prune          also delete what did not exist at TIME under PATH\n" \
+	"      --use-last-known where the change in force at TIME was not captured\n" \
+	"                       (a gap), use the last value captured before it\n" \
 	"      --to NEWPATH     restore under NEWPATH instead of in place (no deletes)\n" \
 	"      --key-prefix PREFIX  keys live under PREFIX in the bucket\n" \
 	"                       (default: SSMBAK_KEY_PREFIX, else none)\n" \
@@ -45,16 +53,18 @@
 	"Exit status: 0 ok, 1 failure, 2 usage error, 3 configuration error.\n"
 
 static const char preview_usage[] =
-	"usage: ssmbak preview PATH TIME [-R] [--all] [--show-secure] [--to NEWPATH]\n"
-	"                      [--key-prefix PREFIX] [--output table|json] [-b BUCKET]\n"
+	"usage: ssmbak preview PATH TIME [-R] [--all] [--show-secure] [--diff] [--prune]\n"
+	"                      [--use-last-known] [--to NEWPATH] [--key-prefix PREFIX]\n"
+	"                      [--output table|json] [-b BUCKET]\n"
 	"                      [--stack NAME] [-r REGION] [--profile NAME] [-v]\n"
 	"\n"
 	"Show what 'ssmbak restore' would change to put PATH back as it was at TIME.\n"
 	"\n" OPTIONS_TEXT;
 
 static const char restore_usage[] =
-	"usage: ssmbak restore PATH TIME [-R] [--all] [--show-secure] [--to NEWPATH]\n"
-	"                      [--key-prefix PREFIX] [--output table|json] [-b BUCKET]\n"
+	"usage: ssmbak restore PATH TIME [-R] [--all] [--show-secure] [--diff] [--prune]\n"
+	"                      [--use-last-known] [--to NEWPATH] [--key-prefix PREFIX]\n"
+	"                      [--output table|json] [-b BUCKET]\n"
 	"                      [--stack NAME] [-r REGION] [--profile NAME] [-v]\n"
 	"\n"
 	"Put PATH back as it was at TIME: the parameters 'ssmbak preview' shows\n"
@@ -73,12 +83,22 @@ struct restore_opts {
 	bool recursive;
 	bool all;
 	bool show_secure;
+	bool diff;
+	bool prune;
+	bool use_last_known;
 	const char *to;
 	bool apply;
 	const char *usage;
 };
 
-enum action { ACTION_NONE, ACTION_PUT, ACTION_DELETE };
+enum action { ACTION_NONE, ACTION_CREATE, ACTION_UPDATE, ACTION_DELETE,
+	      ACTION_UNKNOWN };
+/* What an update changes, as bits. */
+enum change_field {
+	CHANGE_VALUE = 1, CHANGE_TYPE = 2, CHANGE_DESCRIPTION = 4, CHANGE_TIER = 8,
+	CHANGE_DATA_TYPE = 16, CHANGE_PATTERN = 32, CHANGE_KEY = 64,
+};
+enum outcome { OUTCOME_NONE, OUTCOME_OK, OUTCOME_FAILED, OUTCOME_NOT_ATTEMPTED };
 
 /* One key of the bucket within scope, from listing to result. */
 struct key_state {
@@ -88,7 +108,16 @@ struct key_state {
 	bool latest_is_winner;      /* nothing recorded after it */
 	double win_s3_modified;
 	bool deleted;               /* the winner is a delete */
+	bool gap;                   /* the change in force at TIME was not
+				     * captured (FORMAT.md, "Gaps") */
+	bool has_last_known;        /* a captured change before the gap */
+	time_t last_known_time;
+	bool from_last_known;       /* --use-last-known took it */
+	bool prune;                 /* not there at TIME: --prune deletes it */
 	bool needs_body;            /* compare or show: read its version */
+	bool needs_now;             /* show: read the value SSM holds now */
+	unsigned changes;           /* change_field bits */
+	enum outcome outcome;
 	struct record rec;          /* the winner's details */
 	bool have_details;          /* rec filled from metadata or tags */
 	bool have_metadata;
@@ -113,9 +142,7 @@ struct restore_run {
 	struct aws_ctx ctx;
 	char *bucket;
 	char *prefix;               /* the key prefix */
-	char *scope;                /* "/app/" or, in key mode, "/app/x" */
-	bool key_mode;
-	size_t n_seen;
+	struct scope scope;
 	struct key_state *keys;
 	size_t n_keys, cap_keys;
 	struct pending *pending;
@@ -134,18 +161,8 @@ static void fail_key(struct key_state *k, const struct err *e)
 
 /* --- arguments --- */
 
-static char *normalized_path(const char *path, const char *usage)
-{
-	const char *why = ssm_name_problem(path, SSM_NAME_PATH, NULL);
-	if (!*path)
-		cli_usage_error(usage, "PATH is empty; give a key like /app/db/url "
-				       "or a path like /app/");
-	if (why)
-		cli_usage_error(usage, "PATH '%s' %s", cli_shown_arg(path), why);
-	return xasprintf("%s%s", path[0] == '/' ? "" : "/", path);
-}
-
-enum { OPT_ALL = CLI_OPT_FIRST_FREE, OPT_SHOW_SECURE, OPT_TO };
+enum { OPT_ALL = CLI_OPT_FIRST_FREE, OPT_SHOW_SECURE, OPT_TO, OPT_DIFF,
+       OPT_PRUNE, OPT_USE_LAST_KNOWN };
 
 static const struct option longopts[] = {
 	CLI_COMMON_LONG_OPTIONS,
@@ -153,6 +170,9 @@ static const struct option longopts[] = {
 	{ "all", no_argument, NULL, OPT_ALL },
 	{ "show-secure", no_argument, NULL, OPT_SHOW_SECURE },
 	{ "to", required_argument, NULL, OPT_TO },
+	{ "diff", no_argument, NULL, OPT_DIFF },
+	{ "prune", no_argument, NULL, OPT_PRUNE },
+	{ "use-last-known", no_argument, NULL, OPT_USE_LAST_KNOWN },
 	CLI_KEY_PREFIX_OPTION,
 	{ NULL, 0, NULL, 0 },
 };
@@ -172,6 +192,9 @@ static void parse_args(int argc, char **argv, struct restore_opts *o)
 		case OPT_ALL: o->all = true; break;
 		case OPT_SHOW_SECURE: o->show_secure = true; break;
 		case OPT_TO: o->to = optarg; break;
+		case OPT_DIFF: o->diff = true; break;
+		case OPT_PRUNE: o->prune = true; break;
+		case OPT_USE_LAST_KNOWN: o->use_last_known = true; break;
 		}
 	}
 }
@@ -232,7 +255,7 @@ static void parse_command_line(int argc, char **argv, struct restore_opts *o)
 					  ? "PATH and TIME are required"
 					  : "too many arguments: '%s'",
 				n_positional > 2 ? positional[2] : "");
-	o->path = normalized_path(positional[0], o->usage);
+	o->path = cli_path_argument(positional[0], o->usage);
 	struct err e = { 0 };
 	if (time_parse_arg(positional[1], time(NULL), &o->time, &e) < 0)
 		cli_usage_error(o->usage, "%s", e.message);
@@ -241,41 +264,29 @@ static void parse_command_line(int argc, char **argv, struct restore_opts *o)
 			cli_usage_error(o->usage, "--to '%s' is not a parameter "
 					"path: it %s", cli_shown_arg(o->to),
 					ssm_name_problem(o->to, SSM_NAME_PATH, NULL));
-		o->to = normalized_path(o->to, o->usage);
+		o->to = cli_path_argument(o->to, o->usage);
 	}
 	free(args);
 	free(positional);
 	args = positional = NULL;
 }
 
-/* --- scope: which keys PATH means --- */
-
-static bool is_path_arg(const char *path)
-{
-	return path[strlen(path) - 1] == '/';
-}
-
-static size_t count_slashes(const char *s)
-{
-	size_t n = 0;
-	for (; *s; s++)
-		n += *s == '/';
-	return n;
-}
-
-/* PATH "/a/x" means the key /a/x when one was ever backed up, else the
- * path /a/x/ (and never /a/xa): scan_scope decides. */
-static bool in_scope(const char *key, const char *prefix, bool key_mode,
-		     bool recursive)
-{
-	if (key_mode)
-		return strcmp(key, prefix) == 0;
-	if (strncmp(key, prefix, strlen(prefix)) != 0 || !key[strlen(prefix)])
-		return false;
-	return recursive || count_slashes(key) == count_slashes(prefix);
-}
-
 /* --- choosing: the scan's callback, one key at a time --- */
+
+/* The latest captured change at or before t, passing over gaps. */
+static long last_known(const struct candidate *c, const struct tl_entry *tl,
+		       size_t n, time_t t)
+{
+	struct tl_entry *known = xcalloc(n + 1, sizeof(*known));
+	for (size_t i = 0; i < n; i++) {
+		known[i] = tl[i];
+		if (c[i].c.op == RECORD_GAP)
+			known[i].event_time = t + 1;
+	}
+	long w = timeline_winner(known, n, t);
+	free(known);
+	return w;
+}
 
 static void take_winner(struct restore_run *r, struct key_state *k,
 			struct candidate *c, size_t n)
@@ -285,6 +296,16 @@ static void take_winner(struct restore_run *r, struct key_state *k,
 		tl[i] = c[i].tl;
 	long w = timeline_winner(tl, n, r->opts->time);
 	long latest = timeline_latest(tl, n);
+	if (w >= 0 && c[w].c.op == RECORD_GAP) {
+		long known = last_known(c, tl, n, r->opts->time);
+		k->gap = true;
+		k->has_last_known = known >= 0;
+		k->last_known_time = known >= 0 ? c[known].c.event_time : 0;
+		if (r->opts->use_last_known && known >= 0) {
+			k->from_last_known = true;
+			w = known;
+		}
+	}
 	free(tl);
 	if (w < 0)
 		return;
@@ -299,6 +320,19 @@ static void take_winner(struct restore_run *r, struct key_state *k,
 		memset(&c[w].tags, 0, sizeof(c[w].tags));
 		k->have_details = true;
 	}
+}
+
+/* A key the bucket holds changes of, none at or before TIME. */
+static bool created_after(const struct key_state *k)
+{
+	return !k->has_winner && !k->failed;
+}
+
+/* Whether the change in force is a gap that --use-last-known did not
+ * replace: nothing is known to restore. */
+static bool unknown_at_time(const struct key_state *k)
+{
+	return k->gap && !k->from_last_known;
 }
 
 static struct key_state *add_key(struct restore_run *r, const char *key)
@@ -386,13 +420,7 @@ static void settle_pending(struct restore_run *r)
 static int choose_key(void *user, const struct scan_key *sk, struct err *e)
 {
 	struct restore_run *r = user;
-	if (r->n_seen++ == 0 && !is_path_arg(r->opts->path) &&
-	    strcmp(sk->param_key, r->opts->path) == 0) {
-		r->key_mode = true;
-		free(r->scope);
-		r->scope = xstrdup(r->opts->path);
-	}
-	if (!in_scope(sk->param_key, r->scope, r->key_mode, r->opts->recursive))
+	if (!scope_admits(&r->scope, sk->param_key))
 		return 0;
 	size_t n;
 	struct candidate *c = candidates_of(sk, &n);
@@ -424,11 +452,11 @@ static int choose_key(void *user, const struct scan_key *sk, struct err *e)
 static void scan_scope(struct restore_run *r)
 {
 	struct err e = { 0 };
-	const char *path = r->opts->path;
-	bool dir = is_path_arg(path);
-	r->scope = dir ? xstrdup(path) : xasprintf("%s/", path);
-	struct scan_opts so = { r->bucket, r->prefix, path,
-				dir && !r->opts->recursive };
+	if (scope_init(&r->scope, r->opts->path, r->opts->recursive) < 0)
+		die(EXIT_FAILURE_RUN, "out of memory");
+	struct scan_opts so = { r->bucket, r->prefix, r->opts->path,
+				scope_one_level(&r->scope),
+				scope_is_path(r->opts->path) && r->opts->recursive };
 	if (scan_tree(&r->ctx, &so, choose_key, r, &e) < 0)
 		die_err(&e);
 	settle_pending(r);
@@ -587,6 +615,19 @@ static void fetch_extras(struct restore_run *r)
 
 /* --- SSM now --- */
 
+/* --to names must be names SSM takes, before anything is written. */
+static void check_targets(const struct restore_run *r)
+{
+	for (size_t i = 0; r->opts->to && i < r->n_keys; i++) {
+		const char *why = ssm_name_problem(r->keys[i].target,
+						   SSM_NAME_PARAMETER, r->ctx.region);
+		if (why)
+			cli_usage_error(r->opts->usage, "--to makes the name '%s' of "
+					"%s, which %s", cli_shown_arg(r->keys[i].target),
+					r->keys[i].key, why);
+	}
+}
+
 /* SSM keeps a single-level name without its slash: "/foo" and "foo" are
  * one parameter (UPSTREAM.md, defect 9). */
 static const char *canonical_name(const char *name)
@@ -598,10 +639,12 @@ static char *target_name(const struct restore_run *r, const struct key_state *k)
 {
 	if (!r->opts->to)
 		return xstrdup(canonical_name(k->key));
-	if (r->key_mode)
-		return xstrdup(r->opts->to);
-	const char *rest = k->key + strlen(r->scope);
 	const char *to = r->opts->to;
+	if (r->scope.key_mode && !scope_is_path(to))
+		return xstrdup(to);
+	if (r->scope.key_mode) /* like cp FILE DIR/: the key's own name in it */
+		return xasprintf("%s%s", to, strrchr(k->key, '/') + 1);
+	const char *rest = k->key + strlen(r->scope.prefix);
 	return xasprintf("%s%s%s", to, to[strlen(to) - 1] == '/' ? "" : "/",
 			 rest);
 }
@@ -630,8 +673,8 @@ static void fail_keys_with_target(struct restore_run *r, const char *target,
  * the whole store. */
 static json_t *scope_filter(const struct restore_run *r)
 {
-	const char *scope = r->opts->to ? r->opts->to : r->scope;
-	if (r->key_mode)
+	const char *scope = r->opts->to ? r->opts->to : r->scope.prefix;
+	if (r->scope.key_mode)
 		return json_pack("[{s:s, s:s, s:[s]}]", "Key", "Name", "Option",
 				 "Equals", "Values", scope);
 	if (strcmp(scope, "/") == 0)
@@ -668,27 +711,63 @@ static bool same_as_recorded(const struct restore_run *r,
 	if (k->win.ssm_version > 0 && k->win.modified_ms > 0)
 		return cur->version == k->win.ssm_version &&
 		       llround(cur->last_modified * 1000) == k->win.modified_ms;
-	/* Format 1 recorded no version, but read the value after its event:
-	 * a current version older than that event, with nothing recorded
-	 * since, is the one it read. */
+	/* Format 1 recorded no version, but its Lambda read the value after
+	 * the event: a current version made no later than the second of the
+	 * key's latest recorded event is the one it read (FORMAT.md,
+	 * "Reading"). */
 	return k->latest_is_winner &&
-	       floor(cur->last_modified) < (double)k->win.event_time;
+	       floor(cur->last_modified) <= (double)k->win.event_time;
+}
+
+/* Parameters SSM holds under the scope that the bucket never recorded:
+ * with --prune they did not exist at TIME either. */
+static void add_unrecorded_current(struct restore_run *r)
+{
+	size_t n = r->n_keys;
+	for (size_t i = 0; i < r->current.n; i++) {
+		const char *name = r->current.items[i].name;
+		bool known = false;
+		for (size_t j = 0; j < n && !known; j++)
+			known = strcmp(canonical_name(r->keys[j].target),
+				       canonical_name(name)) == 0;
+		if (known || r->opts->to)
+			continue;
+		char *key = record_key_for_name(name);
+		if (!key)
+			die(EXIT_FAILURE_RUN, "out of memory");
+		if (scope_admits(&r->scope, key)) {
+			struct key_state *k = add_key(r, key);
+			k->target = xstrdup(canonical_name(key));
+		}
+		free(key);
+	}
 }
 
 static void plan_fetches(struct restore_run *r)
 {
+	if (r->opts->prune)
+		add_unrecorded_current(r);
 	for (size_t i = 0; i < r->n_keys; i++) {
 		struct key_state *k = &r->keys[i];
-		if (k->failed || !k->has_winner)
+		if (k->failed)
 			continue;
 		k->current = find_current(r, k->target);
-		if (k->deleted) {
+		if (created_after(k)) {
+			k->prune = r->opts->prune && k->current;
+			k->action = k->prune ? ACTION_DELETE : ACTION_NONE;
+		} else if (unknown_at_time(k)) {
+			k->action = ACTION_UNKNOWN;
+		} else if (k->deleted) {
 			k->action = k->current && !r->opts->to ? ACTION_DELETE
 							       : ACTION_NONE;
-			continue;
+		} else {
+			k->needs_body = r->opts->all || !k->current ||
+					!same_as_recorded(r, k, k->current);
 		}
-		k->needs_body = r->opts->all || !k->current ||
-				!same_as_recorded(r, k, k->current);
+		/* What SSM holds now is shown beside each change. */
+		k->needs_now = k->current && k->action != ACTION_NONE &&
+			       (r->opts->diff ||
+				r->opts->common.output == CLI_OUTPUT_JSON);
 	}
 }
 
@@ -763,7 +842,8 @@ static void read_current_values(struct restore_run *r)
 	struct key_state **asked = xcalloc(r->n_keys + 1, sizeof(*asked));
 	size_t n = 0;
 	for (size_t i = 0; i < r->n_keys; i++)
-		if (!r->keys[i].failed && r->keys[i].needs_body)
+		if (!r->keys[i].failed &&
+		    (r->keys[i].needs_body || r->keys[i].needs_now))
 			asked[n++] = &r->keys[i];
 	size_t n_calls = (n + SSM_GET_PARAMETERS_MAX - 1) / SSM_GET_PARAMETERS_MAX;
 	struct fetch *f = fetches_new(n_calls);
@@ -797,7 +877,7 @@ static void read_current_values(struct restore_run *r)
 	if (added)
 		read_missing_metadata(r);
 	for (size_t i = 0; i < r->n_keys; i++)
-		if (r->keys[i].has_winner)
+		if (r->keys[i].target)
 			r->keys[i].current = find_current(r, r->keys[i].target);
 }
 
@@ -808,26 +888,38 @@ static bool same_text(const char *a, const char *b)
 	return strcmp(a ? a : "", b ? b : "") == 0;
 }
 
-/* Only what the backup recorded can differ: format 1 recorded no tier,
- * key or pattern, and a description with characters dropped. */
-static bool differs(const struct key_state *k, const struct ssm_parameter *cur)
+/* What restore would change: only what the backup recorded can differ
+ * (format 1 recorded no tier, key or pattern, and a description with
+ * characters dropped). */
+static unsigned changes_of(const struct key_state *k,
+			   const struct ssm_parameter *cur)
 {
 	const struct ssm_parameter *rec = &k->rec.param;
-	if (!same_text(k->value, cur->value) || !same_text(rec->type, cur->type))
-		return true;
+	unsigned c = 0;
+	if (!same_text(k->value, cur->value))
+		c |= CHANGE_VALUE;
+	if (!same_text(rec->type, cur->type))
+		c |= CHANGE_TYPE;
 	if (!k->have_metadata) {
 		char *legacy = cur->description
 				       ? record_legacy_description(cur->description)
 				       : NULL;
-		bool d = !same_text(rec->description, legacy);
+		if (!same_text(rec->description, legacy))
+			c |= CHANGE_DESCRIPTION;
 		free(legacy);
-		return d;
+		return c;
 	}
-	return !same_text(rec->description, cur->description) ||
-	       (rec->tier && !same_text(rec->tier, cur->tier)) ||
-	       (rec->data_type && !same_text(rec->data_type, cur->data_type)) ||
-	       !same_text(rec->allowed_pattern, cur->allowed_pattern) ||
-	       (rec->key_id && cur->key_id && !same_text(rec->key_id, cur->key_id));
+	if (!same_text(rec->description, cur->description))
+		c |= CHANGE_DESCRIPTION;
+	if (rec->tier && !same_text(rec->tier, cur->tier))
+		c |= CHANGE_TIER;
+	if (rec->data_type && !same_text(rec->data_type, cur->data_type))
+		c |= CHANGE_DATA_TYPE;
+	if (!same_text(rec->allowed_pattern, cur->allowed_pattern))
+		c |= CHANGE_PATTERN;
+	if (rec->key_id && cur->key_id && !same_text(rec->key_id, cur->key_id))
+		c |= CHANGE_KEY;
+	return c;
 }
 
 static void decide_actions(struct restore_run *r)
@@ -843,8 +935,12 @@ static void decide_actions(struct restore_run *r)
 			fail_key(k, &e);
 			continue;
 		}
-		k->action = !k->current || differs(k, k->current) ? ACTION_PUT
-								  : ACTION_NONE;
+		if (!k->current) {
+			k->action = ACTION_CREATE;
+			continue;
+		}
+		k->changes = changes_of(k, k->current);
+		k->action = k->changes ? ACTION_UPDATE : ACTION_NONE;
 	}
 }
 
@@ -861,17 +957,35 @@ static void restore_parameter_for(struct key_state *k, struct ssm_parameter *p)
 	*p = k->rec.param;
 	p->name = k->target;
 	p->value = k->value;
-	if (!k->have_metadata) {
-		/* Format 1's description lost characters: putting it back
-		 * would damage the real one, so it is left as it is. */
-		p->description = k->current ? k->current->description : NULL;
+	/* Format 1 recorded a lossy description (UPSTREAM.md, defect 3): it
+	 * is what preview shows, so it is what restore writes. */
+}
+
+static void settle_write(struct key_state *k, const struct err *e)
+{
+	if (e->kind != ERR_NONE) {
+		fail_key(k, e);
+		k->outcome = OUTCOME_FAILED;
+	} else {
+		k->outcome = OUTCOME_OK;
 	}
 }
 
 static void fail_on_error(struct fetch *f)
 {
-	if (f->call.err.kind != ERR_NONE)
-		fail_key(f->k, &f->call.err);
+	settle_write(f->k, &f->call.err);
+}
+
+/* Until its write answers, every key restore means to change is "not
+ * attempted": what a summary says of a run stopped early. */
+static void mark_not_attempted(struct restore_run *r)
+{
+	for (size_t i = 0; i < r->n_keys; i++) {
+		struct key_state *k = &r->keys[i];
+		if (!k->failed && k->action != ACTION_NONE &&
+		    k->action != ACTION_UNKNOWN)
+			k->outcome = OUTCOME_NOT_ATTEMPTED;
+	}
 }
 
 /* A counter on stderr while writing, only when someone watches it. */
@@ -891,7 +1005,8 @@ static void apply_extras(struct restore_run *r)
 	size_t n = 0;
 	for (size_t i = 0; i < r->n_keys; i++) {
 		struct key_state *k = &r->keys[i];
-		if (k->failed || k->action != ACTION_PUT)
+		if (k->failed || (k->action != ACTION_CREATE &&
+				  k->action != ACTION_UPDATE))
 			continue;
 		of[n] = k;
 		t[n++] = (struct extras_target){ .name = k->target,
@@ -901,7 +1016,7 @@ static void apply_extras(struct restore_run *r)
 	extras_restore(&r->ctx, t, n);
 	for (size_t i = 0; i < n; i++)
 		if (t[i].failed)
-			fail_key(of[i], &t[i].err);
+			settle_write(of[i], &t[i].err);
 	free(t);
 	free(of);
 }
@@ -912,7 +1027,8 @@ static void apply_puts(struct restore_run *r)
 	size_t n = 0;
 	for (size_t i = 0; i < r->n_keys; i++) {
 		struct key_state *k = &r->keys[i];
-		if (k->failed || k->action != ACTION_PUT)
+		if (k->failed || (k->action != ACTION_CREATE &&
+				  k->action != ACTION_UPDATE))
 			continue;
 		struct ssm_parameter p;
 		restore_parameter_for(k, &p);
@@ -920,7 +1036,7 @@ static void apply_puts(struct restore_run *r)
 			struct err e = { 0 };
 			err_set(&e, ERR_INPUT, "the stored value of %s is not "
 					       "valid UTF-8 text", k->key);
-			fail_key(k, &e);
+			settle_write(k, &e);
 			aws_call_release(&f[n].call);
 			continue;
 		}
@@ -961,8 +1077,7 @@ static void apply_deletes(struct restore_run *r)
 	for (size_t c = 0; c < n_calls; c++) {
 		for (size_t i = c * SSM_DELETE_PARAMETERS_MAX;
 		     i < n && i < (c + 1) * SSM_DELETE_PARAMETERS_MAX; i++)
-			if (f[c].call.err.kind != ERR_NONE)
-				fail_key(batch[i], &f[c].call.err);
+			settle_write(batch[i], &f[c].call.err);
 		aws_call_release(&f[c].call);
 	}
 	free(f);
@@ -978,9 +1093,11 @@ static bool is_secure(const struct key_state *k)
 
 static bool row_shown(const struct restore_run *r, const struct key_state *k)
 {
-	if (k->failed || !k->has_winner)
+	if (k->failed)
 		return false;
-	return r->opts->all || k->action != ACTION_NONE;
+	if (k->action != ACTION_NONE)
+		return true;
+	return r->opts->all && k->has_winner;
 }
 
 static int compare_rows(const void *a, const void *b)
@@ -1001,14 +1118,40 @@ static struct key_state **shown_rows(struct restore_run *r, size_t *n)
 	return rows;
 }
 
-static void print_table(struct restore_run *r, struct key_state **rows,
-			size_t n)
+#define NOT_CAPTURED "(not captured)"
+
+/* The value at TIME as a cell: masked, empty for a delete. */
+static const char *value_at_time(const struct restore_run *r,
+				 const struct key_state *k)
+{
+	if (unknown_at_time(k))
+		return NOT_CAPTURED;
+	if (k->deleted || !k->has_winner)
+		return "";
+	return is_secure(k) && !r->opts->show_secure ? SECURE_MASK : k->value;
+}
+
+static const char *value_now(const struct restore_run *r,
+			     const struct key_state *k)
+{
+	if (!k->current)
+		return "";
+	if (same_text(k->current->type, "SecureString") && !r->opts->show_secure)
+		return SECURE_MASK;
+	return k->current->value ? k->current->value : "";
+}
+
+/* The Python tool's columns (its users' scripts read them): Name, Value,
+ * Type, Modified, and Description / Deleted when any row has one. */
+static void print_classic_table(struct restore_run *r, struct key_state **rows,
+				size_t n)
 {
 	bool any_description = false, any_deleted = false;
 	for (size_t i = 0; i < n; i++) {
+		bool gone = rows[i]->deleted || rows[i]->prune;
 		any_description |= rows[i]->rec.param.description &&
-				   *rows[i]->rec.param.description && !rows[i]->deleted;
-		any_deleted |= rows[i]->deleted;
+				   *rows[i]->rec.param.description && !gone;
+		any_deleted |= gone;
 	}
 	const char *headers[6] = { "Name", "Value", "Type", "Modified" };
 	size_t columns = 4;
@@ -1019,19 +1162,19 @@ static void print_table(struct restore_run *r, struct key_state **rows,
 	struct table *t = table_new(headers, columns);
 	for (size_t i = 0; t && i < n; i++) {
 		struct key_state *k = rows[i];
-		char modified[32];
-		time_format_table(k->win.event_time, modified);
-		const char *value = k->deleted ? ""
-				    : is_secure(k) && !r->opts->show_secure
-					    ? SECURE_MASK
-					    : k->value;
-		const char *cells[6] = { k->target, value, k->rec.param.type,
+		char modified[32] = "";
+		bool gone = k->deleted || k->prune;
+		if (k->has_winner)
+			time_format_table(k->win.event_time, modified);
+		const char *type = k->has_winner ? k->rec.param.type
+						 : k->current ? k->current->type : "";
+		const char *cells[6] = { k->target, value_at_time(r, k), type,
 					 modified };
 		size_t c = 4;
 		if (any_description)
-			cells[c++] = k->deleted ? "" : k->rec.param.description;
+			cells[c++] = gone ? "" : k->rec.param.description;
 		if (any_deleted)
-			cells[c++] = k->deleted ? "True" : "";
+			cells[c++] = gone ? "True" : "";
 		if (table_add_row(t, cells) < 0)
 			die(EXIT_FAILURE_RUN, "out of memory");
 	}
@@ -1040,9 +1183,65 @@ static void print_table(struct restore_run *r, struct key_state **rows,
 	table_free(t);
 }
 
-static const char *action_name(enum action a)
+static const char *action_name(const struct key_state *k)
 {
-	return a == ACTION_PUT ? "put" : a == ACTION_DELETE ? "delete" : "none";
+	switch (k->action) {
+	case ACTION_CREATE: return "create";
+	case ACTION_UPDATE: return "update";
+	case ACTION_DELETE: return k->prune ? "prune" : "delete";
+	case ACTION_UNKNOWN: return "unknown";
+	case ACTION_NONE: break;
+	}
+	return "none";
+}
+
+static const struct {
+	unsigned bit;
+	const char *name;
+} change_names[] = {
+	{ CHANGE_VALUE, "value" }, { CHANGE_TYPE, "type" },
+	{ CHANGE_DESCRIPTION, "description" }, { CHANGE_TIER, "tier" },
+	{ CHANGE_DATA_TYPE, "data_type" }, { CHANGE_PATTERN, "allowed_pattern" },
+	{ CHANGE_KEY, "key_id" },
+};
+
+static void changes_text(const struct key_state *k, char *out, size_t size)
+{
+	size_t used = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < sizeof(change_names) / sizeof(change_names[0]); i++)
+		if ((k->changes & change_names[i].bit) && used < size)
+			used += (size_t)snprintf(out + used, size - used, "%s%s",
+						 used ? ", " : "", change_names[i].name);
+}
+
+/* --diff: what restore does to each key, and SSM now beside TIME. */
+static void print_diff_table(struct restore_run *r, struct key_state **rows,
+			     size_t n)
+{
+	const char *headers[] = { "Name", "Action", "Changes", "Now", "At TIME",
+				  "Modified" };
+	struct table *t = table_new(headers, 6);
+	for (size_t i = 0; t && i < n; i++) {
+		struct key_state *k = rows[i];
+		char modified[32] = "", what[128];
+		if (k->has_winner)
+			time_format_table(k->win.event_time, modified);
+		changes_text(k, what, sizeof(what));
+		if (unknown_at_time(k) && k->has_last_known) {
+			char last[32];
+			time_format_table(k->last_known_time, last);
+			snprintf(what, sizeof(what), "last known %s", last);
+		}
+		const char *cells[6] = { k->target, action_name(k), what,
+					 value_now(r, k), value_at_time(r, k),
+					 modified };
+		if (table_add_row(t, cells) < 0)
+			die(EXIT_FAILURE_RUN, "out of memory");
+	}
+	if (!t || table_print(t, stdout, TABLE_WRAP) < 0)
+		die(EXIT_FAILURE_RUN, "out of memory");
+	table_free(t);
 }
 
 static void set_string(json_t *obj, const char *key, const char *value)
@@ -1051,57 +1250,181 @@ static void set_string(json_t *obj, const char *key, const char *value)
 		json_object_set_new(obj, key, json_string(value));
 }
 
+static json_t *state_at_time(const struct restore_run *r,
+			     const struct key_state *k)
+{
+	const struct ssm_parameter *p = &k->rec.param;
+	json_t *o = json_object();
+	json_object_set_new(o, "known", json_boolean(!unknown_at_time(k)));
+	json_object_set_new(o, "exists", json_boolean(k->has_winner && !k->deleted &&
+						       !unknown_at_time(k)));
+	if (k->has_winner) {
+		char when[32];
+		time_format_iso(k->win.event_time, when);
+		set_string(o, "event_time", when);
+	}
+	if (k->has_last_known && unknown_at_time(k)) {
+		char when[32];
+		time_format_iso(k->last_known_time, when);
+		set_string(o, "last_known_event_time", when);
+	}
+	if (!k->has_winner || k->deleted || unknown_at_time(k))
+		return o;
+	if (!is_secure(k) || r->opts->show_secure)
+		set_string(o, "value", k->value);
+	set_string(o, "type", p->type);
+	set_string(o, "description", p->description);
+	if (p->version)
+		json_object_set_new(o, "version", json_integer(p->version));
+	set_string(o, "key_id", p->key_id);
+	set_string(o, "tier", p->tier);
+	set_string(o, "data_type", p->data_type);
+	set_string(o, "allowed_pattern", p->allowed_pattern);
+	return o;
+}
+
+static json_t *state_now(const struct restore_run *r, const struct key_state *k)
+{
+	const struct ssm_parameter *c = k->current;
+	json_t *o = json_object();
+	json_object_set_new(o, "exists", json_boolean(c != NULL));
+	if (!c)
+		return o;
+	if (c->value && (!same_text(c->type, "SecureString") || r->opts->show_secure))
+		set_string(o, "value", c->value);
+	set_string(o, "type", c->type);
+	set_string(o, "description", c->description);
+	if (c->version)
+		json_object_set_new(o, "version", json_integer(c->version));
+	set_string(o, "tier", c->tier);
+	return o;
+}
+
+static const char *outcome_name(enum outcome o)
+{
+	return o == OUTCOME_OK ? "ok" : o == OUTCOME_FAILED ? "failed"
+				 : "not attempted";
+}
+
+/* One object per key: the state at TIME flat (the first round's fields,
+ * for scripts), then action, changes, at_time, now and, for restore, the
+ * outcome. */
+static json_t *json_row(const struct restore_run *r, const struct key_state *k)
+{
+	json_t *o = json_object();
+	set_string(o, "name", k->target);
+	json_t *at = state_at_time(r, k);
+	const char *flat[] = { "value", "type", "description", "version", "key_id",
+			       "tier", "data_type", "allowed_pattern", "event_time" };
+	for (size_t i = 0; i < sizeof(flat) / sizeof(flat[0]); i++)
+		if (json_object_get(at, flat[i]))
+			json_object_set(o, flat[i], json_object_get(at, flat[i]));
+	json_object_set_new(o, "deleted", json_boolean(k->deleted || k->prune));
+	json_object_set_new(o, "changed", json_boolean(k->action != ACTION_NONE));
+	set_string(o, "action", action_name(k));
+	json_t *changes = json_array();
+	for (size_t i = 0; i < sizeof(change_names) / sizeof(change_names[0]); i++)
+		if (k->changes & change_names[i].bit)
+			json_array_append_new(changes, json_string(change_names[i].name));
+	json_object_set_new(o, "changes", changes);
+	json_object_set_new(o, "at_time", at);
+	json_object_set_new(o, "now", state_now(r, k));
+	if (r->opts->apply && k->action != ACTION_NONE &&
+	    k->action != ACTION_UNKNOWN) {
+		set_string(o, "outcome", outcome_name(k->outcome));
+		if (k->outcome == OUTCOME_FAILED) {
+			char line[ERR_LINE_MAX];
+			set_string(o, "reason", err_line(&k->err, line, sizeof(line)));
+		}
+	}
+	return o;
+}
+
 static void print_json(struct restore_run *r, struct key_state **rows,
 		       size_t n)
 {
 	json_t *arr = json_array();
-	for (size_t i = 0; i < n; i++) {
-		struct key_state *k = rows[i];
-		const struct ssm_parameter *p = &k->rec.param;
-		char when[32];
-		time_format_iso(k->win.event_time, when);
-		json_t *o = json_object();
-		set_string(o, "name", k->target);
-		if (!k->deleted && (!is_secure(k) || r->opts->show_secure))
-			set_string(o, "value", k->value);
-		set_string(o, "type", p->type);
-		set_string(o, "description", p->description);
-		json_object_set_new(o, "deleted", json_boolean(k->deleted));
-		set_string(o, "event_time", when);
-		if (p->version)
-			json_object_set_new(o, "version", json_integer(p->version));
-		set_string(o, "key_id", p->key_id);
-		set_string(o, "tier", p->tier);
-		set_string(o, "data_type", p->data_type);
-		set_string(o, "allowed_pattern", p->allowed_pattern);
-		json_object_set_new(o, "changed",
-				    json_boolean(k->action != ACTION_NONE));
-		set_string(o, "action", action_name(k->action));
-		json_array_append_new(arr, o);
-	}
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, json_row(r, rows[i]));
 	char *text = json_dumps(arr, JSON_INDENT(2) | JSON_ENSURE_ASCII);
 	if (!text)
 		die(EXIT_FAILURE_RUN, "out of memory (or a value is not UTF-8)");
 	puts(text);
+	explicit_bzero(text, strlen(text));
 	free(text);
 	json_decref(arr);
 }
 
-static size_t report_failures(struct restore_run *r)
+static void report_failures(struct restore_run *r)
 {
-	size_t failed = 0;
 	for (size_t i = 0; i < r->n_keys; i++) {
 		struct key_state *k = &r->keys[i];
 		if (!k->failed)
 			continue;
 		char line[ERR_LINE_MAX];
-		fprintf(stderr, "%s: %s: not %s: %s\n", progname(),
+		fprintf(stderr, "%s: %s: %s: %s\n", progname(),
 			k->target ? k->target : k->key,
-			r->opts->apply ? "restored" : "read",
+			k->outcome == OUTCOME_FAILED ? "not restored" : "not read",
 			err_line(&k->err, line, sizeof(line)));
-		failed++;
 	}
-	return failed;
+	for (size_t i = 0; i < r->n_keys; i++) {
+		struct key_state *k = &r->keys[i];
+		if (k->action != ACTION_UNKNOWN)
+			continue;
+		char last[32] = "none";
+		if (k->has_last_known)
+			time_format_iso(k->last_known_time, last);
+		fprintf(stderr, "%s: %s: its value at TIME was not captured (a gap "
+				"in the backup; last captured value: %s)\n",
+			progname(), k->target, last);
+	}
+}
+
+struct tally {
+	size_t created, updated, deleted, failed, unread, unknown, not_attempted;
+};
+
+static struct tally count_outcomes(const struct restore_run *r)
+{
+	struct tally t = { 0 };
+	for (size_t i = 0; i < r->n_keys; i++) {
+		const struct key_state *k = &r->keys[i];
+		if (k->action == ACTION_UNKNOWN)
+			t.unknown++;
+		else if (k->failed && k->outcome != OUTCOME_FAILED)
+			t.unread++;
+		else if (k->outcome == OUTCOME_FAILED)
+			t.failed++;
+		else if (k->outcome == OUTCOME_NOT_ATTEMPTED)
+			t.not_attempted++;
+		else if (k->outcome == OUTCOME_OK)
+			*(k->action == ACTION_CREATE ? &t.created
+			  : k->action == ACTION_UPDATE ? &t.updated : &t.deleted) += 1;
+	}
+	return t;
+}
+
+/* One line with the true counts, whenever something was not done. */
+static void print_summary(const struct restore_run *r)
+{
+	struct tally t = count_outcomes(r);
+	if (!t.failed && !t.unread && !t.unknown && !t.not_attempted)
+		return;
+	if (r->opts->apply)
+		fprintf(stderr, "%s: written: %zu created, %zu updated, %zu deleted; "
+				"failed %zu; not read %zu; not captured %zu; not "
+				"attempted %zu%s\n",
+			progname(), t.created, t.updated, t.deleted, t.failed, t.unread,
+			t.unknown, t.not_attempted,
+			t.failed || t.unread || t.not_attempted
+				? ": run the same command again to finish" : "");
+	else
+		fprintf(stderr, "%s: the preview is incomplete: %zu parameters not "
+				"read, %zu not captured at TIME\n",
+			progname(), t.unread, t.unknown);
+	if (t.unknown)
+		fprintf(stderr, "%s: --use-last-known restores the last value "
+				"captured before each gap\n", progname());
 }
 
 static void print_results(struct restore_run *r)
@@ -1110,8 +1433,10 @@ static void print_results(struct restore_run *r)
 	struct key_state **rows = shown_rows(r, &n);
 	if (r->opts->common.output == CLI_OUTPUT_JSON)
 		print_json(r, rows, n);
+	else if (r->opts->diff && n)
+		print_diff_table(r, rows, n);
 	else
-		print_table(r, rows, n);
+		print_classic_table(r, rows, n);
 	if (n == 0)
 		log_msg(LOG_INFO, "nothing to %s at %s",
 			r->opts->apply ? "restore" : "change", r->opts->path);
@@ -1134,19 +1459,29 @@ static void release_run(struct restore_run *r)
 	}
 	free(r->keys);
 	free(r->pending);
-	free(r->scope);
+	scope_release(&r->scope);
 	free(r->prefix);
 	ssm_parameter_list_release(&r->current);
 	free(r->bucket);
 	aws_ctx_release(&r->ctx);
 }
 
-static size_t count_chosen(const struct restore_run *r)
+static bool any_not_done(const struct restore_run *r)
 {
-	size_t n = 0;
 	for (size_t i = 0; i < r->n_keys; i++)
-		n += r->keys[i].has_winner || r->keys[i].failed;
-	return n;
+		if (r->keys[i].failed || r->keys[i].action == ACTION_UNKNOWN)
+			return true;
+	return false;
+}
+
+/* A full disk or a closed pipe is a failure to say, not a success. */
+static bool results_written(void)
+{
+	if (fflush(stdout) == 0 && !ferror(stdout))
+		return true;
+	fprintf(stderr, "%s: the results could not be written to standard "
+			"output: %s\n", progname(), strerror(errno ? errno : EIO));
+	return false;
 }
 
 static int run(struct restore_opts *o)
@@ -1162,10 +1497,11 @@ static int run(struct restore_opts *o)
 	log_msg(LOG_INFO, "bucket %s (from %s)", r.bucket, bucket_source);
 
 	scan_scope(&r);
-	log_msg(LOG_INFO, "%s %s: %zu keys", r.key_mode ? "key" : "path",
-		r.scope, r.n_keys);
+	log_msg(LOG_INFO, "%s %s: %zu keys", r.scope.key_mode ? "key" : "path",
+		r.scope.prefix, r.n_keys);
 	for (size_t i = 0; i < r.n_keys; i++)
 		r.keys[i].target = target_name(&r, &r.keys[i]);
+	check_targets(&r);
 	describe_current(&r);
 	r.described = r.current.n;
 	plan_fetches(&r);
@@ -1176,24 +1512,19 @@ static int run(struct restore_opts *o)
 	decide_actions(&r);
 
 	if (o->apply) {
+		mark_not_attempted(&r);
 		apply_puts(&r);
 		apply_deletes(&r);
 	}
 	print_results(&r);
-	size_t failed = report_failures(&r);
-	if (failed && o->apply)
-		fprintf(stderr,
-			"%s: %zu of %zu parameters not restored, the others "
-			"were; run the same command again to finish\n",
-			progname(), failed, count_chosen(&r));
-	else if (failed)
-		fprintf(stderr, "%s: %zu of %zu parameters could not be read; "
-				"the preview is incomplete\n",
-			progname(), failed, count_chosen(&r));
+	bool written = results_written();
+	report_failures(&r);
+	print_summary(&r);
+	int rc = any_not_done(&r) || !written ? EXIT_FAILURE_RUN : EXIT_OK;
 	release_run(&r);
 	free((char *)o->path);
 	free((char *)o->to);
-	return failed ? EXIT_FAILURE_RUN : EXIT_OK;
+	return rc;
 }
 
 int cmd_preview(int argc, char **argv)

@@ -16,6 +16,7 @@ const struct command *command_find(const char *name);
 int cmd_preview(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 int cmd_backfill(int argc, char **argv);
+int cmd_reindex(int argc, char **argv);
 int cmd_stack(int argc, char **argv);
 int cmd_backup_lambda(int argc, char **argv);
 int cmd_history(int argc, char **argv);

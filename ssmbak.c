@@ -22,6 +22,7 @@ const struct command ssmbak_commands[] = {
 	{ "diff", cmd_diff, "what differs between a tree at two times" },
 	{ "export", cmd_export, "a tree at TIME as JSON, YAML, dotenv, shell or tfvars" },
 	{ "backfill", cmd_backfill, "back up every parameter's current value (seed)" },
+	{ "reindex", cmd_reindex, "write the change index entries versions lack" },
 	{ "stack", cmd_stack, "deploy the backup pipeline (CloudFormation stack)" },
 	{ "backup-lambda", cmd_backup_lambda,
 	  "the Lambda that records every change (runs as bootstrap)" },

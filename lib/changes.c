@@ -8,7 +8,7 @@
 #include "buf.h"
 
 static const char *const op_names[] = { "Create", "Update", "Delete",
-					"Backfill", "Label" };
+					"Backfill", "Gap", "Label" };
 
 const char *record_op_name(enum record_op op)
 {

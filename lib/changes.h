@@ -15,10 +15,14 @@
 #define CHANGES_SEPARATOR '!'
 #define S3_KEY_MAX 1024
 
-/* RECORD_LABEL: a LabelParameterVersion event, recorded as the version
- * current at the event with its labels (FORMAT.md, "Labels"). */
+/* RECORD_GAP: a Create or Update whose value could no longer be read when
+ * it was recorded (FORMAT.md, "Gaps"): an index entry with no version.
+ * RECORD_LABEL: a LabelParameterVersion event, recorded as the version
+ * current at the event with its labels (FORMAT.md, "Tags, labels,
+ * policies, user"). */
 enum record_op { RECORD_CREATE, RECORD_UPDATE, RECORD_DELETE, RECORD_BACKFILL,
-		 RECORD_LABEL };
+		 RECORD_GAP, RECORD_LABEL };
+#define CHANGES_NO_VERSION_ID "-"
 const char *record_op_name(enum record_op op);
 /* Also takes the event's "LabelParameterVersion" for RECORD_LABEL. */
 int record_op_parse(const char *s, enum record_op *op);

@@ -12,6 +12,7 @@
 #include "exitcode.h"
 #include "s3.h"
 #include "ssm.h"
+#include "ssm_name.h"
 #include "util.h"
 
 void cli_usage_error(const char *usage, const char *fmt, ...)
@@ -82,6 +83,17 @@ bool cli_common_option(int opt, const char *arg, struct cli_common *c,
 	default:
 		return false;
 	}
+}
+
+char *cli_path_argument(const char *path, const char *usage)
+{
+	const char *why = ssm_name_problem(path, SSM_NAME_PATH, NULL);
+	if (!*path)
+		cli_usage_error(usage, "PATH is empty; give a key like /app/db/url "
+				       "or a path like /app/");
+	if (why)
+		cli_usage_error(usage, "PATH '%s' %s", cli_shown_arg(path), why);
+	return xasprintf("%s%s", path[0] == '/' ? "" : "/", path);
 }
 
 char *cli_key_prefix(const struct cli_common *c, const char *usage)

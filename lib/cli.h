@@ -50,6 +50,10 @@ bool cli_common_option(int opt, const char *arg, struct cli_common *c,
 _Noreturn void cli_usage_error(const char *usage, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* A PATH argument checked against SSM's name rules (a usage error
+ * otherwise), with its leading slash. Caller frees. */
+char *cli_path_argument(const char *path, const char *usage);
+
 /* The key prefix in its stored form: --key-prefix, SSMBAK_KEY_PREFIX, or
  * none (""). A bad one is a usage error. Caller frees. */
 char *cli_key_prefix(const struct cli_common *c, const char *usage);

@@ -1,10 +1,10 @@
 #include "cmdargs.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
-#include "ssm_name.h"
 #include "timefmt.h"
 #include "util.h"
 
@@ -60,17 +60,6 @@ void cmd_words_release(struct cmd_words *w)
 	memset(w, 0, sizeof(*w));
 }
 
-char *cmd_path_arg(const char *path, const char *usage)
-{
-	if (!*path)
-		cli_usage_error(usage, "PATH is empty; give a key like /app/db/url "
-				       "or a path like /app/");
-	const char *why = ssm_name_problem(path, SSM_NAME_PATH, NULL);
-	if (why)
-		cli_usage_error(usage, "PATH '%s' %s", cli_shown_arg(path), why);
-	return xasprintf("%s%s", path[0] == '/' ? "" : "/", path);
-}
-
 time_t cmd_time_arg(const char *what, const char *s, const char *usage)
 {
 	struct err e = { 0 };
@@ -78,23 +67,4 @@ time_t cmd_time_arg(const char *what, const char *s, const char *usage)
 	if (time_parse_arg(s, time(NULL), &t, &e) < 0)
 		cli_usage_error(usage, "%s: %s", what, e.message);
 	return t;
-}
-
-static size_t count_slashes(const char *s)
-{
-	size_t n = 0;
-	for (; *s; s++)
-		n += *s == '/';
-	return n;
-}
-
-bool cmd_in_scope(const char *key, const char *scope, bool key_mode,
-		  bool recursive)
-{
-	if (key_mode)
-		return strcmp(key, scope) == 0;
-	size_t len = strlen(scope);
-	if (strncmp(key, scope, len) != 0 || !key[len])
-		return false;
-	return recursive || count_slashes(key) == count_slashes(scope);
 }

@@ -1,12 +1,12 @@
 /* The command lines of the commands that read the bucket (history, log,
  * diff, export): preview's conventions, so "-90m" is a TIME and options
  * may follow the arguments ("PATH TIME --recursive", as the Python tool
- * took them). Usage errors exit 2, as lib/cli.c's do. */
+ * took them). Usage errors exit 2, as lib/cli.c's do. PATH arguments:
+ * cli_path_argument, and lib/scope for which keys they mean. */
 #ifndef SSMBAK_CMDARGS_H
 #define SSMBAK_CMDARGS_H
 
 #include <getopt.h>
-#include <stdbool.h>
 #include <time.h>
 
 struct cmd_words {
@@ -23,17 +23,8 @@ void cmd_words_split(int argc, char **argv, const struct option *longopts,
 		     const char *shortopts, struct cmd_words *w);
 void cmd_words_release(struct cmd_words *w);
 
-/* PATH as preview takes it: a key or a path ending in '/', the leading
- * slash added. A bad one is a usage error. Caller frees. */
-char *cmd_path_arg(const char *path, const char *usage);
 /* A TIME argument (lib/timefmt's forms); a bad one is a usage error
  * naming what. */
 time_t cmd_time_arg(const char *what, const char *s, const char *usage);
-
-/* PATH "/a/x" means the key /a/x when it was ever backed up, else the
- * path /a/x/ (and never /a/xa); a path holds its direct children, or with
- * recursive the whole tree. */
-bool cmd_in_scope(const char *key, const char *scope, bool key_mode,
-		  bool recursive);
 
 #endif

@@ -204,6 +204,15 @@ void aws_call_release(struct aws_call *call)
 	aws_response_release(&call->resp);
 }
 
+void aws_call_reset(struct aws_call *call)
+{
+	aws_response_release(&call->resp);
+	aws_response_init(&call->resp);
+	memset(&call->err, 0, sizeof(call->err));
+	memset(&call->attempt, 0, sizeof(call->attempt));
+	call->attempts = 0;
+}
+
 static double random01(void)
 {
 	unsigned int r;

@@ -64,6 +64,9 @@ void http_client_set_progress(struct http_client *c, http_progress_fn fn,
 void aws_call_init(struct aws_call *call, const struct aws_service *svc,
 		   const char *operation, const char *method);
 void aws_call_release(struct aws_call *call);
+/* Makes a finished call ready to run again as it was prepared (each
+ * attempt is signed anew). */
+void aws_call_reset(struct aws_call *call);
 
 /* Runs every call to its end, concurrently. Returns how many failed; each
  * failed call has its err set. A 2xx answer is success. */

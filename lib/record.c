@@ -249,6 +249,38 @@ static char *dup_if(const char *s, bool *ok)
 	return d;
 }
 
+/* Stage 2, the change index entry, and stage 3, the same entry in the
+ * time-ordered log (FORMAT.md, "The log"); a key too long for either is
+ * left out (readers take it from the tags; log then misses it, history
+ * does not). */
+static int prepare_entry(struct aws_ctx *ctx, struct record_write *w)
+{
+	char *key = changes_entry_key(w->prefix, w->param_key, &w->entry);
+	w->indexed = key != NULL;
+	if (!key)
+		return 0;
+	w->prepared[2] = true;
+	int rc = s3_prepare_put_object(ctx, &w->calls[2], w->bucket, key, "", 0,
+				       NULL, NULL);
+	free(key);
+	char *log_key = rc == 0 ? changes_log_key(w->prefix, w->param_key, &w->entry)
+				: NULL;
+	if (log_key) {
+		w->prepared[3] = true;
+		rc = s3_prepare_put_object(ctx, &w->calls[3], w->bucket, log_key,
+					   "", 0, NULL, NULL);
+	}
+	free(log_key);
+	return rc;
+}
+
+/* A gap has no version to name (FORMAT.md, "Gaps"): its entry is all. */
+static int prepare_gap_entry(struct aws_ctx *ctx, struct record_write *w)
+{
+	w->entry.version_id = strdup(CHANGES_NO_VERSION_ID);
+	return w->entry.version_id ? prepare_entry(ctx, w) : -1;
+}
+
 int record_prepare_write(struct aws_ctx *ctx, const char *bucket,
 			 const char *prefix, const struct record *r,
 			 struct record_write *w, struct err *e)
@@ -278,9 +310,11 @@ int record_prepare_write(struct aws_ctx *ctx, const char *bucket,
 				 build_metadata(r, w->param_key, &meta, &extra) == 0
 			 ? 0
 			 : -1;
-	if (rc == 0 && extra && r->op != RECORD_DELETE)
+	if (rc == 0 && r->op == RECORD_GAP)
+		rc = prepare_gap_entry(ctx, w);
+	else if (rc == 0 && extra && r->op != RECORD_DELETE)
 		rc = prepare_extra(ctx, w, extra);
-	if (rc == 0)
+	if (rc == 0 && r->op != RECORD_GAP)
 		rc = prepare_data(ctx, w, r, data_key, tagging, &meta);
 	if (rc < 0)
 		err_set(e, ERR_NOMEM, "out of memory preparing the S3 writes");
@@ -325,27 +359,9 @@ static int prepare_index_entry(struct aws_ctx *ctx, struct record_write *w)
 		write_failed(w, 1, &e);
 		return -1;
 	}
+	free(w->entry.version_id);
 	w->entry.version_id = strdup(vid);
-	char *key = w->entry.version_id
-			    ? changes_entry_key(w->prefix, w->param_key, &w->entry)
-			    : NULL;
-	w->indexed = key != NULL;
-	if (!key)
-		return 0; /* too long a name: readers take it from the tags */
-	w->prepared[2] = true;
-	int rc = s3_prepare_put_object(ctx, &w->calls[2], w->bucket, key, "", 0,
-				       NULL, NULL);
-	free(key);
-	/* The log entry is named after the same change; one too long for a
-	 * key is left out (log then misses it, history does not). */
-	char *log_key = rc == 0 ? changes_log_key(w->prefix, w->param_key, &w->entry)
-				: NULL;
-	if (log_key) {
-		w->prepared[3] = true;
-		rc = s3_prepare_put_object(ctx, &w->calls[3], w->bucket, log_key,
-					   "", 0, NULL, NULL);
-	}
-	free(log_key);
+	int rc = w->entry.version_id ? prepare_entry(ctx, w) : -1;
 	if (rc < 0) {
 		err_set(&e, ERR_NOMEM, "out of memory");
 		write_failed(w, 2, &e);
@@ -374,6 +390,24 @@ static size_t run_stage(struct aws_ctx *ctx, struct record_write **writes,
 		}
 	}
 	return failed;
+}
+
+bool record_write_rearm(struct record_write *w)
+{
+	if (!w->failed || !w->err.retryable)
+		return false;
+	for (int s = 0; s < RECORD_STAGES; s++)
+		if (w->prepared[s] && s >= w->failed_stage)
+			aws_call_reset(&w->calls[s]);
+	/* Stages before the failed one are done: not run again. */
+	for (int s = 0; s < w->failed_stage; s++)
+		if (w->prepared[s]) {
+			aws_call_release(&w->calls[s]);
+			w->prepared[s] = false;
+		}
+	w->failed = false;
+	memset(&w->err, 0, sizeof(w->err));
+	return true;
 }
 
 size_t record_write_all(struct aws_ctx *ctx, struct record_write **writes,

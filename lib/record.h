@@ -69,6 +69,11 @@ void record_write_release(struct record_write *w);
  * record whose stage failed goes no further. Returns how many failed. */
 size_t record_write_all(struct aws_ctx *ctx, struct record_write **writes,
 			size_t n);
+/* Whether a failed write can be tried again (not a configuration error
+ * such as a bucket without versioning, nor out of memory), and makes it
+ * ready to go on from the stage that failed: a version S3 already made is
+ * not written twice. */
+bool record_write_rearm(struct record_write *w);
 
 /* Reading back. From tags (format 1 or 2): event time, type, legacy
  * description, version, op. Returns -1 when ssmbakTime is missing or bad. */

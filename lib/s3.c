@@ -342,6 +342,46 @@ static char *list_query(const char *prefix, const char *delimiter,
 	return q;
 }
 
+int s3_parse_common_prefixes(const char *xml, size_t len, char ***out,
+			     size_t *n, struct err *e)
+{
+	struct xml_doc *doc = xml_parse(xml, len);
+	struct xml_node *root = xml_root(doc);
+	*out = NULL;
+	*n = 0;
+	if (!root || strcmp(xml_name(root), "ListVersionsResult") != 0) {
+		xml_free(doc);
+		err_set_answer(e, aws_s3.label, "ListObjectVersions",
+			       "the answer is not a ListVersionsResult");
+		return -1;
+	}
+	size_t count = 0;
+	for (struct xml_node *c = xml_child(root, "CommonPrefixes"); c;
+	     c = xml_next(c, "CommonPrefixes"))
+		count++;
+	*out = calloc(count + 1, sizeof(**out));
+	int rc = *out ? 0 : -1;
+	for (struct xml_node *c = xml_child(root, "CommonPrefixes"); c && rc == 0;
+	     c = xml_next(c, "CommonPrefixes")) {
+		char *prefix = decoded_child(c, "Prefix");
+		if (!prefix)
+			rc = -1;
+		else
+			(*out)[(*n)++] = prefix;
+	}
+	xml_free(doc);
+	if (rc < 0) {
+		for (size_t i = 0; *out && i < *n; i++)
+			free((*out)[i]);
+		free(*out);
+		*out = NULL;
+		*n = 0;
+		err_set_answer(e, aws_s3.label, "ListObjectVersions",
+			       "a CommonPrefixes entry has no Prefix");
+	}
+	return rc;
+}
+
 int s3_prepare_list_versions(struct aws_ctx *ctx, struct aws_call *call,
 			     const char *bucket, const char *prefix,
 			     const char *delimiter, const char *key_marker,

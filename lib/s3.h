@@ -43,6 +43,10 @@ int s3_prepare_list_versions(struct aws_ctx *ctx, struct aws_call *call,
 			     const char *bucket, const char *prefix,
 			     const char *delimiter, const char *key_marker,
 			     const char *version_marker);
+/* The CommonPrefixes of a page listed with a delimiter, decoded and in
+ * S3's order. Caller frees each and the array. */
+int s3_parse_common_prefixes(const char *xml, size_t len, char ***out,
+			     size_t *n, struct err *e);
 /* One page; *truncated and the next markers tell whether to go on. An
  * answer of the wrong shape fails and adds nothing to out. Exposed for
  * tests of the XML decoding. */

@@ -23,6 +23,7 @@ struct chain {
 	char *list_prefix;
 	char *strip;             /* data: the key prefix; index: the root */
 	char *key_marker, *version_marker;
+	char *stop_at;           /* the range ends before this parameter key */
 	bool done;
 	struct scan_item *items;
 	size_t n, cap, head;
@@ -47,6 +48,7 @@ static void chain_release(struct chain *c)
 	free(c->strip);
 	free(c->key_marker);
 	free(c->version_marker);
+	free(c->stop_at);
 	if (c->in_flight)
 		aws_call_release(&c->call);
 	memset(c, 0, sizeof(*c));
@@ -152,6 +154,12 @@ static int chain_take_page(struct chain *c, const char *joined_up_to,
 		}
 	}
 	qsort(c->items + first, c->n - first, sizeof(*c->items), compare_items);
+	bool past_the_range = false;
+	while (c->stop_at && c->n > first &&
+	       strcmp(c->items[c->n - 1].param_key, c->stop_at) >= 0) {
+		item_release(&c->items[--c->n]);
+		past_the_range = true;
+	}
 	if (c->n > first && joined_up_to &&
 	    strcmp(c->items[first].param_key, joined_up_to) <= 0) {
 		err_set(e, ERR_PARSE, "ListObjectVersions of %s is not in key "
@@ -164,7 +172,7 @@ static int chain_take_page(struct chain *c, const char *joined_up_to,
 	c->key_marker = key_marker;
 	c->version_marker = version_marker;
 	key_marker = version_marker = NULL;
-	c->done = !truncated;
+	c->done = !truncated || past_the_range;
 	rc = 0;
 done:
 	free(key_marker);
@@ -308,72 +316,177 @@ static bool wants_page(const struct chain *c, const char *limit)
 	       strcmp(last, limit) <= 0;
 }
 
-static int fetch_pages(struct aws_ctx *ctx, const char *bucket,
-		       struct chain *chains, size_t n, const char *delimiter,
-		       const char *joined_up_to, struct err *e)
+/* A tree listed in a few key ranges at once, each a pair of listings
+ * (data versions, change index) joined on its own. */
+#define SCAN_MAX_RANGES 4
+
+struct range {
+	struct chain c[2];
+	char *joined_up_to;
+};
+
+static void range_release(struct range *r)
 {
-	struct aws_call *batch[2];
+	chain_release(&r->c[0]);
+	chain_release(&r->c[1]);
+	free(r->joined_up_to);
+}
+
+static bool range_busy(const struct range *r)
+{
+	return !r->c[0].done || !r->c[1].done || r->c[0].head < r->c[0].n ||
+	       r->c[1].head < r->c[1].n;
+}
+
+/* The next page of every listing that wants one, all ranges at once. */
+static int fetch_pages(struct aws_ctx *ctx, const char *bucket,
+		       struct range *ranges, size_t n, const char *delimiter,
+		       struct err *e)
+{
+	struct aws_call *batch[2 * SCAN_MAX_RANGES];
 	size_t k = 0;
-	bool none;
-	const char *limit = frontier(chains, n, &none);
-	for (size_t i = 0; i < n; i++) {
-		struct chain *c = &chains[i];
-		if (!wants_page(c, none ? NULL : limit))
-			continue;
-		c->in_flight = true;
-		if (s3_prepare_list_versions(ctx, &c->call, bucket, c->list_prefix,
-					     delimiter, c->key_marker,
-					     c->version_marker) < 0) {
-			err_set(e, ERR_NOMEM, "out of memory");
-			return -1;
+	for (size_t r = 0; r < n; r++) {
+		bool none;
+		const char *limit = frontier(ranges[r].c, 2, &none);
+		for (size_t i = 0; i < 2; i++) {
+			struct chain *c = &ranges[r].c[i];
+			if (!wants_page(c, none ? NULL : limit))
+				continue;
+			c->in_flight = true;
+			if (s3_prepare_list_versions(ctx, &c->call, bucket,
+						     c->list_prefix, delimiter,
+						     c->key_marker,
+						     c->version_marker) < 0) {
+				err_set(e, ERR_NOMEM, "out of memory");
+				return -1;
+			}
+			batch[k++] = &c->call;
 		}
-		batch[k++] = &c->call;
 	}
 	aws_perform(ctx, batch, k);
 	int rc = 0;
-	for (size_t i = 0; i < n; i++)
-		if (chains[i].in_flight && chain_take_page(&chains[i], joined_up_to,
-							   rc < 0 ? &(struct err){ 0 } : e) < 0)
-			rc = -1;
+	for (size_t r = 0; r < n; r++)
+		for (size_t i = 0; i < 2; i++) {
+			struct chain *c = &ranges[r].c[i];
+			struct err ignored = { 0 };
+			if (c->in_flight &&
+			    chain_take_page(c, ranges[r].joined_up_to,
+					    rc < 0 ? &ignored : e) < 0)
+				rc = -1;
+		}
+	return rc;
+}
+
+static int range_init(struct range *r, const struct scan_opts *o,
+		      const char *start, const char *stop)
+{
+	memset(r, 0, sizeof(*r));
+	struct chain *data = &r->c[0], *index = &r->c[1];
+	data->what = "the data versions";
+	index->what = "the change index";
+	index->is_index = true;
+	data->strip = strdup(o->prefix);
+	data->list_prefix = changes_data_key(o->prefix, o->path);
+	index->strip = changes_root(o->prefix);
+	if (index->strip)
+		index->list_prefix = changes_data_key(index->strip, o->path);
+	if (!data->strip || !data->list_prefix || !index->list_prefix)
+		return -1;
+	/* A range starts after the subtree prefix itself ("/app/m/"), which
+	 * no key can be, and so lists everything from that subtree on. */
+	if (start) {
+		data->key_marker = changes_data_key(o->prefix, start);
+		index->key_marker = changes_data_key(index->strip, start);
+		if (!data->key_marker || !index->key_marker)
+			return -1;
+	}
+	if (stop) {
+		data->stop_at = strdup(stop);
+		index->stop_at = strdup(stop);
+		if (!data->stop_at || !index->stop_at)
+			return -1;
+	}
+	return 0;
+}
+
+/* Where to cut the tree: one listing of its top level (delimiter '/'),
+ * whose subtrees become up to SCAN_MAX_RANGES ranges of about as many
+ * subtrees each. *n is 0 when there is nothing to cut. */
+static int split_points(struct aws_ctx *ctx, const struct scan_opts *o,
+			char **points, size_t *n, struct err *e)
+{
+	struct aws_call call;
+	char **prefixes = NULL;
+	size_t m = 0;
+	*n = 0;
+	char *list_prefix = changes_data_key(o->prefix, o->path);
+	int rc = list_prefix ? s3_prepare_list_versions(ctx, &call, o->bucket,
+							list_prefix, "/", NULL, NULL)
+			     : -1;
+	free(list_prefix);
+	if (rc < 0) {
+		aws_call_release(&call);
+		err_set(e, ERR_NOMEM, "out of memory");
+		return -1;
+	}
+	rc = aws_perform_one(ctx, &call, e);
+	if (rc == 0)
+		rc = s3_parse_common_prefixes(buf_str(&call.resp.body),
+					      call.resp.body.len, &prefixes, &m, e);
+	aws_call_release(&call);
+	size_t strip = strlen(o->prefix);
+	for (size_t j = 1; rc == 0 && m >= 2 && j < SCAN_MAX_RANGES && j < m; j++) {
+		const char *cut = prefixes[j * m / (m < SCAN_MAX_RANGES ? m : SCAN_MAX_RANGES)];
+		if (strlen(cut) > strip && (!*n || strcmp(points[*n - 1], cut + strip) < 0))
+			points[(*n)++] = strdup(cut + strip);
+	}
+	for (size_t i = 0; i < m; i++)
+		free(prefixes[i]);
+	free(prefixes);
 	return rc;
 }
 
 int scan_tree(struct aws_ctx *ctx, const struct scan_opts *o, scan_fn fn,
 	      void *user, struct err *e)
 {
-	struct chain chains[2] = {
-		{ .what = "the data versions", .is_index = false },
-		{ .what = "the change index", .is_index = true },
-	};
-	char *joined_up_to = NULL;
+	struct range ranges[SCAN_MAX_RANGES];
+	char *points[SCAN_MAX_RANGES] = { 0 };
+	size_t n_points = 0, n = 0;
 	int rc = -1;
-	chains[0].strip = strdup(o->prefix);
-	chains[0].list_prefix = changes_data_key(o->prefix, o->path);
-	chains[1].strip = changes_root(o->prefix);
-	if (chains[1].strip)
-		chains[1].list_prefix = changes_data_key(chains[1].strip, o->path);
-	if (!chains[0].strip || !chains[0].list_prefix || !chains[1].list_prefix) {
-		err_set(e, ERR_NOMEM, "out of memory");
-		goto done;
-	}
+	if (o->split && split_points(ctx, o, points, &n_points, e) < 0)
+		return -1;
+	for (size_t i = 0; i <= n_points; i++, n++)
+		if (range_init(&ranges[i], o, i ? points[i - 1] : NULL,
+			       i < n_points ? points[i] : NULL) < 0) {
+			n++;
+			err_set(e, ERR_NOMEM, "out of memory");
+			goto done;
+		}
 	const char *delimiter = o->one_level ? "/" : NULL;
-	while (!chains[0].done || !chains[1].done ||
-	       chains[0].head < chains[0].n || chains[1].head < chains[1].n) {
-		if ((!chains[0].done || !chains[1].done) &&
-		    fetch_pages(ctx, o->bucket, chains, 2, delimiter, joined_up_to,
-				e) < 0)
+	for (;;) {
+		bool busy = false, listing = false;
+		for (size_t i = 0; i < n; i++) {
+			busy |= range_busy(&ranges[i]);
+			listing |= !ranges[i].c[0].done || !ranges[i].c[1].done;
+		}
+		if (!busy)
+			break;
+		if (listing && fetch_pages(ctx, o->bucket, ranges, n, delimiter, e) < 0)
 			goto done;
-		if (join_ready(&chains[0], &chains[1], fn, user, &joined_up_to,
-			       e) < 0)
-			goto done;
-		chain_compact(&chains[0]);
-		chain_compact(&chains[1]);
+		for (size_t i = 0; i < n; i++) {
+			if (join_ready(&ranges[i].c[0], &ranges[i].c[1], fn, user,
+				       &ranges[i].joined_up_to, e) < 0)
+				goto done;
+			chain_compact(&ranges[i].c[0]);
+			chain_compact(&ranges[i].c[1]);
+		}
 	}
 	rc = 0;
 done:
-	chain_release(&chains[0]);
-	chain_release(&chains[1]);
-	free(joined_up_to);
+	for (size_t i = 0; i < n; i++)
+		range_release(&ranges[i]);
+	for (size_t i = 0; i < n_points; i++)
+		free(points[i]);
 	return rc;
 }
 

@@ -29,10 +29,14 @@ struct scan_opts {
 	const char *prefix;  /* the key prefix, normalized ("" for none) */
 	const char *path;    /* in parameter key space: "/app/", "/app/x" */
 	bool one_level;      /* only keys with no further '/' after path */
+	/* List the subtrees in a few ranges at once (one more request, to
+	 * find them); fn then sees each range's keys in order, not all keys
+	 * in one order. */
+	bool split;
 };
 
 /* Calls fn for every key under path that either listing has, in key
- * order. Fails (never guesses) on a listing that contradicts itself: a
+ * order (per range, with split). Fails (never guesses) on a listing that contradicts itself: a
  * key's versions out of LastModified order, more than one IsLatest, keys
  * out of order, or a marker that does not advance. */
 int scan_tree(struct aws_ctx *ctx, const struct scan_opts *o, scan_fn fn,

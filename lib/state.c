@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "choose.h"
-#include "cmdargs.h"
+#include "scope.h"
 #include "s3.h"
 #include "scan.h"
 #include "timeline.h"
@@ -27,7 +27,7 @@ struct state_run {
 	struct aws_ctx *ctx;
 	const struct state_query *q;
 	struct tree_state *out;
-	size_t seen;
+	struct scope scope;
 };
 
 static int nomem(struct err *e)
@@ -95,15 +95,7 @@ static int choose_key(void *user, const struct scan_key *sk, struct err *e)
 {
 	struct state_run *r = user;
 	struct tree_state *s = r->out;
-	const char *path = r->q->path;
-	if (r->seen++ == 0 && path[strlen(path) - 1] != '/' &&
-	    strcmp(sk->param_key, path) == 0) {
-		s->key_mode = true;
-		free(s->scope);
-		if (!(s->scope = strdup(path)))
-			return nomem(e);
-	}
-	if (!cmd_in_scope(sk->param_key, s->scope, s->key_mode, r->q->recursive))
+	if (!scope_admits(&r->scope, sk->param_key))
 		return 0;
 	size_t n;
 	struct candidate *c = candidates_of(sk, &n);
@@ -216,18 +208,23 @@ static int read_versions(struct aws_ctx *ctx, const struct state_query *q,
 int tree_state_at(struct aws_ctx *ctx, const struct state_query *q,
 		  struct tree_state *out, struct err *e)
 {
-	struct state_run r = { ctx, q, out, 0 };
-	const char *path = q->path;
-	bool dir = path[strlen(path) - 1] == '/';
+	struct state_run r = { ctx, q, out, { 0 } };
 	memset(out, 0, sizeof(*out));
-	if (asprintf(&out->scope, "%s%s", path, dir ? "" : "/") < 0) {
-		out->scope = NULL;
+	if (scope_init(&r.scope, q->path, q->recursive) < 0) {
+		scope_release(&r.scope);
 		return nomem(e);
 	}
-	struct scan_opts so = { q->bucket, q->prefix, path, dir && !q->recursive };
-	if (scan_tree(ctx, &so, choose_key, &r, e) < 0)
-		return -1;
-	if (read_versions(ctx, q, out, false, e) < 0)
-		return -1;
-	return read_versions(ctx, q, out, true, e);
+	/* one listing order (no split): diff merges two states by key */
+	struct scan_opts so = { .bucket = q->bucket, .prefix = q->prefix,
+				.path = q->path,
+				.one_level = scope_one_level(&r.scope) };
+	int rc = scan_tree(ctx, &so, choose_key, &r, e);
+	out->key_mode = r.scope.key_mode;
+	out->scope = strdup(r.scope.prefix);
+	scope_release(&r.scope);
+	if (rc == 0 && !out->scope)
+		rc = nomem(e);
+	if (rc == 0)
+		rc = read_versions(ctx, q, out, false, e);
+	return rc == 0 ? read_versions(ctx, q, out, true, e) : -1;
 }

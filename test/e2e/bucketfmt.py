@@ -12,6 +12,8 @@ Kinds:
   delete_unindexed  format 3 delete marker whose writer died before the entry
   legacy_value      format 1 (the Python tool): tags only
   legacy_delete     format 1: a bare delete marker
+  gap               format 3: a change whose value was not captured: an
+                    index entry naming no version (FORMAT.md, "Gaps")
 """
 import dataclasses
 import datetime
@@ -76,11 +78,11 @@ class Write:
 
     @property
     def indexed(self):
-        return self.kind in ("value", "delete")
+        return self.kind in ("value", "delete", "gap")
 
     @property
     def modified_ms(self):
-        if self.is_delete:
+        if self.is_delete or self.kind == "gap":
             return 0
         return round((self.modified if self.modified is not None else self.event_time) * 1000)
 
@@ -125,19 +127,21 @@ def load(endpoint, bucket, writes, prefix="", log=False):
     """Writes the history into localaws: data versions in write order, then
     the index entries of the indexed ones (named after the version ids S3
     gave), and with log their log entries too."""
-    loaded = bulk(endpoint, bucket, [data_object(w, prefix) for w in writes])
-    versions = loaded["versions"]
+    data = [w for w in writes if w.kind != "gap"]
+    loaded = bulk(endpoint, bucket, [data_object(w, prefix) for w in data]) if data else None
+    version_ids = iter(v["version_id"] for v in (loaded or {}).get("versions", []))
     entries = []
-    for w, v in zip(writes, versions):
+    for w in writes:
+        vid = "-" if w.kind == "gap" else next(version_ids)
         if not w.indexed:
             continue
-        op = "Delete" if w.is_delete else "Update"
+        op = "Gap" if w.kind == "gap" else "Delete" if w.is_delete else "Update"
         entries.append({"key": entry_key(w.key, w.event_time, w.version, op, w.modified_ms,
-                                         v["version_id"], prefix),
+                                         vid, prefix),
                         "body": "", "last_modified": w.written_at + 0.1})
         if log:
             entries.append({"key": log_key(w.key, w.event_time, w.version, op, w.modified_ms,
-                                           v["version_id"], prefix),
+                                           vid, prefix),
                             "body": "", "last_modified": w.written_at + 0.2})
     if entries:
         bulk(endpoint, bucket, entries)

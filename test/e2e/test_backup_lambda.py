@@ -251,3 +251,185 @@ def test_missing_bucket_is_an_init_error(ssmbak_bin, env):
     assert out.returncode == 3
     assert "SSMBAK_BUCKET" in out.stderr
     assert api.init_error["errorType"] == "Runtime.ConfigurationError"
+
+
+def format1_reader(s3, bucket, prefix, t):
+    """The Python ssmbak's restore rule (UPSTREAM.md): per key, the version
+    with the latest ssmbakTime at or before t, delete markers by their
+    LastModified. Returns {key: value, or None for deleted}."""
+    best = {}
+    listing = s3.list_object_versions(Bucket=bucket, Prefix=prefix)
+    for v in listing.get("Versions", []):
+        tags = tags_of(s3, bucket, v["Key"], v["VersionId"])
+        when = int(tags["ssmbakTime"])
+        if when <= t and (v["Key"] not in best or when > best[v["Key"]][0]):
+            body = s3.get_object(Bucket=bucket, Key=v["Key"], VersionId=v["VersionId"])
+            best[v["Key"]] = (when, body["Body"].read().decode())
+    for m in listing.get("DeleteMarkers", []):
+        when = int(m["LastModified"].timestamp())
+        if when <= t and (m["Key"] not in best or when > best[m["Key"]][0]):
+            best[m["Key"]] = (when, None)
+    return {k: v for k, (_, v) in best.items()}
+
+
+def test_a_put_and_a_delete_in_one_second_end_deleted(lam, aws, ssm, s3, bucket, prefix, run):
+    """Issue 13, wrong answer 3: the put was recorded, then the delete of
+    the same second; the delete names the version it deleted and wins the
+    tie, so the parameter stays deleted at every later time."""
+    name = f"{prefix}/k"
+    aws.clock(fixed=DAY_AGO, check_skew=False)
+    ssm.put_parameter(Name=name, Value="short", Type="String")
+    ssm.delete_parameter(Name=name)
+    aws.clock()
+    create, delete = events_for(aws, prefix)
+    assert lam.invoke(sqs_batch([create]))[1] == {"batchItemFailures": []}
+    assert lam.invoke(sqs_batch([delete]))[1] == {"batchItemFailures": []}
+    assert preview_all(run, bucket, prefix, DAY_AGO)[name]["deleted"] is True
+    assert preview_all(run, bucket, prefix, DAY_AGO + 3600)[name]["deleted"] is True
+    restored = run("restore", prefix + "/", iso(DAY_AGO + 60), "-b", bucket)
+    assert restored.returncode == 0, restored.stderr
+    with pytest.raises(ssm.exceptions.ParameterNotFound):
+        ssm.get_parameter(Name=name)
+
+
+def test_a_put_and_a_delete_in_one_batch_end_deleted(lam, aws, ssm, s3, bucket, prefix, run):
+    """The same in one SQS batch: the delete sees the put written before it."""
+    name = f"{prefix}/k"
+    aws.clock(fixed=DAY_AGO, check_skew=False)
+    ssm.put_parameter(Name=name, Value="short", Type="String")
+    ssm.delete_parameter(Name=name)
+    aws.clock()
+    assert lam.invoke(sqs_batch(events_for(aws, prefix)))[1] == {"batchItemFailures": []}
+    assert preview_all(run, bucket, prefix, DAY_AGO)[name]["deleted"] is True
+
+
+def test_a_format1_reader_never_sees_an_empty_value(lam, aws, ssm, s3, bucket, prefix, run):
+    """FORMAT.md, "Deletes": no body-less version, so the Python tool's
+    rule reads a format 3 bucket as we do (its own defect aside: a delete
+    at its write time), and never takes a delete for the value ""."""
+    name = f"{prefix}/k"
+    steps = [(0, lambda: ssm.put_parameter(Name=name, Value="one", Type="String")),
+             (10, lambda: ssm.put_parameter(Name=name, Value="two", Type="String",
+                                            Overwrite=True)),
+             (20, lambda: ssm.delete_parameter(Name=name)),
+             (30, lambda: ssm.put_parameter(Name=name, Value="three", Type="String"))]
+    base = int(time.time()) - 100
+    for offset, change in steps:
+        aws.clock(fixed=base + offset, check_skew=False)
+        change()
+        assert lam.invoke(sqs_batch([events_for(aws, prefix)[-1]]))[1] == \
+            {"batchItemFailures": []}
+    aws.clock()
+    for t in range(base - 1, int(time.time()) + 2, 5):
+        theirs = format1_reader(s3, bucket, prefix, t)
+        assert "" not in theirs.values(), t
+        ours = preview_all(run, bucket, prefix, t)
+        ours = {k: (None if r["deleted"] else r["value"]) for k, r in ours.items()}
+        if t < base + 20 or t >= base + 30:   # away from the delete, whose time differs
+            assert theirs == ours, t
+
+
+# --- issue 14: gaps and which version an event stands for -----------------------
+
+
+def entries_of(s3, bucket, key):
+    listing = s3.list_objects_v2(Bucket=bucket, Prefix=f".ssmbak/changes{key}!")
+    out = []
+    for obj in listing.get("Contents", []):
+        t, version, op, modified, vid = obj["Key"].rsplit("!", 1)[1].split(".", 4)
+        vid = vid.split(",", 1)[0]  # FORMAT.md, "What an entry tells": fields follow
+        out.append((int(t), int(version), op, urllib.parse.unquote(vid)))
+    return sorted(out)
+
+
+def test_changes_deleted_before_capture_are_gaps_not_lost(lam, aws, ssm, s3, bucket, prefix,
+                                                         run):
+    """Issue 14, case 1: put, update, then delete, all before the Lambda
+    reads them: the two changes are recorded as gaps (a WARN line each,
+    never a value), the messages are acknowledged, and a restore to between
+    them says "not captured" and exits 1 instead of an older value."""
+    name = f"{prefix}/k"
+    aws.clock(fixed=DAY_AGO, check_skew=False)
+    ssm.put_parameter(Name=name, Value="first-s3cr3t", Type="String")
+    aws.clock(fixed=DAY_AGO + 10, check_skew=False)
+    ssm.put_parameter(Name=name, Value="second-s3cr3t", Type="String", Overwrite=True)
+    aws.clock(fixed=DAY_AGO + 20, check_skew=False)
+    ssm.delete_parameter(Name=name)
+    aws.clock()
+    for event in events_for(aws, prefix):
+        assert lam.invoke(sqs_batch([event]))[1] == {"batchItemFailures": []}
+    assert [(t - DAY_AGO, op) for t, _, op, _ in entries_of(s3, bucket, name)] == [
+        (0, "Gap"), (10, "Gap"), (20, "Delete")]
+    out = run("preview", prefix + "/", iso(DAY_AGO + 15), "-b", bucket, "--output", "json")
+    assert out.returncode == 1
+    row, = json.loads(out.stdout)
+    assert row["action"] == "unknown" and "last_known_event_time" not in row["at_time"]
+    assert preview_all(run, bucket, prefix, DAY_AGO + 25)[name]["deleted"] is True
+    lam.stop()
+    log = lam.proc.communicate(timeout=30)[1]
+    lam.log = log
+    assert log.count("not captured, recorded as a gap") == 2
+    assert "s3cr3t" not in log
+
+
+@pytest.mark.parametrize("skew", [-2, -1, 0, 1, 2])
+def test_an_event_stamped_near_its_version_stores_that_version(lam, aws, ssm, s3, bucket,
+                                                              prefix, run, skew):
+    """Issue 14, case 2: EventBridge's clock and SSM's differ by a second or
+    two either way; the event still stores its own version, not the one
+    before."""
+    name = f"{prefix}/k"
+    aws.clock(fixed=DAY_AGO, check_skew=False)
+    ssm.put_parameter(Name=name, Value="old", Type="String")
+    aws.clock(fixed=DAY_AGO + 100, check_skew=False)
+    ssm.put_parameter(Name=name, Value="new", Type="String", Overwrite=True)
+    aws.clock()
+    create, update = events_for(aws, prefix)
+    update["time"] = iso(DAY_AGO + 100 + skew) + "Z"
+    assert lam.invoke(sqs_batch([create, update]))[1] == {"batchItemFailures": []}
+    assert [(t - DAY_AGO, v) for t, v, _, _ in entries_of(s3, bucket, name)] == [
+        (0, 1), (100 + skew, 2)]
+
+
+def test_five_updates_in_one_second_are_five_versions(lam, aws, ssm, s3, bucket, prefix):
+    name = f"{prefix}/k"
+    aws.clock(fixed=DAY_AGO, check_skew=False)
+    ssm.put_parameter(Name=name, Value="v1", Type="String")
+    for i in range(2, 7):
+        ssm.put_parameter(Name=name, Value=f"v{i}", Type="String", Overwrite=True)
+    aws.clock()
+    events = events_for(aws, prefix)
+    assert lam.invoke(sqs_batch(events[:3]))[1] == {"batchItemFailures": []}
+    assert lam.invoke(sqs_batch(events[3:]))[1] == {"batchItemFailures": []}
+    assert sorted(v for _, v, _, _ in entries_of(s3, bucket, name)) == [1, 2, 3, 4, 5, 6]
+    bodies = set()
+    for t, v, op, vid in entries_of(s3, bucket, name):
+        bodies.add(s3.get_object(Bucket=bucket, Key=name, VersionId=vid)["Body"].read())
+    assert bodies == {f"v{i}".encode() for i in range(1, 7)}
+
+
+def test_a_create_update_and_delete_in_one_second(lam, aws, ssm, s3, bucket, prefix, run):
+    name = f"{prefix}/k"
+    aws.clock(fixed=DAY_AGO, check_skew=False)
+    ssm.put_parameter(Name=name, Value="one", Type="String")
+    ssm.put_parameter(Name=name, Value="two", Type="String", Overwrite=True)
+    ssm.delete_parameter(Name=name)
+    aws.clock()
+    assert lam.invoke(sqs_batch(events_for(aws, prefix)))[1] == {"batchItemFailures": []}
+    assert preview_all(run, bucket, prefix, DAY_AGO)[name]["deleted"] is True
+
+
+def test_a_failed_write_is_retried_inside_the_invocation(lam, aws, ssm, s3, bucket, prefix):
+    """Issue 14: the Lambda keeps the value and tries the write again
+    within the invocation, instead of handing the message back to SQS (for
+    the queue's visibility timeout, while a delete could make it a gap)."""
+    name = f"{prefix}/k"
+    ssm.put_parameter(Name=name, Value="v", Type="String")
+    aws.fault(service="s3", operation="PutObject", kind="error500", count=4)
+    start = time.monotonic()
+    assert lam.invoke(sqs_batch(events_for(aws, prefix)))[1] == {"batchItemFailures": []}
+    took = time.monotonic() - start
+    assert [op for _, _, op, _ in entries_of(s3, bucket, name)] == ["Create"]
+    print(f"\nwindow with 4 failed writes: {took:.2f} s inside the invocation "
+          "(before: a message back to SQS, 180 s visibility timeout)")
+    assert took < 30

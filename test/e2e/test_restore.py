@@ -342,3 +342,113 @@ def test_writer_died_between_data_and_index(history, preview, prefix):
     # an unindexed delete marker is a delete at its LastModified (format 1)
     assert state(preview, k, T0 + 25)[k]["value"] == "two"
     assert state(preview, k, T0 + 30)[k]["deleted"] is True
+
+
+# --- reindex -------------------------------------------------------------------------
+
+
+def summary_line(result):
+    return result.stderr.strip().splitlines()[-1]
+
+
+def test_reindex_makes_an_old_tool_bucket_cheap_and_keeps_every_answer(
+        history, preview, run, aws, bucket, prefix):
+    rng = random.Random(11)
+    writes = random_history(rng, prefix, keys=20, kinds=("legacy_", "_unindexed"))
+    history(writes)
+    last = int(max(w.written_at for w in writes)) + 100
+    times = [rng.randint(T0 - 100, last) for _ in range(5)]
+    before = [state(preview, f"{prefix}/r/", t, "-R") for t in times]
+    aws.reset_counters()
+    state(preview, f"{prefix}/r/", last, "-R")
+    tags_before = aws.counters()["s3"].get("GetObjectTagging", 0)
+
+    dry = run("reindex", f"{prefix}/", "-R", "--dry-run", "-b", bucket)
+    assert dry.returncode == 0, dry.stderr
+    n_data = sum(1 for w in writes if not w.indexed)
+    assert f"{n_data} to write (dry run" in summary_line(dry)
+    assert aws.counters()["s3"].get("PutObject", 0) == 0
+
+    done = run("reindex", f"{prefix}/", "-R", "-b", bucket)
+    assert done.returncode == 0, done.stderr
+    assert f"0 indexed already, {n_data} written, 0 failed" in summary_line(done)
+    again = run("reindex", f"{prefix}/", "-R", "-b", bucket)
+    assert again.returncode == 0, again.stderr
+    assert f"{n_data} indexed already, 0 written, 0 failed" in summary_line(again)
+
+    after = [state(preview, f"{prefix}/r/", t, "-R") for t in times]
+    for t, b, a in zip(times, before, after):
+        for name in sorted(set(b) | set(a)):
+            assert b.get(name) == a.get(name), (t, name)
+    aws.reset_counters()
+    preview(f"{prefix}/r/", last, "-R", "--output", "json")
+    counts = aws.counters()["s3"]
+    # choosing reads no tags any more; only winners without metadata that
+    # differ from SSM need theirs (here: all, SSM is empty)
+    assert counts.get("GetObjectTagging", 0) < tags_before
+    assert counts.get("GetObjectTagging", 0) <= counts.get("GetObject", 0)
+
+
+def test_reindex_reports_a_version_without_ssmbak_tags(run, aws, s3, bucket, prefix):
+    s3.put_object(Bucket=bucket, Key=f"{prefix}/stray", Body=b"x")
+    out = run("reindex", f"{prefix}/", "-b", bucket)
+    assert out.returncode == 1
+    assert f"{prefix}/stray version" in out.stderr and "no ssmbakTime tag" in out.stderr
+
+
+def test_a_large_tree_is_listed_in_ranges_and_answers_the_same(history, preview, aws, prefix):
+    """Five subtrees of 300 keys: -R lists the top level once, then four key
+    ranges at once (each a data and an index listing of one page) instead
+    of one chain of pages; the answer is the definition's."""
+    writes = [value(f"{prefix}/t/{sub}/k{i:03d}", T0 + i, version=1, val=f"{sub}{i}")
+              for sub in "abcde" for i in range(300)]
+    writes += [value(f"{prefix}/t/top", T0, version=1, val="top")]
+    history(writes)
+    aws.reset_counters()
+    got = state(preview, f"{prefix}/t/", T0 + 1000, "-R")
+    assert {n: r["value"] for n, r in got.items()} == {w.name: w.value for w in writes}
+    lists = aws.counters()["s3"]["ListObjectVersions"]
+    # 1 top-level listing + 4 ranges x 2 listings, one page each; one chain
+    # of 1,501 versions would be 2 listings x 2 pages
+    assert lists == 9, lists
+
+
+def test_old_tool_winner_keeps_its_own_type_and_description(history, preview, ssm, prefix):
+    """Issue 13, wrong answer 1: on a format 1 key with a delete marker
+    followed by two versions, the winner's type and description are its
+    own, not another version's (a SecureString must not become a String,
+    nor the reverse)."""
+    k = f"{prefix}/k"
+    history([Write(k, "legacy_value", T0, T0 + 1, 0, "A", type="SecureString",
+                   description="secret one"),
+             Write(k, "legacy_delete", T0 + 100, T0 + 100),
+             Write(k, "legacy_value", T0 + 110, T0 + 111, 0, "new", description="B"),
+             Write(k, "legacy_value", T0 + 210, T0 + 211, 0, "newer", description="C")])
+    got = state(preview, k, T0 + 150, "--show-secure")[k]
+    assert (got["value"], got["type"], got["description"]) == ("new", "String", "B")
+    got = state(preview, k, T0 + 50, "--show-secure")[k]
+    assert (got["value"], got["type"], got["description"]) == ("A", "SecureString",
+                                                                "secret one")
+    assert preview(k, T0 + 150, verb="restore").returncode == 0
+    p = ssm.get_parameter(Name=k)["Parameter"]
+    assert (p["Value"], p["Type"]) == ("new", "String")
+    described, = ssm.describe_parameters(
+        ParameterFilters=[{"Key": "Name", "Values": [k]}])["Parameters"]
+    assert described["Description"] == "B"
+
+
+def test_old_tool_restore_writes_the_recorded_description(history, preview, ssm, prefix):
+    """Issue 13, wrong answer 2: restore writes what preview shows, the
+    recorded (format 1) description included, so a rerun has nothing to do."""
+    k = f"{prefix}/k"
+    history([Write(k, "legacy_value", T0, T0 + 1, 0, "v", description="as recorded")])
+    ssm.put_parameter(Name=k, Value="v", Type="String", Description="changed since")
+    shown = state(preview, k, T0 + 5)[k]
+    assert (shown["action"], shown["description"]) == ("update", "as recorded")
+    restored = preview(k, T0 + 5, verb="restore")
+    assert restored.returncode == 0, restored.stderr
+    described, = ssm.describe_parameters(
+        ParameterFilters=[{"Key": "Name", "Values": [k]}])["Parameters"]
+    assert described["Description"] == "as recorded"
+    again = preview(k, T0 + 5)
+    assert again.returncode == 0 and again.stdout == "", again.stdout

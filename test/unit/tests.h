@@ -8,6 +8,7 @@
 	UNIT_SUITE(buf) \
 	UNIT_SUITE(config) \
 	UNIT_SUITE(creds) \
+	UNIT_SUITE(event_match) \
 	UNIT_SUITE(escape) \
 	UNIT_SUITE(export_fmt) \
 	UNIT_SUITE(sigv4) \

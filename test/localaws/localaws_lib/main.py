@@ -73,6 +73,7 @@ def build(args):
             faults.add(rule)
     control = Control(clock=clock, counters=counters, faults=faults, events=events, s3=s3)
     control.add_route("POST", "ssm/validation", ssm.set_validation_delay)
+    control.add_route("POST", "ssm/bulk", ssm.bulk_load)
     pipeline = Pipeline(clock=clock, credentials=credentials, events=events, s3=s3, control=control)
     app = App(services=[ssm, sts, *pipeline.services, cloudformation, organizations, s3],
               default_service="s3",

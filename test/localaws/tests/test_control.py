@@ -184,3 +184,15 @@ def test_drop_and_reset_on_the_wire(endpoint, clean_control, kind, outcome):
     else:
         assert got == outcome
     assert raw_exchange(endpoint).startswith(b"HTTP/1.1 200")
+
+
+def test_ssm_bulk_sets_parameters_with_their_version_and_date(control, ssm):
+    name = f"/bulk{uuid.uuid4().hex[:8]}/p"
+    control.post("ssm/bulk", {"region": "us-east-1", "parameters": [
+        {"name": name, "value": "v", "type": "SecureString", "version": 7,
+         "last_modified": 1718243666.123}]})
+    got = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]
+    assert (got["Value"], got["Version"], got["Type"]) == ("v", 7, "SecureString")
+    described, = ssm.describe_parameters(
+        ParameterFilters=[{"Key": "Name", "Values": [name]}])["Parameters"]
+    assert described["LastModifiedDate"].timestamp() == 1718243666.123
