@@ -90,8 +90,11 @@ static void parse(int argc, char **argv, struct diff_opts *o)
 
 /* --- comparing --- */
 
-enum change_kind { DIFF_ADDED, DIFF_REMOVED, DIFF_CHANGED };
-static const char *const kind_names[] = { "added", "removed", "changed" };
+/* DIFF_UNKNOWN: one side is a gap (FORMAT.md, "Gaps"): a change was
+ * made there whose value was never recorded. */
+enum change_kind { DIFF_ADDED, DIFF_REMOVED, DIFF_CHANGED, DIFF_UNKNOWN };
+static const char *const kind_names[] = { "added", "removed", "changed",
+					  "unknown" };
 
 struct diff_row {
 	const char *key;
@@ -102,7 +105,7 @@ struct diff_row {
 
 static const struct record *live(const struct state_item *it)
 {
-	return it && !it->deleted ? &it->rec : NULL;
+	return it && !it->deleted && !it->gap ? &it->rec : NULL;
 }
 
 static bool same(const char *a, const char *b)
@@ -141,13 +144,21 @@ static void changed_fields(const struct record *a, const struct record *b,
 }
 
 static bool add_row(struct diff_row *rows, size_t *n, const char *key,
-		    const struct record *before, const struct record *after)
+		    const struct state_item *a, const struct state_item *b)
 {
+	const struct record *before = live(a), *after = live(b);
 	struct diff_row *r = &rows[*n];
 	memset(r, 0, sizeof(*r));
 	r->key = key;
 	r->before = before;
 	r->after = after;
+	if ((a && a->gap) || (b && b->gap)) {
+		r->kind = DIFF_UNKNOWN;
+		r->before = a && a->gap ? NULL : before;
+		r->after = b && b->gap ? NULL : after;
+		(*n)++;
+		return true;
+	}
 	if (!before && !after)
 		return false;
 	if (!before) {
@@ -175,14 +186,13 @@ static struct diff_row *compare(const struct tree_state *a,
 		int d = i == a->n ? 1 : j == b->n ? -1
 				      : strcmp(a->items[i].key, b->items[j].key);
 		if (d < 0) {
-			add_row(rows, n, a->items[i].key, live(&a->items[i]), NULL);
+			add_row(rows, n, a->items[i].key, &a->items[i], NULL);
 			i++;
 		} else if (d > 0) {
-			add_row(rows, n, b->items[j].key, NULL, live(&b->items[j]));
+			add_row(rows, n, b->items[j].key, NULL, &b->items[j]);
 			j++;
 		} else {
-			add_row(rows, n, a->items[i].key, live(&a->items[i]),
-				live(&b->items[j]));
+			add_row(rows, n, a->items[i].key, &a->items[i], &b->items[j]);
 			i++;
 			j++;
 		}

@@ -138,6 +138,11 @@ int cmd_export(int argc, char **argv)
 	struct state_query q = { bucket, prefix, o.path, o.recursive, o.time };
 	if (tree_state_at(&ctx, &q, &s, &e) < 0)
 		die_err(&e);
+	for (size_t i = 0; i < s.n; i++)
+		if (s.items[i].gap)
+			die(EXIT_FAILURE_RUN, "%s: its value at that time was never "
+			    "recorded (a gap: the change was read too late); export "
+			    "a time after its next recorded change", s.items[i].key);
 	check_secure(&s, &o);
 	struct export_pair *pairs = xcalloc(s.n + 1, sizeof(*pairs));
 	size_t n = 0;

@@ -341,8 +341,9 @@ int changelog_add_gaps(struct change_rows *r)
 
 static bool needs_fetch(const struct change_row *row, bool values)
 {
-	return !row->gap && row->c.op != RECORD_DELETE && row->c.version_id &&
-	       (values || row->c.partial);
+	/* a recorded gap (FORMAT.md, "Gaps") has no version to read */
+	return !row->gap && row->c.op != RECORD_DELETE && row->c.op != RECORD_GAP &&
+	       row->c.version_id && (values || row->c.partial);
 }
 
 static void take(char **slot, char **from)

@@ -130,6 +130,7 @@ static int choose_key(void *user, const struct scan_key *sk, struct err *e)
 		it->win = c[w].c;
 		memset(&c[w].c, 0, sizeof(c[w].c));
 		it->deleted = it->win.op == RECORD_DELETE;
+		it->gap = it->win.op == RECORD_GAP;
 		it->rec = c[w].tags; /* format 1: what its tags said */
 		memset(&c[w].tags, 0, sizeof(c[w].tags));
 	}
@@ -147,7 +148,7 @@ static int read_versions(struct aws_ctx *ctx, const struct state_query *q,
 	int rc = calls && batch && of ? 0 : nomem(e);
 	for (size_t i = 0; rc == 0 && i < s->n; i++) {
 		struct state_item *it = &s->items[i];
-		if (it->deleted || (extras && !it->rec.extra_ref))
+		if (it->deleted || it->gap || (extras && !it->rec.extra_ref))
 			continue;
 		char *key = extras ? NULL : changes_data_key(q->prefix, it->key);
 		if (extras && asprintf(&key, RECORD_EXTRA_PREFIX "%s",

@@ -17,6 +17,8 @@ struct state_item {
 	char *key;               /* the parameter key, "/app/x" */
 	struct change_entry win; /* the change that answers for the time */
 	bool deleted;            /* it is a delete: the key did not exist */
+	bool gap;                /* a change was made but its value never
+				  * recorded (FORMAT.md, "Gaps"): unknown */
 	struct record rec;       /* the winner's details, its value in
 				  * rec.param.value */
 };

@@ -57,8 +57,11 @@ class Recorder:
                 if e["detail"]["name"].lstrip("/").startswith(self.prefix.lstrip("/"))]
 
     def at(self, t, change, record=True):
+        """record: True now, False never, "later" with the next change."""
         self.aws.clock(fixed=t, check_skew=False)
         change(self.ssm)
+        if record == "later":
+            return
         events = self._events()
         new, self.seen = events[self.seen:], len(events)
         if record and new:
@@ -306,3 +309,28 @@ def test_tags_and_policies_are_recorded_and_diffed(rec, run, bucket, prefix, s3)
 def urldecode(s):
     import urllib.parse
     return urllib.parse.unquote(s)
+
+
+def test_changes_recorded_as_gaps_are_shown_and_never_guessed(rec, run, bucket, prefix):
+    """A put and an update the Lambda reads only after the delete are
+    recorded as gaps (FORMAT.md, "Gaps"): history and log show them,
+    export refuses a time inside them, diff says unknown."""
+    name = f"{prefix}/g/k"
+    rec.at(T0, put(f"{prefix}/g/other", "o", Type="String"))
+    rec.at(T0 + 5, put(name, "first-s3cr3t", Type="String"), record="later")
+    rec.at(T0 + 10, put(name, "second-s3cr3t", Type="String", Overwrite=True), record="later")
+    rec.at(T0 + 20, lambda ssm: ssm.delete_parameter(Name=name))
+    rows = json_out(run, "history", name, "-b", bucket, "--show-values")
+    assert [(r["operation"], r["event_time"]) for r in rows] == [
+        ("Delete", isoz(T0 + 20)), ("Gap", isoz(T0 + 10)), ("Gap", isoz(T0 + 5))]
+    assert all("value" not in r for r in rows)
+    logged = json_out(run, "log", f"{prefix}/g/", "-b", bucket, "--since", iso(T0),
+                      "--until", iso(T0 + 30))
+    assert [r["operation"] for r in logged] == ["Delete", "Gap", "Gap", "Create"]
+    out = run("export", f"{prefix}/g/", iso(T0 + 15), "--format", "json", "-b", bucket)
+    assert out.returncode == 1 and out.stdout == ""
+    assert f"{name}: its value at that time was never recorded" in out.stderr
+    assert "s3cr3t" not in out.stderr
+    (row,) = json_out(run, "diff", f"{prefix}/g/", iso(T0 + 1), iso(T0 + 15), "-b", bucket)
+    assert (row["name"], row["change"], row["after"]) == (name, "unknown", None)
+    assert json_out(run, "diff", f"{prefix}/g/", iso(T0 + 1), iso(T0 + 25), "-b", bucket) == []
