@@ -334,3 +334,21 @@ def test_changes_recorded_as_gaps_are_shown_and_never_guessed(rec, run, bucket, 
     (row,) = json_out(run, "diff", f"{prefix}/g/", iso(T0 + 1), iso(T0 + 15), "-b", bucket)
     assert (row["name"], row["change"], row["after"]) == (name, "unknown", None)
     assert json_out(run, "diff", f"{prefix}/g/", iso(T0 + 1), iso(T0 + 25), "-b", bucket) == []
+
+
+def test_backfill_records_user_tags_and_labels(run, ssm, s3, bucket, prefix):
+    """backfill reads what GetParameters does not answer: the version's
+    labels (GetParameterHistory) and the parameter's tags."""
+    name = f"{prefix}/bf/p"
+    ssm.put_parameter(Name=name, Value="a", Type="String", Tags=[{"Key": "team", "Value": "x"}])
+    ssm.put_parameter(Name=name, Value="b", Overwrite=True)
+    ssm.label_parameter_version(Name=name, ParameterVersion=2, Labels=["live"])
+    out = run("backfill", "-p", f"{prefix}/bf", "--do-it", "-b", bucket)
+    assert out.returncode == 0, out.stderr
+    meta = s3.get_object(Bucket=bucket, Key=name)["Metadata"]
+    assert urldecode(meta["ssmbak-user"]) == CALLER
+    assert json.loads(urldecode(meta["ssmbak-tags"])) == {"team": "x"}
+    assert meta["ssmbak-labels"] == "live"
+    (row,) = json_out(run, "history", name, "-b", bucket)
+    assert (row["operation"], row["version"], row["labels"], row["user"]) == \
+        ("Backfill", 2, ["live"], CALLER)
