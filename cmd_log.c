@@ -119,7 +119,8 @@ static void keep_scope(struct change_rows *r, const struct log_opts *o)
 	struct scope sc;
 	if (scope_init(&sc, o->path, o->recursive) < 0)
 		die(EXIT_FAILURE_RUN, "out of memory");
-	qsort(r->items, r->n, sizeof(*r->items), by_key);
+	if (r->n) /* items is NULL while there are none */
+		qsort(r->items, r->n, sizeof(*r->items), by_key);
 	size_t k = 0;
 	for (size_t i = 0; i < r->n; i++) {
 		struct change_row *row = &r->items[i];

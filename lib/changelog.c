@@ -300,7 +300,8 @@ static int newest_first(const void *a, const void *b)
 
 void changelog_order(struct change_rows *r)
 {
-	qsort(r->items, r->n, sizeof(*r->items), newest_first);
+	if (r->n) /* items is NULL while there are none */
+		qsort(r->items, r->n, sizeof(*r->items), newest_first);
 }
 
 /* Walks each key oldest to newest: a version more than one above the

@@ -153,7 +153,8 @@ static int chain_take_page(struct chain *c, const char *joined_up_to,
 			goto done;
 		}
 	}
-	qsort(c->items + first, c->n - first, sizeof(*c->items), compare_items);
+	if (c->n > first) /* items is NULL while the chain is empty */
+		qsort(c->items + first, c->n - first, sizeof(*c->items), compare_items);
 	bool past_the_range = false;
 	while (c->stop_at && c->n > first &&
 	       strcmp(c->items[c->n - 1].param_key, c->stop_at) >= 0) {
@@ -300,7 +301,9 @@ static int join_ready(struct chain *data, struct chain *index, scan_fn fn,
 
 static void chain_compact(struct chain *c)
 {
-	memmove(c->items, c->items + c->head, (c->n - c->head) * sizeof(*c->items));
+	if (c->n > c->head) /* items is NULL while the chain is empty */
+		memmove(c->items, c->items + c->head,
+			(c->n - c->head) * sizeof(*c->items));
 	c->n -= c->head;
 	c->head = 0;
 }
