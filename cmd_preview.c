@@ -1280,6 +1280,11 @@ static json_t *state_at_time(const struct restore_run *r,
 	set_string(o, "tier", p->tier);
 	set_string(o, "data_type", p->data_type);
 	set_string(o, "allowed_pattern", p->allowed_pattern);
+	/* what restore puts back beside the version (lib/extras) */
+	set_string(o, "user", p->last_modified_user);
+	set_string(o, "labels", p->labels);
+	set_string(o, "policies", p->policies);
+	set_string(o, "tags", k->rec.tags);
 	return o;
 }
 

@@ -40,6 +40,11 @@ def test_a_deleted_parameter_comes_back_with_tags_labels_and_policies(rec, run, 
     rec.at(T0 + 10, lambda s: s.label_parameter_version(Name=name, ParameterVersion=1,
                                                         Labels=["live", "blue"]))
     rec.at(T0 + 20, lambda s: s.delete_parameter(Name=name))
+    shown = run("preview", name, iso(T0 + 15), "-b", bucket, "--output", "json")
+    (row,) = json.loads(shown.stdout)
+    assert json.loads(row["at_time"]["tags"]) == {"team": "a", "cost": "7"}
+    assert row["at_time"]["labels"] == "live,blue"
+    assert [json.loads(p) for p in json.loads(row["at_time"]["policies"])] == POLICY
     out = run("restore", name, iso(T0 + 15), "-b", bucket)
     assert out.returncode == 0, out.stderr
     (version,) = ssm.get_parameter_history(Name=name)["Parameters"]
