@@ -352,3 +352,18 @@ def test_backfill_records_user_tags_and_labels(run, ssm, s3, bucket, prefix):
     (row,) = json_out(run, "history", name, "-b", bucket)
     assert (row["operation"], row["version"], row["labels"], row["user"]) == \
         ("Backfill", 2, ["live"], CALLER)
+
+
+def test_history_of_a_format_1_key_reads_its_tags(aws, run, bucket, prefix):
+    """Versions no index entry names (the Python tool's) are read from
+    their tags; its delete marker is a delete at its LastModified."""
+    from bucketfmt import Write, load
+    name = f"{prefix}/old"
+    load(aws.endpoint, bucket, [
+        Write(name, "legacy_value", T0, T0 + 1, value="a", description="old one"),
+        Write(name, "legacy_delete", 0, T0 + 50),
+        Write(name, "value", T0 + 60, T0 + 61, 1, "b")])
+    rows = json_out(run, "history", name, "-b", bucket)
+    assert [(r["operation"], r["event_time"], r.get("description")) for r in rows] == [
+        ("Update", isoz(T0 + 60), None), ("Delete", isoz(T0 + 50), None),
+        ("Update", isoz(T0), "old one")]

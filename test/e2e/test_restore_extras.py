@@ -71,3 +71,22 @@ def test_tags_are_made_to_match_and_labels_go_on_the_new_version(rec, run, ssm, 
     assert [(v["Version"], v["Value"], v["Labels"]) for v in history] == \
         [(1, "one", []), (2, "two", []), (3, "one", ["live"])]
     assert tags_of(ssm, name) == {"team": "a"}
+
+
+def test_fifty_long_tags_pass_the_metadata_limit_and_come_back(rec, run, ssm, s3, bucket, prefix):
+    """50 tags of 128-character keys and 256-character values pass S3's
+    2 KB of metadata: they go to the side object (FORMAT.md, ".ssmbak/
+    extra") and restore still puts every one back."""
+    name = f"{prefix}/many"
+    tags = [{"Key": f"k{i:02d}" + "k" * 125, "Value": f"v{i:02d}" + "v" * 253} for i in range(50)]
+    rec.at(T0, put(name, "one", Type="String", Tags=tags))
+    rec.at(T0 + 10, lambda s: s.delete_parameter(Name=name))
+    (version,) = s3.list_object_versions(Bucket=bucket, Prefix=name)["Versions"]
+    meta = s3.get_object(Bucket=bucket, Key=name, VersionId=version["VersionId"])["Metadata"]
+    assert "ssmbak-tags" not in meta and meta["ssmbak-extra"]
+    side = json.loads(s3.get_object(Bucket=bucket,
+                                    Key=".ssmbak/extra/" + meta["ssmbak-extra"])["Body"].read())
+    assert json.loads(side["tags"]) == {t["Key"]: t["Value"] for t in tags}
+    out = run("restore", name, iso(T0 + 5), "-b", bucket)
+    assert out.returncode == 0, out.stderr
+    assert tags_of(ssm, name) == {t["Key"]: t["Value"] for t in tags}
