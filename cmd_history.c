@@ -101,21 +101,11 @@ static void parse(int argc, char **argv, struct history_opts *o)
 	cmd_words_release(&w);
 }
 
-/* Keeps the rows in [since, until]; gaps were found on the whole story. */
-static void keep_window(struct change_rows *r, time_t since, time_t until)
+/* The rows in [since, until]; gaps were found on the whole story. */
+static bool in_window(const struct change_row *row, void *user)
 {
-	size_t k = 0;
-	for (size_t i = 0; i < r->n; i++) {
-		struct change_row *row = &r->items[i];
-		if (row->c.event_time >= since && row->c.event_time <= until) {
-			r->items[k++] = *row;
-			continue;
-		}
-		free(row->key);
-		change_entry_release(&row->c);
-		free(row->value);
-	}
-	r->n = k;
+	const struct history_opts *o = user;
+	return row->c.event_time >= o->since && row->c.event_time <= o->until;
 }
 
 int cmd_history(int argc, char **argv)
@@ -138,7 +128,7 @@ int cmd_history(int argc, char **argv)
 	if (changelog_add_gaps(&rows) < 0)
 		die(EXIT_FAILURE_RUN, "out of memory");
 	changelog_order(&rows);
-	keep_window(&rows, o.since, o.until);
+	change_rows_keep(&rows, in_window, &o);
 	if (changelog_fetch(&ctx, bucket, prefix, &rows, o.show_values, &e) < 0)
 		die_err(&e);
 	if (!rows.n)

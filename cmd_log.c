@@ -112,6 +112,11 @@ static int by_key(const void *a, const void *b)
 		      ((const struct change_row *)b)->key);
 }
 
+static bool admitted(const struct change_row *row, void *user)
+{
+	return scope_admits(user, row->key);
+}
+
 /* Which keys PATH means (lib/scope): the first key in key order decides
  * whether PATH is a key. */
 static void keep_scope(struct change_rows *r, const struct log_opts *o)
@@ -121,18 +126,7 @@ static void keep_scope(struct change_rows *r, const struct log_opts *o)
 		die(EXIT_FAILURE_RUN, "out of memory");
 	if (r->n) /* items is NULL while there are none */
 		qsort(r->items, r->n, sizeof(*r->items), by_key);
-	size_t k = 0;
-	for (size_t i = 0; i < r->n; i++) {
-		struct change_row *row = &r->items[i];
-		if (scope_admits(&sc, row->key)) {
-			r->items[k++] = *row;
-			continue;
-		}
-		free(row->key);
-		change_entry_release(&row->c);
-		free(row->value);
-	}
-	r->n = k;
+	change_rows_keep(r, admitted, &sc);
 	scope_release(&sc);
 }
 

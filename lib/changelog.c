@@ -10,15 +10,31 @@
 #include "scan.h"
 #include "timeline.h"
 
+static void row_release(struct change_row *row)
+{
+	free(row->key);
+	change_entry_release(&row->c);
+	free(row->value);
+}
+
 void change_rows_release(struct change_rows *r)
 {
-	for (size_t i = 0; i < r->n; i++) {
-		free(r->items[i].key);
-		change_entry_release(&r->items[i].c);
-		free(r->items[i].value);
-	}
+	for (size_t i = 0; i < r->n; i++)
+		row_release(&r->items[i]);
 	free(r->items);
 	memset(r, 0, sizeof(*r));
+}
+
+void change_rows_keep(struct change_rows *r, change_row_pred keep, void *user)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < r->n; i++) {
+		if (keep(&r->items[i], user))
+			r->items[k++] = r->items[i];
+		else
+			row_release(&r->items[i]);
+	}
+	r->n = k;
 }
 
 static struct change_row *rows_add(struct change_rows *r, const char *key)

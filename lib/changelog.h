@@ -30,6 +30,9 @@ struct change_rows {
 };
 
 void change_rows_release(struct change_rows *r);
+/* Keeps the rows keep says yes to, in their order; frees the others. */
+typedef bool (*change_row_pred)(const struct change_row *row, void *user);
+void change_rows_keep(struct change_rows *r, change_row_pred keep, void *user);
 
 /* Every recorded change of one key: its index entries, and the versions
  * no entry names (their tags read; a format 1 delete marker is a delete

@@ -96,8 +96,8 @@ def story(rec, name):
     rec.at(T0 + 80, put(name, "last", Overwrite=True))
 
 
-def json_out(run, *args):
-    out = run(*args, "--output", "json")
+def json_out(run, *args, env_extra=None):
+    out = run(*args, "--output", "json", env_extra=env_extra)
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
 
@@ -367,3 +367,18 @@ def test_history_of_a_format_1_key_reads_its_tags(aws, run, bucket, prefix):
     assert [(r["operation"], r["event_time"], r.get("description")) for r in rows] == [
         ("Update", isoz(T0 + 60), None), ("Delete", isoz(T0 + 50), None),
         ("Update", isoz(T0), "old one")]
+
+
+def test_history_and_log_under_a_key_prefix(run, ssm, bucket, prefix):
+    name = f"{prefix}/kp/p"
+    ssm.put_parameter(Name=name, Value="a", Type="String")
+    out = run("backfill", "-p", f"{prefix}/kp", "--do-it", "-b", bucket,
+              "--key-prefix", "123456789012/us-east-1")
+    assert out.returncode == 0, out.stderr
+    assert json_out(run, "history", name, "-b", bucket) == []
+    (row,) = json_out(run, "history", name, "-b", bucket, "--key-prefix",
+                      "/123456789012/us-east-1/")
+    assert row["operation"] == "Backfill"
+    (logged,) = json_out(run, "log", f"{prefix}/", "-R", "-b", bucket,
+                         env_extra={"SSMBAK_KEY_PREFIX": "123456789012/us-east-1"})
+    assert (logged["name"], logged["operation"]) == (name, "Backfill")
