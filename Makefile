@@ -49,7 +49,7 @@ SHELL := /bin/bash
 # Objects built through chained rules (fuzz targets) are kept.
 .SECONDARY:
 
-.PHONY: demo test-live bench valgrind fuzz fuzz-check all static static-check cfnspec-check check unit unit-san e2e localaws-test install uninstall \
+.PHONY: soak demo test-live bench valgrind fuzz fuzz-check all static static-check cfnspec-check check unit unit-san e2e localaws-test install uninstall \
 	clean distclean help deps
 
 all: ssmbak ## build ./ssmbak, dynamically linked (quick to iterate on)
@@ -165,6 +165,9 @@ cfnspec-check: $(CFNSPEC) ## check template.yaml against the CloudFormation reso
 
 localaws-test: $(CFNSPEC) ## run localaws' own tests (boto3 and awscli against it)
 	$(Q)$(PYTEST) -q test/localaws/tests
+
+soak: ssmbak build/ssmbak-static $(CFNSPEC) ## the long run: 1,000 changes through the pipeline under faults (counts printed)
+	$(Q)SSMBAK_SOAK=1 $(PYTEST) -q -s -p no:cacheprovider test/e2e/test_soak.py
 
 e2e: ssmbak build/san/ssmbak build/ssmbak-static $(CFNSPEC) ## run the end-to-end tests against localaws
 	$(Q)$(PYTEST) -q test/e2e

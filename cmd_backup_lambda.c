@@ -18,6 +18,7 @@
 #include "lib/event_match.h"
 #include "lib/exitcode.h"
 #include "lib/extras.h"
+#include "lib/http.h"
 #include "lib/lambda_runtime.h"
 #include "lib/record.h"
 #include "lib/scan.h"
@@ -39,6 +40,8 @@ static const char usage[] =
 	"Environment:\n"
 	"  SSMBAK_BUCKET            the versioned backup bucket (required)\n"
 	"  SSMBAK_KEY_PREFIX        the key prefix in the bucket (default: none)\n"
+	"  SSMBAK_WRITE_RETRY_SECONDS  how long a failed write is retried within\n"
+	"                           an invocation (default 20)\n"
 	"  SSMBAK_BUCKET_REGION     the bucket's region (default: the function's)\n"
 	"  LOGLEVEL                 DEBUG, INFO (default), WARNING or ERROR\n"
 	"  AWS_LAMBDA_RUNTIME_API   set by Lambda\n"
@@ -133,7 +136,6 @@ static int prepare_history_page(struct aws_ctx *ctx, struct aws_call *call,
  * frees) or NULL at the end. */
 static char *take_history_page(struct change *c, struct aws_call *call)
 {
-	json_t *root = NULL;
 	if (call->err.kind != ERR_NONE) {
 		if (strcmp(call->err.code, "ParameterNotFound") == 0) {
 			c->gap = true;
@@ -146,26 +148,11 @@ static char *take_history_page(struct change *c, struct aws_call *call)
 		return NULL;
 	}
 	struct err e = { 0 };
-	if (ssm_parse_answer(call, &root, &e) < 0) {
+	char *token = NULL;
+	if (ssm_parse_parameters_page(call, &c->history, &token, &e) < 0) {
 		c->failed = true;
 		c->err = e;
-		return NULL;
 	}
-	size_t i;
-	json_t *item;
-	json_array_foreach(json_object_get(root, "Parameters"), i, item) {
-		struct ssm_parameter *p = ssm_parameter_list_add(&c->history);
-		if (!p || ssm_parameter_from_json(item, p) < 0) {
-			if (p)
-				c->history.n--;
-			change_fail(c, ERR_PARSE,
-				    "GetParameterHistory answer has a bad entry");
-			break;
-		}
-	}
-	const char *next = json_string_value(json_object_get(root, "NextToken"));
-	char *token = next && *next && !c->failed ? xstrdup(next) : NULL;
-	json_decref(root);
 	return token;
 }
 
@@ -438,6 +425,19 @@ static int compare_names(const void *a, const void *b)
 #define RETRY_FIRST_MS 500
 #define RETRY_MAX_MS 8000
 #define RETRY_MARGIN_MS 5000
+/* How long an invocation goes on trying (SSMBAK_WRITE_RETRY_SECONDS):
+ * past that, SQS redelivers the record later. */
+#define RETRY_DEFAULT_SECONDS 20
+
+static long long retry_budget_ms(void)
+{
+	const char *text = getenv("SSMBAK_WRITE_RETRY_SECONDS");
+	char *end;
+	long seconds = text ? strtol(text, &end, 10) : -1;
+	if (!text || *end || seconds < 0 || seconds > 3600)
+		seconds = RETRY_DEFAULT_SECONDS;
+	return seconds * 1000LL;
+}
 
 static long long now_ms(void)
 {
@@ -450,10 +450,13 @@ static void retry_failed_writes(struct lambda_ctx_view *v, struct change **todo,
 				size_t m, long long deadline_ms)
 {
 	struct record_write **again = xcalloc(m + 1, sizeof(*again));
+	long long give_up = now_ms() + retry_budget_ms();
+	if (deadline_ms - RETRY_MARGIN_MS < give_up)
+		give_up = deadline_ms - RETRY_MARGIN_MS;
 	for (long long wait = RETRY_FIRST_MS;; wait = wait * 2 > RETRY_MAX_MS
 							 ? RETRY_MAX_MS : wait * 2) {
 		size_t k = 0;
-		if (now_ms() + wait + RETRY_MARGIN_MS > deadline_ms)
+		if (now_ms() + wait > give_up)
 			break;
 		for (size_t i = 0; i < m; i++)
 			if (record_write_rearm(&todo[i]->write))
@@ -669,6 +672,10 @@ int cmd_backup_lambda(int argc, char **argv)
 	if (aws_ctx_init(&l.ctx, &opts, &e) < 0 ||
 	    aws_ctx_init(&l.bucket_ctx, &bucket_opts, &e) < 0)
 		init_failure(&l, &e);
+	/* Short backoffs (0.1 s doubling): an invocation lives seconds, and
+	 * retry_failed_writes waits longer where its deadline allows. */
+	http_client_prefer_retry_mode(l.ctx.http, RETRY_LEGACY);
+	http_client_prefer_retry_mode(l.bucket_ctx.http, RETRY_LEGACY);
 
 	for (;;) {
 		struct lambda_invocation inv;

@@ -126,7 +126,7 @@ struct key_state {
 	const struct ssm_parameter *current; /* SSM now, or NULL */
 	enum action action;
 	bool failed;
-	struct err err;
+	struct err *err;            /* when failed; most keys never need one */
 };
 
 struct candidate;
@@ -149,6 +149,7 @@ struct restore_run {
 	size_t n_pending, cap_pending, pending_tags;
 	struct ssm_parameter_list current;
 	size_t described;           /* current[0..described) came with metadata */
+	size_t sorted;              /* current[0..sorted) is in name order */
 };
 
 static void fail_key(struct key_state *k, const struct err *e)
@@ -156,7 +157,8 @@ static void fail_key(struct key_state *k, const struct err *e)
 	if (k->failed)
 		return;
 	k->failed = true;
-	k->err = *e;
+	k->err = xmalloc(sizeof(*k->err));
+	*k->err = *e;
 }
 
 /* --- arguments --- */
@@ -381,27 +383,16 @@ static void settle_pending(struct restore_run *r)
 			if (!x->needs_tags)
 				continue;
 			struct aws_call *call = &calls[n++];
-			struct aws_headers tags = { 0 };
 			struct err e = { 0 };
-			if (call->err.kind != ERR_NONE) {
-				fail_key(k, &call->err);
-			} else if (s3_parse_tagging(&call->resp, &tags, &e) < 0) {
-				fail_key(k, &e);
-			} else if (record_from_tags(&tags, &x->tags) < 0) {
-				err_set(&e, ERR_PARSE, "version %s has no ssmbakTime tag: "
-					"not written by ssmbak", x->c.version_id);
+			if (record_from_tagging_call(call, x->c.version_id, &x->tags,
+						     &e) < 0) {
 				fail_key(k, &e);
 			} else {
-				x->c.event_time = x->tags.event_time;
-				x->c.ssm_version = x->tags.param.version;
-				x->c.op = x->tags.op;
-				x->c.modified_ms = (long long)llround(
-					x->tags.param.last_modified * 1000);
+				record_entry_fields(&x->tags, &x->c);
 				x->tl.event_time = x->c.event_time;
 				x->tl.ssm_version = x->c.ssm_version;
 				x->tl.is_delete = x->c.op == RECORD_DELETE;
 			}
-			aws_headers_release(&tags);
 			aws_call_release(call);
 		}
 		if (!k->failed)
@@ -522,64 +513,91 @@ static void adopt_object(struct fetch *f)
 	}
 }
 
+/* Requests of one phase go out in chunks of this many: answers (bodies,
+ * headers) are held only for a chunk, so memory grows with the keys in
+ * scope, not with the requests a phase makes. */
+#define FETCH_CHUNK 256
+
+typedef bool (*fetch_wanted_fn)(const struct key_state *k);
+typedef int (*fetch_prepare_fn)(struct restore_run *r, struct key_state *k,
+				struct aws_call *call);
+
+/* One request for each key that wants one, FETCH_CHUNK at once. */
+static void fetch_each(struct restore_run *r, fetch_wanted_fn wanted,
+		       fetch_prepare_fn prepare, void (*settle)(struct fetch *))
+{
+	size_t n = 0;
+	struct fetch *f = fetches_new(FETCH_CHUNK);
+	for (size_t i = 0; i <= r->n_keys; i++) {
+		struct key_state *k = i < r->n_keys ? &r->keys[i] : NULL;
+		if (k && !k->failed && wanted(k)) {
+			if (prepare(r, k, &f[n].call) < 0)
+				die(EXIT_FAILURE_RUN, "out of memory");
+			f[n++].k = k;
+		}
+		if (n == FETCH_CHUNK || (!k && n)) {
+			run_and_settle(r, f, n, settle);
+			f = fetches_new(FETCH_CHUNK);
+			n = 0;
+		}
+	}
+	free(f);
+}
+
+static bool wants_body(const struct key_state *k)
+{
+	return k->needs_body;
+}
+
+static int prepare_body(struct restore_run *r, struct key_state *k,
+			struct aws_call *call)
+{
+	char *data_key = changes_data_key(r->prefix, k->key);
+	int rc = s3_prepare_get_object(&r->ctx, call, r->bucket, data_key,
+				       k->win.version_id);
+	free(data_key);
+	return rc;
+}
+
 static void fetch_bodies(struct restore_run *r)
 {
-	struct fetch *f = fetches_new(r->n_keys);
-	size_t n = 0;
-	for (size_t i = 0; i < r->n_keys; i++) {
-		struct key_state *k = &r->keys[i];
-		if (k->failed || !k->needs_body)
-			continue;
-		char *data_key = changes_data_key(r->prefix, k->key);
-		if (s3_prepare_get_object(&r->ctx, &f[n].call, r->bucket, data_key,
-					  k->win.version_id) < 0)
-			die(EXIT_FAILURE_RUN, "out of memory");
-		free(data_key);
-		f[n++].k = k;
-	}
-	run_and_settle(r, f, n, adopt_object);
+	fetch_each(r, wants_body, prepare_body, adopt_object);
 }
 
 static void adopt_tags(struct fetch *f)
 {
 	struct key_state *k = f->k;
-	struct aws_headers tags = { 0 };
 	struct err e = { 0 };
 	struct record rec;
-	if (f->call.err.kind != ERR_NONE) {
-		fail_key(k, &f->call.err);
-	} else if (s3_parse_tagging(&f->call.resp, &tags, &e) < 0) {
+	if (record_from_tagging_call(&f->call, k->win.version_id, &rec, &e) < 0) {
 		fail_key(k, &e);
-	} else if (record_from_tags(&tags, &rec) < 0) {
-		err_set(&e, ERR_PARSE, "version %s has no ssmbakTime tag: not "
-			"written by ssmbak", k->win.version_id);
-		fail_key(k, &e);
-	} else {
-		record_release(&k->rec);
-		k->rec = rec;
-		k->have_details = true;
+		return;
 	}
-	aws_headers_release(&tags);
+	record_release(&k->rec);
+	k->rec = rec;
+	k->have_details = true;
 }
 
 /* Format 1 versions carry type and description only in their tags: read
  * for a winner the index chose, whose object had no metadata. */
+static bool wants_winner_tags(const struct key_state *k)
+{
+	return k->needs_body && !k->have_details;
+}
+
+static int prepare_winner_tags(struct restore_run *r, struct key_state *k,
+			       struct aws_call *call)
+{
+	char *data_key = changes_data_key(r->prefix, k->key);
+	int rc = s3_prepare_get_tagging(&r->ctx, call, r->bucket, data_key,
+					k->win.version_id);
+	free(data_key);
+	return rc;
+}
+
 static void fetch_winner_tags(struct restore_run *r)
 {
-	struct fetch *f = fetches_new(r->n_keys);
-	size_t n = 0;
-	for (size_t i = 0; i < r->n_keys; i++) {
-		struct key_state *k = &r->keys[i];
-		if (k->failed || !k->needs_body || k->have_details)
-			continue;
-		char *data_key = changes_data_key(r->prefix, k->key);
-		if (s3_prepare_get_tagging(&r->ctx, &f[n].call, r->bucket, data_key,
-					   k->win.version_id) < 0)
-			die(EXIT_FAILURE_RUN, "out of memory");
-		free(data_key);
-		f[n++].k = k;
-	}
-	run_and_settle(r, f, n, adopt_tags);
+	fetch_each(r, wants_winner_tags, prepare_winner_tags, adopt_tags);
 }
 
 static void adopt_extra(struct fetch *f)
@@ -595,22 +613,23 @@ static void adopt_extra(struct fetch *f)
 	}
 }
 
+static bool wants_extra(const struct key_state *k)
+{
+	return k->needs_body && k->rec.extra_ref;
+}
+
+static int prepare_extra(struct restore_run *r, struct key_state *k,
+			 struct aws_call *call)
+{
+	char *key = xasprintf(RECORD_EXTRA_PREFIX "%s", k->rec.extra_ref);
+	int rc = s3_prepare_get_object(&r->ctx, call, r->bucket, key, NULL);
+	free(key);
+	return rc;
+}
+
 static void fetch_extras(struct restore_run *r)
 {
-	struct fetch *f = fetches_new(r->n_keys);
-	size_t n = 0;
-	for (size_t i = 0; i < r->n_keys; i++) {
-		struct key_state *k = &r->keys[i];
-		if (k->failed || !k->needs_body || !k->rec.extra_ref)
-			continue;
-		char *key = xasprintf(RECORD_EXTRA_PREFIX "%s", k->rec.extra_ref);
-		if (s3_prepare_get_object(&r->ctx, &f[n].call, r->bucket, key,
-					  NULL) < 0)
-			die(EXIT_FAILURE_RUN, "out of memory");
-		free(key);
-		f[n++].k = k;
-	}
-	run_and_settle(r, f, n, adopt_extra);
+	fetch_each(r, wants_extra, prepare_extra, adopt_extra);
 }
 
 /* --- SSM now --- */
@@ -649,14 +668,34 @@ static char *target_name(const struct restore_run *r, const struct key_state *k)
 			 rest);
 }
 
-static const struct ssm_parameter *find_current(const struct restore_run *r,
-						const char *name)
+static int compare_current(const void *a, const void *b)
 {
-	for (size_t i = 0; i < r->current.n; i++)
-		if (strcmp(canonical_name(r->current.items[i].name),
-			   canonical_name(name)) == 0)
-			return &r->current.items[i];
-	return NULL;
+	return strcmp(canonical_name(((const struct ssm_parameter *)a)->name),
+		      canonical_name(((const struct ssm_parameter *)b)->name));
+}
+
+/* SSM now, by name: what DescribeParameters listed is sorted (a binary
+ * search each, not a scan: 100,000 keys would take 10^10 comparisons);
+ * the few GetParameters found beyond the path filter follow it. */
+static void sort_current(struct restore_run *r)
+{
+	qsort(r->current.items, r->current.n, sizeof(*r->current.items),
+	      compare_current);
+	r->sorted = r->current.n;
+}
+
+static struct ssm_parameter *find_current(const struct restore_run *r,
+					  const char *name)
+{
+	struct ssm_parameter probe = { .name = (char *)name };
+	struct ssm_parameter *hit = r->sorted
+		? bsearch(&probe, r->current.items, r->sorted,
+			  sizeof(*r->current.items), compare_current)
+		: NULL;
+	for (size_t i = r->sorted; !hit && i < r->current.n; i++)
+		if (compare_current(&probe, &r->current.items[i]) == 0)
+			hit = &r->current.items[i];
+	return hit;
 }
 
 static void fail_keys_with_target(struct restore_run *r, const char *target,
@@ -721,26 +760,39 @@ static bool same_as_recorded(const struct restore_run *r,
 
 /* Parameters SSM holds under the scope that the bucket never recorded:
  * with --prune they did not exist at TIME either. */
+static int compare_names(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 static void add_unrecorded_current(struct restore_run *r)
 {
+	if (r->opts->to)
+		return;
 	size_t n = r->n_keys;
+	const char **recorded = xcalloc(n + 1, sizeof(*recorded));
+	for (size_t j = 0; j < n; j++)
+		recorded[j] = canonical_name(r->keys[j].target);
+	qsort(recorded, n, sizeof(*recorded), compare_names);
+	/* add_key may move r->keys: what was recorded is copied out first. */
+	char **missing = xcalloc(r->current.n + 1, sizeof(*missing));
+	size_t m = 0;
 	for (size_t i = 0; i < r->current.n; i++) {
-		const char *name = r->current.items[i].name;
-		bool known = false;
-		for (size_t j = 0; j < n && !known; j++)
-			known = strcmp(canonical_name(r->keys[j].target),
-				       canonical_name(name)) == 0;
-		if (known || r->opts->to)
-			continue;
-		char *key = record_key_for_name(name);
-		if (!key)
-			die(EXIT_FAILURE_RUN, "out of memory");
-		if (scope_admits(&r->scope, key)) {
-			struct key_state *k = add_key(r, key);
-			k->target = xstrdup(canonical_name(key));
-		}
-		free(key);
+		const char *name = canonical_name(r->current.items[i].name);
+		if (!bsearch(&name, recorded, n, sizeof(*recorded), compare_names))
+			missing[m++] = record_key_for_name(name);
 	}
+	free(recorded);
+	for (size_t i = 0; i < m; i++) {
+		if (!missing[i])
+			die(EXIT_FAILURE_RUN, "out of memory");
+		if (scope_admits(&r->scope, missing[i])) {
+			struct key_state *k = add_key(r, missing[i]);
+			k->target = xstrdup(canonical_name(missing[i]));
+		}
+		free(missing[i]);
+	}
+	free(missing);
 }
 
 static void plan_fetches(struct restore_run *r)
@@ -774,14 +826,12 @@ static void plan_fetches(struct restore_run *r)
 static void merge_value(struct restore_run *r, struct ssm_parameter *got,
 			bool *added)
 {
-	for (size_t i = 0; i < r->current.n; i++) {
-		struct ssm_parameter *cur = &r->current.items[i];
-		if (strcmp(canonical_name(cur->name), canonical_name(got->name)) == 0) {
-			free(cur->value);
-			cur->value = got->value;
-			got->value = NULL;
-			return;
-		}
+	struct ssm_parameter *cur = find_current(r, got->name);
+	if (cur) {
+		free(cur->value);
+		cur->value = got->value;
+		got->value = NULL;
+		return;
 	}
 	/* Not under the path filter, yet there (UPSTREAM.md, defect 8). */
 	struct ssm_parameter *p = ssm_parameter_list_add(&r->current);
@@ -837,6 +887,20 @@ static void read_missing_metadata(struct restore_run *r)
 /* Values of the keys to compare, and a second look at the ones the path
  * filter did not show: GetParameters, 10 names a call, all at once. A
  * failed call fails its keys only. */
+static void take_values(struct restore_run *r, struct fetch *f,
+			struct key_state **asked, size_t n, bool *added)
+{
+	struct err e = f->call.err;
+	struct ssm_parameter_list got = { 0 };
+	if (e.kind == ERR_NONE)
+		ssm_parse_get_parameters(&f->call, &got, NULL, &e);
+	for (size_t i = 0; e.kind != ERR_NONE && i < n; i++)
+		fail_key(asked[i], &e);
+	for (size_t i = 0; e.kind == ERR_NONE && i < got.n; i++)
+		merge_value(r, &got.items[i], added);
+	ssm_parameter_list_release(&got);
+}
+
 static void read_current_values(struct restore_run *r)
 {
 	struct key_state **asked = xcalloc(r->n_keys + 1, sizeof(*asked));
@@ -845,32 +909,27 @@ static void read_current_values(struct restore_run *r)
 		if (!r->keys[i].failed &&
 		    (r->keys[i].needs_body || r->keys[i].needs_now))
 			asked[n++] = &r->keys[i];
-	size_t n_calls = (n + SSM_GET_PARAMETERS_MAX - 1) / SSM_GET_PARAMETERS_MAX;
-	struct fetch *f = fetches_new(n_calls);
-	for (size_t c = 0; c < n_calls; c++) {
-		const char *names[SSM_GET_PARAMETERS_MAX];
-		size_t count = 0;
-		for (size_t i = c * SSM_GET_PARAMETERS_MAX;
-		     i < n && count < SSM_GET_PARAMETERS_MAX; i++)
-			names[count++] = asked[i]->target;
-		if (ssm_prepare_get_parameters(&r->ctx, &f[c].call, names, count) < 0)
-			die(EXIT_FAILURE_RUN, "out of memory");
-	}
-	run_fetches(r, f, n_calls);
+	const size_t per_call = SSM_GET_PARAMETERS_MAX;
 	bool added = false;
-	for (size_t c = 0; c < n_calls; c++) {
-		struct err e = f[c].call.err;
-		struct ssm_parameter_list got = { 0 };
-		if (e.kind == ERR_NONE)
-			ssm_parse_get_parameters(&f[c].call, &got, NULL, &e);
-		for (size_t i = c * SSM_GET_PARAMETERS_MAX;
-		     e.kind != ERR_NONE && i < n &&
-		     i < (c + 1) * SSM_GET_PARAMETERS_MAX; i++)
-			fail_key(asked[i], &e);
-		for (size_t i = 0; e.kind == ERR_NONE && i < got.n; i++)
-			merge_value(r, &got.items[i], &added);
-		ssm_parameter_list_release(&got);
-		aws_call_release(&f[c].call);
+	struct fetch *f = fetches_new(FETCH_CHUNK);
+	for (size_t from = 0; from < n; from += per_call * FETCH_CHUNK) {
+		size_t calls = 0;
+		for (size_t c = from; c < n && calls < FETCH_CHUNK; c += per_call) {
+			const char *names[SSM_GET_PARAMETERS_MAX];
+			size_t count = 0;
+			for (size_t i = c; i < n && count < per_call; i++)
+				names[count++] = asked[i]->target;
+			if (ssm_prepare_get_parameters(&r->ctx, &f[calls++].call, names,
+						       count) < 0)
+				die(EXIT_FAILURE_RUN, "out of memory");
+		}
+		run_fetches(r, f, calls);
+		for (size_t c = 0; c < calls; c++) {
+			size_t first = from + c * per_call;
+			size_t count = n - first < per_call ? n - first : per_call;
+			take_values(r, &f[c], asked + first, count, &added);
+			aws_call_release(&f[c].call);
+		}
 	}
 	free(f);
 	free(asked);
@@ -1339,7 +1398,7 @@ static json_t *json_row(const struct restore_run *r, const struct key_state *k)
 		set_string(o, "outcome", outcome_name(k->outcome));
 		if (k->outcome == OUTCOME_FAILED) {
 			char line[ERR_LINE_MAX];
-			set_string(o, "reason", err_line(&k->err, line, sizeof(line)));
+			set_string(o, "reason", err_line(k->err, line, sizeof(line)));
 		}
 	}
 	return o;
@@ -1370,7 +1429,7 @@ static void report_failures(struct restore_run *r)
 		fprintf(stderr, "%s: %s: %s: %s\n", progname(),
 			k->target ? k->target : k->key,
 			k->outcome == OUTCOME_FAILED ? "not restored" : "not read",
-			err_line(&k->err, line, sizeof(line)));
+			err_line(k->err, line, sizeof(line)));
 	}
 	for (size_t i = 0; i < r->n_keys; i++) {
 		struct key_state *k = &r->keys[i];
@@ -1455,6 +1514,7 @@ static void release_run(struct restore_run *r)
 	for (size_t i = 0; i < r->n_keys; i++) {
 		struct key_state *k = &r->keys[i];
 		free(k->key);
+		free(k->err);
 		change_entry_release(&k->win);
 		record_release(&k->rec);
 		if (k->value)
@@ -1509,6 +1569,7 @@ static int run(struct restore_opts *o)
 	check_targets(&r);
 	describe_current(&r);
 	r.described = r.current.n;
+	sort_current(&r);
 	plan_fetches(&r);
 	fetch_bodies(&r);
 	fetch_winner_tags(&r);

@@ -239,28 +239,20 @@ static void read_tags(struct reindex *r)
 			struct missing *m = &w->missing[j];
 			if (!m->prepared)
 				continue;
-			struct aws_headers tags = { 0 };
 			struct record rec;
 			struct err e = { 0 };
-			if (m->call.err.kind != ERR_NONE) {
-				e = m->call.err;
-			} else if (s3_parse_tagging(&m->call.resp, &tags, &e) == 0 &&
-				   record_from_tags(&tags, &rec) < 0) {
-				err_set(&e, ERR_PARSE, "it has no ssmbakTime tag: not "
-					"written by ssmbak");
-			} else if (e.kind == ERR_NONE) {
-				m->entry.event_time = rec.event_time;
-				m->entry.ssm_version = rec.param.version;
-				m->entry.op = rec.op == RECORD_DELETE ? RECORD_UPDATE : rec.op;
-				m->entry.modified_ms =
-					(long long)llround(rec.param.last_modified * 1000);
+			if (record_from_tagging_call(&m->call, m->entry.version_id, &rec,
+						     &e) == 0) {
+				/* a data version is never a delete (format 1's
+				 * tags carry no op: an update) */
+				if (rec.op == RECORD_DELETE)
+					rec.op = RECORD_UPDATE;
+				record_entry_fields(&rec, &m->entry);
 				record_release(&rec);
-			}
-			if (e.kind != ERR_NONE) {
+			} else {
 				m->failed = true;
 				report_failure(r, w, m, &e);
 			}
-			aws_headers_release(&tags);
 			release_call(m);
 		}
 	}

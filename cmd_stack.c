@@ -21,6 +21,7 @@
 #include "lib/org.h"
 #include "lib/record.h"
 #include "lib/s3.h"
+#include "lib/sqs.h"
 #include "lib/sts.h"
 #include "lib/timefmt.h"
 #include "lib/util.h"
@@ -1032,6 +1033,103 @@ static int delete_stack_set(struct stack_run *r, const struct cfn_stack_instance
 	return EXIT_OK;
 }
 
+/* Regions of the instances, each once. */
+static void instance_regions(const struct cfn_stack_instance_list *l,
+			     struct name_list *out)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		bool seen = false;
+		for (size_t k = 0; k < out->n && l->items[i].region; k++)
+			seen |= strcmp(out->items[k], l->items[i].region) == 0;
+		if (!seen && l->items[i].region) {
+			out->items = xrealloc(out->items, (out->n + 1) * sizeof(char *));
+			out->items[out->n++] = xstrdup(l->items[i].region);
+		}
+	}
+}
+
+/* Parameters an update of the StackSet keeps as they are: where its
+ * stacks write, and each region's code bucket (the instances' overrides). */
+static bool stack_set_keeps(const char *key)
+{
+	static const char *const kept[] = { "OrganizationId", "ExistingBucket",
+					    "BucketRegion", "OrgPipelineName",
+					    "CodeBucket" };
+	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
+		if (strcmp(key, kept[i]) == 0)
+			return true;
+	return false;
+}
+
+/* This binary and template to every instance: the code to each region's
+ * bucket (the instances' CodeBucket overrides stay), the parameters given,
+ * the StackSet's values for the others. */
+static int update_stack_set(struct stack_run *r, const struct cfn_stack_instance_list *l)
+{
+	struct stack_opts *o = r->o;
+	struct org_organization org;
+	describe_organization(r, &org);
+	struct name_list regions = { 0 };
+	instance_regions(l, &regions);
+	struct code code = { 0 };
+	for (size_t i = 0; i < regions.n; i++) {
+		struct stack_run there = { o, { 0 } };
+		struct aws_options opts = { regions.items[i], o->common.profile };
+		struct err e = { 0 };
+		if (aws_ctx_init(&there.ctx, &opts, &e) < 0)
+			die_err(&e);
+		code_release(&code);
+		memset(&code, 0, sizeof(code));
+		deploy_code(&there, &code);
+		share_code_bucket(&there, &code, org.id);
+		aws_ctx_release(&there.ctx);
+	}
+	struct cfn_pairs previous = { 0 }, parameters = { 0 };
+	struct err e = { 0 };
+	if (cfn_describe_stack_set(&r->ctx, o->name, &previous, &e) < 0)
+		die_err(&e);
+	/* Given: what -p set (not what the central stack keeps). */
+	for (size_t i = 0; i < o->parameters.n; i++) {
+		const struct cfn_pair *p = &o->parameters.items[i];
+		if (!p->use_previous && !stack_set_keeps(p->key) &&
+		    cfn_pairs_set(&parameters, p->key, p->value, false) < 0)
+			die(EXIT_FAILURE_RUN, "out of memory");
+	}
+	for (size_t i = 0; i < previous.n; i++) {
+		const char *key = previous.items[i].key;
+		if (!cfn_pairs_get(&parameters, key) && template_has_parameter(key) &&
+		    cfn_pairs_set(&parameters, key, NULL, true) < 0)
+			die(EXIT_FAILURE_RUN, "out of memory");
+	}
+	if (cfn_pairs_set(&parameters, "CodeKey", code.key, false) < 0 ||
+	    cfn_pairs_set(&parameters, "Architecture", code.architecture, false) < 0)
+		die(EXIT_FAILURE_RUN, "out of memory");
+	struct cfn_stack_input in = {
+		o->name, ssmbak_template_start, &parameters, NULL, true, NULL,
+	};
+	printf("StackSet %s: updating %zu stack instance%s\n", o->name, l->n,
+	       l->n == 1 ? "" : "s");
+	fflush(stdout);
+	char *operation_id = NULL;
+	if (cfn_update_stack_set(&r->ctx, &in, &operation_id, &e) < 0)
+		die_err(&e);
+	bool ok = wait_operation(r, operation_id, "updating every account's stack");
+	free(operation_id);
+	struct cfn_stack_instance_list now;
+	bool missing;
+	if (cfn_list_stack_instances(&r->ctx, o->name, &now, &missing, &e) < 0)
+		die_err(&e);
+	print_instances(&now);
+	ok = ok && instances_current(&now);
+	cfn_stack_instance_list_release(&now);
+	cfn_pairs_release(&previous);
+	cfn_pairs_release(&parameters);
+	code_release(&code);
+	name_list_release(&regions);
+	org_organization_release(&org);
+	return ok ? EXIT_OK : EXIT_FAILURE_RUN;
+}
+
 /* --- change sets: diff and update --- */
 
 /* The stack as update finds it, and what it would deploy: this binary and
@@ -1199,7 +1297,37 @@ static int stack_diff(struct stack_run *r)
 	return EXIT_OK;
 }
 
+static int update_central_stack(struct stack_run *r);
+
+/* An organization's NAME is a StackSet and (usually) its central stack:
+ * the stack first, through its change set, then every instance. */
 static int stack_update(struct stack_run *r)
+{
+	struct cfn_stack_instance_list instances;
+	if (!stack_set_instances(r, &instances))
+		return update_central_stack(r);
+	int rc = EXIT_OK;
+	struct cfn_stack s;
+	bool missing;
+	struct err e = { 0 };
+	if (cfn_describe_stack(&r->ctx, r->o->name, &s, &missing, &e) == 0) {
+		cfn_stack_release(&s);
+		rc = update_central_stack(r);
+	} else if (!missing) {
+		die_err(&e);
+	} else if (!r->o->yes) {
+		printf("StackSet %s: %zu stack instances get this binary and "
+		       "template.\n", r->o->name, instances.n);
+		if (!confirm(r->o->name))
+			rc = EXIT_FAILURE_RUN;
+	}
+	if (rc == EXIT_OK)
+		rc = update_stack_set(r, &instances);
+	cfn_stack_instance_list_release(&instances);
+	return rc;
+}
+
+static int update_central_stack(struct stack_run *r)
 {
 	struct planned_update p;
 	plan_update(r, &p);
@@ -1288,6 +1416,35 @@ static int delete_bucket(struct stack_run *r, const char *bucket,
 	return rc;
 }
 
+/* The stack keeps its dead-letter queues (DeletionPolicy Retain): they
+ * may hold changes not yet recorded. Once it is gone, an empty one goes
+ * too; one with messages stays, and is named. */
+static int settle_dead_letter_queues(struct stack_run *r, const struct cfn_stack *s)
+{
+	static const char *const outputs[] = { "DeadLetterQueueUrl",
+					       "EventDeadLetterQueueUrl" };
+	int rc = EXIT_OK;
+	for (size_t i = 0; i < sizeof(outputs) / sizeof(outputs[0]); i++) {
+		const char *url = cfn_pairs_get(&s->outputs, outputs[i]);
+		long count = 0;
+		struct err e = { 0 };
+		if (!url)
+			continue;
+		if (sqs_queue_messages(&r->ctx, url, &count, &e) < 0 ||
+		    (count == 0 && sqs_delete_queue(&r->ctx, url, &e) < 0)) {
+			char line[ERR_LINE_MAX];
+			fprintf(stderr, "%s: %s\n", progname(),
+				err_line(&e, line, sizeof(line)));
+			rc = EXIT_FAILURE_RUN;
+		} else if (count) {
+			printf("Kept the queue %s: %ld change%s not yet recorded "
+			       "(redrive them to a stack's queue, or delete it).\n",
+			       url, count, count == 1 ? "" : "s");
+		}
+	}
+	return rc;
+}
+
 static int stack_delete(struct stack_run *r)
 {
 	struct cfn_stack_instance_list instances;
@@ -1331,6 +1488,8 @@ static int stack_delete(struct stack_run *r)
 	if (cfn_delete_stack(&r->ctx, s.id, &e) < 0)
 		die_err(&e);
 	int rc = finish(r, s.id, baseline, "DELETE_COMPLETE");
+	if (rc == EXIT_OK)
+		rc = settle_dead_letter_queues(r, &s);
 	if (rc == EXIT_OK && bucket) {
 		/* The stack kept the bucket (DeletionPolicy Retain); versions
 		 * written while the stack was going are in a fresh listing. */

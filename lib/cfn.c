@@ -399,12 +399,35 @@ int cfn_parse_events(const char *xml, size_t len, const char *stop_at,
 	return rc;
 }
 
+/* Pages of a listing before it is taken for one that never ends. */
+#define CFN_MAX_PAGES 10000
+
+/* Whether a listing does not advance: the answer's NextToken is the one
+ * the request sent, or the pages pass CFN_MAX_PAGES. Sets *e. */
+static bool token_stalls(const char *sent, const char *next, int pages,
+			 const char *operation, struct err *e)
+{
+	if (next && sent && strcmp(next, sent) == 0) {
+		err_set_answer(e, aws_cloudformation.label, operation,
+			       "the answer repeats the NextToken it was asked "
+			       "with: the listing would never end");
+		return true;
+	}
+	if (next && pages >= CFN_MAX_PAGES) {
+		err_set_answer(e, aws_cloudformation.label, operation,
+			       "more than %d pages of answers: giving up",
+			       CFN_MAX_PAGES);
+		return true;
+	}
+	return false;
+}
+
 int cfn_describe_events(struct aws_ctx *ctx, const char *name,
 			const char *stop_at, bool first_page,
 			struct cfn_event_list *out, struct err *e)
 {
 	char *token = NULL;
-	int rc = 0;
+	int rc = 0, pages = 0;
 	do {
 		struct aws_call call;
 		if (prepare(ctx, &call, "DescribeStackEvents") < 0 ||
@@ -415,7 +438,7 @@ int cfn_describe_events(struct aws_ctx *ctx, const char *name,
 		} else {
 			rc = aws_perform_one(ctx, &call, e);
 		}
-		free(token);
+		char *previous = token;
 		token = NULL;
 		bool stopped = false;
 		if (rc == 0) {
@@ -426,6 +449,10 @@ int cfn_describe_events(struct aws_ctx *ctx, const char *name,
 				err_context(e, aws_cloudformation.label,
 					    "DescribeStackEvents");
 		}
+		if (rc == 0 && !first_page &&
+		    token_stalls(previous, token, ++pages, "DescribeStackEvents", e))
+			rc = -1;
+		free(previous);
 		aws_call_release(&call);
 	} while (rc == 0 && token && !first_page);
 	free(token);
@@ -637,6 +664,26 @@ void cfn_stack_instance_list_release(struct cfn_stack_instance_list *l)
 	memset(l, 0, sizeof(*l));
 }
 
+static int operation_call(struct aws_ctx *ctx, struct aws_call *call,
+			  const char *action, char **operation_id, struct err *e);
+
+/* Parameters as the query protocol lists them, UsePreviousValue for keep. */
+static int put_parameters(struct buf *b, const struct cfn_pairs *parameters)
+{
+	for (size_t i = 0; parameters && i < parameters->n; i++) {
+		const struct cfn_pair *p = &parameters->items[i];
+		if (put_member(b, "Parameters", i, "ParameterKey", p->key) < 0)
+			return -1;
+		if (p->use_previous ? put_member(b, "Parameters", i,
+						 "UsePreviousValue", "true")
+				    : put_member(b, "Parameters", i,
+						 "ParameterValue",
+						 p->value ? p->value : "") < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static bool stack_set_missing(const struct err *e)
 {
 	return strcmp(e->code, "StackSetNotFoundException") == 0;
@@ -676,6 +723,51 @@ int cfn_create_stack_set(struct aws_ctx *ctx, const struct cfn_stack_input *in,
 		}
 	rc = aws_perform_one(ctx, &call, e);
 done:
+	aws_call_release(&call);
+	return rc;
+}
+
+int cfn_describe_stack_set(struct aws_ctx *ctx, const char *name,
+			   struct cfn_pairs *parameters, struct err *e)
+{
+	struct aws_call call;
+	int rc = -1;
+	if (prepare(ctx, &call, "DescribeStackSet") < 0 ||
+	    put_param(&call.req.body, "StackSetName", name) < 0) {
+		err_set(e, ERR_NOMEM, "out of memory");
+	} else if (aws_perform_one(ctx, &call, e) == 0) {
+		struct xml_doc *doc = xml_parse(buf_str(&call.resp.body),
+						call.resp.body.len);
+		struct xml_node *set = xml_find(xml_root(doc), "StackSet");
+		if (!set)
+			err_set(e, ERR_PARSE, "no StackSet in the DescribeStackSet answer");
+		else if (read_pairs(xml_child(set, "Parameters"), "ParameterKey",
+				    "ParameterValue", parameters) < 0)
+			err_set(e, ERR_NOMEM, "out of memory");
+		else
+			rc = 0;
+		xml_free(doc);
+	}
+	aws_call_release(&call);
+	return rc;
+}
+
+int cfn_update_stack_set(struct aws_ctx *ctx, const struct cfn_stack_input *in,
+			 char **operation_id, struct err *e)
+{
+	struct aws_call call;
+	int rc = -1;
+	*operation_id = NULL;
+	struct buf *b = &call.req.body;
+	if (prepare(ctx, &call, "UpdateStackSet") < 0 ||
+	    put_param(b, "StackSetName", in->name) < 0 ||
+	    put_param(b, "TemplateBody", in->template_body) < 0 ||
+	    (in->capability_named_iam &&
+	     put_member(b, "Capabilities", 0, NULL, "CAPABILITY_NAMED_IAM") < 0) ||
+	    put_parameters(b, in->parameters) < 0)
+		err_set(e, ERR_NOMEM, "out of memory");
+	else
+		rc = operation_call(ctx, &call, "UpdateStackSet", operation_id, e);
 	aws_call_release(&call);
 	return rc;
 }
@@ -840,7 +932,7 @@ int cfn_list_stack_instances(struct aws_ctx *ctx, const char *name,
 	*missing = false;
 	memset(out, 0, sizeof(*out));
 	char *token = NULL;
-	int rc;
+	int rc, pages = 0;
 	do {
 		struct aws_call call;
 		rc = -1;
@@ -849,11 +941,15 @@ int cfn_list_stack_instances(struct aws_ctx *ctx, const char *name,
 		    (token && put_param(&call.req.body, "NextToken", token) < 0)) {
 			err_set(e, ERR_NOMEM, "out of memory");
 		} else if (aws_perform_one(ctx, &call, e) == 0) {
-			free(token);
+			char *previous = token;
 			token = NULL;
 			rc = cfn_parse_stack_instances(buf_str(&call.resp.body),
 						       call.resp.body.len, out,
 						       &token, e);
+			if (rc == 0 && token_stalls(previous, token, ++pages,
+						    "ListStackInstances", e))
+				rc = -1;
+			free(previous);
 		} else {
 			*missing = stack_set_missing(e);
 		}

@@ -149,9 +149,17 @@ struct cfn_stack_instance_list {
 void cfn_stack_instance_list_release(struct cfn_stack_instance_list *l);
 
 /* A StackSet deploying to organizational units, with automatic deployment
- * to accounts that join them; *missing says "no such StackSet". */
+ * to accounts that join them. */
 int cfn_create_stack_set(struct aws_ctx *ctx, const struct cfn_stack_input *in,
 			 struct err *e);
+/* The StackSet's parameters (its template's values, before each
+ * instance's overrides). */
+int cfn_describe_stack_set(struct aws_ctx *ctx, const char *name,
+			   struct cfn_pairs *parameters, struct err *e);
+/* New template and parameters (use_previous keeps a value) for every
+ * instance; *operation_id is set (caller frees). */
+int cfn_update_stack_set(struct aws_ctx *ctx, const struct cfn_stack_input *in,
+			 char **operation_id, struct err *e);
 /* One operation: stacks for every account of the OUs in the regions, with
  * overrides of the StackSet's parameters (NULL: none). *operation_id is
  * set (caller frees). */

@@ -175,29 +175,17 @@ static int add_unindexed(struct aws_ctx *ctx, const char *bucket,
 		aws_perform(ctx, batch, k);
 	for (size_t i = 0; i < k; i++) {
 		struct change_row *row = &out->items[row_of[i]];
-		struct aws_headers tags = { 0 };
 		struct record r;
-		if (rc == 0 && calls[i].err.kind != ERR_NONE) {
-			*e = calls[i].err;
-			rc = -1;
-		} else if (rc == 0 && s3_parse_tagging(&calls[i].resp, &tags, e) < 0) {
-			rc = -1;
-		} else if (rc == 0 && record_from_tags(&tags, &r) < 0) {
-			err_set(e, ERR_PARSE, "version %s of %s has no ssmbakTime "
-				"tag: not written by ssmbak", row->c.version_id,
-				param_key);
+		if (rc == 0 && record_from_tagging_call(&calls[i], row->c.version_id,
+							&r, e) < 0) {
 			rc = -1;
 		} else if (rc == 0) {
-			row->c.event_time = r.event_time;
-			row->c.op = r.op;
-			row->c.ssm_version = r.param.version;
-			row->c.modified_ms = llround(r.param.last_modified * 1000);
+			record_entry_fields(&r, &row->c);
 			row->c.type = r.param.type;
 			row->c.description = r.param.description;
 			r.param.type = r.param.description = NULL;
 			record_release(&r);
 		}
-		aws_headers_release(&tags);
 		aws_call_release(&calls[i]);
 	}
 	free(calls);

@@ -54,6 +54,11 @@ bool cli_common_option(int opt, const char *arg, struct cli_common *c,
 		c->bucket = arg;
 		return true;
 	case CLI_OPT_STACK:
+		/* NAME goes into the parameter name PREFIX/NAME/bucket. */
+		if (!*arg || strchr(arg, '/') ||
+		    ssm_name_problem(arg, SSM_NAME_PARAMETER, NULL))
+			cli_usage_error(usage, "--stack '%s' is not a stack name",
+					cli_shown_arg(arg));
 		c->stack = arg;
 		return true;
 	case CLI_OPT_OUTPUT:
@@ -175,8 +180,8 @@ static char *bucket_of_only_stack(struct aws_ctx *ctx, struct err *e,
 	return bucket;
 }
 
-char *cli_find_bucket(struct aws_ctx *ctx, const struct cli_common *c,
-		      const char **source, struct err *e)
+static char *find_bucket(struct aws_ctx *ctx, const struct cli_common *c,
+			 const char **source, struct err *e)
 {
 	const char *env = getenv("SSMBAK_BUCKET");
 	char *bucket = NULL;
@@ -218,5 +223,20 @@ char *cli_find_bucket(struct aws_ctx *ctx, const struct cli_common *c,
 			"no bucket: give --bucket or SSMBAK_BUCKET, or create "
 			"the stack with 'ssmbak stack NAME create' (no ssmbak "
 			"stack found in %s)", ctx->region);
+	return bucket;
+}
+
+char *cli_find_bucket(struct aws_ctx *ctx, const struct cli_common *c,
+		      const char **source, struct err *e)
+{
+	char *bucket = find_bucket(ctx, c, source, e);
+	/* What SSM or the environment holds is not taken on trust; the value
+	 * itself is not shown (it is a parameter's value). */
+	if (bucket && !s3_bucket_name_is_valid(bucket)) {
+		err_set(e, ERR_CONFIG, "%s does not hold an S3 bucket name",
+			*source);
+		free(bucket);
+		return NULL;
+	}
 	return bucket;
 }

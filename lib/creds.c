@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
@@ -498,15 +499,27 @@ int creds_run_process(const char *command, const char *profile,
 	posix_spawn_file_actions_init(&actions);
 	posix_spawn_file_actions_adddup2(&actions, out_pipe[1], STDOUT_FILENO);
 	posix_spawn_file_actions_adddup2(&actions, err_pipe[1], STDERR_FILENO);
+	/* The signals that end ssmbak wait until the group is known to the
+	 * handler that kills it; the child starts with them unblocked. */
+	sigset_t blocked, before;
+	sigemptyset(&blocked);
+	for (size_t i = 0; i < sizeof(group_signals) / sizeof(group_signals[0]); i++)
+		sigaddset(&blocked, group_signals[i]);
+	pthread_sigmask(SIG_BLOCK, &blocked, &before);
 	posix_spawnattr_init(&attr);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP |
+					       POSIX_SPAWN_SETSIGMASK);
 	posix_spawnattr_setpgroup(&attr, 0);
+	posix_spawnattr_setsigmask(&attr, &before);
 	int timeout = process_timeout_seconds();
 	pid_t pid;
 	int spawned = posix_spawn(&pid, "/bin/sh", &actions, &attr, argv,
 				  environ);
 	posix_spawn_file_actions_destroy(&actions);
 	posix_spawnattr_destroy(&attr);
+	if (spawned == 0)
+		guard_group(pid);
+	pthread_sigmask(SIG_SETMASK, &before, NULL);
 	close(out_pipe[1]);
 	close(err_pipe[1]);
 	struct child_output o = { .err_len = 0 };
@@ -514,7 +527,6 @@ int creds_run_process(const char *command, const char *profile,
 	int status = 0, rc = -1;
 	bool in_time = true;
 	if (spawned == 0) {
-		guard_group(pid);
 		in_time = drain(out_pipe[0], err_pipe[0], pid,
 				monotonic_now() + timeout, &o);
 		/* Whatever it left running (or all of it, on timeout) goes:

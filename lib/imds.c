@@ -1,5 +1,6 @@
 #include "imds.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,6 +185,20 @@ int imds_region(char **out, struct err *e)
 }
 
 #define ROLE_PATH "/latest/meta-data/iam/security-credentials/"
+/* IAM role names: letters, digits and + = , . @ _ -, at most 64.
+ * https://docs.aws.amazon.com/IAM/latest/APIReference/API_Role.html */
+#define ROLE_NAME_MAX 64
+
+static bool role_name_is_valid(const char *name)
+{
+	size_t len = strlen(name);
+	if (len == 0 || len > ROLE_NAME_MAX)
+		return false;
+	for (const char *p = name; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("+=,.@_-", *p))
+			return false;
+	return true;
+}
 
 int imds_role_credentials(char **json, struct err *e)
 {
@@ -196,11 +211,15 @@ int imds_role_credentials(char **json, struct err *e)
 		roles[strcspn(roles, "\r\n")] = '\0';
 		trim(roles);
 		char path[400];
-		if (!roles[0] || strchr(roles, '/') ||
-		    strlen(roles) > sizeof(path) - sizeof(ROLE_PATH)) {
+		if (!roles[0]) {
 			err_set(e, ERR_CONFIG, "instance metadata: no IAM role "
 				"attached to this instance");
 			e->http_status = 404;
+			rc = -1;
+		} else if (!role_name_is_valid(roles)) {
+			/* It goes into the next request's path. */
+			err_set(e, ERR_PARSE, "instance metadata: the role name "
+				"'%.80s' is not an IAM role name", roles);
 			rc = -1;
 		} else {
 			snprintf(path, sizeof(path), ROLE_PATH "%s", roles);

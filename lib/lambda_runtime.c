@@ -1,5 +1,7 @@
 #include "lambda_runtime.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +39,32 @@ static void copy_header(const char *line, size_t len, const char *name,
 	}
 	while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '))
 		vl--;
+	/* Too long to hold whole: absent, rather than cut into another. */
+	if (vl >= size)
+		vl = 0;
 	snprintf(out, size, "%.*s", (int)vl, v);
+}
+
+/* Lambda's request ids are UUIDs; an id goes into the URL path of the
+ * answer, so only characters that cannot leave its path segment pass. */
+static bool request_id_is_safe(const char *id)
+{
+	if (!*id)
+		return false;
+	for (const char *p = id; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' &&
+		    *p != '.')
+			return false;
+	return strcmp(id, ".") != 0 && strcmp(id, "..") != 0;
+}
+
+/* Milliseconds since the epoch, all digits; 0 (unknown) otherwise. */
+static long long parse_deadline(const char *text)
+{
+	char *end;
+	errno = 0;
+	long long ms = strtoll(text, &end, 10);
+	return isdigit((unsigned char)text[0]) && !*end && !errno ? ms : 0;
 }
 
 static size_t on_header(char *data, size_t size, size_t n, void *user)
@@ -52,7 +79,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *user)
 	copy_header(data, len, "Lambda-Runtime-Deadline-Ms:", deadline,
 		    sizeof(deadline));
 	if (deadline[0])
-		inv->deadline_ms = atoll(deadline);
+		inv->deadline_ms = parse_deadline(deadline);
 	return len;
 }
 
@@ -155,6 +182,13 @@ int lambda_next(struct lambda_runtime *rt, struct lambda_invocation *inv,
 	if (!inv->request_id[0]) {
 		err_set(e, ERR_PARSE, "Lambda Runtime API gave an event without "
 				      "Lambda-Runtime-Aws-Request-Id");
+		return -1;
+	}
+	if (!request_id_is_safe(inv->request_id)) {
+		err_set(e, ERR_PARSE, "Lambda Runtime API gave a "
+				      "Lambda-Runtime-Aws-Request-Id that is not "
+				      "an id: '%.80s'", inv->request_id);
+		inv->request_id[0] = '\0';
 		return -1;
 	}
 	return 0;

@@ -289,12 +289,8 @@ int record_prepare_write(struct aws_ctx *ctx, const char *bucket,
 	w->bucket = bucket;
 	w->prefix = strdup(prefix ? prefix : "");
 	w->param_key = record_key_for_name(r->param.name);
-	w->entry = (struct change_entry){
-		.event_time = r->event_time,
-		.ssm_version = r->param.version,
-		.op = r->op,
-		.modified_ms = (long long)llround(r->param.last_modified * 1000),
-	};
+	record_entry_fields(r, &w->entry);
+	/* what history and log show without reading the version */
 	bool ok = true;
 	w->entry.user = dup_if(r->param.last_modified_user, &ok);
 	w->entry.type = dup_if(r->param.type, &ok);
@@ -471,6 +467,33 @@ int record_from_tags(const struct aws_headers *tags, struct record *out)
 		return -1;
 	}
 	return 0;
+}
+
+void record_entry_fields(const struct record *r, struct change_entry *c)
+{
+	c->event_time = r->event_time;
+	c->ssm_version = r->param.version;
+	c->op = r->op;
+	c->modified_ms = (long long)llround(r->param.last_modified * 1000);
+}
+
+int record_from_tagging_call(const struct aws_call *call,
+			     const char *version_id, struct record *out,
+			     struct err *e)
+{
+	struct aws_headers tags = { 0 };
+	int rc = -1;
+	memset(out, 0, sizeof(*out));
+	if (call->err.kind != ERR_NONE) {
+		*e = call->err;
+	} else if (s3_parse_tagging(&call->resp, &tags, e) == 0) {
+		rc = record_from_tags(&tags, out);
+		if (rc < 0)
+			err_set(e, ERR_PARSE, "version %s has no ssmbakTime tag: not "
+				"written by ssmbak", version_id);
+	}
+	aws_headers_release(&tags);
+	return rc;
 }
 
 static int meta_string(const struct aws_response *resp, const char *name,

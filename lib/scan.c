@@ -153,8 +153,9 @@ static int chain_take_page(struct chain *c, const char *joined_up_to,
 			goto done;
 		}
 	}
-	if (c->n > first) /* items is NULL while the chain is empty */
-		qsort(c->items + first, c->n - first, sizeof(*c->items), compare_items);
+	if (c->n > first) /* an empty page: items may still be NULL */
+		qsort(c->items + first, c->n - first, sizeof(*c->items),
+		      compare_items);
 	bool past_the_range = false;
 	while (c->stop_at && c->n > first &&
 	       strcmp(c->items[c->n - 1].param_key, c->stop_at) >= 0) {
@@ -301,9 +302,9 @@ static int join_ready(struct chain *data, struct chain *index, scan_fn fn,
 
 static void chain_compact(struct chain *c)
 {
-	if (c->n > c->head) /* items is NULL while the chain is empty */
-		memmove(c->items, c->items + c->head,
-			(c->n - c->head) * sizeof(*c->items));
+	if (c->head == 0) /* nothing to move; items may still be NULL */
+		return;
+	memmove(c->items, c->items + c->head, (c->n - c->head) * sizeof(*c->items));
 	c->n -= c->head;
 	c->head = 0;
 }

@@ -88,6 +88,10 @@ struct ssm_parameter *ssm_parameter_list_add(struct ssm_parameter_list *l)
 	return p;
 }
 
+/* The latest LastModifiedDate taken for a time (the year 3000): further
+ * is no time SSM gives, and would not fit a time_t once converted. */
+#define SSM_TIME_MAX 32503680000.0
+
 /* A member that is absent, or a string; anything else is a wrong answer. */
 static char *json_dup_string(json_t *obj, const char *key, bool *ok)
 {
@@ -168,8 +172,11 @@ int ssm_parameter_from_json(json_t *obj, struct ssm_parameter *out)
 	json_t *modified = json_object_get(obj, "LastModifiedDate");
 	/* Version is a long, LastModifiedDate epoch seconds (a JSON number):
 	 * https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_Parameter.html */
-	if ((version && !json_is_integer(version)) ||
-	    (modified && !json_is_number(modified)))
+	if ((version && (!json_is_integer(version) ||
+			 json_integer_value(version) < 0)) ||
+	    (modified && (!json_is_number(modified) ||
+			  !(json_number_value(modified) >= 0 &&
+			    json_number_value(modified) <= SSM_TIME_MAX))))
 		ok = false;
 	out->version = json_integer_value(version);
 	out->last_modified = json_number_value(modified);
@@ -313,7 +320,7 @@ int ssm_parse_get_parameters(const struct aws_call *call,
 	json_t *root;
 	if (ssm_parse_answer(call, &root, e) < 0)
 		return -1;
-	size_t had = found->n;
+	size_t had = found->n, had_missing = missing ? missing->n : 0;
 	json_t *params = required_array(root, "Parameters", op, e);
 	json_t *invalid = json_object_get(root, "InvalidParameters");
 	int rc = params ? append_parameters(params, "Value", found, op, e) : -1;
@@ -353,6 +360,8 @@ int ssm_parse_get_parameters(const struct aws_call *call,
 	/* A failed answer adds nothing: no half-read list to act on. */
 	while (rc < 0 && found->n > had)
 		ssm_parameter_release(&found->items[--found->n]);
+	while (rc < 0 && missing && missing->n > had_missing)
+		ssm_parameter_release(&missing->items[--missing->n]);
 	return rc;
 }
 
@@ -439,11 +448,10 @@ static int remember(char ***seen, size_t *n, const char *token)
 	return 0;
 }
 
-/* The answer's NextToken: *next NULL at the end (absent or empty); -1 when
- * it is not a string, repeats a token already followed (the server would
- * answer the same pages forever), or the pages pass SSM_MAX_PAGES. */
-static int next_token(json_t *root, char *const *seen, size_t n_seen,
-		      const char *operation, const char **next, struct err *e)
+/* The answer's NextToken: *next NULL at the end (absent or empty); -1
+ * when it is not a string. */
+static int next_token(json_t *root, const char *operation, const char **next,
+		      struct err *e)
 {
 	json_t *token = json_object_get(root, "NextToken");
 	*next = json_string_value(token);
@@ -452,37 +460,61 @@ static int next_token(json_t *root, char *const *seen, size_t n_seen,
 			       "the answer has a NextToken that is not a string");
 		return -1;
 	}
-	if (!*next || !**next) {
+	if (!*next || !**next)
 		*next = NULL;
-		return 0;
-	}
-	if (token_seen(seen, n_seen, *next)) {
-		err_set_answer(e, aws_ssm.label, operation,
-			       "the answer repeats a NextToken it gave before "
-			       "(page %zu): the listing would never end",
-			       n_seen + 1);
-		return -1;
-	}
-	if (n_seen + 1 >= SSM_MAX_PAGES) {
-		err_set_answer(e, aws_ssm.label, operation,
-			       "more than %d pages of answers: giving up",
-			       SSM_MAX_PAGES);
-		return -1;
-	}
 	return 0;
 }
 
 bool ssm_token_progresses(const char *previous, const char *next,
 			  size_t versions_read)
 {
-	return strcmp(previous, next) != 0 && versions_read < SSM_MAX_VERSIONS;
+	return strcmp(previous, next) != 0 && versions_read <= SSM_MAX_VERSIONS;
 }
 
-/* Runs a paginated operation: body gets NextToken set per page, and
- * list_key's array of each answer (required, its items with must_have)
- * is appended to out. */
+/* What the listings read per operation: the array's name and the member
+ * each item must have besides Name and Type. */
+static const char *must_have_for(const char *operation)
+{
+	return strcmp(operation, "DescribeParameters") == 0 ? NULL : "Value";
+}
+
+int ssm_parse_parameters_page(const struct aws_call *call,
+			      struct ssm_parameter_list *out, char **next,
+			      struct err *e)
+{
+	const char *operation = call->req.operation;
+	json_t *root = NULL, *items = NULL;
+	const char *token = NULL;
+	size_t had = out->n;
+	*next = NULL;
+	int rc = ssm_parse_answer(call, &root, e);
+	if (rc == 0 && !(items = required_array(root, "Parameters", operation, e)))
+		rc = -1;
+	if (rc == 0)
+		rc = append_parameters(items, must_have_for(operation), out,
+				       operation, e);
+	/* ParameterMetadata has no Value: one in the answer is not read, so
+	 * that metadata never carries a value a caller does not expect.
+	 * https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_ParameterMetadata.html */
+	for (size_t i = had; rc == 0 && !must_have_for(operation) && i < out->n; i++) {
+		free_secret(out->items[i].value);
+		out->items[i].value = NULL;
+	}
+	if (rc == 0)
+		rc = next_token(root, operation, &token, e);
+	if (rc == 0 && token && !(*next = strdup(token))) {
+		err_set(e, ERR_NOMEM, "out of memory");
+		rc = -1;
+	}
+	json_decref(root);
+	while (rc < 0 && out->n > had)
+		ssm_parameter_release(&out->items[--out->n]);
+	return rc;
+}
+
+/* Runs a paginated operation: body gets NextToken set per page, and the
+ * Parameters of each answer are appended to out. */
 static int paginate(struct aws_ctx *ctx, const char *operation, json_t *body,
-		    const char *list_key, const char *must_have,
 		    struct ssm_parameter_list *out, struct err *e)
 {
 	char **seen = NULL;
@@ -490,31 +522,36 @@ static int paginate(struct aws_ctx *ctx, const char *operation, json_t *body,
 	int rc = 0;
 	for (;;) {
 		struct aws_call call;
-		json_t *root = NULL, *items = NULL;
-		const char *next = NULL;
+		char *next = NULL;
 		rc = ssm_prepare(ctx, &call, operation, body);
 		if (rc < 0)
 			err_set(e, ERR_NOMEM, "out of memory");
 		if (rc == 0)
 			rc = aws_perform_one(ctx, &call, e);
 		if (rc == 0)
-			rc = ssm_parse_answer(&call, &root, e);
-		if (rc == 0 && !(items = required_array(root, list_key,
-							operation, e)))
-			rc = -1;
-		if (rc == 0)
-			rc = append_parameters(items, must_have, out, operation, e);
+			rc = ssm_parse_parameters_page(&call, out, &next, e);
 		aws_call_release(&call);
-		if (rc == 0)
-			rc = next_token(root, seen, n_seen, operation, &next, e);
+		if (rc == 0 && next && token_seen(seen, n_seen, next)) {
+			err_set_answer(e, aws_ssm.label, operation,
+				       "the answer repeats a NextToken it gave "
+				       "before (page %zu): the listing would "
+				       "never end", n_seen + 1);
+			rc = -1;
+		} else if (rc == 0 && next && n_seen + 1 >= SSM_MAX_PAGES) {
+			err_set_answer(e, aws_ssm.label, operation,
+				       "more than %d pages of answers: giving up",
+				       SSM_MAX_PAGES);
+			rc = -1;
+		}
 		if (rc == 0 && next && remember(&seen, &n_seen, next) < 0) {
 			err_set(e, ERR_NOMEM, "out of memory");
 			rc = -1;
 		}
-		if (rc == 0 && next)
+		bool more = rc == 0 && next;
+		if (more)
 			json_object_set_new(body, "NextToken", json_string(next));
-		json_decref(root);
-		if (rc < 0 || !next)
+		free(next);
+		if (!more)
 			break;
 	}
 	for (size_t i = 0; i < n_seen; i++)
@@ -532,8 +569,7 @@ int ssm_get_parameter_history(struct aws_ctx *ctx, const char *name,
 		err_set(e, ERR_NOMEM, "out of memory");
 		return -1;
 	}
-	int rc = paginate(ctx, "GetParameterHistory", body, "Parameters",
-			  "Value", out, e);
+	int rc = paginate(ctx, "GetParameterHistory", body, out, e);
 	json_decref(body);
 	/* History entries carry no Name in some answers: fill it in. */
 	for (size_t i = 0; rc == 0 && i < out->n; i++)
@@ -552,8 +588,7 @@ int ssm_describe_parameters(struct aws_ctx *ctx, json_t *filters,
 	}
 	if (filters)
 		json_object_set(body, "ParameterFilters", filters);
-	int rc = paginate(ctx, "DescribeParameters", body, "Parameters", NULL,
-			  out, e);
+	int rc = paginate(ctx, "DescribeParameters", body, out, e);
 	json_decref(body);
 	return rc;
 }

@@ -66,6 +66,13 @@ int ssm_prepare_get_parameters(struct aws_ctx *ctx, struct aws_call *call,
 int ssm_parse_get_parameters(const struct aws_call *call,
 			     struct ssm_parameter_list *found,
 			     struct ssm_parameter_list *missing, struct err *e);
+/* One page of DescribeParameters or GetParameterHistory: its Parameters
+ * (required; each with Name and Type, and Value for the history) appended
+ * to out, *next its NextToken (caller frees; NULL at the end). A page of
+ * the wrong shape fails and adds nothing. */
+int ssm_parse_parameters_page(const struct aws_call *call,
+			      struct ssm_parameter_list *out, char **next,
+			      struct err *e);
 int ssm_prepare_put_parameter(struct aws_ctx *ctx, struct aws_call *call,
 			      const struct ssm_parameter *p);
 int ssm_prepare_delete_parameters(struct aws_ctx *ctx, struct aws_call *call,

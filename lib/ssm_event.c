@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 
+#include "ssm_name.h"
 #include "timefmt.h"
 
 static char *dup_or_null(const char *s)
@@ -36,6 +37,21 @@ static void parse_eventbridge(json_t *event, struct ssm_event *out)
 			 "event lacks time, detail.name or detail.operation");
 		return;
 	}
+	json_t *type_member = json_object_get(detail, "type");
+	if (type_member && !json_is_string(type_member)) {
+		snprintf(out->error, sizeof(out->error),
+			 "event detail.type is not a string");
+		return;
+	}
+	/* The name becomes an S3 key and a GetParameterHistory request: it
+	 * must be one SSM could have. */
+	const char *bad_name = ssm_name_problem(name, SSM_NAME_PARAMETER, NULL);
+	if (bad_name) {
+		snprintf(out->error, sizeof(out->error),
+			 "event detail.name is not a parameter name: it %s",
+			 bad_name);
+		return;
+	}
 	out->time = (time_t)floor(t);
 	out->name = dup_or_null(name);
 	out->operation = dup_or_null(operation);
@@ -54,7 +70,10 @@ static void parse_sqs_record(json_t *record, struct ssm_event *out)
 			 "SQS record without messageId");
 		return;
 	}
-	json_t *inner = body ? json_loads(body, 0, NULL) : NULL;
+	json_t *body_member = json_object_get(record, "body");
+	json_t *inner = body ? json_loadb(body, json_string_length(body_member),
+					  0, NULL)
+			     : NULL;
 	if (!json_is_object(inner))
 		snprintf(out->error, sizeof(out->error),
 			 "SQS record body is not a JSON object");

@@ -63,25 +63,15 @@ static int read_tags(struct state_run *r, const char *param_key,
 		aws_perform(r->ctx, batch, k);
 	for (size_t j = 0; j < k; j++) {
 		struct candidate *x = &c[of[j]];
-		struct aws_headers tags = { 0 };
-		if (rc == 0 && calls[j].err.kind != ERR_NONE) {
-			*e = calls[j].err;
-			rc = -1;
-		} else if (rc == 0 && s3_parse_tagging(&calls[j].resp, &tags, e) < 0) {
-			rc = -1;
-		} else if (rc == 0 && record_from_tags(&tags, &x->tags) < 0) {
-			err_set(e, ERR_PARSE, "version %s of %s has no ssmbakTime tag: "
-				"not written by ssmbak", x->c.version_id, param_key);
+		if (rc == 0 && record_from_tagging_call(&calls[j], x->c.version_id,
+							&x->tags, e) < 0) {
 			rc = -1;
 		} else if (rc == 0) {
-			x->c.event_time = x->tags.event_time;
-			x->c.ssm_version = x->tags.param.version;
-			x->c.op = x->tags.op;
+			record_entry_fields(&x->tags, &x->c);
 			x->tl.event_time = x->c.event_time;
 			x->tl.ssm_version = x->c.ssm_version;
 			x->tl.is_delete = x->c.op == RECORD_DELETE;
 		}
-		aws_headers_release(&tags);
 		aws_call_release(&calls[j]);
 	}
 	free(calls);

@@ -19,6 +19,12 @@ struct xml_doc *xml_parse(const char *data, size_t len)
 				      XML_PARSE_NONET | XML_PARSE_NOERROR |
 					      XML_PARSE_NOWARNING |
 					      XML_PARSE_NOBLANKS);
+	/* AWS answers have no document type: one that declares entities is
+	 * not an answer, and reading its text would expand them. */
+	if (doc && (doc->intSubset || doc->extSubset)) {
+		xmlFreeDoc(doc);
+		return NULL;
+	}
 	return (struct xml_doc *)doc;
 }
 

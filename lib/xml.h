@@ -8,6 +8,8 @@
 struct xml_doc;
 struct xml_node;
 
+/* NULL when data is not well-formed XML, or has a document type
+ * declaration (AWS's answers never do). */
 struct xml_doc *xml_parse(const char *data, size_t len);
 void xml_free(struct xml_doc *doc);
 struct xml_node *xml_root(struct xml_doc *doc);

@@ -276,7 +276,9 @@ def test_create_back_up_restore_update_delete(stack, run, aws, ssm, s3, cfn, sta
     assert lam.list_functions()["Functions"] == []
     assert lam.list_event_source_mappings()["EventSourceMappings"] == []
     sqs = client(aws.endpoint, "sqs")
-    assert queue_url not in sqs.list_queues().get("QueueUrls", [])
+    # The dead-letter queues are kept by the stack, and deleted by ssmbak
+    # once empty: nothing was left unrecorded.
+    assert not [u for u in sqs.list_queues().get("QueueUrls", []) if "/demo-" in u]
     assert client(aws.endpoint, "events").list_rules()["Rules"] == []
     assert ssm.get_parameters_by_path(Path="/newvoll/ssmbak/stacks", Recursive=True)["Parameters"] == []
     assert len(versions(s3, bucket, name)) == 4
@@ -470,7 +472,7 @@ def in_account(aws, account, service, region):
 
 
 def test_an_organization_backs_up_every_account_and_region_into_one_bucket(
-        stack, aws, s3, cfn, prefix, ssmbak_bin):
+        stack, aws, s3, cfn, prefix, ssmbak_bin, static_bin, tmp_path):
     result = stack("org", "create", "--org-units", "ou-nothing", "--regions", "us-east-1",
                    binary=ssmbak_bin)
     assert result.returncode == 2 and "is not an organizational unit id" in result.stderr
@@ -529,8 +531,57 @@ def test_an_organization_backs_up_every_account_and_region_into_one_bucket(
             if v["Key"].endswith(f"{prefix}/where") and not v["Key"].startswith(".ssmbak/")}
     assert keys == {f"{a}/{r}{prefix}/where" for a in accounts for r in regions}
 
+    # update: the central stack (its change set), then every account's stack.
+    newer = tmp_path / "ssmbak"
+    shutil.copy(static_bin, newer)
+    with open(newer, "ab") as f:
+        f.write(b"\0a newer build\0")
+    os.chmod(newer, 0o755)
+    result = ok(stack("org", "update", "--yes", "-p", "LogLevel=DEBUG", binary=str(newer)))
+    assert "StackSet org: updating 4 stack instances" in result.stdout
+    assert "StackSet org: updating every account's stack: SUCCEEDED" in result.stdout
+    for account in accounts:
+        for region in regions:
+            functions = in_account(aws, account, "lambda", region).list_functions()["Functions"]
+            assert [f["Environment"]["Variables"]["LOGLEVEL"] for f in functions] == ["DEBUG"]
+            assert functions[0]["Environment"]["Variables"]["SSMBAK_KEY_PREFIX"] == \
+                f"{account}/{region}/"
+
     result = ok(stack("org", "delete"))
     assert "StackSet org is deleted" in result.stdout
     result = stack("org", "status", binary=ssmbak_bin)
     assert result.returncode == 1 and "no stack 'org'" in result.stderr
     assert s3.head_bucket(Bucket=bucket)
+
+
+def test_the_errors_alarm_counts_the_records_that_fail(stack, aws, ssm, prefix):
+    """A failed record is a batch item failure: Lambda's Errors metric does
+    not count it, the template's metric filter does. Its pattern matches
+    the line the function logs for it, and not the other lines."""
+    pattern = re.search(r"FilterPattern: '(.+)'", (ROOT / "template.yaml").read_text()).group(1)
+    ok(stack("alarmed", "create"))
+    function = stack_parameter(ssm, "alarmed", "lambda")
+    logs = client(aws.endpoint, "logs")
+    group = f"/aws/lambda/{function}"
+    ssm.put_parameter(Name=f"{prefix}/fine", Value="v", Type="String")
+    wait_for(lambda: any(f"{prefix}/fine" in e["message"] for e in
+                         logs.filter_log_events(logGroupName=group)["events"]),
+             what="the log of a recorded change")
+    assert logs.filter_log_events(logGroupName=group, filterPattern=pattern)["events"] == []
+    aws.fault(service="s3", operation="PutObject", kind="error500")
+    try:
+        ssm.put_parameter(Name=f"{prefix}/broken", Value="v", Type="String")
+        matched = wait_for(lambda: logs.filter_log_events(
+            logGroupName=group, filterPattern=pattern)["events"], seconds=60,
+            what="a failed record's log line")
+    finally:
+        aws.clear_faults()
+    assert all(f"{prefix}/broken" in e["message"] for e in matched), matched
+    # A dead-letter queue that holds a change outlives the stack, and says so.
+    sqs = client(aws.endpoint, "sqs")
+    dlq = stack_parameter(ssm, "alarmed", "dlq")
+    sqs.send_message(QueueUrl=dlq, MessageBody="{}")
+    result = ok(stack("alarmed", "delete"))
+    assert f"Kept the queue {dlq}: 1 change not yet recorded" in result.stdout
+    assert dlq in sqs.list_queues()["QueueUrls"]
+    sqs.delete_queue(QueueUrl=dlq)

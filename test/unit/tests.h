@@ -6,8 +6,10 @@
 	UNIT_SUITE(backfill) \
 	UNIT_SUITE(changes) \
 	UNIT_SUITE(buf) \
+	UNIT_SUITE(cfn) \
 	UNIT_SUITE(config) \
 	UNIT_SUITE(creds) \
+	UNIT_SUITE(decoders) \
 	UNIT_SUITE(event_match) \
 	UNIT_SUITE(escape) \
 	UNIT_SUITE(export_fmt) \

@@ -131,8 +131,9 @@ class Malformed:
                         element (or only those named in `members`) becomes an
                         element, `<Key><Wrong/></Key>`
       repeat_token      the answer's next token is the request's, so the same
-                        page comes back for ever: JSON NextToken (a first page
-                        without one gets a token that starts over), S3
+                        page comes back for ever: JSON NextToken and query
+                        (CloudFormation) NextToken (a first page without one
+                        gets a token that starts over), S3
                         ListObjectVersions/ListObjects(V2) IsTruncated true
                         with the request's markers (a first page: its last
                         entry's)
@@ -189,6 +190,9 @@ class Malformed:
     def _repeat_token(self, response, request):
         if is_json(response):
             response.body = repeat_json_token(response.body, request.body)
+        elif request.action:
+            response.body = repeat_query_token(response.body, request.action,
+                                               request.params.get("NextToken"))
         else:
             response.body = repeat_xml_markers(response.body, request.query)
 
@@ -248,6 +252,19 @@ def repeat_json_token(body, request_body):
         asked = None
     document["NextToken"] = asked or document.get("NextToken") or SSM_TOKEN_FROM_START
     return json.dumps(document).encode("utf-8")
+
+
+# localaws' CloudFormation pages by offset: "0" is the first item on.
+QUERY_TOKEN_FROM_START = "0"
+
+
+def repeat_query_token(body, action, asked):
+    """A query-protocol answer (CloudFormation, STS) whose NextToken is the
+    request's, or one that starts over on a first page."""
+    token = escape(asked or QUERY_TOKEN_FROM_START).encode()
+    body = re.sub(rb"<NextToken>[^<]*</NextToken>", b"", body)
+    end = b"</%sResult>" % action.encode()
+    return body.replace(end, b"<NextToken>" + token + b"</NextToken>" + end, 1)
 
 
 def xml_text(body, name):

@@ -411,8 +411,10 @@ class LambdaService(Service):
             raise constraint(limit, "maxItems", "Member must have value less than or equal to 10000")
         marker = request.query.get("Marker") or ""
         with self.lock:
+            # An account lists its own functions (member accounts: auth.py).
             functions = sorted((f for (region, _), f in self.functions.items()
-                                if region == ctx.region), key=lambda f: f.name)
+                                if region == ctx.region and f.account == ctx.account),
+                               key=lambda f: f.name)
         start = int(marker) if marker.isdigit() else 0
         out = {"Functions": [f.configuration() for f in functions[start:start + min(limit, 50)]]}
         if start + min(limit, 50) < len(functions):

@@ -7,6 +7,7 @@ refuse cut documents, its HTTP layer a header line over 64 KB or a body
 that ends early. https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_DescribeParameters.html,
 https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectVersions.html
 """
+import json
 import time
 import uuid
 
@@ -175,3 +176,17 @@ def test_path_prefix_serves_under_it_and_checks_the_signature_with_it():
         assert excinfo.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
     finally:
         server.stop()
+
+
+def test_repeat_token_in_a_query_protocol_listing(client, clean_control):
+    cfn = client("cloudformation")
+    name = f"malformed-{uuid.uuid4().hex[:8]}"
+    cfn.create_stack(StackName=name, TemplateBody=json.dumps({"Resources": {"P": {
+        "Type": "AWS::SSM::Parameter", "Properties": {"Type": "String", "Value": "x"}}}}))
+    cfn.get_waiter("stack_create_complete").wait(
+        StackName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 100})
+    malformed(clean_control, "cloudformation", "DescribeStackEvents", "repeat_token")
+    with pytest.raises(PaginationError, match="same next token"):
+        for _ in cfn.get_paginator("describe_stack_events").paginate(StackName=name):
+            pass
+    cfn.delete_stack(StackName=name)
