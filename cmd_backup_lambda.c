@@ -21,9 +21,11 @@
 #include "lib/http.h"
 #include "lib/lambda_runtime.h"
 #include "lib/record.h"
+#include "lib/s3.h"
 #include "lib/scan.h"
 #include "lib/ssm.h"
 #include "lib/ssm_event.h"
+#include "lib/sts.h"
 #include "lib/timeline.h"
 #include "lib/util.h"
 
@@ -670,7 +672,9 @@ int cmd_backup_lambda(int argc, char **argv)
 		bucket_region && *bucket_region ? bucket_region : NULL, NULL
 	};
 	if (aws_ctx_init(&l.ctx, &opts, &e) < 0 ||
-	    aws_ctx_init(&l.bucket_ctx, &bucket_opts, &e) < 0)
+	    aws_ctx_init(&l.bucket_ctx, &bucket_opts, &e) < 0 ||
+	    s3_require_versioning(&l.bucket_ctx, l.view.bucket, &e) < 0 ||
+	    sts_expect_bucket_owner(&l.bucket_ctx, NULL, &e) < 0)
 		init_failure(&l, &e);
 	/* Short backoffs (0.1 s doubling): an invocation lives seconds, and
 	 * retry_failed_writes waits longer where its deadline allows. */

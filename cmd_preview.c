@@ -14,8 +14,10 @@
 #include "commands.h"
 #include "lib/choose.h"
 #include "lib/cli.h"
+#include "lib/escape.h"
 #include "lib/exitcode.h"
 #include "lib/extras.h"
+#include "lib/lease.h"
 #include "lib/record.h"
 #include "lib/s3.h"
 #include "lib/ssm.h"
@@ -45,6 +47,8 @@
 	"      --stack NAME     find the bucket of this ssmbak stack\n" \
 	"  -r, --region REGION  AWS region (default: AWS_REGION, profile)\n" \
 	"      --profile NAME   AWS profile (default: AWS_PROFILE)\n" \
+	"      --bucket-owner ACCOUNT  refuse a bucket of another account (default:\n" \
+	"                       SSMBAK_BUCKET_OWNER, else your own account)\n" \
 	"  -v, --verbose        say what is done on stderr (-vv: every request)\n" \
 	"  -h, --help           show this help\n" \
 	"\n" \
@@ -63,13 +67,17 @@ static const char preview_usage[] =
 
 static const char restore_usage[] =
 	"usage: ssmbak restore PATH TIME [-R] [--all] [--show-secure] [--diff] [--prune]\n"
-	"                      [--use-last-known] [--to NEWPATH] [--key-prefix PREFIX]\n"
-	"                      [--output table|json] [-b BUCKET]\n"
+	"                      [--use-last-known] [--to NEWPATH] [--force]\n"
+	"                      [--key-prefix PREFIX] [--output table|json] [-b BUCKET]\n"
 	"                      [--stack NAME] [-r REGION] [--profile NAME] [-v]\n"
 	"\n"
 	"Put PATH back as it was at TIME: the parameters 'ssmbak preview' shows\n"
 	"are written or deleted. Safe to run again after a partial failure.\n"
-	"\n" OPTIONS_TEXT;
+	"One restore at a time per bucket, key prefix and overlapping PATH (NEWPATH\n"
+	"with --to): another one refuses, naming this one's holder.\n"
+	"\n"
+	"      --force          take over the lease of an overlapping restore\n"
+	OPTIONS_TEXT;
 
 #define SECURE_MASK "********"
 /* SSM allows few PutParameter calls a second; more in flight only
@@ -87,6 +95,7 @@ struct restore_opts {
 	bool prune;
 	bool use_last_known;
 	const char *to;
+	bool force;
 	bool apply;
 	const char *usage;
 };
@@ -164,7 +173,7 @@ static void fail_key(struct key_state *k, const struct err *e)
 /* --- arguments --- */
 
 enum { OPT_ALL = CLI_OPT_FIRST_FREE, OPT_SHOW_SECURE, OPT_TO, OPT_DIFF,
-       OPT_PRUNE, OPT_USE_LAST_KNOWN };
+       OPT_PRUNE, OPT_USE_LAST_KNOWN, OPT_FORCE };
 
 static const struct option longopts[] = {
 	CLI_COMMON_LONG_OPTIONS,
@@ -175,6 +184,7 @@ static const struct option longopts[] = {
 	{ "diff", no_argument, NULL, OPT_DIFF },
 	{ "prune", no_argument, NULL, OPT_PRUNE },
 	{ "use-last-known", no_argument, NULL, OPT_USE_LAST_KNOWN },
+	{ "force", no_argument, NULL, OPT_FORCE },
 	CLI_KEY_PREFIX_OPTION,
 	{ NULL, 0, NULL, 0 },
 };
@@ -197,6 +207,12 @@ static void parse_args(int argc, char **argv, struct restore_opts *o)
 		case OPT_DIFF: o->diff = true; break;
 		case OPT_PRUNE: o->prune = true; break;
 		case OPT_USE_LAST_KNOWN: o->use_last_known = true; break;
+		case OPT_FORCE:
+			if (!o->apply)
+				cli_usage_error(o->usage, "--force is for restore: "
+						"preview takes no lease");
+			o->force = true;
+			break;
 		}
 	}
 }
@@ -1405,19 +1421,28 @@ static json_t *json_row(const struct restore_run *r, const struct key_state *k)
 	return o;
 }
 
+/* A JSON array, written one row at a time: a whole tree's array in
+ * memory would outweigh everything else restore holds. */
 static void print_json(struct restore_run *r, struct key_state **rows,
 		       size_t n)
 {
-	json_t *arr = json_array();
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(arr, json_row(r, rows[i]));
-	char *text = json_dumps(arr, JSON_INDENT(2) | JSON_ENSURE_ASCII);
-	if (!text)
-		die(EXIT_FAILURE_RUN, "out of memory (or a value is not UTF-8)");
-	puts(text);
-	explicit_bzero(text, strlen(text));
-	free(text);
-	json_decref(arr);
+	fputs("[", stdout);
+	for (size_t i = 0; i < n; i++) {
+		json_t *row = json_row(r, rows[i]);
+		char *text = json_dumps(row, JSON_INDENT(2) | JSON_ENSURE_ASCII);
+		if (!text)
+			die(EXIT_FAILURE_RUN, "out of memory (or a value is not UTF-8)");
+		fprintf(stdout, "%s\n  ", i ? "," : "");
+		for (const char *c = text; *c; c++) {
+			fputc(*c, stdout);
+			if (*c == '\n')
+				fputs("  ", stdout);
+		}
+		explicit_bzero(text, strlen(text));
+		free(text);
+		json_decref(row);
+	}
+	fputs(n ? "\n]\n" : "]\n", stdout);
 }
 
 static void report_failures(struct restore_run *r)
@@ -1427,7 +1452,7 @@ static void report_failures(struct restore_run *r)
 		if (!k->failed)
 			continue;
 		char line[ERR_LINE_MAX];
-		fprintf(stderr, "%s: %s: %s: %s\n", progname(),
+		escape_fprintf(stderr, "%s: %s: %s: %s\n", progname(),
 			k->target ? k->target : k->key,
 			k->outcome == OUTCOME_FAILED ? "not restored" : "not read",
 			err_line(k->err, line, sizeof(line)));
@@ -1439,7 +1464,7 @@ static void report_failures(struct restore_run *r)
 		char last[32] = "none";
 		if (k->has_last_known)
 			time_format_iso(k->last_known_time, last);
-		fprintf(stderr, "%s: %s: its value at TIME was not captured (a gap "
+		escape_fprintf(stderr, "%s: %s: its value at TIME was not captured (a gap "
 				"in the backup; last captured value: %s)\n",
 			progname(), k->target, last);
 	}
@@ -1550,6 +1575,21 @@ static bool results_written(void)
 	return false;
 }
 
+/* Released however restore ends: a failure that exits from deep inside
+ * must not leave its lease to expire. */
+static struct lease *held_lease;
+
+static void release_held_lease(void)
+{
+	struct err e = { 0 };
+	char line[ERR_LINE_MAX];
+	if (lease_release(held_lease, &e) < 0)
+		fprintf(stderr, "%s: the restore lease was not released (it "
+			"expires by itself): %s\n", progname(),
+			err_line(&e, line, sizeof(line)));
+	held_lease = NULL;
+}
+
 static int run(struct restore_opts *o)
 {
 	struct restore_run r = { .opts = o };
@@ -1561,6 +1601,14 @@ static int run(struct restore_opts *o)
 	if (!r.bucket)
 		die_err(&e);
 	log_msg(LOG_INFO, "bucket %s (from %s)", r.bucket, bucket_source);
+	if (s3_require_versioning(&r.ctx, r.bucket, &e) < 0)
+		die_err(&e);
+	struct aws_options lease_aws = { o->common.region, o->common.profile };
+	struct lease_request lr = { r.bucket, r.prefix, o->path, o->to,
+				    o->time, o->force, &lease_aws };
+	if (o->apply && lease_acquire(&r.ctx, &lr, &held_lease, &e) < 0)
+		die_err(&e);
+	atexit(release_held_lease);
 
 	scan_scope(&r);
 	log_msg(LOG_INFO, "%s %s: %zu keys", r.scope.key_mode ? "key" : "path",
@@ -1588,6 +1636,7 @@ static int run(struct restore_opts *o)
 	report_failures(&r);
 	print_summary(&r);
 	int rc = any_not_done(&r) || !written ? EXIT_FAILURE_RUN : EXIT_OK;
+	release_held_lease();
 	release_run(&r);
 	free((char *)o->path);
 	free((char *)o->to);

@@ -78,7 +78,7 @@ static void tag_add(struct tag_builder *t, const char *key, const char *value)
 	free(v);
 }
 
-static char *build_tagging(const struct record *r, const char *key)
+static char *build_tagging(const struct record *r)
 {
 	struct tag_builder t = { BUF_INIT, true };
 	char time_text[32], version_text[32];
@@ -95,10 +95,6 @@ static char *build_tagging(const struct record *r, const char *key)
 	if (r->param.version)
 		tag_add(&t, "ssmbakVersion", version_text);
 	tag_add(&t, "ssmbakOp", record_op_name(r->op));
-	/* Tags are all a format 1 reader gets; the name is needed there when
-	 * it is not the key ("foo" stored as "/foo"). */
-	if (strcmp(key, r->param.name) != 0 && strlen(r->param.name) <= 256)
-		tag_add(&t, "ssmbakName", r->param.name);
 	/* Reindex reads only tags: they carry what an index entry needs. */
 	if (r->param.last_modified > 0) {
 		char modified_text[32];
@@ -175,8 +171,8 @@ static char *extra_body_if_needed(const struct record *r, size_t fixed_bytes)
 	return text;
 }
 
-static int build_metadata(const struct record *r, const char *key,
-			  struct aws_headers *meta, char **extra_body)
+static int build_metadata(const struct record *r, struct aws_headers *meta,
+			  char **extra_body)
 {
 	struct meta_builder m = { meta, 0, true };
 	char time_text[32];
@@ -193,8 +189,6 @@ static int build_metadata(const struct record *r, const char *key,
 		meta_add(&m, "ssmbak-version", version_text);
 	if (r->param.last_modified > 0)
 		meta_add(&m, "ssmbak-modified", modified_text);
-	if (strcmp(key, r->param.name) != 0)
-		meta_add(&m, "ssmbak-name", r->param.name);
 	meta_add(&m, "ssmbak-key-id", r->param.key_id);
 	meta_add(&m, "ssmbak-tier", r->param.tier);
 	meta_add(&m, "ssmbak-data-type", r->param.data_type);
@@ -299,13 +293,10 @@ int record_prepare_write(struct aws_ctx *ctx, const char *bucket,
 	char *data_key = w->prefix && w->param_key
 				 ? changes_data_key(w->prefix, w->param_key)
 				 : NULL;
-	char *tagging = data_key ? build_tagging(r, w->param_key) : NULL;
+	char *tagging = data_key ? build_tagging(r) : NULL;
 	struct aws_headers meta = { 0 };
 	char *extra = NULL;
-	int rc = ok && tagging &&
-				 build_metadata(r, w->param_key, &meta, &extra) == 0
-			 ? 0
-			 : -1;
+	int rc = ok && tagging && build_metadata(r, &meta, &extra) == 0 ? 0 : -1;
 	if (rc == 0 && r->op == RECORD_GAP)
 		rc = prepare_gap_entry(ctx, w);
 	else if (rc == 0 && extra && r->op != RECORD_DELETE)

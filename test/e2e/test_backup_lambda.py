@@ -6,6 +6,7 @@ import json
 import subprocess
 import time
 import urllib.parse
+import xml.etree.ElementTree as ET
 
 import pytest
 
@@ -44,10 +45,32 @@ def events_for(aws, name_prefix):
 
 
 def versions(s3, bucket, key):
-    out = s3.list_object_versions(Bucket=bucket, Prefix=key)
-    items = [(v["LastModified"], "v", v) for v in out.get("Versions", []) if v["Key"] == key]
-    items += [(m["LastModified"], "m", m) for m in out.get("DeleteMarkers", []) if m["Key"] == key]
-    return sorted(items, key=lambda x: x[0])
+    """(LastModified, "v" or "m", entry) oldest first, in S3's own order:
+    LastModified has whole seconds only, so writes within one second tie,
+    and boto3 splits versions from delete markers; the raw listing keeps a
+    key's versions and markers interleaved, newest first."""
+    raw = []
+
+    def keep_body(http_response, **kwargs):
+        raw.append(http_response.content)
+
+    s3.meta.events.register("after-call.s3.ListObjectVersions", keep_body)
+    try:
+        s3.list_object_versions(Bucket=bucket, Prefix=key)
+    finally:
+        s3.meta.events.unregister("after-call.s3.ListObjectVersions", keep_body)
+    ns = "{http://s3.amazonaws.com/doc/2006-03-01/}"
+    items = []
+    for child in ET.fromstring(raw[0]):
+        kind = {ns + "Version": "v", ns + "DeleteMarker": "m"}.get(child.tag)
+        if kind is None or child.find(ns + "Key").text != key:
+            continue
+        entry = {"Key": key, "VersionId": child.find(ns + "VersionId").text,
+                 "LastModified": datetime.datetime.strptime(
+                     child.find(ns + "LastModified").text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+                         tzinfo=datetime.timezone.utc)}
+        items.append((entry["LastModified"], kind, entry))
+    return list(reversed(items))
 
 
 def tags_of(s3, bucket, key, version_id):
