@@ -731,6 +731,10 @@ static void read_extras(struct backfill *b, struct entry **round, size_t n,
 			have[i] = false;
 			fail(b, round[i], &got->err);
 		}
+		if (got->tags_denied)
+			log_msg(LOG_WARN, "%s: tags not recorded: "
+				"ssm:ListTagsForResource was denied",
+				state[i].name);
 		free(state[i].labels);
 		state[i].labels = got->labels;
 		tags[i] = got->tags;

@@ -351,6 +351,10 @@ static void read_tags(struct aws_ctx *ctx, struct change *changes, size_t n)
 			owner[i]->failed = true;
 			owner[i]->err = x[i].err;
 		}
+		if (x[i].tags_denied)
+			log_msg(LOG_WARN, "%s: tags not recorded: the role may not "
+				"call ssm:ListTagsForResource (update the stack)",
+				owner[i]->name);
 		owner[i]->rec.tags = x[i].tags;
 		x[i].tags = NULL;
 		capture_extra_release(&x[i]);

@@ -140,7 +140,9 @@ void capture_extras(struct aws_ctx *ctx, struct capture_extra *x, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		struct aws_call *tags = &calls[2 * i];
 		bool sent = !x[i].failed;
-		if (sent && tags->err.kind != ERR_NONE)
+		if (sent && strcmp(tags->err.code, "AccessDeniedException") == 0)
+			x[i].tags_denied = true;
+		else if (sent && tags->err.kind != ERR_NONE)
 			extra_failed(&x[i], &tags->err);
 		else if (sent && ssm_parse_list_tags(tags, &x[i].tags, &e) < 0)
 			extra_failed(&x[i], &e);

@@ -20,6 +20,10 @@ struct capture_extra {
 	char *tags;        /* out: JSON object, sorted keys */
 	char *labels;      /* out: joined by ',', NULL for none */
 	bool gone;         /* the parameter no longer exists */
+	/* ListTagsForResource was denied (a role from before tags were
+	 * recorded): tags stay NULL, "not recorded", and the rest is kept:
+	 * a value is never lost for its tags. */
+	bool tags_denied;
 	bool failed;
 	struct err err;
 };

@@ -90,3 +90,48 @@ def test_fifty_long_tags_pass_the_metadata_limit_and_come_back(rec, run, ssm, s3
     out = run("restore", name, iso(T0 + 5), "-b", bucket)
     assert out.returncode == 0, out.stderr
     assert tags_of(ssm, name) == {t["Key"]: t["Value"] for t in tags}
+
+
+@pytest.fixture
+def iam_aws():
+    from conftest import LocalAws
+    server = LocalAws("--iam")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_a_role_without_list_tags_still_backs_up_the_value(iam_aws, ssmbak_bin, tmp_path):
+    """A principal from before tags were recorded (no ssm:ListTagsForResource):
+    the value is written, its tags are "not recorded" (restore leaves the
+    tags alone) and a WARN line says why (FORMAT.md, ssmbak-tags)."""
+    import subprocess
+    import uuid
+    from conftest import client
+    ssm, s3, iam = (client(iam_aws.endpoint, s) for s in ("ssm", "s3", "iam"))
+    bucket = f"b-{uuid.uuid4().hex[:10]}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    name = f"/t{uuid.uuid4().hex[:8]}/p"
+    ssm.put_parameter(Name=name, Value="v", Type="String", Tags=[{"Key": "k", "Value": "v"}])
+    user = f"u-{uuid.uuid4().hex[:8]}"
+    iam.create_user(UserName=user)
+    iam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": ["ssm:DescribeParameters", "ssm:GetParameters",
+                                           "ssm:GetParameterHistory", "s3:*"],
+             "Resource": "*"}]}))
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "AWS_ENDPOINT_URL": iam_aws.endpoint,
+           "AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"],
+           "AWS_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
+           "AWS_CONFIG_FILE": str(home / "c"), "AWS_SHARED_CREDENTIALS_FILE": str(home / "k")}
+    out = subprocess.run([ssmbak_bin, "backfill", "-p", name.rsplit("/", 1)[0], "--do-it",
+                          "-b", bucket], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert f"{name}: tags not recorded: ssm:ListTagsForResource was denied" in out.stderr
+    meta = s3.get_object(Bucket=bucket, Key=name)["Metadata"]
+    assert "ssmbak-tags" not in meta and meta["ssmbak-op"] == "Backfill"
