@@ -130,8 +130,8 @@ static: build/ssmbak-static ## build ./ssmbak fully statically linked and stripp
 static-check: build/ssmbak-static ## prove the static binary needs no file of this machine
 	$(Q)strip -o build/ssmbak-static.stripped build/ssmbak-static
 	$(Q)SSMBAK_STATIC_PROBE='preview /x now -b bucket-name' \
-	SSMBAK_STATIC_PROBE_OK='not a ListVersionsResult' \
-	SSMBAK_STATIC_ENV='AWS_ACCESS_KEY_ID=AKIDTEST AWS_SECRET_ACCESS_KEY=secret AWS_REGION=us-east-1 AWS_ENDPOINT_URL=@URL@' \
+	SSMBAK_STATIC_PROBE_OK='not a VersioningConfiguration' \
+	SSMBAK_STATIC_ENV='AWS_ACCESS_KEY_ID=AKIDTEST AWS_SECRET_ACCESS_KEY=secret AWS_REGION=us-east-1 SSMBAK_BUCKET_OWNER=000000000000 AWS_ENDPOINT_URL=@URL@' \
 	bash test/static/run.sh build/ssmbak-static.stripped
 
 build/unit: $(call obj,build/obj,$(UNIT_SRC)) $(DYN_OBJ)

@@ -52,6 +52,9 @@ bool log_enabled(enum log_level level)
  * servers and parameters, escaped (lib/escape.h) so that none of them can
  * break the line or drive the terminal. */
 static void print_line(const char *suffix, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+
+static void print_line(const char *suffix, const char *fmt, va_list ap)
 {
 	fprintf(stderr, "%s: ", the_progname);
 	if (escape_vfprintf(stderr, fmt, ap) < 0)
