@@ -35,6 +35,8 @@ static const char usage[] =
 	"      --stack NAME     find the bucket of this ssmbak stack\n"
 	"  -r, --region REGION  AWS region (default: AWS_REGION, profile)\n"
 	"      --profile NAME   AWS profile (default: AWS_PROFILE)\n"
+	"      --bucket-owner ACCOUNT  refuse a bucket of another account (default:\n"
+	"                       SSMBAK_BUCKET_OWNER, else your own account)\n"
 	"  -v, --verbose        say what is done on stderr (-vv: every request)\n"
 	"  -h, --help           show this help\n"
 	"\n"
