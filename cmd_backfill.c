@@ -47,6 +47,7 @@ static const char usage[] =
 #include "lib/cli.h"
 #include "lib/escape.h"
 #include "lib/exitcode.h"
+#include "lib/extras.h"
 #include "lib/record.h"
 #include "lib/s3.h"
 #include "lib/ssm.h"
@@ -705,6 +706,43 @@ static void read_values(struct backfill *b, struct entry **round, size_t n,
 	free(calls);
 }
 
+/* Tags and the version's labels, which neither GetParameters nor
+ * DescribeParameters answer; *tags[i] is the caller's. */
+static void read_extras(struct backfill *b, struct entry **round, size_t n,
+			struct ssm_parameter *state, bool *have, char **tags)
+{
+	struct capture_extra *x = xcalloc(n + 1, sizeof(*x));
+	for (size_t i = 0; i < n; i++)
+		x[i] = (struct capture_extra){ .name = state[i].name,
+					       .version = state[i].version };
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (have[i])
+			x[k++] = x[i];
+	capture_extras(&b->ctx, x, k);
+	for (size_t i = 0, j = 0; i < n; i++) {
+		if (!have[i])
+			continue;
+		struct capture_extra *got = &x[j++];
+		if (got->gone) {
+			have[i] = false;
+			skip_deleted(b, round[i]);
+		} else if (got->failed) {
+			have[i] = false;
+			fail(b, round[i], &got->err);
+		}
+		if (got->tags_denied)
+			log_msg(LOG_WARN, "%s: tags not recorded: "
+				"ssm:ListTagsForResource was denied",
+				state[i].name);
+		free(state[i].labels);
+		state[i].labels = got->labels;
+		tags[i] = got->tags;
+		got->labels = got->tags = NULL;
+	}
+	free(x);
+}
+
 static void write_round(struct backfill *b, struct entry **round, size_t n)
 {
 	struct ssm_parameter *state = xcalloc(n, sizeof(*state));
@@ -713,7 +751,9 @@ static void write_round(struct backfill *b, struct entry **round, size_t n)
 	struct record_write **ptrs = xcalloc(n, sizeof(*ptrs));
 	struct entry **owners = xcalloc(n, sizeof(*owners));
 	size_t k = 0;
+	char **tags = xcalloc(n + 1, sizeof(*tags));
 	read_values(b, round, n, state, have);
+	read_extras(b, round, n, state, have, tags);
 	for (size_t i = 0; i < n; i++) {
 		if (!have[i])
 			continue;
@@ -723,6 +763,7 @@ static void write_round(struct backfill *b, struct entry **round, size_t n)
 			.op = RECORD_BACKFILL,
 			.event_time = floor_seconds(state[i].last_modified),
 			.param = state[i],
+			.tags = tags[i],
 		};
 		struct err e = { 0 };
 		if (record_prepare_write(&b->ctx, b->bucket, b->key_prefix, &r, &writes[k],
@@ -744,8 +785,11 @@ static void write_round(struct backfill *b, struct entry **round, size_t n)
 		}
 		record_write_release(&writes[i]);
 	}
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		ssm_parameter_release(&state[i]);
+		free(tags[i]);
+	}
+	free(tags);
 	free(owners);
 	free(ptrs);
 	free(writes);

@@ -17,6 +17,7 @@
 #include "lib/aws.h"
 #include "lib/event_match.h"
 #include "lib/exitcode.h"
+#include "lib/extras.h"
 #include "lib/http.h"
 #include "lib/lambda_runtime.h"
 #include "lib/record.h"
@@ -332,6 +333,36 @@ static void build_record(struct change *c)
 	c->rec.param.name = xstrdup(c->name);
 }
 
+/* The parameter's resource tags, read at capture time: no event tells
+ * when they change (FORMAT.md, "Tags, labels, policies, user"). */
+static void read_tags(struct aws_ctx *ctx, struct change *changes, size_t n)
+{
+	struct capture_extra *x = xcalloc(n + 1, sizeof(*x));
+	struct change **owner = xcalloc(n + 1, sizeof(*owner));
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (needs_history(&changes[i])) {
+			owner[k] = &changes[i];
+			x[k++].name = changes[i].name;
+		}
+	capture_extras(ctx, x, k);
+	for (size_t i = 0; i < k; i++) {
+		if (x[i].failed) {
+			owner[i]->failed = true;
+			owner[i]->err = x[i].err;
+		}
+		if (x[i].tags_denied)
+			log_msg(LOG_WARN, "%s: tags not recorded: the role may not "
+				"call ssm:ListTagsForResource (update the stack)",
+				owner[i]->name);
+		owner[i]->rec.tags = x[i].tags;
+		x[i].tags = NULL;
+		capture_extra_release(&x[i]);
+	}
+	free(x);
+	free(owner);
+}
+
 /* --- deletes: which version they deleted --- */
 
 static struct tl_entry tl_of_change(const struct change_entry *c, size_t order)
@@ -572,6 +603,7 @@ static void handle(struct lambda *l, struct lambda_invocation *inv)
 		if (!c->failed && !c->skipped)
 			build_record(c);
 	}
+	read_tags(&l->ctx, changes, n);
 	write_records(&l->view, changes, n, inv->deadline_ms);
 
 	for (size_t i = 0; i < n; i++)

@@ -12,9 +12,11 @@
 #include <jansson.h>
 
 #include "commands.h"
+#include "lib/choose.h"
 #include "lib/cli.h"
 #include "lib/escape.h"
 #include "lib/exitcode.h"
+#include "lib/extras.h"
 #include "lib/lease.h"
 #include "lib/record.h"
 #include "lib/s3.h"
@@ -297,88 +299,6 @@ static void parse_command_line(int argc, char **argv, struct restore_opts *o)
 
 /* --- choosing: the scan's callback, one key at a time --- */
 
-/* One recorded change of a key as choosing sees it. */
-struct candidate {
-	struct tl_entry tl;
-	struct change_entry c;  /* op, SSM version, modified, version id */
-	double s3_modified;     /* LastModified of its version (0: not listed) */
-	bool needs_tags;        /* an unindexed version: its tags decide */
-	struct record tags;     /* read from them, when needs_tags */
-};
-
-static void candidates_free(struct candidate *c, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		change_entry_release(&c[i].c);
-		record_release(&c[i].tags);
-	}
-	free(c);
-}
-
-struct version_ref {
-	const char *version_id;
-	size_t pos;
-};
-
-static int compare_refs(const void *a, const void *b)
-{
-	return strcmp(((const struct version_ref *)a)->version_id,
-		      ((const struct version_ref *)b)->version_id);
-}
-
-/* Every change of the key: its index entries, joined to their versions by
- * version id, and the versions no entry names (format 1, a writer that
- * died between its two writes, names too long for an entry). */
-static struct candidate *candidates_of(const struct scan_key *k, size_t *n)
-{
-	struct version_ref *refs = xcalloc(k->n_versions + 1, sizeof(*refs));
-	bool *indexed = xcalloc(k->n_versions + 1, sizeof(*indexed));
-	struct candidate *c = xcalloc(k->n_changes + k->n_versions + 1, sizeof(*c));
-	*n = 0;
-	for (size_t i = 0; i < k->n_versions; i++)
-		refs[i] = (struct version_ref){ k->versions[i].version_id, i };
-	qsort(refs, k->n_versions, sizeof(*refs), compare_refs);
-	for (size_t i = 0; i < k->n_changes; i++) {
-		const struct change_entry *ch = &k->changes[i];
-		struct version_ref probe = { ch->version_id, 0 };
-		struct version_ref *hit = k->n_versions
-			? bsearch(&probe, refs, k->n_versions, sizeof(*refs), compare_refs)
-			: NULL;
-		struct candidate *x = &c[(*n)++];
-		if (change_entry_copy(&x->c, ch) < 0)
-			die(EXIT_FAILURE_RUN, "out of memory");
-		/* An entry whose version is gone (expired by the retention rule)
-		 * still tells when the key changed. */
-		size_t order = hit ? hit->pos : k->n_versions + i;
-		if (hit) {
-			indexed[hit->pos] = true;
-			x->s3_modified = k->versions[hit->pos].last_modified;
-		}
-		x->tl = (struct tl_entry){ ch->event_time, ch->ssm_version,
-					   ch->op == RECORD_DELETE, order };
-	}
-	for (size_t i = 0; i < k->n_versions; i++) {
-		const struct s3_version *v = &k->versions[i];
-		if (indexed[i])
-			continue;
-		struct candidate *x = &c[(*n)++];
-		x->c.version_id = xstrdup(v->version_id);
-		x->s3_modified = v->last_modified;
-		x->tl.order = i;
-		if (v->delete_marker) {
-			/* Format 1: a delete at the marker's LastModified. */
-			x->c.op = RECORD_DELETE;
-			x->c.event_time = (time_t)floor(v->last_modified);
-			x->tl = (struct tl_entry){ x->c.event_time, 0, true, i };
-		} else {
-			x->needs_tags = true;
-		}
-	}
-	free(refs);
-	free(indexed);
-	return c;
-}
-
 /* The latest captured change at or before t, passing over gaps. */
 static long last_known(const struct candidate *c, const struct tl_entry *tl,
 		       size_t n, time_t t)
@@ -519,6 +439,8 @@ static int choose_key(void *user, const struct scan_key *sk, struct err *e)
 		return 0;
 	size_t n;
 	struct candidate *c = candidates_of(sk, &n);
+	if (!c)
+		die(EXIT_FAILURE_RUN, "out of memory");
 	struct key_state *k = add_key(r, sk->param_key);
 	size_t tags = 0;
 	for (size_t i = 0; i < n; i++)
@@ -1197,6 +1119,30 @@ static void show_progress(size_t done, size_t total, void *what)
 		fputs("\r\033[K", stderr);
 }
 
+/* The recorded tags and labels of what was just written (lib/extras). */
+static void apply_extras(struct restore_run *r)
+{
+	struct extras_target *t = xcalloc(r->n_keys + 1, sizeof(*t));
+	struct key_state **of = xcalloc(r->n_keys + 1, sizeof(*of));
+	size_t n = 0;
+	for (size_t i = 0; i < r->n_keys; i++) {
+		struct key_state *k = &r->keys[i];
+		if (k->failed || (k->action != ACTION_CREATE &&
+				  k->action != ACTION_UPDATE))
+			continue;
+		of[n] = k;
+		t[n++] = (struct extras_target){ .name = k->target,
+						 .tags = k->rec.tags,
+						 .labels = k->rec.param.labels };
+	}
+	extras_restore(&r->ctx, t, n);
+	for (size_t i = 0; i < n; i++)
+		if (t[i].failed)
+			settle_write(of[i], &t[i].err);
+	free(t);
+	free(of);
+}
+
 static void apply_puts(struct restore_run *r)
 {
 	struct fetch *f = fetches_new(r->n_keys);
@@ -1225,6 +1171,7 @@ static void apply_puts(struct restore_run *r)
 		http_client_set_progress(r->ctx.http, show_progress, "writing");
 	run_and_settle(r, f, n, settle_put);
 	http_client_set_progress(r->ctx.http, NULL, NULL);
+	apply_extras(r);
 }
 
 /* A parameter that cannot be put back in place (needs_recreate) is
@@ -1559,6 +1506,11 @@ static json_t *state_at_time(const struct restore_run *r,
 	set_string(o, "tier", p->tier);
 	set_string(o, "data_type", p->data_type);
 	set_string(o, "allowed_pattern", p->allowed_pattern);
+	/* what restore puts back beside the version (lib/extras) */
+	set_string(o, "user", p->last_modified_user);
+	set_string(o, "labels", p->labels);
+	set_string(o, "policies", p->policies);
+	set_string(o, "tags", k->rec.tags);
 	return o;
 }
 

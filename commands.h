@@ -19,5 +19,9 @@ int cmd_backfill(int argc, char **argv);
 int cmd_reindex(int argc, char **argv);
 int cmd_stack(int argc, char **argv);
 int cmd_backup_lambda(int argc, char **argv);
+int cmd_history(int argc, char **argv);
+int cmd_log(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 #endif

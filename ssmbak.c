@@ -18,6 +18,10 @@ static int cmd_version(int argc, char **argv);
 const struct command ssmbak_commands[] = {
 	{ "preview", cmd_preview, "show what a restore to TIME would change" },
 	{ "restore", cmd_restore, "put parameters back as they were at TIME" },
+	{ "history", cmd_history, "every recorded change of one parameter" },
+	{ "log", cmd_log, "every change under a path in a time window" },
+	{ "diff", cmd_diff, "what differs between a tree at two times" },
+	{ "export", cmd_export, "a tree at TIME as JSON, YAML, dotenv, shell or tfvars" },
 	{ "backfill", cmd_backfill, "back up every parameter's current value (seed)" },
 	{ "reindex", cmd_reindex, "write the change index entries versions lack" },
 	{ "stack", cmd_stack, "deploy the backup pipeline (CloudFormation stack)" },

@@ -18,6 +18,8 @@ is left out, never zero.
           requests by operation, wall, CPU and peak RSS, beside the Python
           algorithm's request count (one GetObjectTagging per version).
   backfill: 1,000 parameters.
+  history/log (bench/changes.py): one key with 1,000 changes; 10,000 keys
+          x 20 versions, one hour with 50 changes.
 """
 import argparse
 import datetime
@@ -379,6 +381,13 @@ def main():
                                                   args.format1_keys, 20, 7200,
                                                   kind="legacy_value", reindex=True)
         results["shapes"] = shapes
+        import changes  # bench/changes.py
+        hist = changes.bench_history(args.binary, aws, env_for(aws))
+        log = changes.bench_log(args.binary, aws, env_for(aws))
+        results.update({"history_1000_requests": hist["requests"],
+                        "history_1000_wall_s": hist["wall_s"],
+                        "log_10000x20_hour_requests": log["requests"],
+                        "log_10000x20_hour_wall_s": log["wall_s"]})
         bf = bench_backfill(args.binary, aws, 1000)
         results.update({"backfill_requests_per_param": bf["requests_per_param"],
                         "backfill_wall_s": bf["wall_s"], "backfill_requests": bf["requests"]})
@@ -422,6 +431,10 @@ def main():
     row("backfill 1000: requests per parameter", results.get("backfill_requests_per_param"),
         "goal <= 2.3 (a version and its index entry)")
     row("backfill 1000: wall (s)", results.get("backfill_wall_s"))
+    row("history 1 key x 1000 changes: requests", results.get("history_1000_requests"),
+        "goal <= 2")
+    row("log 10000x20, 1 hour of 50 changes: requests",
+        results.get("log_10000x20_hour_requests"), "goal <= 60")
     print("  preview requests by operation: " + json.dumps(results.get("preview_requests")))
     pathlib.Path(args.out).write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     print(f"  written to {os.path.relpath(args.out, ROOT)}")

@@ -16,11 +16,15 @@
 #define S3_KEY_MAX 1024
 
 /* RECORD_GAP: a Create or Update whose value could no longer be read when
- * it was recorded (FORMAT.md, "Gaps"): an index entry with no version. */
+ * it was recorded (FORMAT.md, "Gaps"): an index entry with no version.
+ * RECORD_LABEL: a LabelParameterVersion event, recorded as the version
+ * current at the event with its labels (FORMAT.md, "Tags, labels,
+ * policies, user"). */
 enum record_op { RECORD_CREATE, RECORD_UPDATE, RECORD_DELETE, RECORD_BACKFILL,
-		 RECORD_GAP };
+		 RECORD_GAP, RECORD_LABEL };
 #define CHANGES_NO_VERSION_ID "-"
 const char *record_op_name(enum record_op op);
+/* Also takes the event's "LabelParameterVersion" for RECORD_LABEL. */
 int record_op_parse(const char *s, enum record_op *op);
 
 struct change_entry {
@@ -29,6 +33,14 @@ struct change_entry {
 	enum record_op op;
 	long long modified_ms; /* SSM LastModifiedDate in ms; 0: not known */
 	char *version_id;      /* of the data version or delete marker */
+	/* What history and log show without reading the version (FORMAT.md,
+	 * "What an entry tells"): NULL when not recorded. */
+	char *user;            /* LastModifiedUser, an ARN */
+	char *type;            /* String, StringList, SecureString */
+	char *labels;          /* the version's labels, joined by ',' */
+	char *description;
+	bool partial;          /* fields left out to fit S3's key length: the
+				* version's metadata has them */
 };
 
 void change_entry_release(struct change_entry *c);
@@ -52,5 +64,20 @@ char *changes_entry_key(const char *prefix, const char *param_key,
  * key and the entry. -1 when it is not an entry of this grammar. */
 int changes_parse_key(const char *key, const char *root, char **param_key,
 		      struct change_entry *out);
+
+/* The log: a second index of the same entries, ordered by event time
+ * within an hour (FORMAT.md, "The log"):
+ * .ssmbak/log[@PREFIX]/YYYYMMDDHH/TTTTTTTTTT/KEY!TIME.VERSION.OP.MODIFIED.VERSIONID[,FIELDS] */
+#define LOG_ROOT ".ssmbak/log"
+#define LOG_HOUR_SECONDS 3600
+/* ".ssmbak/log[@PREFIX]/YYYYMMDDHH/": the listing prefix of one hour.
+ * Caller frees. */
+char *changes_log_hour_prefix(const char *prefix, time_t hour_start);
+/* The log key of a change, NULL when it would pass S3's 1,024 bytes. */
+char *changes_log_key(const char *prefix, const char *param_key,
+		      const struct change_entry *c);
+/* Splits a listed log key (which starts with hour_prefix). */
+int changes_parse_log_key(const char *key, const char *hour_prefix,
+			  char **param_key, struct change_entry *out);
 
 #endif

@@ -16,6 +16,7 @@ void record_release(struct record *r)
 {
 	ssm_parameter_release(&r->param);
 	free(r->extra_ref);
+	free(r->tags);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -137,19 +138,34 @@ static size_t encoded_len(const char *s)
 
 /* The long free-text fields go to a side object when the metadata would
  * pass S3's 2 KB; returns the side object's body or NULL when not needed. */
+/* The fields that may not fit S3's 2 KB of metadata, with their metadata
+ * names and their names in the side object. */
+#define LONG_FIELDS(r) { \
+	{ "ssmbak-description", "description", (r)->param.description }, \
+	{ "ssmbak-allowed-pattern", "allowed_pattern", (r)->param.allowed_pattern }, \
+	{ "ssmbak-labels", "labels", (r)->param.labels }, \
+	{ "ssmbak-policies", "policies", (r)->param.policies }, \
+	{ "ssmbak-tags", "tags", (r)->tags }, \
+}
+struct long_field {
+	const char *meta, *extra;
+	const char *value;
+};
+#define N_LONG_FIELDS 5
+
 static char *extra_body_if_needed(const struct record *r, size_t fixed_bytes)
 {
-	size_t long_bytes = encoded_len(r->param.description) +
-			    encoded_len(r->param.allowed_pattern) + 64;
+	const struct long_field f[N_LONG_FIELDS] = LONG_FIELDS(r);
+	size_t long_bytes = 64;
+	for (size_t i = 0; i < N_LONG_FIELDS; i++)
+		long_bytes += encoded_len(f[i].value) + strlen(f[i].meta);
 	if (fixed_bytes + long_bytes <= RECORD_METADATA_BUDGET)
 		return NULL;
 	json_t *doc = json_object();
-	if (r->param.description)
-		json_object_set_new(doc, "description",
-				    json_string(r->param.description));
-	if (r->param.allowed_pattern)
-		json_object_set_new(doc, "allowed_pattern",
-				    json_string(r->param.allowed_pattern));
+	for (size_t i = 0; i < N_LONG_FIELDS; i++)
+		if (f[i].value)
+			json_object_set_new(doc, f[i].extra,
+					    json_string(f[i].value));
 	char *text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(doc);
 	return text;
@@ -176,6 +192,7 @@ static int build_metadata(const struct record *r, struct aws_headers *meta,
 	meta_add(&m, "ssmbak-key-id", r->param.key_id);
 	meta_add(&m, "ssmbak-tier", r->param.tier);
 	meta_add(&m, "ssmbak-data-type", r->param.data_type);
+	meta_add(&m, "ssmbak-user", r->param.last_modified_user);
 
 	*extra_body = m.ok ? extra_body_if_needed(r, m.bytes) : NULL;
 	if (*extra_body) {
@@ -183,8 +200,9 @@ static int build_metadata(const struct record *r, struct aws_headers *meta,
 		sigv4_sha256_hex(*extra_body, strlen(*extra_body), hash);
 		meta_add(&m, "ssmbak-extra", hash);
 	} else {
-		meta_add(&m, "ssmbak-description", r->param.description);
-		meta_add(&m, "ssmbak-allowed-pattern", r->param.allowed_pattern);
+		const struct long_field f[N_LONG_FIELDS] = LONG_FIELDS(r);
+		for (size_t i = 0; i < N_LONG_FIELDS; i++)
+			meta_add(&m, f[i].meta, f[i].value);
 	}
 	return m.ok ? 0 : -1;
 }
@@ -218,16 +236,35 @@ static int prepare_data(struct aws_ctx *ctx, struct record_write *w,
 				     body, strlen(body), tagging, meta);
 }
 
+static char *dup_if(const char *s, bool *ok)
+{
+	char *d = s ? strdup(s) : NULL;
+	*ok = *ok && (!s || d);
+	return d;
+}
+
+/* Stage 2, the change index entry, and stage 3, the same entry in the
+ * time-ordered log (FORMAT.md, "The log"); a key too long for either is
+ * left out (readers take it from the tags; log then misses it, history
+ * does not). */
 static int prepare_entry(struct aws_ctx *ctx, struct record_write *w)
 {
 	char *key = changes_entry_key(w->prefix, w->param_key, &w->entry);
 	w->indexed = key != NULL;
 	if (!key)
-		return 0; /* too long a name: readers take it from the tags */
+		return 0;
 	w->prepared[2] = true;
 	int rc = s3_prepare_put_object(ctx, &w->calls[2], w->bucket, key, "", 0,
 				       NULL, NULL);
 	free(key);
+	char *log_key = rc == 0 ? changes_log_key(w->prefix, w->param_key, &w->entry)
+				: NULL;
+	if (log_key) {
+		w->prepared[3] = true;
+		rc = s3_prepare_put_object(ctx, &w->calls[3], w->bucket, log_key,
+					   "", 0, NULL, NULL);
+	}
+	free(log_key);
 	return rc;
 }
 
@@ -247,14 +284,19 @@ int record_prepare_write(struct aws_ctx *ctx, const char *bucket,
 	w->prefix = strdup(prefix ? prefix : "");
 	w->param_key = record_key_for_name(r->param.name);
 	record_entry_fields(r, &w->entry);
+	/* what history and log show without reading the version */
+	bool ok = true;
+	w->entry.user = dup_if(r->param.last_modified_user, &ok);
+	w->entry.type = dup_if(r->param.type, &ok);
+	w->entry.labels = dup_if(r->param.labels, &ok);
+	w->entry.description = dup_if(r->param.description, &ok);
 	char *data_key = w->prefix && w->param_key
 				 ? changes_data_key(w->prefix, w->param_key)
 				 : NULL;
 	char *tagging = data_key ? build_tagging(r) : NULL;
 	struct aws_headers meta = { 0 };
 	char *extra = NULL;
-	int rc = tagging && build_metadata(r, &meta, &extra) == 0 ? 0
-									 : -1;
+	int rc = ok && tagging && build_metadata(r, &meta, &extra) == 0 ? 0 : -1;
 	if (rc == 0 && r->op == RECORD_GAP)
 		rc = prepare_gap_entry(ctx, w);
 	else if (rc == 0 && extra && r->op != RECORD_DELETE)
@@ -329,6 +371,7 @@ static size_t run_stage(struct aws_ctx *ctx, struct record_write **writes,
 		if (w->calls[stage].err.kind != ERR_NONE) {
 			write_failed(w, stage, &w->calls[stage].err);
 			failed++;
+
 		} else if (stage == 1 && prepare_index_entry(ctx, w) < 0) {
 			failed++;
 		}
@@ -473,6 +516,10 @@ int record_from_metadata(const struct aws_response *resp, struct record *out)
 	rc |= meta_string(resp, "ssmbak-data-type", &p->data_type);
 	rc |= meta_string(resp, "ssmbak-allowed-pattern", &p->allowed_pattern);
 	rc |= meta_string(resp, "ssmbak-extra", &out->extra_ref);
+	rc |= meta_string(resp, "ssmbak-user", &p->last_modified_user);
+	rc |= meta_string(resp, "ssmbak-labels", &p->labels);
+	rc |= meta_string(resp, "ssmbak-policies", &p->policies);
+	rc |= meta_string(resp, "ssmbak-tags", &out->tags);
 	if (parse_long_long(s3_metadata(resp, "ssmbak-version"), &version) == 0)
 		p->version = version;
 	out->event_time = (time_t)t;
@@ -490,6 +537,14 @@ int record_from_metadata(const struct aws_response *resp, struct record *out)
 	return 1;
 }
 
+static int take_extra(json_t *doc, const char *name, char **slot)
+{
+	const char *v = json_string_value(json_object_get(doc, name));
+	free(*slot);
+	*slot = v ? strdup(v) : NULL;
+	return v && !*slot ? -1 : 0;
+}
+
 int record_apply_extra(struct record *r, const char *json, size_t len)
 {
 	json_t *doc = json_loadb(json, len, 0, NULL);
@@ -497,15 +552,12 @@ int record_apply_extra(struct record *r, const char *json, size_t len)
 		json_decref(doc);
 		return -1;
 	}
-	const char *d = json_string_value(json_object_get(doc, "description"));
-	const char *a = json_string_value(json_object_get(doc, "allowed_pattern"));
-	int rc = 0;
-	free(r->param.description);
-	free(r->param.allowed_pattern);
-	r->param.description = d ? strdup(d) : NULL;
-	r->param.allowed_pattern = a ? strdup(a) : NULL;
-	if ((d && !r->param.description) || (a && !r->param.allowed_pattern))
-		rc = -1;
+	int rc = take_extra(doc, "description", &r->param.description);
+	rc |= take_extra(doc, "allowed_pattern", &r->param.allowed_pattern);
+	/* side objects of older writers have only the two above */
+	rc |= take_extra(doc, "labels", &r->param.labels);
+	rc |= take_extra(doc, "policies", &r->param.policies);
+	rc |= take_extra(doc, "tags", &r->tags);
 	json_decref(doc);
-	return rc;
+	return rc ? -1 : 0;
 }

@@ -27,6 +27,9 @@ struct record {
 	/* Set when reading: the side object holding the description and
 	 * allowed pattern (FORMAT.md), to fetch before use. */
 	char *extra_ref;
+	/* The parameter's resource tags at capture time, a JSON object with
+	 * sorted keys; NULL when not captured (format 1, older writers). */
+	char *tags;
 };
 
 void record_release(struct record *r);
@@ -41,8 +44,10 @@ char *record_legacy_description(const char *description);
 /* The S3 writes for one record, in stages that must run in order:
  * 0: the side object (only when the metadata does not fit), 1: the data
  * version (PutObject) or delete marker (DeleteObject), 2: its change index
- * entry, named after the version id stage 1 answered with. */
-#define RECORD_STAGES 3
+ * entry, named after the version id stage 1 answered with, 3: the same
+ * entry in the time-ordered log (FORMAT.md, "The log"), so a log entry
+ * always has its change entry. */
+#define RECORD_STAGES 4
 struct record_write {
 	struct aws_call calls[RECORD_STAGES];
 	bool prepared[RECORD_STAGES];

@@ -6,6 +6,8 @@
 
 #include <openssl/crypto.h>
 
+#include "buf.h"
+
 static void free_secret(char *s)
 {
 	if (s)
@@ -23,6 +25,9 @@ void ssm_parameter_release(struct ssm_parameter *p)
 	free(p->tier);
 	free(p->data_type);
 	free(p->allowed_pattern);
+	free(p->last_modified_user);
+	free(p->labels);
+	free(p->policies);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -50,6 +55,9 @@ int ssm_parameter_copy(struct ssm_parameter *dst,
 		.tier = dup_field(src->tier, &ok),
 		.data_type = dup_field(src->data_type, &ok),
 		.allowed_pattern = dup_field(src->allowed_pattern, &ok),
+		.last_modified_user = dup_field(src->last_modified_user, &ok),
+		.labels = dup_field(src->labels, &ok),
+		.policies = dup_field(src->policies, &ok),
 	};
 	if (!ok)
 		ssm_parameter_release(dst);
@@ -93,6 +101,56 @@ static char *json_dup_string(json_t *obj, const char *key, bool *ok)
 	return dup_field(json_string_value(v), ok);
 }
 
+/* Labels: an array of strings, joined by ','; NULL when there are none.
+ * https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_ParameterHistory.html */
+static char *joined_labels(json_t *obj, bool *ok)
+{
+	json_t *labels = json_object_get(obj, "Labels"), *item;
+	size_t i;
+	if (!labels)
+		return NULL;
+	if (!json_is_array(labels)) {
+		*ok = false;
+		return NULL;
+	}
+	struct buf b = BUF_INIT;
+	json_array_foreach(labels, i, item) {
+		const char *label = json_string_value(item);
+		if (!label || strchr(label, ',') ||
+		    buf_printf(&b, "%s%s", i ? "," : "", label) < 0) {
+			*ok = false;
+			buf_release(&b);
+			return NULL;
+		}
+	}
+	return b.len ? buf_detach(&b) : (buf_release(&b), NULL);
+}
+
+/* Policies: ParameterInlinePolicy objects; only PolicyText is what was
+ * given (PolicyType follows from it, PolicyStatus is SSM's progress), so
+ * the array of texts is kept; NULL when there are none.
+ * https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_ParameterInlinePolicy.html */
+static char *policy_texts(json_t *obj, bool *ok)
+{
+	json_t *policies = json_object_get(obj, "Policies"), *item;
+	size_t i;
+	if (!policies || (json_is_array(policies) && !json_array_size(policies)))
+		return NULL;
+	json_t *texts = json_array();
+	if (!json_is_array(policies) || !texts)
+		*ok = false;
+	json_array_foreach(policies, i, item) {
+		json_t *text = json_object_get(item, "PolicyText");
+		if (!json_is_string(text) || !texts ||
+		    json_array_append(texts, text) < 0)
+			*ok = false;
+	}
+	char *out = *ok ? json_dumps(texts, JSON_COMPACT) : NULL;
+	*ok = *ok && out;
+	json_decref(texts);
+	return out;
+}
+
 int ssm_parameter_from_json(json_t *obj, struct ssm_parameter *out)
 {
 	bool ok = json_is_object(obj);
@@ -105,6 +163,11 @@ int ssm_parameter_from_json(json_t *obj, struct ssm_parameter *out)
 	out->tier = json_dup_string(obj, "Tier", &ok);
 	out->data_type = json_dup_string(obj, "DataType", &ok);
 	out->allowed_pattern = json_dup_string(obj, "AllowedPattern", &ok);
+	out->last_modified_user = json_dup_string(obj, "LastModifiedUser", &ok);
+	if (ok)
+		out->labels = joined_labels(obj, &ok);
+	if (ok)
+		out->policies = policy_texts(obj, &ok);
 	json_t *version = json_object_get(obj, "Version");
 	json_t *modified = json_object_get(obj, "LastModifiedDate");
 	/* Version is a long, LastModifiedDate epoch seconds (a JSON number):
@@ -308,6 +371,27 @@ static void set_if(json_t *obj, const char *key, const char *value)
 		json_object_set_new(obj, key, json_string(value));
 }
 
+/* PutParameter's Policies: a JSON array of the policies themselves, as
+ * text; p->policies holds their PolicyText strings. NULL when none.
+ * https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_PutParameter.html */
+static char *put_policies(const char *recorded)
+{
+	json_t *texts = recorded ? json_loads(recorded, 0, NULL) : NULL, *item;
+	json_t *policies = json_array();
+	size_t i;
+	bool ok = json_is_array(texts) && json_array_size(texts) && policies;
+	json_array_foreach(texts, i, item) {
+		json_t *policy = json_is_string(item)
+					 ? json_loads(json_string_value(item), 0, NULL)
+					 : NULL;
+		ok = ok && policy && json_array_append_new(policies, policy) == 0;
+	}
+	char *out = ok ? json_dumps(policies, JSON_COMPACT) : NULL;
+	json_decref(texts);
+	json_decref(policies);
+	return out;
+}
+
 static void set_given(json_t *obj, const char *key, const char *value)
 {
 	if (value)
@@ -330,6 +414,9 @@ int ssm_prepare_put_parameter(struct aws_ctx *ctx, struct aws_call *call,
 	set_if(body, "Tier", p->tier);
 	set_if(body, "DataType", p->data_type);
 	set_given(body, "AllowedPattern", p->allowed_pattern);
+	char *policies = put_policies(p->policies);
+	set_if(body, "Policies", policies);
+	free(policies);
 	int rc = ssm_prepare(ctx, call, "PutParameter", body);
 	/* The body held the value: wipe jansson's copy too. */
 	json_t *value = json_object_get(body, "Value");
@@ -539,4 +626,43 @@ int ssm_get_parameter(struct aws_ctx *ctx, const char *name,
 	json_decref(root);
 	aws_call_release(&call);
 	return rc;
+}
+
+int ssm_prepare_list_tags(struct aws_ctx *ctx, struct aws_call *call,
+			  const char *name)
+{
+	json_t *body = json_pack("{s:s, s:s}", "ResourceType", "Parameter",
+				 "ResourceId", name);
+	int rc = ssm_prepare(ctx, call, "ListTagsForResource", body);
+	json_decref(body);
+	return rc;
+}
+
+/* https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_ListTagsForResource.html
+ * TagList: [{Key, Value}]. */
+int ssm_parse_list_tags(const struct aws_call *call, char **out, struct err *e)
+{
+	json_t *root = NULL, *item;
+	size_t i;
+	*out = NULL;
+	if (ssm_parse_answer(call, &root, e) < 0)
+		return -1;
+	json_t *list = json_object_get(root, "TagList");
+	json_t *tags = json_object();
+	bool ok = tags && (!list || json_is_array(list));
+	json_array_foreach(list, i, item) {
+		const char *k = json_string_value(json_object_get(item, "Key"));
+		json_t *v = json_object_get(item, "Value");
+		if (!k || !json_is_string(v) || json_object_set(tags, k, v) < 0)
+			ok = false;
+	}
+	*out = ok ? json_dumps(tags, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(tags);
+	json_decref(root);
+	if (!*out) {
+		err_set(e, ERR_PARSE, "SSM ListTagsForResource: the answer has "
+			"no usable TagList");
+		return -1;
+	}
+	return 0;
 }

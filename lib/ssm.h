@@ -24,6 +24,12 @@ struct ssm_parameter {
 	char *tier;
 	char *data_type;
 	char *allowed_pattern;
+	/* What GetParameterHistory tells beside the value: the caller who
+	 * made the version (an ARN), its labels joined by ',' (a label holds
+	 * none), and its policies as a JSON array of their PolicyText. */
+	char *last_modified_user;
+	char *labels;
+	char *policies;
 };
 
 struct ssm_parameter_list {
@@ -81,6 +87,13 @@ int ssm_describe_parameters(struct aws_ctx *ctx, json_t *filters,
 			    struct ssm_parameter_list *out, struct err *e);
 int ssm_get_parameter(struct aws_ctx *ctx, const char *name,
 		      struct ssm_parameter *out, struct err *e);
+
+/* The parameter's resource tags (ListTagsForResource, ResourceType
+ * Parameter) as a compact JSON object with sorted keys; "{}" for none.
+ * Caller frees *out. */
+int ssm_prepare_list_tags(struct aws_ctx *ctx, struct aws_call *call,
+			  const char *name);
+int ssm_parse_list_tags(const struct aws_call *call, char **out, struct err *e);
 
 /* Pages a listing may take before it is taken for a server that never
  * ends it: 10,000 pages of 50 is five times the 100,000 parameters an

@@ -16,6 +16,7 @@ Kinds:
                     index entry naming no version (FORMAT.md, "Gaps")
 """
 import dataclasses
+import datetime
 import json
 import math
 import urllib.parse
@@ -41,6 +42,14 @@ def entry_key(param_key, event_time, version, op, modified_ms, version_id, prefi
     """FORMAT.md, "The change index"."""
     vid = urllib.parse.quote(version_id, safe="-_.~")
     return f"{index_root(prefix)}{param_key}!{event_time}.{version}.{op}.{modified_ms}.{vid}"
+
+
+def log_key(param_key, event_time, version, op, modified_ms, version_id, prefix=""):
+    """FORMAT.md, "The log": the entry after its root, under its hour."""
+    hour = datetime.datetime.fromtimestamp(event_time, datetime.timezone.utc).strftime("%Y%m%d%H")
+    entry = entry_key(param_key, event_time, version, op, modified_ms, version_id)
+    root = ".ssmbak/log" + ("@" + prefix if prefix else "")
+    return f"{root}/{hour}/{event_time:010d}{entry[len(INDEX_ROOT):]}"
 
 
 @dataclasses.dataclass
@@ -114,10 +123,10 @@ def bulk(endpoint, bucket, objects):
         return json.loads(resp.read() or b"null")
 
 
-def load(endpoint, bucket, writes, prefix=""):
+def load(endpoint, bucket, writes, prefix="", log=False):
     """Writes the history into localaws: data versions in write order, then
     the index entries of the indexed ones (named after the version ids S3
-    gave)."""
+    gave), and with log their log entries too."""
     data = [w for w in writes if w.kind != "gap"]
     loaded = bulk(endpoint, bucket, [data_object(w, prefix) for w in data]) if data else None
     version_ids = iter(v["version_id"] for v in (loaded or {}).get("versions", []))
@@ -130,6 +139,10 @@ def load(endpoint, bucket, writes, prefix=""):
         entries.append({"key": entry_key(w.key, w.event_time, w.version, op, w.modified_ms,
                                          vid, prefix),
                         "body": "", "last_modified": w.written_at + 0.1})
+        if log:
+            entries.append({"key": log_key(w.key, w.event_time, w.version, op, w.modified_ms,
+                                           vid, prefix),
+                            "body": "", "last_modified": w.written_at + 0.2})
     if entries:
         bulk(endpoint, bucket, entries)
 

@@ -241,14 +241,24 @@ def test_poison_message_fails_alone(lam, aws, ssm, prefix):
     assert sorted(f["itemIdentifier"] for f in answer["batchItemFailures"]) == ["odd", "poison"]
 
 
-def test_other_operations_are_acknowledged(lam, aws, ssm, s3, bucket, prefix):
+def test_label_changes_are_recorded(lam, aws, ssm, s3, bucket, prefix):
+    """A LabelParameterVersion event records the version current at the
+    event with its labels (FORMAT.md, "Labels")."""
     name = f"{prefix}/labelled"
     ssm.put_parameter(Name=name, Value="v", Type="String")
+    assert lam.invoke(sqs_batch(events_for(aws, prefix)))[1] == {"batchItemFailures": []}
     ssm.label_parameter_version(Name=name, ParameterVersion=1, Labels=["prod"])
     events = events_for(aws, prefix)
     assert [e["detail"]["operation"] for e in events] == ["Create", "LabelParameterVersion"]
-    assert lam.invoke(sqs_batch(events))[1] == {"batchItemFailures": []}
-    assert len(versions(s3, bucket, name)) == 1
+    assert lam.invoke(sqs_batch(events[1:]))[1] == {"batchItemFailures": []}
+    vs = versions(s3, bucket, name)
+    assert len(vs) == 2
+    metas = {m["ssmbak-op"]: m for m in
+             (s3.get_object(Bucket=bucket, Key=name, VersionId=v["VersionId"])["Metadata"]
+              for _, _, v in vs)}
+    assert sorted(metas) == ["Create", "Label"]
+    assert metas["Label"]["ssmbak-labels"] == "prod" and "ssmbak-labels" not in metas["Create"]
+    assert metas["Label"]["ssmbak-version"] == "1"
 
 
 def test_bare_eventbridge_event(lam, aws, ssm, s3, bucket, prefix):
@@ -354,6 +364,7 @@ def entries_of(s3, bucket, key):
     out = []
     for obj in listing.get("Contents", []):
         t, version, op, modified, vid = obj["Key"].rsplit("!", 1)[1].split(".", 4)
+        vid = vid.split(",", 1)[0]  # FORMAT.md, "What an entry tells": fields follow
         out.append((int(t), int(version), op, urllib.parse.unquote(vid)))
     return sorted(out)
 

@@ -261,6 +261,7 @@ def index_entries(pipeline, key):
                                           Prefix=f".ssmbak/changes{key}!")
     for obj in listing.get("Contents", []):
         t, version, op, modified, vid = obj["Key"].rsplit("!", 1)[1].split(".", 4)
+        vid = vid.split(",", 1)[0]  # FORMAT.md, "What an entry tells": fields follow
         out.append((int(t), int(version), op, int(modified), urllib.parse.unquote(vid)))
     return out
 

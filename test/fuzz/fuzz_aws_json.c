@@ -1,4 +1,5 @@
-/* JSON answers: SSM (GetParameters, errors) and Lambda-style errors. */
+/* JSON answers: SSM (GetParameters with labels and policies,
+ * ListTagsForResource, errors) and Lambda-style errors. */
 #include "../../lib/http.h"
 #include "../../lib/ssm.h"
 #include "fuzz.h"
@@ -13,6 +14,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ssm_parse_get_parameters(&call, &found, &missing, &e);
 	ssm_parameter_list_release(&found);
 	ssm_parameter_list_release(&missing);
+	char *tags = NULL;
+	if (ssm_parse_list_tags(&call, &tags, &e) == 0)
+		free(tags);
 	call.resp.status = 400;
 	http_decode_error(&call.req, &call.resp, &e);
 	call.req.service = &aws_lambda;

@@ -78,8 +78,10 @@ static void test_latest_is_winner_at_the_end(void)
 
 static void test_entry_keys(void)
 {
-	struct change_entry c = { 1718243666, 3, RECORD_UPDATE, 1718243666123LL,
-				  (char *)"3/L4kq+tJl.cp_X" };
+	struct change_entry c = { .event_time = 1718243666, .ssm_version = 3,
+				  .op = RECORD_UPDATE,
+				  .modified_ms = 1718243666123LL,
+				  .version_id = (char *)"3/L4kq+tJl.cp_X" };
 	char *key = changes_entry_key("", "/app/db/url", &c);
 	EXPECT_STR("entry key, empty prefix",
 		   ".ssmbak/changes/app/db/url!1718243666.3.Update.1718243666123."

@@ -4,6 +4,7 @@
 
 #define UNIT_SUITES \
 	UNIT_SUITE(backfill) \
+	UNIT_SUITE(changes) \
 	UNIT_SUITE(buf) \
 	UNIT_SUITE(cfn) \
 	UNIT_SUITE(config) \
@@ -11,6 +12,7 @@
 	UNIT_SUITE(decoders) \
 	UNIT_SUITE(event_match) \
 	UNIT_SUITE(escape) \
+	UNIT_SUITE(export_fmt) \
 	UNIT_SUITE(sigv4) \
 	UNIT_SUITE(s3) \
 	UNIT_SUITE(ssm_name) \

@@ -531,5 +531,10 @@ def ssm_resources(operation, params, region, account):
     for key in ("Name", "Path"):
         if isinstance(params.get(key), str):
             return [arn(params[key])]
+    # the tagging calls name a parameter by ResourceType and ResourceId
+    # (API_ListTagsForResource.html; the reference's resource type for
+    # them is parameter*)
+    if params.get("ResourceType") == "Parameter" and isinstance(params.get("ResourceId"), str):
+        return [arn(params["ResourceId"])]
     return ["*"]
 

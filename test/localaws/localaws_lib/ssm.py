@@ -28,6 +28,8 @@ MAX_LABELS_PER_VERSION = 10
 # https://docs.aws.amazon.com/systems-manager/latest/userguide/parameter-store-policies.html
 POLICY_TYPES = ("Expiration", "ExpirationNotification", "NoChangeNotification")
 MAX_POLICIES = 10
+# https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_AddTagsToResource.html
+MAX_TAGS = 50
 NAME_CHARACTERS = re.compile(r"[a-zA-Z0-9_.\-/]+")
 LABEL = re.compile(r"[a-zA-Z0-9_.\-]{1,100}")
 AMI_ID = re.compile(r"ami-[0-9a-f]{8}([0-9a-f]{9})?")
@@ -174,6 +176,9 @@ class SsmService(JsonService):
         "GetParameterHistory": "get_parameter_history",
         "DescribeParameters": "describe_parameters", "DeleteParameter": "delete_parameter",
         "DeleteParameters": "delete_parameters", "LabelParameterVersion": "label_parameter_version",
+        "UnlabelParameterVersion": "unlabel_parameter_version",
+        "ListTagsForResource": "list_tags_for_resource", "AddTagsToResource": "add_tags_to_resource",
+        "RemoveTagsFromResource": "remove_tags_from_resource",
     }
     # Required members, from each operation's Request Parameters section.
     required = {
@@ -181,6 +186,10 @@ class SsmService(JsonService):
         "GetParametersByPath": ("Path",), "GetParameterHistory": ("Name",),
         "DeleteParameter": ("Name",), "DeleteParameters": ("Names",),
         "LabelParameterVersion": ("Name", "Labels"),
+        "UnlabelParameterVersion": ("Name", "ParameterVersion", "Labels"),
+        "ListTagsForResource": ("ResourceType", "ResourceId"),
+        "AddTagsToResource": ("ResourceType", "ResourceId", "Tags"),
+        "RemoveTagsFromResource": ("ResourceType", "ResourceId", "TagKeys"),
     }
 
     # How long the asynchronous aws:ec2:image validation takes (AWS does
@@ -721,6 +730,64 @@ class SsmService(JsonService):
             self.changed()
             self._emit(ctx, param, version, "LabelParameterVersion")
         return {"InvalidLabels": invalid, "ParameterVersion": version.version}
+
+    def unlabel_parameter_version(self, params, ctx):
+        """https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_UnlabelParameterVersion.html
+        SSM documents no "Parameter Store Change" event for it (the
+        operations are Create, Update, Delete and LabelParameterVersion)."""
+        name = canonical_name((params.get("Name") or "").strip(" "))
+        param = self._parameters(ctx).get(name)
+        if param is None:
+            raise not_found(name)
+        version = param.version(params.get("ParameterVersion"))
+        if version is None:
+            raise version_not_found(name, params.get("ParameterVersion"))
+        removed, invalid = [], []
+        for label in dict.fromkeys(params.get("Labels") or []):
+            (removed if label in version.labels else invalid).append(label)
+        for label in removed:
+            version.labels.remove(label)
+        if removed:
+            self.changed()
+        return {"RemovedLabels": removed, "InvalidLabels": invalid}
+
+    def _tagged_parameter(self, params, ctx):
+        """ResourceType Parameter, ResourceId the parameter's name
+        (https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_AddTagsToResource.html)."""
+        if params.get("ResourceType") != "Parameter":
+            raise AwsError("InvalidResourceType", "The resource type is not valid for this "
+                           "emulator: only Parameter is.")
+        param = self._parameters(ctx).get(canonical_name((params.get("ResourceId") or "").strip(" ")))
+        if param is None:
+            raise AwsError("InvalidResourceId", "The resource ID is not valid. Verify that you "
+                           "entered the correct ID and try again.")
+        return param
+
+    def list_tags_for_resource(self, params, ctx):
+        """https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_ListTagsForResource.html"""
+        param = self._tagged_parameter(params, ctx)
+        return {"TagList": [{"Key": k, "Value": v} for k, v in param.tags.items()]}
+
+    def add_tags_to_resource(self, params, ctx):
+        """Adds or overwrites; at most 50 tags a resource (TooManyTagsError)."""
+        param = self._tagged_parameter(params, ctx)
+        tags = dict(param.tags)
+        for tag in params.get("Tags") or []:
+            tags[tag["Key"]] = tag["Value"]
+        if len(tags) > MAX_TAGS:
+            raise AwsError("TooManyTagsError", "The Targets parameter includes too many tags. "
+                           "Remove one or more tags and try the command again.")
+        param.tags = tags
+        self.changed()
+        return {}
+
+    def remove_tags_from_resource(self, params, ctx):
+        """https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_RemoveTagsFromResource.html"""
+        param = self._tagged_parameter(params, ctx)
+        for key in params.get("TagKeys") or []:
+            param.tags.pop(key, None)
+        self.changed()
+        return {}
 
     @staticmethod
     def _label_ok(label):

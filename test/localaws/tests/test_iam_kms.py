@@ -314,3 +314,26 @@ def test_cloudformation_makes_kms_keys_and_aliases(admin):
                                                  WaiterConfig={"Delay": 1, "MaxAttempts": 60})
     assert kms.describe_key(KeyId=outputs["Id"])["KeyMetadata"]["KeyState"] == "PendingDeletion"
     assert not [a for a in kms.list_aliases()["Aliases"] if a["AliasName"] == f"alias/{stack}"]
+
+
+def test_ssm_tagging_calls_act_on_the_parameter_they_name(admin, make_user):
+    """ListTagsForResource and AddTagsToResource name the parameter by
+    ResourceType and ResourceId; IAM evaluates them on its ARN
+    (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awssystemsmanager.html:
+    resource type parameter)."""
+    base = "/" + name("tags")
+    for leaf in ("app/x", "other/x"):
+        admin("ssm").put_parameter(Name=f"{base}/{leaf}", Value="v", Type="String")
+    _, client = make_user(allow(["ssm:ListTagsForResource", "ssm:AddTagsToResource"],
+                                f"arn:aws:ssm:us-east-1:000000000000:parameter{base}/app/*"))
+    ssm = client("ssm")
+    ssm.add_tags_to_resource(ResourceType="Parameter", ResourceId=f"{base}/app/x",
+                             Tags=[{"Key": "team", "Value": "a"}])
+    assert ssm.list_tags_for_resource(ResourceType="Parameter",
+                                      ResourceId=f"{base}/app/x")["TagList"] == \
+        [{"Key": "team", "Value": "a"}]
+    with pytest.raises(ClientError) as excinfo:
+        ssm.list_tags_for_resource(ResourceType="Parameter", ResourceId=f"{base}/other/x")
+    code, message = error_of(excinfo)
+    assert code == "AccessDeniedException"
+    assert f"parameter{base}/other/x" in message
