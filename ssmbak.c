@@ -19,6 +19,7 @@ const struct command ssmbak_commands[] = {
 	{ "restore", cmd_restore, "put parameters back as they were at TIME" },
 	{ "backfill", cmd_backfill, "back up every parameter's current value (seed)" },
 	{ "reindex", cmd_reindex, "write the change index entries versions lack" },
+	{ "verify", cmd_verify, "check the bucket against SSM; --repair what it lacks" },
 	{ "stack", cmd_stack, "deploy the backup pipeline (CloudFormation stack)" },
 	{ "backup-lambda", cmd_backup_lambda,
 	  "the Lambda that records every change (runs as bootstrap)" },

@@ -7,7 +7,7 @@
 #include "aws.h"
 
 static const char *const op_names[] = { "Create", "Update", "Delete",
-					"Backfill", "Gap" };
+					"Backfill", "Gap", "Repair" };
 
 const char *record_op_name(enum record_op op)
 {
@@ -86,7 +86,10 @@ char *changes_entry_key(const char *prefix, const char *param_key,
 	if (root && vid &&
 	    asprintf(&key, "%s%s%c%lld.%lld.%s.%lld.%s", root, param_key,
 		     CHANGES_SEPARATOR, (long long)c->event_time, c->ssm_version,
-		     record_op_name(c->op), c->modified_ms, vid) >= 0 &&
+		     c->op == RECORD_DELETE && c->approximate
+			     ? CHANGES_OP_DELETE_NOTICED
+			     : record_op_name(c->op),
+		     c->modified_ms, vid) >= 0 &&
 	    strlen(key) > S3_KEY_MAX) {
 		free(key);
 		key = NULL;
@@ -113,7 +116,7 @@ static int take_number(const char **p, long long *out)
 	return 0;
 }
 
-static int take_op(const char **p, enum record_op *op)
+static int take_op(const char **p, enum record_op *op, bool *approximate)
 {
 	const char *dot = strchr(*p, '.');
 	char name[16];
@@ -121,7 +124,10 @@ static int take_op(const char **p, enum record_op *op)
 		return -1;
 	memcpy(name, *p, (size_t)(dot - *p));
 	name[dot - *p] = '\0';
-	if (record_op_parse(name, op) < 0)
+	*approximate = strcmp(name, CHANGES_OP_DELETE_NOTICED) == 0;
+	if (*approximate)
+		*op = RECORD_DELETE;
+	else if (record_op_parse(name, op) < 0)
 		return -1;
 	*p = dot + 1;
 	return 0;
@@ -142,7 +148,7 @@ int changes_parse_key(const char *key, const char *root, char **param_key,
 	const char *p = sep + 1;
 	long long event_time, version, modified;
 	if (take_number(&p, &event_time) < 0 || take_number(&p, &version) < 0 ||
-	    take_op(&p, &out->op) < 0 || take_number(&p, &modified) < 0 || !*p ||
+	    take_op(&p, &out->op, &out->approximate) < 0 || take_number(&p, &modified) < 0 || !*p ||
 	    strchr(p, '/'))
 		return -1;
 	out->event_time = (time_t)event_time;

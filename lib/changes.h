@@ -16,9 +16,16 @@
 #define S3_KEY_MAX 1024
 
 /* RECORD_GAP: a Create or Update whose value could no longer be read when
- * it was recorded (FORMAT.md, "Gaps"): an index entry with no version. */
+ * it was recorded (FORMAT.md, "Gaps"): an index entry with no version.
+ * RECORD_REPAIR: a version `verify --repair` took from SSM's history
+ * (FORMAT.md, "Repairs"); readers treat it as an Update. */
 enum record_op { RECORD_CREATE, RECORD_UPDATE, RECORD_DELETE, RECORD_BACKFILL,
-		 RECORD_GAP };
+		 RECORD_GAP, RECORD_REPAIR };
+/* The index's name of a Delete whose time is when `verify --repair`
+ * noticed it, not when it happened (FORMAT.md, "Repairs"). It parses as
+ * RECORD_DELETE with approximate set, so every reader treats it as a
+ * Delete. */
+#define CHANGES_OP_DELETE_NOTICED "DeleteNoticed"
 #define CHANGES_NO_VERSION_ID "-"
 const char *record_op_name(enum record_op op);
 int record_op_parse(const char *s, enum record_op *op);
@@ -29,6 +36,8 @@ struct change_entry {
 	enum record_op op;
 	long long modified_ms; /* SSM LastModifiedDate in ms; 0: not known */
 	char *version_id;      /* of the data version or delete marker */
+	bool approximate;      /* a Delete noticed, not observed: its time is
+				* when it was noticed */
 };
 
 void change_entry_release(struct change_entry *c);
