@@ -776,8 +776,9 @@ static int compare_current(const void *a, const void *b)
  * the few GetParameters found beyond the path filter follow it. */
 static void sort_current(struct restore_run *r)
 {
-	qsort(r->current.items, r->current.n, sizeof(*r->current.items),
-	      compare_current);
+	if (r->current.n) /* qsort of NULL is undefined, even of nothing */
+		qsort(r->current.items, r->current.n, sizeof(*r->current.items),
+		      compare_current);
 	r->sorted = r->current.n;
 }
 
