@@ -2,7 +2,9 @@
 got (dropped: simply never handed to it) are found from SSM, and repaired
 exactly as SSM's history has them; missed deletes, recreates, gaps SSM can
 still fill, unindexed versions; a rerun finds nothing; the cost in requests."""
+import datetime
 import json
+import re
 import subprocess
 import time
 import urllib.parse
@@ -13,6 +15,7 @@ from runtime_api import RuntimeApi, sqs_batch
 from test_backup_lambda import entries_of, events_for, iso, preview_all
 
 DAY_AGO = int(time.time()) - 86400
+FUNCTION = "ssmbak-verify-test"
 
 
 @pytest.fixture
@@ -20,7 +23,9 @@ def lam(ssmbak_bin, env, bucket):
     api = RuntimeApi()
     proc = subprocess.Popen([ssmbak_bin, "backup-lambda"],
                             env={**env, "AWS_LAMBDA_RUNTIME_API": api.address,
-                                 "SSMBAK_BUCKET": bucket, "LOGLEVEL": "INFO"},
+                                 "SSMBAK_BUCKET": bucket, "LOGLEVEL": "INFO",
+                                 "SSMBAK_RECONCILE_MIN_AGE": "0",
+                                 "AWS_LAMBDA_FUNCTION_NAME": FUNCTION},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     api.proc = proc
     try:
@@ -252,3 +257,68 @@ def test_cost_and_table(aws, ssm, s3, bucket, prefix, run):
 def test_usage_errors(run):
     assert run("verify", "--min-age", "soon").returncode == 2
     assert run("verify", "/a", "/b").returncode == 2
+
+
+def test_min_age_leaves_recent_changes_to_their_events(aws, ssm, bucket, prefix, run):
+    ssm.put_parameter(Name=f"{prefix}/new", Value="x", Type="String")
+    assert verify(run, bucket, prefix, "--min-age", "3600", "--repair")[:2] == (0, [])
+    assert verify(run, bucket, prefix)[0] == 1
+
+
+def scheduled_event():
+    """What an EventBridge schedule rule hands its target.
+    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-run-lambda-schedule.html"""
+    return {"version": "0", "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+            "detail-type": "Scheduled Event", "source": "aws.events",
+            "account": "000000000000", "time": iso(int(time.time())) + "Z",
+            "region": "us-east-1", "resources": [
+                "arn:aws:events:us-east-1:000000000000:rule/ssmbak-reconcile"],
+            "detail": {}}
+
+
+def repaired_metric(aws):
+    cloudwatch = aws_client(aws, "cloudwatch")
+    now = datetime.datetime.now(datetime.timezone.utc)
+    points = cloudwatch.get_metric_statistics(
+        Namespace="ssmbak", MetricName="RepairedChanges",
+        Dimensions=[{"Name": "FunctionName", "Value": FUNCTION}],
+        StartTime=now - datetime.timedelta(minutes=10), EndTime=now + datetime.timedelta(minutes=1),
+        Period=3600, Statistics=["Sum", "SampleCount"])["Datapoints"]
+    return sum(p["Sum"] for p in points), sum(p["SampleCount"] for p in points)
+
+
+def aws_client(aws, service):
+    from conftest import client
+    return client(aws.endpoint, service)
+
+
+def test_the_scheduled_event_reconciles_and_publishes_the_metric(lam, aws, ssm, s3, bucket,
+                                                                 prefix, run):
+    kept, gone = f"{prefix}/kept", f"{prefix}/gone"
+    live(lam, aws, prefix, DAY_AGO, lambda: ssm.put_parameter(Name=kept, Value="1",
+                                                              Type="String"))
+    live(lam, aws, prefix, DAY_AGO + 5, lambda: ssm.put_parameter(Name=gone, Value="g",
+                                                                  Type="String"))
+    live(lam, aws, prefix, DAY_AGO + 10, lambda: ssm.put_parameter(
+        Name=kept, Value="2", Type="String", Overwrite=True), dropped=True)
+    live(lam, aws, prefix, DAY_AGO + 20, lambda: ssm.delete_parameter(Name=gone), dropped=True)
+    before = repaired_metric(aws)
+    assert lam.invoke(scheduled_event()) == ("response", {})
+    assert [e[2] for e in entries_of(s3, bucket, kept)] == ["Create", "Repair"]
+    assert [e[2] for e in entries_of(s3, bucket, gone)] == ["Create", "DeleteNoticed"]
+    # The whole store is reconciled (other tests' parameters too): the
+    # metric counts every repair the log names.
+    after = repaired_metric(aws)
+    repaired = after[0] - before[0]
+    assert repaired >= 2 and after[1] - before[1] == 1
+    assert verify(run, bucket, prefix)[:2] == (0, [])
+    # Nothing left: the next run repairs nothing and says so.
+    assert lam.invoke(scheduled_event()) == ("response", {})
+    again = repaired_metric(aws)
+    assert (again[0] - after[0], again[1] - after[1]) == (0, 1)
+    lam.stop()
+    lam.log = lam.proc.communicate(timeout=30)[1]
+    assert "reconcile: " + kept + " missed-version version 2" in lam.log
+    assert len(re.findall(r"reconcile: \S+ (?:missed-version|missed-delete|gap) .*: repaired",
+                          lam.log)) == repaired
+    assert '"2"' not in lam.log and "=2" not in lam.log
