@@ -19,6 +19,8 @@ static const char usage[] =
 	"      --force          write every parameter, backed up or not\n"
 	"  -r, --region REGION  AWS region (default: AWS_REGION, the profile's)\n"
 	"      --profile NAME   AWS profile from ~/.aws/config\n"
+	"      --bucket-owner ACCOUNT  refuse a bucket of another account (default:\n"
+	"                       SSMBAK_BUCKET_OWNER, else your own account)\n"
 	"  -b, --bucket BUCKET  the bucket (default: SSMBAK_BUCKET, else the stack's)\n"
 	"      --stack NAME     the bucket of this ssmbak stack\n"
 	"      --key-prefix PREFIX  keys live under PREFIX in the bucket\n"
@@ -43,6 +45,7 @@ static const char usage[] =
 #include "commands.h"
 #include "lib/changes.h"
 #include "lib/cli.h"
+#include "lib/escape.h"
 #include "lib/exitcode.h"
 #include "lib/record.h"
 #include "lib/s3.h"
@@ -57,8 +60,6 @@ static const char usage[] =
 #define ROUND 250
 /* A ParameterStringFilter holds at most 50 values. */
 #define FILTER_VALUES_MAX 50
-/* S3 tag values hold 256 characters: a longer name is not tagged. */
-#define TAG_VALUE_MAX 256
 
 enum outcome { PENDING, WRITTEN, SKIPPED, FAILED };
 
@@ -67,7 +68,6 @@ struct entry {
 	struct ssm_parameter *meta; /* DescribeParameters': no value */
 	char *key;
 	size_t first, n_versions; /* its versions in the listing, newest first */
-	bool shared;   /* another parameter has the same key (foo and /foo) */
 	bool write;    /* chosen */
 	bool ask;      /* the listing cannot tell: read the tags */
 	const char *why;
@@ -162,26 +162,22 @@ bool backfill_listing_decides(const struct ssm_parameter *p,
 	return false;
 }
 
-/* Whether a version with these tags, under key, holds the parameter's
- * current state: the same name (format 2 tags it when it is not the key
- * and fits a tag) and SSM version; for format 1, which has neither, an
- * event time no earlier than the last change. */
-bool backfill_tags_hold(const struct ssm_parameter *p, const char *key,
+/* Whether a version with these tags holds the parameter's current state:
+ * the same SSM version; for format 1, which has none, an event time no
+ * earlier than the last change. (One key is one parameter: SSM takes
+ * "/foo" for "foo", UPSTREAM.md defect 9.) */
+bool backfill_tags_hold(const struct ssm_parameter *p,
 			const struct aws_headers *tags)
 {
 	const char *version = aws_headers_get(tags, "ssmbakVersion");
 	const char *when = aws_headers_get(tags, "ssmbakTime");
 	const char *op = aws_headers_get(tags, "ssmbakOp");
-	const char *name = aws_headers_get(tags, "ssmbakName");
 	char *end;
 	if (op && strcmp(op, "Delete") == 0)
 		return false;
 	if (version) {
-		bool same_name = name ? strcmp(name, p->name) == 0
-				      : strcmp(key, p->name) == 0 ||
-						strlen(p->name) > TAG_VALUE_MAX;
 		long long v = strtoll(version, &end, 10);
-		return same_name && *version && !*end && v == p->version;
+		return *version && !*end && v == p->version;
 	}
 	if (!when)
 		return false;
@@ -335,11 +331,8 @@ static void make_entries(struct backfill *b)
 		if (!b->entries[i].key)
 			die(EXIT_FAILURE_RUN, "out of memory");
 	}
-	/* Key order: the bucket's order, and foo next to /foo. */
+	/* Key order: the bucket's order. */
 	qsort(b->entries, b->n, sizeof(*b->entries), by_key);
-	for (size_t i = 1; i < b->n; i++)
-		if (strcmp(b->entries[i - 1].key, b->entries[i].key) == 0)
-			b->entries[i - 1].shared = b->entries[i].shared = true;
 }
 
 /* --- list: the bucket, once per prefix --- */
@@ -410,10 +403,6 @@ static const struct s3_version *latest_of(const struct backfill *b,
 	return en->n_versions ? &b->versions.items[en->first] : NULL;
 }
 
-/* Where two names share a key, the tags of its newest two versions (up
- * to a delete marker) tell which names and versions they hold. */
-#define SHARED_LOOKBACK 2
-
 static void choose_by_listing(struct backfill *b)
 {
 	for (size_t i = 0; i < b->n; i++) {
@@ -421,8 +410,6 @@ static void choose_by_listing(struct backfill *b)
 		if (b->force) {
 			en->write = true;
 			en->why = "--force";
-		} else if (en->shared && en->n_versions) {
-			en->ask = true;
 		} else if (backfill_listing_decides(en->meta, latest_of(b, en),
 						    &en->why)) {
 			en->write = true;
@@ -459,17 +446,13 @@ static size_t ask_questions(struct backfill *b, struct question *q)
 		struct entry *en = &b->entries[i];
 		if (!en->ask)
 			continue;
-		size_t lookback = en->shared ? SHARED_LOOKBACK : 1;
-		for (size_t k = 0; k < lookback && k < en->n_versions; k++) {
-			const struct s3_version *v =
-				&b->versions.items[en->first + k];
-			if (v->delete_marker)
-				break;
-			if (s3_prepare_get_tagging(&b->ctx, &q[n].call, b->bucket,
-						   en->key, v->version_id) < 0)
-				die(EXIT_FAILURE_RUN, "out of memory");
-			q[n++].entry = en;
-		}
+		const struct s3_version *v = latest_of(b, en);
+		if (!v || v->delete_marker)
+			continue;
+		if (s3_prepare_get_tagging(&b->ctx, &q[n].call, b->bucket, en->key,
+					   v->version_id) < 0)
+			die(EXIT_FAILURE_RUN, "out of memory");
+		q[n++].entry = en;
 	}
 	return n;
 }
@@ -478,8 +461,7 @@ static void choose_by_tags(struct backfill *b)
 {
 	size_t n_max = 0;
 	for (size_t i = 0; i < b->n; i++)
-		if (b->entries[i].ask)
-			n_max += b->entries[i].shared ? SHARED_LOOKBACK : 1;
+		n_max += b->entries[i].ask;
 	if (!n_max)
 		return;
 	struct question *q = xcalloc(n_max, sizeof(*q));
@@ -508,9 +490,7 @@ static void choose_by_tags(struct backfill *b)
 			struct aws_headers tags = { 0 };
 			struct err e = { 0 };
 			holds = s3_parse_tagging(&c->resp, &tags, &e) == 0 &&
-				(!en->shared ||
-				 aws_headers_get(&tags, "ssmbakVersion")) &&
-				backfill_tags_hold(en->meta, en->key, &tags);
+				backfill_tags_hold(en->meta, &tags);
 			aws_headers_release(&tags);
 		}
 		if (holds)
@@ -522,8 +502,7 @@ static void choose_by_tags(struct backfill *b)
 		if (en->ask) {
 			en->ask = false;
 			en->write = true;
-			en->why = en->shared ? "no backup of this name and version"
-					     : "backup holds another version";
+			en->why = "backup holds another version";
 		} else if (!en->write) {
 			en->why = "backed up";
 		}
@@ -803,11 +782,11 @@ static void report(const struct backfill *b)
 {
 	for (size_t i = 0; i < b->n; i++)
 		if (b->entries[i].outcome == SKIPPED && b->entries[i].note)
-			fprintf(stderr, "%s: %s: %s\n", progname(),
+			escape_fprintf(stderr, "%s: %s: %s\n", progname(),
 				b->entries[i].meta->name, b->entries[i].note);
 	for (size_t i = 0; i < b->n; i++)
 		if (b->entries[i].outcome == FAILED)
-			fprintf(stderr, "%s: failed: %s: %s\n", progname(),
+			escape_fprintf(stderr, "%s: failed: %s: %s\n", progname(),
 				b->entries[i].meta->name, b->entries[i].note);
 	fprintf(stderr, "%s: listed %zu, written %zu, skipped %zu, failed %zu\n",
 		progname(), b->n, b->written, b->skipped, b->failed);
@@ -841,6 +820,8 @@ int cmd_backfill(int argc, char **argv)
 	if (!b.bucket)
 		die_err(&e);
 	log_msg(LOG_INFO, "bucket %s (from %s)", b.bucket, source);
+	if (s3_require_versioning(&b.ctx, b.bucket, &e) < 0)
+		die_err(&e);
 	b.progress = isatty(STDERR_FILENO);
 
 	list_parameters(&b);

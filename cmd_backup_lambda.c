@@ -21,9 +21,11 @@
 #include "lib/lambda_runtime.h"
 #include "lib/reconcile_lambda.h"
 #include "lib/record.h"
+#include "lib/s3.h"
 #include "lib/scan.h"
 #include "lib/ssm.h"
 #include "lib/ssm_event.h"
+#include "lib/sts.h"
 #include "lib/timeline.h"
 #include "lib/util.h"
 
@@ -42,6 +44,8 @@ static const char usage[] =
 	"Environment:\n"
 	"  SSMBAK_BUCKET            the versioned backup bucket (required)\n"
 	"  SSMBAK_KEY_PREFIX        the key prefix in the bucket (default: none)\n"
+	"  SSMBAK_WRITE_RETRY_SECONDS  how long a failed write is retried within\n"
+	"                           an invocation (default 20)\n"
 	"  SSMBAK_BUCKET_REGION     the bucket's region (default: the function's)\n"
 	"  SSMBAK_RECONCILE_MIN_AGE  seconds a change is left to its event before\n"
 	"                           the schedule repairs it (default: 900)\n"
@@ -401,6 +405,19 @@ static int compare_names(const void *a, const void *b)
 #define RETRY_FIRST_MS 500
 #define RETRY_MAX_MS 8000
 #define RETRY_MARGIN_MS 5000
+/* How long an invocation goes on trying (SSMBAK_WRITE_RETRY_SECONDS):
+ * past that, SQS redelivers the record later. */
+#define RETRY_DEFAULT_SECONDS 20
+
+static long long retry_budget_ms(void)
+{
+	const char *text = getenv("SSMBAK_WRITE_RETRY_SECONDS");
+	char *end;
+	long seconds = text ? strtol(text, &end, 10) : -1;
+	if (!text || *end || seconds < 0 || seconds > 3600)
+		seconds = RETRY_DEFAULT_SECONDS;
+	return seconds * 1000LL;
+}
 
 static long long now_ms(void)
 {
@@ -413,10 +430,13 @@ static void retry_failed_writes(struct lambda_ctx_view *v, struct change **todo,
 				size_t m, long long deadline_ms)
 {
 	struct record_write **again = xcalloc(m + 1, sizeof(*again));
+	long long give_up = now_ms() + retry_budget_ms();
+	if (deadline_ms - RETRY_MARGIN_MS < give_up)
+		give_up = deadline_ms - RETRY_MARGIN_MS;
 	for (long long wait = RETRY_FIRST_MS;; wait = wait * 2 > RETRY_MAX_MS
 							 ? RETRY_MAX_MS : wait * 2) {
 		size_t k = 0;
-		if (now_ms() + wait + RETRY_MARGIN_MS > deadline_ms)
+		if (now_ms() + wait > give_up)
 			break;
 		for (size_t i = 0; i < m; i++)
 			if (record_write_rearm(&todo[i]->write))
@@ -634,7 +654,9 @@ int cmd_backup_lambda(int argc, char **argv)
 		bucket_region && *bucket_region ? bucket_region : NULL, NULL
 	};
 	if (aws_ctx_init(&l.ctx, &opts, &e) < 0 ||
-	    aws_ctx_init(&l.bucket_ctx, &bucket_opts, &e) < 0)
+	    aws_ctx_init(&l.bucket_ctx, &bucket_opts, &e) < 0 ||
+	    s3_require_versioning(&l.bucket_ctx, l.view.bucket, &e) < 0 ||
+	    sts_expect_bucket_owner(&l.bucket_ctx, NULL, &e) < 0)
 		init_failure(&l, &e);
 	/* Short backoffs (0.1 s doubling): an invocation lives seconds, and
 	 * retry_failed_writes waits longer where its deadline allows. */

@@ -13,7 +13,9 @@
 
 #include "commands.h"
 #include "lib/cli.h"
+#include "lib/escape.h"
 #include "lib/exitcode.h"
+#include "lib/lease.h"
 #include "lib/record.h"
 #include "lib/s3.h"
 #include "lib/ssm.h"
@@ -35,6 +37,9 @@
 	"      --prune          also delete what did not exist at TIME under PATH\n" \
 	"      --use-last-known where the change in force at TIME was not captured\n" \
 	"                       (a gap), use the last value captured before it\n" \
+	"      --recreate       delete and create again what SSM cannot put back\n" \
+	"                       otherwise (Advanced tier to Standard); its SSM\n" \
+	"                       history restarts\n" \
 	"      --to NEWPATH     restore under NEWPATH instead of in place (no deletes)\n" \
 	"      --key-prefix PREFIX  keys live under PREFIX in the bucket\n" \
 	"                       (default: SSMBAK_KEY_PREFIX, else none)\n" \
@@ -43,6 +48,8 @@
 	"      --stack NAME     find the bucket of this ssmbak stack\n" \
 	"  -r, --region REGION  AWS region (default: AWS_REGION, profile)\n" \
 	"      --profile NAME   AWS profile (default: AWS_PROFILE)\n" \
+	"      --bucket-owner ACCOUNT  refuse a bucket of another account (default:\n" \
+	"                       SSMBAK_BUCKET_OWNER, else your own account)\n" \
 	"  -v, --verbose        say what is done on stderr (-vv: every request)\n" \
 	"  -h, --help           show this help\n" \
 	"\n" \
@@ -52,7 +59,8 @@
 
 static const char preview_usage[] =
 	"usage: ssmbak preview PATH TIME [-R] [--all] [--show-secure] [--diff] [--prune]\n"
-	"                      [--use-last-known] [--to NEWPATH] [--key-prefix PREFIX]\n"
+	"                      [--use-last-known] [--recreate] [--to NEWPATH]\n"
+	"                      [--key-prefix PREFIX]\n"
 	"                      [--output table|json] [-b BUCKET]\n"
 	"                      [--stack NAME] [-r REGION] [--profile NAME] [-v]\n"
 	"\n"
@@ -61,13 +69,17 @@ static const char preview_usage[] =
 
 static const char restore_usage[] =
 	"usage: ssmbak restore PATH TIME [-R] [--all] [--show-secure] [--diff] [--prune]\n"
-	"                      [--use-last-known] [--to NEWPATH] [--key-prefix PREFIX]\n"
-	"                      [--output table|json] [-b BUCKET]\n"
+	"                      [--use-last-known] [--recreate] [--to NEWPATH] [--force]\n"
+	"                      [--key-prefix PREFIX] [--output table|json] [-b BUCKET]\n"
 	"                      [--stack NAME] [-r REGION] [--profile NAME] [-v]\n"
 	"\n"
 	"Put PATH back as it was at TIME: the parameters 'ssmbak preview' shows\n"
 	"are written or deleted. Safe to run again after a partial failure.\n"
-	"\n" OPTIONS_TEXT;
+	"One restore at a time per bucket, key prefix and overlapping PATH (NEWPATH\n"
+	"with --to): another one refuses, naming this one's holder.\n"
+	"\n"
+	"      --force          take over the lease of an overlapping restore\n"
+	OPTIONS_TEXT;
 
 #define SECURE_MASK "********"
 /* SSM allows few PutParameter calls a second; more in flight only
@@ -84,13 +96,15 @@ struct restore_opts {
 	bool diff;
 	bool prune;
 	bool use_last_known;
+	bool recreate;
 	const char *to;
+	bool force;
 	bool apply;
 	const char *usage;
 };
 
 enum action { ACTION_NONE, ACTION_CREATE, ACTION_UPDATE, ACTION_DELETE,
-	      ACTION_UNKNOWN };
+	      ACTION_UNKNOWN, ACTION_RECREATE };
 /* What an update changes, as bits. */
 enum change_field {
 	CHANGE_VALUE = 1, CHANGE_TYPE = 2, CHANGE_DESCRIPTION = 4, CHANGE_TIER = 8,
@@ -115,6 +129,7 @@ struct key_state {
 	bool needs_body;            /* compare or show: read its version */
 	bool needs_now;             /* show: read the value SSM holds now */
 	unsigned changes;           /* change_field bits */
+	long long put_version;      /* the version PutParameter answered */
 	enum outcome outcome;
 	struct record rec;          /* the winner's details */
 	bool have_details;          /* rec filled from metadata or tags */
@@ -162,7 +177,7 @@ static void fail_key(struct key_state *k, const struct err *e)
 /* --- arguments --- */
 
 enum { OPT_ALL = CLI_OPT_FIRST_FREE, OPT_SHOW_SECURE, OPT_TO, OPT_DIFF,
-       OPT_PRUNE, OPT_USE_LAST_KNOWN };
+       OPT_PRUNE, OPT_USE_LAST_KNOWN, OPT_FORCE, OPT_RECREATE };
 
 static const struct option longopts[] = {
 	CLI_COMMON_LONG_OPTIONS,
@@ -173,6 +188,8 @@ static const struct option longopts[] = {
 	{ "diff", no_argument, NULL, OPT_DIFF },
 	{ "prune", no_argument, NULL, OPT_PRUNE },
 	{ "use-last-known", no_argument, NULL, OPT_USE_LAST_KNOWN },
+	{ "recreate", no_argument, NULL, OPT_RECREATE },
+	{ "force", no_argument, NULL, OPT_FORCE },
 	CLI_KEY_PREFIX_OPTION,
 	{ NULL, 0, NULL, 0 },
 };
@@ -195,6 +212,13 @@ static void parse_args(int argc, char **argv, struct restore_opts *o)
 		case OPT_DIFF: o->diff = true; break;
 		case OPT_PRUNE: o->prune = true; break;
 		case OPT_USE_LAST_KNOWN: o->use_last_known = true; break;
+		case OPT_RECREATE: o->recreate = true; break;
+		case OPT_FORCE:
+			if (!o->apply)
+				cli_usage_error(o->usage, "--force is for restore: "
+						"preview takes no lease");
+			o->force = true;
+			break;
 		}
 	}
 }
@@ -463,27 +487,16 @@ static void settle_pending(struct restore_run *r)
 			if (!x->needs_tags)
 				continue;
 			struct aws_call *call = &calls[n++];
-			struct aws_headers tags = { 0 };
 			struct err e = { 0 };
-			if (call->err.kind != ERR_NONE) {
-				fail_key(k, &call->err);
-			} else if (s3_parse_tagging(&call->resp, &tags, &e) < 0) {
-				fail_key(k, &e);
-			} else if (record_from_tags(&tags, &x->tags) < 0) {
-				err_set(&e, ERR_PARSE, "version %s has no ssmbakTime tag: "
-					"not written by ssmbak", x->c.version_id);
+			if (record_from_tagging_call(call, x->c.version_id, &x->tags,
+						     &e) < 0) {
 				fail_key(k, &e);
 			} else {
-				x->c.event_time = x->tags.event_time;
-				x->c.ssm_version = x->tags.param.version;
-				x->c.op = x->tags.op;
-				x->c.modified_ms = (long long)llround(
-					x->tags.param.last_modified * 1000);
+				record_entry_fields(&x->tags, &x->c);
 				x->tl.event_time = x->c.event_time;
 				x->tl.ssm_version = x->c.ssm_version;
 				x->tl.is_delete = x->c.op == RECORD_DELETE;
 			}
-			aws_headers_release(&tags);
 			aws_call_release(call);
 		}
 		if (!k->failed)
@@ -656,23 +669,15 @@ static void fetch_bodies(struct restore_run *r)
 static void adopt_tags(struct fetch *f)
 {
 	struct key_state *k = f->k;
-	struct aws_headers tags = { 0 };
 	struct err e = { 0 };
 	struct record rec;
-	if (f->call.err.kind != ERR_NONE) {
-		fail_key(k, &f->call.err);
-	} else if (s3_parse_tagging(&f->call.resp, &tags, &e) < 0) {
+	if (record_from_tagging_call(&f->call, k->win.version_id, &rec, &e) < 0) {
 		fail_key(k, &e);
-	} else if (record_from_tags(&tags, &rec) < 0) {
-		err_set(&e, ERR_PARSE, "version %s has no ssmbakTime tag: not "
-			"written by ssmbak", k->win.version_id);
-		fail_key(k, &e);
-	} else {
-		record_release(&k->rec);
-		k->rec = rec;
-		k->have_details = true;
+		return;
 	}
-	aws_headers_release(&tags);
+	record_release(&k->rec);
+	k->rec = rec;
+	k->have_details = true;
 }
 
 /* Format 1 versions carry type and description only in their tags: read
@@ -1079,6 +1084,16 @@ static unsigned changes_of(const struct key_state *k,
 	return c;
 }
 
+/* SSM never takes a parameter from the Advanced tier back to Standard
+ * ("You can't downgrade a parameter from the advanced-parameter tier":
+ * PutParameter's ValidationException): only deleting it and creating it
+ * again does. */
+static bool needs_recreate(const struct key_state *k)
+{
+	return (k->changes & CHANGE_TIER) && same_text(k->rec.param.tier, "Standard") &&
+	       same_text(k->current->tier, "Advanced");
+}
+
 static void decide_actions(struct restore_run *r)
 {
 	for (size_t i = 0; i < r->n_keys; i++) {
@@ -1098,6 +1113,8 @@ static void decide_actions(struct restore_run *r)
 		}
 		k->changes = changes_of(k, k->current);
 		k->action = k->changes ? ACTION_UPDATE : ACTION_NONE;
+		if (k->action == ACTION_UPDATE && needs_recreate(k))
+			k->action = ACTION_RECREATE;
 	}
 }
 
@@ -1108,14 +1125,24 @@ static bool stderr_is_terminal(void)
 	return isatty(STDERR_FILENO);
 }
 
+/* What PutParameter (Overwrite) is told so that SSM ends as recorded: it
+ * keeps a Description or AllowedPattern it is not given, so one the
+ * record lacks is sent empty, which removes it (test/localaws/README.md,
+ * "PutParameter with Overwrite"). Format 1 recorded a lossy description
+ * (UPSTREAM.md, defect 3): it is what preview shows, so it is what restore
+ * writes. A parameter created again starts from nothing. */
 static void restore_parameter_for(struct key_state *k, struct ssm_parameter *p)
 {
-	memset(p, 0, sizeof(*p));
 	*p = k->rec.param;
 	p->name = k->target;
 	p->value = k->value;
-	/* Format 1 recorded a lossy description (UPSTREAM.md, defect 3): it
-	 * is what preview shows, so it is what restore writes. */
+	const struct ssm_parameter *cur = k->current;
+	if (!cur || k->action == ACTION_RECREATE)
+		return;
+	if (!p->description && cur->description && *cur->description)
+		p->description = (char *)"";
+	if (!p->allowed_pattern && cur->allowed_pattern && *cur->allowed_pattern)
+		p->allowed_pattern = (char *)"";
 }
 
 static void settle_write(struct key_state *k, const struct err *e)
@@ -1128,9 +1155,25 @@ static void settle_write(struct key_state *k, const struct err *e)
 	}
 }
 
-static void fail_on_error(struct fetch *f)
+/* PutParameter answers the version it made (or, for aws:ec2:image, will
+ * make once the value is validated). */
+static void settle_put(struct fetch *f)
 {
 	settle_write(f->k, &f->call.err);
+	json_t *root = NULL;
+	if (f->call.err.kind == ERR_NONE &&
+	    ssm_parse_answer(&f->call, &root, &(struct err){ 0 }) == 0) {
+		json_t *v = json_object_get(root, "Version");
+		f->k->put_version = json_is_integer(v) ? json_integer_value(v) : 0;
+	}
+	json_decref(root);
+}
+
+static double now_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 /* Until its write answers, every key restore means to change is "not
@@ -1161,7 +1204,8 @@ static void apply_puts(struct restore_run *r)
 	for (size_t i = 0; i < r->n_keys; i++) {
 		struct key_state *k = &r->keys[i];
 		if (k->failed || (k->action != ACTION_CREATE &&
-				  k->action != ACTION_UPDATE))
+				  k->action != ACTION_UPDATE &&
+				  k->action != ACTION_RECREATE))
 			continue;
 		struct ssm_parameter p;
 		restore_parameter_for(k, &p);
@@ -1179,8 +1223,108 @@ static void apply_puts(struct restore_run *r)
 	http_client_prefer_retry_mode(r->ctx.http, RETRY_ADAPTIVE);
 	if (stderr_is_terminal())
 		http_client_set_progress(r->ctx.http, show_progress, "writing");
-	run_and_settle(r, f, n, fail_on_error);
+	run_and_settle(r, f, n, settle_put);
 	http_client_set_progress(r->ctx.http, NULL, NULL);
+}
+
+/* A parameter that cannot be put back in place (needs_recreate) is
+ * deleted first, with --recreate; without it, it is reported. */
+static void prepare_recreates(struct restore_run *r)
+{
+	struct key_state **batch = xcalloc(r->n_keys + 1, sizeof(*batch));
+	size_t n = 0;
+	for (size_t i = 0; i < r->n_keys; i++) {
+		struct key_state *k = &r->keys[i];
+		if (k->failed || k->action != ACTION_RECREATE)
+			continue;
+		if (!r->opts->recreate) {
+			struct err e = { 0 };
+			err_set(&e, ERR_INPUT, "its tier is Advanced now and SSM cannot "
+				"make it Standard again in place: --recreate deletes it "
+				"and creates it again (its SSM history restarts)");
+			settle_write(k, &e);
+			continue;
+		}
+		batch[n++] = k;
+	}
+	for (size_t c = 0; c < n; c += SSM_DELETE_PARAMETERS_MAX) {
+		const char *names[SSM_DELETE_PARAMETERS_MAX];
+		size_t count = 0;
+		for (size_t i = c; i < n && count < SSM_DELETE_PARAMETERS_MAX; i++)
+			names[count++] = batch[i]->target;
+		struct aws_call call;
+		struct err e = { 0 };
+		if (ssm_prepare_delete_parameters(&r->ctx, &call, names, count) < 0)
+			die(EXIT_FAILURE_RUN, "out of memory");
+		if (aws_perform_one(&r->ctx, &call, &e) < 0)
+			for (size_t i = c; i < c + count; i++)
+				settle_write(batch[i], &e);
+		aws_call_release(&call);
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!batch[i]->failed)
+			log_msg(LOG_WARN, "%s: deleted to be created again: SSM's own "
+				"history of it restarts", batch[i]->target);
+	free(batch);
+}
+
+/* aws:ec2:image values are validated after PutParameter answers; the
+ * version it promised appears only if the value passes
+ * (https://docs.aws.amazon.com/systems-manager/latest/userguide/parameter-store-ec2-aliases.html).
+ * Restore counts such a key as done only once SSM shows that version. */
+#define ASYNC_CONFIRM_SECONDS 30
+
+/* SSMBAK_CONFIRM_SECONDS: how long to wait for such a version. */
+static double confirm_seconds(void)
+{
+	const char *text = getenv("SSMBAK_CONFIRM_SECONDS");
+	char *end;
+	double s = text ? strtod(text, &end) : -1;
+	return text && !*end && s >= 0 && s <= 3600 ? s : ASYNC_CONFIRM_SECONDS;
+}
+
+static bool awaits_confirmation(const struct key_state *k)
+{
+	return k->outcome == OUTCOME_OK && k->put_version &&
+	       same_text(k->rec.param.data_type, "aws:ec2:image");
+}
+
+static void confirm_async_puts(struct restore_run *r)
+{
+	double limit = confirm_seconds();
+	double give_up = now_seconds() + limit;
+	for (double wait = 0.1;; wait = wait * 2 > 2 ? 2 : wait * 2) {
+		size_t waiting = 0;
+		for (size_t i = 0; i < r->n_keys; i++) {
+			struct key_state *k = &r->keys[i];
+			if (!awaits_confirmation(k))
+				continue;
+			struct ssm_parameter now = { 0 };
+			struct err e = { 0 };
+			if (ssm_get_parameter(&r->ctx, k->target, &now, &e) == 0 &&
+			    now.version >= k->put_version)
+				k->put_version = 0; /* confirmed */
+			else
+				waiting++;
+			ssm_parameter_release(&now);
+		}
+		if (!waiting)
+			return;
+		if (now_seconds() + wait > give_up)
+			break;
+		struct timespec pause = { (time_t)wait, (long)((wait - (long)wait) * 1e9) };
+		nanosleep(&pause, NULL);
+	}
+	for (size_t i = 0; i < r->n_keys; i++) {
+		struct key_state *k = &r->keys[i];
+		if (!awaits_confirmation(k))
+			continue;
+		struct err e = { 0 };
+		err_set(&e, ERR_AWS, "SSM did not make version %lld within %.0f s: its "
+			"aws:ec2:image value was not accepted (the Parameter Store Change "
+			"event says why)", k->put_version, limit);
+		settle_write(k, &e);
+	}
 }
 
 static void apply_deletes(struct restore_run *r)
@@ -1225,8 +1369,10 @@ static bool is_secure(const struct key_state *k)
 
 static bool row_shown(const struct restore_run *r, const struct key_state *k)
 {
+	/* JSON also lists what restore tried and failed, with its reason. */
 	if (k->failed)
-		return false;
+		return r->opts->common.output == CLI_OUTPUT_JSON &&
+		       k->outcome == OUTCOME_FAILED;
 	if (k->action != ACTION_NONE)
 		return true;
 	return r->opts->all && k->has_winner;
@@ -1322,6 +1468,7 @@ static const char *action_name(const struct key_state *k)
 	case ACTION_UPDATE: return "update";
 	case ACTION_DELETE: return k->prune ? "prune" : "delete";
 	case ACTION_UNKNOWN: return "unknown";
+	case ACTION_RECREATE: return "recreate";
 	case ACTION_NONE: break;
 	}
 	return "none";
@@ -1472,19 +1619,28 @@ static json_t *json_row(const struct restore_run *r, const struct key_state *k)
 	return o;
 }
 
+/* A JSON array, written one row at a time: a whole tree's array in
+ * memory would outweigh everything else restore holds. */
 static void print_json(struct restore_run *r, struct key_state **rows,
 		       size_t n)
 {
-	json_t *arr = json_array();
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(arr, json_row(r, rows[i]));
-	char *text = json_dumps(arr, JSON_INDENT(2) | JSON_ENSURE_ASCII);
-	if (!text)
-		die(EXIT_FAILURE_RUN, "out of memory (or a value is not UTF-8)");
-	puts(text);
-	explicit_bzero(text, strlen(text));
-	free(text);
-	json_decref(arr);
+	fputs("[", stdout);
+	for (size_t i = 0; i < n; i++) {
+		json_t *row = json_row(r, rows[i]);
+		char *text = json_dumps(row, JSON_INDENT(2) | JSON_ENSURE_ASCII);
+		if (!text)
+			die(EXIT_FAILURE_RUN, "out of memory (or a value is not UTF-8)");
+		fprintf(stdout, "%s\n  ", i ? "," : "");
+		for (const char *c = text; *c; c++) {
+			fputc(*c, stdout);
+			if (*c == '\n')
+				fputs("  ", stdout);
+		}
+		explicit_bzero(text, strlen(text));
+		free(text);
+		json_decref(row);
+	}
+	fputs(n ? "\n]\n" : "]\n", stdout);
 }
 
 static void report_failures(struct restore_run *r)
@@ -1494,11 +1650,16 @@ static void report_failures(struct restore_run *r)
 		if (!k->failed)
 			continue;
 		char line[ERR_LINE_MAX];
-		fprintf(stderr, "%s: %s: %s: %s\n", progname(),
+		escape_fprintf(stderr, "%s: %s: %s: %s\n", progname(),
 			k->target ? k->target : k->key,
 			k->outcome == OUTCOME_FAILED ? "not restored" : "not read",
 			err_line(k->err, line, sizeof(line)));
 	}
+	for (size_t i = 0; i < r->n_keys && !r->opts->apply && !r->opts->recreate; i++)
+		if (r->keys[i].action == ACTION_RECREATE)
+			escape_fprintf(stderr, "%s: %s: its tier is Advanced now: restore "
+				       "needs --recreate to make it Standard again\n",
+				       progname(), r->keys[i].target);
 	for (size_t i = 0; i < r->n_keys; i++) {
 		struct key_state *k = &r->keys[i];
 		if (k->action != ACTION_UNKNOWN)
@@ -1506,7 +1667,7 @@ static void report_failures(struct restore_run *r)
 		char last[32] = "none";
 		if (k->has_last_known)
 			time_format_iso(k->last_known_time, last);
-		fprintf(stderr, "%s: %s: its value at TIME was not captured (a gap "
+		escape_fprintf(stderr, "%s: %s: its value at TIME was not captured (a gap "
 				"in the backup; last captured value: %s)\n",
 			progname(), k->target, last);
 	}
@@ -1531,7 +1692,7 @@ static struct tally count_outcomes(const struct restore_run *r)
 			t.not_attempted++;
 		else if (k->outcome == OUTCOME_OK)
 			*(k->action == ACTION_CREATE ? &t.created
-			  : k->action == ACTION_UPDATE ? &t.updated : &t.deleted) += 1;
+			  : k->action == ACTION_DELETE ? &t.deleted : &t.updated) += 1;
 	}
 	return t;
 }
@@ -1617,6 +1778,21 @@ static bool results_written(void)
 	return false;
 }
 
+/* Released however restore ends: a failure that exits from deep inside
+ * must not leave its lease to expire. */
+static struct lease *held_lease;
+
+static void release_held_lease(void)
+{
+	struct err e = { 0 };
+	char line[ERR_LINE_MAX];
+	if (lease_release(held_lease, &e) < 0)
+		fprintf(stderr, "%s: the restore lease was not released (it "
+			"expires by itself): %s\n", progname(),
+			err_line(&e, line, sizeof(line)));
+	held_lease = NULL;
+}
+
 static int run(struct restore_opts *o)
 {
 	struct restore_run r = { .opts = o };
@@ -1628,6 +1804,14 @@ static int run(struct restore_opts *o)
 	if (!r.bucket)
 		die_err(&e);
 	log_msg(LOG_INFO, "bucket %s (from %s)", r.bucket, bucket_source);
+	if (s3_require_versioning(&r.ctx, r.bucket, &e) < 0)
+		die_err(&e);
+	struct aws_options lease_aws = { o->common.region, o->common.profile };
+	struct lease_request lr = { r.bucket, r.prefix, o->path, o->to,
+				    o->time, o->force, &lease_aws };
+	if (o->apply && lease_acquire(&r.ctx, &lr, &held_lease, &e) < 0)
+		die_err(&e);
+	atexit(release_held_lease);
 
 	scan_scope(&r);
 	log_msg(LOG_INFO, "%s %s: %zu keys", r.scope.key_mode ? "key" : "path",
@@ -1647,7 +1831,9 @@ static int run(struct restore_opts *o)
 
 	if (o->apply) {
 		mark_not_attempted(&r);
+		prepare_recreates(&r);
 		apply_puts(&r);
+		confirm_async_puts(&r);
 		apply_deletes(&r);
 	}
 	print_results(&r);
@@ -1655,6 +1841,7 @@ static int run(struct restore_opts *o)
 	report_failures(&r);
 	print_summary(&r);
 	int rc = any_not_done(&r) || !written ? EXIT_FAILURE_RUN : EXIT_OK;
+	release_held_lease();
 	release_run(&r);
 	free((char *)o->path);
 	free((char *)o->to);

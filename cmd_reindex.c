@@ -21,6 +21,8 @@ static const char usage[] =
 	"                       (default: SSMBAK_KEY_PREFIX, else none)\n"
 	"  -r, --region REGION  AWS region (default: AWS_REGION, profile)\n"
 	"      --profile NAME   AWS profile (default: AWS_PROFILE)\n"
+	"      --bucket-owner ACCOUNT  refuse a bucket of another account (default:\n"
+	"                       SSMBAK_BUCKET_OWNER, else your own account)\n"
 	"  -v, --verbose        say what is done on stderr\n"
 	"  -h, --help           show this help\n"
 	"\n"
@@ -37,6 +39,7 @@ static const char usage[] =
 #include "commands.h"
 #include "lib/changes.h"
 #include "lib/cli.h"
+#include "lib/escape.h"
 #include "lib/exitcode.h"
 #include "lib/record.h"
 #include "lib/s3.h"
@@ -184,7 +187,7 @@ static void report_failure(struct reindex *r, const struct key_work *w,
 			   const struct missing *m, const struct err *e)
 {
 	char line[ERR_LINE_MAX];
-	fprintf(stderr, "%s: %s version %s: not indexed: %s\n", progname(),
+	escape_fprintf(stderr, "%s: %s version %s: not indexed: %s\n", progname(),
 		w->key, m->entry.version_id, err_line(e, line, sizeof(line)));
 	r->failed++;
 }
@@ -239,28 +242,20 @@ static void read_tags(struct reindex *r)
 			struct missing *m = &w->missing[j];
 			if (!m->prepared)
 				continue;
-			struct aws_headers tags = { 0 };
 			struct record rec;
 			struct err e = { 0 };
-			if (m->call.err.kind != ERR_NONE) {
-				e = m->call.err;
-			} else if (s3_parse_tagging(&m->call.resp, &tags, &e) == 0 &&
-				   record_from_tags(&tags, &rec) < 0) {
-				err_set(&e, ERR_PARSE, "it has no ssmbakTime tag: not "
-					"written by ssmbak");
-			} else if (e.kind == ERR_NONE) {
-				m->entry.event_time = rec.event_time;
-				m->entry.ssm_version = rec.param.version;
-				m->entry.op = rec.op == RECORD_DELETE ? RECORD_UPDATE : rec.op;
-				m->entry.modified_ms =
-					(long long)llround(rec.param.last_modified * 1000);
+			if (record_from_tagging_call(&m->call, m->entry.version_id, &rec,
+						     &e) == 0) {
+				/* a data version is never a delete (format 1's
+				 * tags carry no op: an update) */
+				if (rec.op == RECORD_DELETE)
+					rec.op = RECORD_UPDATE;
+				record_entry_fields(&rec, &m->entry);
 				record_release(&rec);
-			}
-			if (e.kind != ERR_NONE) {
+			} else {
 				m->failed = true;
 				report_failure(r, w, m, &e);
 			}
-			aws_headers_release(&tags);
 			release_call(m);
 		}
 	}
@@ -349,6 +344,8 @@ int cmd_reindex(int argc, char **argv)
 	if (!r.bucket)
 		die_err(&e);
 	log_msg(LOG_INFO, "bucket %s (from %s)", r.bucket, source);
+	if (s3_require_versioning(&r.ctx, r.bucket, &e) < 0)
+		die_err(&e);
 	if (scope_init(&r.scope, r.path, r.recursive) < 0)
 		die(EXIT_FAILURE_RUN, "out of memory");
 	struct scan_opts so = { r.bucket, r.prefix, r.path, scope_one_level(&r.scope),

@@ -17,6 +17,7 @@
 #include "commands.h"
 #include "lib/cfn.h"
 #include "lib/cli.h"
+#include "lib/escape.h"
 #include "lib/exitcode.h"
 #include "lib/org.h"
 #include "lib/record.h"
@@ -56,8 +57,9 @@ static const char usage[] =
 	"  -p, --parameters KEY=VALUE  a template parameter (repeat for more):\n"
 	"                       RetentionDays, ObjectLockDays, KmsKeyArn, LogLevel,\n"
 	"                       LogRetentionDays, AlarmTopicArn, LegacyParameters,\n"
-	"                       ExistingBucket, ReplicaBucketArn, MemorySize, ... (see\n"
-	"                       'ssmbak stack template')\n"
+	"                       Encryption, WriterPrincipalArns (default on create:\n"
+	"                       you), ExistingBucket, ReplicaBucketArn, MemorySize,\n"
+	"                       ... (see 'ssmbak stack template')\n"
 	"      --tags KEY=VALUE  a tag for the stack and its resources (repeat)\n"
 	"      --code-bucket BUCKET  where the Lambda's zip goes (default:\n"
 	"                       ssmbak-deploy-ACCOUNT-REGION, created if missing)\n"
@@ -72,6 +74,8 @@ static const char usage[] =
 	"      --force          with --delete-bucket: delete the backups too\n"
 	"  -r, --region REGION  AWS region (default: AWS_REGION, the profile's)\n"
 	"      --profile NAME   AWS profile from ~/.aws/config\n"
+	"      --bucket-owner ACCOUNT  refuse buckets of another account (default:\n"
+	"                       SSMBAK_BUCKET_OWNER, else your own account)\n"
 	"  -v, --verbose        say more on stderr (-vv: every request)\n"
 	"  -h, --help           show this help\n"
 	"\n"
@@ -269,6 +273,7 @@ static void parse_args(int argc, char **argv, struct stack_opts *o)
 	static const struct option longopts[] = {
 		{ "region", required_argument, NULL, 'r' },
 		{ "profile", required_argument, NULL, CLI_OPT_PROFILE },
+		{ "bucket-owner", required_argument, NULL, CLI_OPT_BUCKET_OWNER },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "parameters", required_argument, NULL, 'p' },
@@ -478,10 +483,15 @@ static void ensure_code_bucket(struct stack_run *r, const char *bucket)
 	aws_call_release(&call);
 	if (rc == 0)
 		return;
+	/* Every S3 request names the expected owner (lib/aws.h): a bucket of
+	 * another account, made first under our predictable name ("bucket
+	 * sniping"), answers 403 and is never written to. */
 	if (e.http_status == 403)
-		die(EXIT_FAILURE_RUN, "the code bucket %s exists but is not "
-				      "yours to write: choose another with "
-				      "--code-bucket", bucket);
+		die(EXIT_FAILURE_RUN, "the code bucket %s exists but does not "
+				      "belong to account %s (or denies you "
+				      "access): nothing was uploaded; choose "
+				      "another with --code-bucket", bucket,
+		    r->ctx.bucket_owner);
 	if (e.http_status != 404)
 		die_err(&e);
 	log_msg(LOG_INFO, "creating the code bucket %s", bucket);
@@ -515,15 +525,15 @@ static void deploy_code(struct stack_run *r, struct code *out)
 		die(EXIT_USAGE, "this binary cannot be the Lambda: %s", why);
 
 	struct err e = { 0 };
+	/* A context of another region (an organization's) has not asked yet. */
+	if (!r->ctx.bucket_owner &&
+	    sts_expect_bucket_owner(&r->ctx, r->o->common.bucket_owner, &e) < 0)
+		die_err(&e);
 	if (r->o->code_bucket) {
 		out->bucket = xstrdup(r->o->code_bucket);
 	} else {
-		struct sts_identity id;
-		if (sts_get_caller_identity(&r->ctx, &id, &e) < 0)
-			die_err(&e);
-		out->bucket = xasprintf("ssmbak-deploy-%s-%s", id.account,
-					r->ctx.region);
-		sts_identity_release(&id);
+		out->bucket = xasprintf("ssmbak-deploy-%s-%s",
+					r->ctx.bucket_owner, r->ctx.region);
 	}
 	ensure_code_bucket(r, out->bucket);
 
@@ -581,7 +591,7 @@ static void print_event(const struct cfn_event *ev)
 		snprintf(when, sizeof(when), "%02d/%02d/%02d %02d:%02d:%02d",
 			 tm.tm_mon + 1, tm.tm_mday, tm.tm_year % 100, tm.tm_hour,
 			 tm.tm_min, tm.tm_sec);
-	printf("%s   %s  %s  %s%s%s\n", when, ev->status ? ev->status : "",
+	escape_fprintf(stdout, "%s   %s  %s  %s%s%s\n", when, ev->status ? ev->status : "",
 	       ev->logical_id ? ev->logical_id : "", ev->type ? ev->type : "",
 	       ev->reason && *ev->reason ? "  " : "",
 	       ev->reason ? ev->reason : "");
@@ -661,10 +671,10 @@ static char *watch_stack(struct stack_run *r, const char *stack_id,
 
 static void print_failures(const struct watch *w, const char *status)
 {
-	fprintf(stderr, "%s: the stack ended in %s\n", progname(), status);
+	escape_fprintf(stderr, "%s: the stack ended in %s\n", progname(), status);
 	for (size_t i = 0; i < w->failures.n; i++) {
 		const struct cfn_event *ev = &w->failures.items[i];
-		fprintf(stderr, "  %s (%s): %s\n", ev->logical_id, ev->type,
+		escape_fprintf(stderr, "  %s (%s): %s\n", ev->logical_id, ev->type,
 			ev->reason);
 	}
 }
@@ -743,8 +753,30 @@ static int finish(struct stack_run *r, const char *stack_id, char *baseline,
 	return rc;
 }
 
+/* The bucket policy lets only the Lambda and WriterPrincipalArns write
+ * (template.yaml). Unless told otherwise, whoever creates the stack is a
+ * writer: it backfills and reindexes later. */
+static void default_writers(struct stack_run *r)
+{
+	if (cfn_pairs_get(&r->o->parameters, "WriterPrincipalArns"))
+		return;
+	struct sts_identity id;
+	struct err e = { 0 };
+	if (sts_get_caller_identity(&r->ctx, &id, &e) < 0)
+		die_err(&e);
+	char *writers = sts_principal_arn_patterns(id.arn);
+	if (!writers ||
+	    cfn_pairs_set(&r->o->parameters, "WriterPrincipalArns", writers,
+			  false) < 0)
+		die(EXIT_FAILURE_RUN, "out of memory");
+	log_msg(LOG_INFO, "writers besides the Lambda: %s", writers);
+	free(writers);
+	sts_identity_release(&id);
+}
+
 static int create_plain_stack(struct stack_run *r)
 {
+	default_writers(r);
 	struct code code = { 0 };
 	deploy_code(r, &code);
 	add_code_parameters(&r->o->parameters, &code);
@@ -887,6 +919,12 @@ static int central_bucket(struct stack_run *r, const char *org_id, char **bucket
 	describe_or_die(r, &s);
 	*bucket = xstrdup(output_or_die(&s, "BucketName"));
 	*region = xstrdup(r->ctx.region);
+	/* The members' roles are let use the central bucket's key by its key
+	 * policy; their own IAM policies name it through KmsKeyArn. */
+	const char *key = cfn_pairs_get(&s.outputs, "BucketKeyArn");
+	if (key && *key &&
+	    cfn_pairs_set(&r->o->parameters, "KmsKeyArn", key, false) < 0)
+		die(EXIT_FAILURE_RUN, "out of memory");
 	cfn_stack_release(&s);
 	/* The members' stacks write into it; they neither make it nor admit. */
 	if (cfn_pairs_set(&r->o->parameters, "OrganizationId", "", false) < 0)
@@ -920,6 +958,8 @@ static int stack_create_org(struct stack_run *r)
 	add_code_parameters(&o->parameters, &codes[0]);
 	if (cfn_pairs_set(&o->parameters, "ExistingBucket", bucket, false) < 0 ||
 	    cfn_pairs_set(&o->parameters, "BucketRegion", bucket_region, false) < 0 ||
+	    cfn_pairs_set(&o->parameters, "BucketOwner", r->ctx.bucket_owner,
+			  false) < 0 ||
 	    cfn_pairs_set(&o->parameters, "OrgPipelineName", o->name, false) < 0)
 		die(EXIT_FAILURE_RUN, "out of memory");
 	struct cfn_stack_input in = {
@@ -1173,6 +1213,10 @@ static void plan_update(struct stack_run *r, struct planned_update *p)
 		    cfn_pairs_set(&r->o->parameters, key, NULL, true) < 0)
 			die(EXIT_FAILURE_RUN, "out of memory");
 	}
+	/* A stack made before the writer list: its updater becomes a writer,
+	 * as its creator would have. */
+	if (!cfn_pairs_get(&s->parameters, "WriterPrincipalArns"))
+		default_writers(r);
 	add_code_parameters(&r->o->parameters, &p->code);
 	p->in = (struct cfn_stack_input){
 		r->o->name, ssmbak_template_start, &r->o->parameters,
@@ -1391,7 +1435,7 @@ static int delete_bucket(struct stack_run *r, const char *bucket,
 	for (size_t i = 0; i < l->n; i++) {
 		char line[ERR_LINE_MAX];
 		if (calls[i].err.kind != ERR_NONE && rc == 0) {
-			fprintf(stderr, "%s: %s\n", progname(),
+			escape_fprintf(stderr, "%s: %s\n", progname(),
 				err_line(&calls[i].err, line, sizeof(line)));
 			rc = -1;
 		}
@@ -1410,7 +1454,7 @@ static int delete_bucket(struct stack_run *r, const char *bucket,
 	aws_call_release(&call);
 	if (rc < 0) {
 		char line[ERR_LINE_MAX];
-		fprintf(stderr, "%s: %s\n", progname(),
+		escape_fprintf(stderr, "%s: %s\n", progname(),
 			err_line(&e, line, sizeof(line)));
 	}
 	return rc;
@@ -1524,7 +1568,7 @@ static int stack_status(struct stack_run *r)
 	bool missing;
 	struct err e = { 0 };
 	if (cfn_describe_stack(&r->ctx, r->o->name, &s, &missing, &e) == 0) {
-		printf("%s%s%s\n", s.status, s.status_reason ? "  " : "",
+		escape_fprintf(stdout, "%s%s%s\n", s.status, s.status_reason ? "  " : "",
 		       s.status_reason ? s.status_reason : "");
 		cfn_stack_release(&s);
 	} else if (!missing) {
@@ -1554,7 +1598,7 @@ static int stack_show(struct stack_run *r)
 			if ((int)strlen(s.outputs.items[i].key) > width)
 				width = (int)strlen(s.outputs.items[i].key);
 		for (size_t i = 0; i < s.outputs.n; i++)
-			printf("%-*s  %s\n", width, s.outputs.items[i].key,
+			escape_fprintf(stdout, "%-*s  %s\n", width, s.outputs.items[i].key,
 			       s.outputs.items[i].value);
 		break;
 	}

@@ -17,7 +17,7 @@ static const char usage[] =
 	"      --repair         record each missed version from SSM's history (its\n"
 	"                       exact time, to the second) and each missed delete (at\n"
 	"                       the time noticed, marked approximate); fill the gaps\n"
-	"                       whose version SSM's history still has\n"
+	"                       that name a version SSM's history still has\n"
 	"      --min-age SECONDS  leave alone changes younger than SECONDS, whose\n"
 	"                       events may still be on their way (default: 0)\n"
 	"      --output FORMAT  table (default) or json\n"

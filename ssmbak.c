@@ -9,6 +9,7 @@
 
 #include "commands.h"
 #include "lib/exitcode.h"
+#include "lib/harden.h"
 #include "lib/util.h"
 
 static int cmd_help(int argc, char **argv);
@@ -95,6 +96,11 @@ static int run_command(const struct command *c, int argc, char **argv,
 
 int main(int argc, char **argv)
 {
+	/* Before anything is read: SecureString values are held decrypted. */
+	struct err e = { 0 };
+	if (harden_process(&e) < 0)
+		die_err(&e);
+
 	const char *base = argc > 0 ? strrchr(argv[0], '/') : NULL;
 	base = base ? base + 1 : (argc > 0 ? argv[0] : "ssmbak");
 

@@ -242,6 +242,7 @@ void aws_ctx_release(struct aws_ctx *ctx)
 	free(ctx->region);
 	free(ctx->profile);
 	free(ctx->endpoint_url);
+	free(ctx->bucket_owner);
 	memset(ctx, 0, sizeof(*ctx));
 }
 

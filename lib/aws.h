@@ -93,6 +93,11 @@ struct aws_ctx {
 	char *endpoint_url;        /* the profile's endpoint_url, or NULL */
 	struct creds_provider *creds;
 	struct http_client *http;
+	/* Sent as x-amz-expected-bucket-owner on every S3 request that names
+	 * a bucket (NULL: not sent), so a bucket of another account is
+	 * refused with 403 instead of used:
+	 * https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-owner-condition.html */
+	char *bucket_owner;
 };
 
 struct aws_options {

@@ -22,9 +22,15 @@ static int buf_reserve(struct buf *b, size_t extra)
 	size_t cap = b->cap ? b->cap : 64;
 	while (cap < need)
 		cap *= 2;
-	char *data = realloc(b->data, cap);
+	/* Not realloc: it would free the old block with its contents. */
+	char *data = malloc(cap);
 	if (!data)
 		return -1;
+	if (b->data) {
+		memcpy(data, b->data, b->len + 1);
+		explicit_bzero(b->data, b->cap);
+		free(b->data);
+	}
 	b->data = data;
 	b->cap = cap;
 	return 0;
@@ -89,13 +95,15 @@ char *buf_detach(struct buf *b)
 
 void buf_clear(struct buf *b)
 {
-	b->len = 0;
 	if (b->data)
-		b->data[0] = '\0';
+		explicit_bzero(b->data, b->len + 1);
+	b->len = 0;
 }
 
 void buf_release(struct buf *b)
 {
+	if (b->data)
+		explicit_bzero(b->data, b->cap);
 	free(b->data);
 	b->data = NULL;
 	b->len = 0;

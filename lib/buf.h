@@ -1,5 +1,8 @@
 /* A growable byte buffer with a size cap, always NUL-terminated so text can
- * be used as a C string without copying. */
+ * be used as a C string without copying. Buffers carry decrypted values
+ * (responses, request bodies): memory is zeroed before it is given back to
+ * the allocator (grown, cleared or released), so that freed heap does not
+ * keep them for a core file or a later allocation to see. */
 #ifndef SSMBAK_BUF_H
 #define SSMBAK_BUF_H
 

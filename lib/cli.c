@@ -12,6 +12,7 @@
 #include "exitcode.h"
 #include "s3.h"
 #include "ssm.h"
+#include "sts.h"
 #include "ssm_name.h"
 #include "util.h"
 
@@ -20,7 +21,7 @@ void cli_usage_error(const char *usage, const char *fmt, ...)
 	va_list ap;
 	va_start(ap, fmt);
 	fprintf(stderr, "%s: ", progname());
-	vfprintf(stderr, fmt, ap);
+	escape_vfprintf(stderr, fmt, ap); /* arguments are echoed */
 	fprintf(stderr, " (see '%s --help')\n", progname());
 	va_end(ap);
 	(void)usage;
@@ -60,6 +61,12 @@ bool cli_common_option(int opt, const char *arg, struct cli_common *c,
 			cli_usage_error(usage, "--stack '%s' is not a stack name",
 					cli_shown_arg(arg));
 		c->stack = arg;
+		return true;
+	case CLI_OPT_BUCKET_OWNER:
+		if (!sts_account_id_is_valid(arg))
+			cli_usage_error(usage, "--bucket-owner must be a 12-digit "
+					       "AWS account id, not '%s'", arg);
+		c->bucket_owner = arg;
 		return true;
 	case CLI_OPT_OUTPUT:
 		if (strcmp(arg, "table") == 0)
@@ -122,6 +129,9 @@ void cli_aws_init(struct aws_ctx *ctx, const struct cli_common *c)
 		die_err(&e);
 	log_msg(LOG_INFO, "region %s (from %s)", ctx->region,
 		ctx->region_source);
+	if (sts_expect_bucket_owner(ctx, c->bucket_owner, &e) < 0)
+		die_err(&e);
+	log_msg(LOG_INFO, "buckets must belong to account %s", ctx->bucket_owner);
 }
 
 static char *parameter_value(struct aws_ctx *ctx, const char *name,

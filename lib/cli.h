@@ -15,6 +15,7 @@ struct cli_common {
 	const char *profile;
 	const char *bucket;
 	const char *stack;
+	const char *bucket_owner; /* --bucket-owner ACCOUNT, or NULL */
 	int verbose;
 	enum cli_output output;
 	const char *key_prefix; /* --key-prefix, NULL: SSMBAK_KEY_PREFIX or none */
@@ -24,6 +25,7 @@ enum {
 	CLI_OPT_PROFILE = 0x1000,
 	CLI_OPT_STACK,
 	CLI_OPT_OUTPUT,
+	CLI_OPT_BUCKET_OWNER,
 	CLI_OPT_KEY_PREFIX,
 	CLI_OPT_FIRST_FREE, /* commands number their own long options from here */
 };
@@ -34,6 +36,7 @@ enum {
 	{ "bucket", required_argument, NULL, 'b' }, \
 	{ "stack", required_argument, NULL, CLI_OPT_STACK }, \
 	{ "output", required_argument, NULL, CLI_OPT_OUTPUT }, \
+	{ "bucket-owner", required_argument, NULL, CLI_OPT_BUCKET_OWNER }, \
 	{ "verbose", no_argument, NULL, 'v' }, \
 	{ "help", no_argument, NULL, 'h' }
 #define CLI_COMMON_SHORT_OPTIONS "r:b:vh"
@@ -63,8 +66,10 @@ char *cli_key_prefix(const struct cli_common *c, const char *usage);
  * whole). Points into a static buffer, valid until the next call. */
 const char *cli_shown_arg(const char *arg);
 
-/* Region, credentials and connections for this command, or exit 3 with the
- * reason. Also sets the log level from -v. */
+/* Region, credentials and connections for this command, and the account
+ * every bucket must belong to (--bucket-owner, else SSMBAK_BUCKET_OWNER,
+ * else the caller's own), or exit with the reason. Also sets the log
+ * level from -v. */
 void cli_aws_init(struct aws_ctx *ctx, const struct cli_common *c);
 
 /* The bucket to use: --bucket, SSMBAK_BUCKET, the SSM parameter our stack

@@ -16,6 +16,7 @@ enum err_kind {
 	ERR_PARSE,    /* an answer we could not understand */
 	ERR_NOMEM,
 	ERR_SYSTEM,   /* a local system call failed */
+	ERR_BUSY,     /* held by another run (a restore lease): exit 1 */
 };
 
 struct err {

@@ -690,9 +690,11 @@ static void collect_done(struct http_client *c, struct aws_ctx *ctx,
 		if (settle_attempt(c, ctx, call, result)) {
 			call->attempt.not_before =
 				monotonic_seconds() +
-				retry_backoff_seconds(c->retry_mode,
-						      call->attempts,
-						      random01());
+				retry_backoff_seconds(
+					c->retry_mode, call->attempts,
+					retry_is_throttling(call->resp.status,
+							    call->err.code),
+					random01());
 			b->retries[b->n_retries++] = call;
 		} else {
 			finish_call(c, b, call, call->err.kind != ERR_NONE);
@@ -756,22 +758,23 @@ int aws_perform_one(struct aws_ctx *ctx, struct aws_call *call, struct err *e)
 
 /* AWS error messages may quote the rejected input ("Value '...' at
  * 'value' failed to satisfy constraint"); a parameter value must never reach
- * a log, so quoted values are masked. */
-static void mask_quoted_values(char *msg, size_t size)
+ * a log, so quoted values are masked. This runs on the whole message,
+ * before it is cut to fit a line: a quote whose end was cut off would
+ * otherwise keep its first few hundred characters. A quote that never
+ * closes is masked to the end. */
+static void mask_quoted_values(const char *msg, char *out, size_t size)
 {
-	struct buf out = BUF_INIT;
+	struct buf masked = BUF_INIT;
 	const char *p = msg, *hit;
 	while ((hit = strstr(p, "alue '"))) {
 		const char *end = strstr(hit + 6, "' at '");
-		if (!end)
-			break;
-		buf_append(&out, p, (size_t)(hit + 6 - p));
-		buf_puts(&out, "***");
-		p = end;
+		buf_append(&masked, p, (size_t)(hit + 6 - p));
+		buf_puts(&masked, "***");
+		p = end ? end : hit + strlen(hit);
 	}
-	buf_puts(&out, p);
-	snprintf(msg, size, "%s", buf_str(&out));
-	buf_release(&out);
+	buf_puts(&masked, p);
+	snprintf(out, size, "%s", buf_str(&masked));
+	buf_release(&masked);
 }
 
 static const char *request_id_of(const struct aws_response *resp)
@@ -783,8 +786,7 @@ static const char *request_id_of(const struct aws_response *resp)
 }
 
 static void decode_json_error(const struct aws_response *resp, char *code,
-			      size_t code_size, char *message,
-			      size_t message_size)
+			      size_t code_size, char **message)
 {
 	json_t *root = json_loadb(buf_str(&resp->body), resp->body.len, 0, NULL);
 	const char *type = json_string_value(json_object_get(root, "__type"));
@@ -805,20 +807,21 @@ static void decode_json_error(const struct aws_response *resp, char *code,
 	if (!msg)
 		msg = json_string_value(json_object_get(root, "errorMessage"));
 	if (msg)
-		snprintf(message, message_size, "%s", msg);
+		*message = strdup(msg);
 	json_decref(root);
 }
 
 static void decode_xml_error(const struct aws_response *resp, char *code,
-			     size_t code_size, char *message,
-			     size_t message_size, char *request_id,
+			     size_t code_size, char **message, char *request_id,
 			     size_t request_id_size)
 {
 	struct xml_doc *doc = xml_parse(buf_str(&resp->body), resp->body.len);
 	if (!doc)
 		return;
 	xml_copy_first(doc, "Code", code, code_size);
-	xml_copy_first(doc, "Message", message, message_size);
+	/* The message is no longer than the body that holds it. */
+	if ((*message = calloc(1, resp->body.len + 1)))
+		xml_copy_first(doc, "Message", *message, resp->body.len + 1);
 	if (!request_id[0])
 		xml_copy_first(doc, "RequestId", request_id, request_id_size);
 	xml_free(doc);
@@ -845,23 +848,24 @@ void http_decode_error(const struct aws_request *req,
 		       const struct aws_response *resp, struct err *e)
 {
 	char code[64] = "", message[512] = "", request_id[80];
+	char *full = NULL; /* the whole message, masked before it is cut */
 	snprintf(request_id, sizeof(request_id), "%s", request_id_of(resp));
 
 	if (resp->body.len && (req->service->protocol == AWS_PROTOCOL_JSON ||
 			       req->service->protocol == AWS_PROTOCOL_REST_JSON))
-		decode_json_error(resp, code, sizeof(code), message,
-				  sizeof(message));
+		decode_json_error(resp, code, sizeof(code), &full);
 	else if (resp->body.len)
-		decode_xml_error(resp, code, sizeof(code), message,
-				 sizeof(message), request_id,
+		decode_xml_error(resp, code, sizeof(code), &full, request_id,
 				 sizeof(request_id));
 	if (!code[0])
 		snprintf(code, sizeof(code), "%s",
 			 code_for_bare_status(resp->status));
-	if (!message[0])
+	if (full && full[0])
+		mask_quoted_values(full, message, sizeof(message));
+	else
 		snprintf(message, sizeof(message), "HTTP status %ld",
 			 resp->status);
-	mask_quoted_values(message, sizeof(message));
+	free(full);
 	err_set_aws(e, req->service->label, req->operation, resp->status, code,
 		    message, request_id);
 }

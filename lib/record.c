@@ -77,7 +77,7 @@ static void tag_add(struct tag_builder *t, const char *key, const char *value)
 	free(v);
 }
 
-static char *build_tagging(const struct record *r, const char *key)
+static char *build_tagging(const struct record *r)
 {
 	struct tag_builder t = { BUF_INIT, true };
 	char time_text[32], version_text[32];
@@ -94,10 +94,6 @@ static char *build_tagging(const struct record *r, const char *key)
 	if (r->param.version)
 		tag_add(&t, "ssmbakVersion", version_text);
 	tag_add(&t, "ssmbakOp", record_op_name(r->op));
-	/* Tags are all a format 1 reader gets; the name is needed there when
-	 * it is not the key ("foo" stored as "/foo"). */
-	if (strcmp(key, r->param.name) != 0 && strlen(r->param.name) <= 256)
-		tag_add(&t, "ssmbakName", r->param.name);
 	/* Reindex reads only tags: they carry what an index entry needs. */
 	if (r->param.last_modified > 0) {
 		char modified_text[32];
@@ -159,8 +155,8 @@ static char *extra_body_if_needed(const struct record *r, size_t fixed_bytes)
 	return text;
 }
 
-static int build_metadata(const struct record *r, const char *key,
-			  struct aws_headers *meta, char **extra_body)
+static int build_metadata(const struct record *r, struct aws_headers *meta,
+			  char **extra_body)
 {
 	struct meta_builder m = { meta, 0, true };
 	char time_text[32];
@@ -177,8 +173,6 @@ static int build_metadata(const struct record *r, const char *key,
 		meta_add(&m, "ssmbak-version", version_text);
 	if (r->param.last_modified > 0)
 		meta_add(&m, "ssmbak-modified", modified_text);
-	if (strcmp(key, r->param.name) != 0)
-		meta_add(&m, "ssmbak-name", r->param.name);
 	meta_add(&m, "ssmbak-key-id", r->param.key_id);
 	meta_add(&m, "ssmbak-tier", r->param.tier);
 	meta_add(&m, "ssmbak-data-type", r->param.data_type);
@@ -252,19 +246,14 @@ int record_prepare_write(struct aws_ctx *ctx, const char *bucket,
 	w->bucket = bucket;
 	w->prefix = strdup(prefix ? prefix : "");
 	w->param_key = record_key_for_name(r->param.name);
-	w->entry = (struct change_entry){
-		.event_time = r->event_time,
-		.ssm_version = r->param.version,
-		.op = r->op,
-		.modified_ms = (long long)llround(r->param.last_modified * 1000),
-	};
+	record_entry_fields(r, &w->entry);
 	char *data_key = w->prefix && w->param_key
 				 ? changes_data_key(w->prefix, w->param_key)
 				 : NULL;
-	char *tagging = data_key ? build_tagging(r, w->param_key) : NULL;
+	char *tagging = data_key ? build_tagging(r) : NULL;
 	struct aws_headers meta = { 0 };
 	char *extra = NULL;
-	int rc = tagging && build_metadata(r, w->param_key, &meta, &extra) == 0 ? 0
+	int rc = tagging && build_metadata(r, &meta, &extra) == 0 ? 0
 									 : -1;
 	if (rc == 0 && r->op == RECORD_GAP)
 		rc = prepare_gap_entry(ctx, w);
@@ -426,6 +415,33 @@ int record_from_tags(const struct aws_headers *tags, struct record *out)
 		return -1;
 	}
 	return 0;
+}
+
+void record_entry_fields(const struct record *r, struct change_entry *c)
+{
+	c->event_time = r->event_time;
+	c->ssm_version = r->param.version;
+	c->op = r->op;
+	c->modified_ms = (long long)llround(r->param.last_modified * 1000);
+}
+
+int record_from_tagging_call(const struct aws_call *call,
+			     const char *version_id, struct record *out,
+			     struct err *e)
+{
+	struct aws_headers tags = { 0 };
+	int rc = -1;
+	memset(out, 0, sizeof(*out));
+	if (call->err.kind != ERR_NONE) {
+		*e = call->err;
+	} else if (s3_parse_tagging(&call->resp, &tags, e) == 0) {
+		rc = record_from_tags(&tags, out);
+		if (rc < 0)
+			err_set(e, ERR_PARSE, "version %s has no ssmbakTime tag: not "
+				"written by ssmbak", version_id);
+	}
+	aws_headers_release(&tags);
+	return rc;
 }
 
 static int meta_string(const struct aws_response *resp, const char *name,

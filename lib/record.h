@@ -73,6 +73,14 @@ bool record_write_rearm(struct record_write *w);
 /* Reading back. From tags (format 1 or 2): event time, type, legacy
  * description, version, op. Returns -1 when ssmbakTime is missing or bad. */
 int record_from_tags(const struct aws_headers *tags, struct record *out);
+/* What the change index says of a record (its version id aside). */
+void record_entry_fields(const struct record *r, struct change_entry *c);
+/* The record a finished GetObjectTagging call of version_id holds; -1
+ * with *e set when the call failed, the answer is not a Tagging, or the
+ * version carries no ssmbak tags. */
+int record_from_tagging_call(const struct aws_call *call,
+			     const char *version_id, struct record *out,
+			     struct err *e);
 /* From a GetObject answer's format 2 metadata; returns 1 when present, 0
  * when the object has none (format 1), -1 when it is malformed. The body
  * is not read here. */

@@ -38,12 +38,16 @@ int retry_default_max_attempts(enum retry_mode mode)
 	return mode == RETRY_LEGACY ? 5 : 3;
 }
 
-/* Standard: t = random * min(2^(retry-1), 20) seconds, "exponential backoff
- * with a base of 2 and full jitter, max backoff 20 s" (the SDK reference;
- * botocore retries/standard.py ExponentialBackoff). */
-double retry_backoff_seconds(enum retry_mode mode, int retry, double r)
+/* Standard: t = random * min(base * 2^(retry-1), 20 s), full jitter with
+ * the maximum backoff of the SDK reference
+ * (https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html)
+ * and the base delays of the AWS SDK for JavaScript v3's standard strategy
+ * (@smithy/util-retry: DEFAULT_RETRY_DELAY_BASE 100 ms,
+ * THROTTLING_RETRY_DELAY_BASE 500 ms, MAXIMUM_RETRY_DELAY 20 s). */
+double retry_backoff_seconds(enum retry_mode mode, int retry, bool throttled,
+			     double r)
 {
-	double cap = mode == RETRY_LEGACY ? 0.1 : 1.0;
+	double cap = mode != RETRY_LEGACY && throttled ? 0.5 : 0.1;
 	for (int i = 1; i < retry && cap < 20.0; i++)
 		cap *= 2;
 	if (cap > 20.0)

@@ -19,9 +19,11 @@ const char *retry_mode_name(enum retry_mode mode);
 /* Attempts (the first one included) when max_attempts is not set. */
 int retry_default_max_attempts(enum retry_mode mode);
 /* Seconds to wait before retry number `retry` (1 = the second attempt),
- * given a random number in [0,1): full jitter under a cap that doubles from
- * 1 s to 20 s (standard, adaptive) or from 0.1 s (legacy). */
-double retry_backoff_seconds(enum retry_mode mode, int retry, double random01);
+ * given a random number in [0,1): full jitter under a cap that doubles up
+ * to 20 s, from 0.1 s, or from 0.5 s after a throttling answer (standard,
+ * adaptive); legacy always from 0.1 s. */
+double retry_backoff_seconds(enum retry_mode mode, int retry, bool throttled,
+			     double random01);
 
 /* The retry quota: a token bucket shared by every request of a client, so
  * that an outage makes requests fail fast instead of retrying forever. */

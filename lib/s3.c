@@ -69,6 +69,11 @@ static int s3_target(struct aws_ctx *ctx, struct aws_request *req,
 			rc = asprintf(&req->path, "/%s", encoded_key);
 	}
 	rc = rc < 0 ? -1 : 0;
+	/* CreateBucket does not take the bucket owner condition. */
+	if (rc == 0 && ctx->bucket_owner &&
+	    strcmp(req->operation, "CreateBucket") != 0)
+		rc = aws_headers_add(&req->headers, "x-amz-expected-bucket-owner",
+				     ctx->bucket_owner);
 done:
 	free(endpoint);
 	free(encoded_key);
@@ -178,6 +183,70 @@ int s3_prepare_bucket_call(struct aws_ctx *ctx, struct aws_call *call,
 	    set_query(&call->req, query) < 0)
 		return -1;
 	return 0;
+}
+
+int s3_parse_versioning(const char *xml, size_t len, enum s3_versioning *out,
+			struct err *e)
+{
+	struct xml_doc *doc = xml_parse(xml, len);
+	struct xml_node *root = xml_root(doc);
+	if (!root || strcmp(xml_name(root), "VersioningConfiguration") != 0) {
+		xml_free(doc);
+		err_set_answer(e, aws_s3.label, "GetBucketVersioning",
+			       "the answer is not a VersioningConfiguration");
+		return -1;
+	}
+	char *status = xml_child_text(root, "Status");
+	int rc = 0;
+	if (!status)
+		*out = S3_VERSIONING_NEVER;
+	else if (strcmp(status, "Enabled") == 0)
+		*out = S3_VERSIONING_ENABLED;
+	else if (strcmp(status, "Suspended") == 0)
+		*out = S3_VERSIONING_SUSPENDED;
+	else {
+		err_set_answer(e, aws_s3.label, "GetBucketVersioning",
+			       "the answer's Status is neither Enabled nor "
+			       "Suspended");
+		rc = -1;
+	}
+	free(status);
+	xml_free(doc);
+	return rc;
+}
+
+int s3_require_versioning(struct aws_ctx *ctx, const char *bucket,
+			  struct err *e)
+{
+	struct aws_call call = { 0 };
+	enum s3_versioning status = S3_VERSIONING_NEVER;
+	if (s3_prepare_bucket_call(ctx, &call, "GET", "GetBucketVersioning",
+				   bucket, "versioning") < 0) {
+		aws_call_release(&call);
+		err_set(e, ERR_NOMEM, "out of memory");
+		return -1;
+	}
+	int rc = aws_perform_one(ctx, &call, e);
+	if (rc == 0)
+		rc = s3_parse_versioning(buf_str(&call.resp.body),
+					 call.resp.body.len, &status, e);
+	aws_call_release(&call);
+	if (rc < 0 && strcmp(e->code, "NoSuchBucket") == 0) {
+		err_clear(e);
+		err_set(e, ERR_CONFIG, "bucket %s does not exist (S3 NoSuchBucket; "
+			"check --bucket and --region)", bucket);
+		return -1;
+	}
+	if (rc < 0 || status == S3_VERSIONING_ENABLED)
+		return rc;
+	err_set(e, ERR_CONFIG,
+		"bucket %s: versioning is %s, but ssmbak keeps every change as "
+		"a version; enable it: aws s3api put-bucket-versioning --bucket "
+		"%s --versioning-configuration Status=Enabled",
+		bucket, status == S3_VERSIONING_SUSPENDED ? "Suspended"
+							  : "not enabled",
+		bucket);
+	return -1;
 }
 
 const char *s3_metadata(const struct aws_response *resp, const char *name)

@@ -77,6 +77,25 @@ int s3_prepare_bucket_call(struct aws_ctx *ctx, struct aws_call *call,
 			   const char *method, const char *operation,
 			   const char *bucket, const char *query);
 
+/* GetBucketVersioning's Status: S3_VERSIONING_NEVER when the answer has
+ * no Status (a bucket whose versioning was never enabled answers an empty
+ * VersioningConfiguration), else Enabled or Suspended.
+ * https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetBucketVersioning.html */
+enum s3_versioning {
+	S3_VERSIONING_NEVER,
+	S3_VERSIONING_ENABLED,
+	S3_VERSIONING_SUSPENDED,
+};
+
+int s3_parse_versioning(const char *xml, size_t len, enum s3_versioning *out,
+			struct err *e);
+/* The bucket format needs every change kept (FORMAT.md, "The bucket"):
+ * a bucket whose versioning is not Enabled is ERR_CONFIG, with a message
+ * naming the bucket and the command that fixes it; so is a bucket that
+ * does not exist. */
+int s3_require_versioning(struct aws_ctx *ctx, const char *bucket,
+			  struct err *e);
+
 /* Looks up a user metadata value of a GetObject/HeadObject answer by its
  * name without the x-amz-meta- prefix. */
 const char *s3_metadata(const struct aws_response *resp, const char *name);

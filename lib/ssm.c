@@ -308,6 +308,12 @@ static void set_if(json_t *obj, const char *key, const char *value)
 		json_object_set_new(obj, key, json_string(value));
 }
 
+static void set_given(json_t *obj, const char *key, const char *value)
+{
+	if (value)
+		json_object_set_new(obj, key, json_string(value));
+}
+
 int ssm_prepare_put_parameter(struct aws_ctx *ctx, struct aws_call *call,
 			      const struct ssm_parameter *p)
 {
@@ -316,12 +322,14 @@ int ssm_prepare_put_parameter(struct aws_ctx *ctx, struct aws_call *call,
 				 p->type ? p->type : "String", "Overwrite", 1);
 	/* body is NULL when the value is not UTF-8 text: ssm_prepare then
 	 * fails, and jansson's setters and getters take NULL. */
-	set_if(body, "Description", p->description);
+	/* An empty Description or AllowedPattern removes it; an absent one
+	 * keeps the parameter's. */
+	set_given(body, "Description", p->description);
 	if (p->type && strcmp(p->type, "SecureString") == 0)
 		set_if(body, "KeyId", p->key_id);
 	set_if(body, "Tier", p->tier);
 	set_if(body, "DataType", p->data_type);
-	set_if(body, "AllowedPattern", p->allowed_pattern);
+	set_given(body, "AllowedPattern", p->allowed_pattern);
 	int rc = ssm_prepare(ctx, call, "PutParameter", body);
 	/* The body held the value: wipe jansson's copy too. */
 	json_t *value = json_object_get(body, "Value");

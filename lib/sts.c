@@ -163,3 +163,59 @@ int sts_get_caller_identity(struct aws_ctx *ctx, struct sts_identity *out,
 	aws_call_release(&call);
 	return rc;
 }
+
+bool sts_account_id_is_valid(const char *s)
+{
+	size_t n = 0;
+	while (s[n] >= '0' && s[n] <= '9')
+		n++;
+	return n == 12 && s[n] == '\0';
+}
+
+int sts_expect_bucket_owner(struct aws_ctx *ctx, const char *account,
+			    struct err *e)
+{
+	const char *env = getenv("SSMBAK_BUCKET_OWNER");
+	if (!account && env && *env)
+		account = env;
+	if (account && !sts_account_id_is_valid(account)) {
+		err_set(e, ERR_CONFIG, "SSMBAK_BUCKET_OWNER must be a 12-digit "
+				       "AWS account id, not '%s'", account);
+		return -1;
+	}
+	if (account) {
+		free(ctx->bucket_owner);
+		ctx->bucket_owner = strdup(account);
+		return ctx->bucket_owner ? 0 : -1;
+	}
+	struct sts_identity id;
+	if (sts_get_caller_identity(ctx, &id, e) < 0)
+		return -1;
+	free(ctx->bucket_owner);
+	ctx->bucket_owner = id.account;
+	id.account = NULL;
+	sts_identity_release(&id);
+	return 0;
+}
+
+char *sts_principal_arn_patterns(const char *caller_arn)
+{
+	/* arn:PARTITION:sts::ACCOUNT:assumed-role/ROLE/SESSION */
+	const char *sts = strstr(caller_arn, ":sts::");
+	const char *kind = sts ? strchr(sts + 6, ':') : NULL;
+	char *out = NULL;
+	if (kind && strncmp(kind, ":assumed-role/", 14) == 0) {
+		const char *role = kind + 14, *slash = strchr(role, '/');
+		int partition = (int)(sts - caller_arn);
+		int account = (int)(kind - (sts + 6));
+		int name = slash ? (int)(slash - role) : (int)strlen(role);
+		if (asprintf(&out,
+			     "%.*s:iam::%.*s:role/%.*s,%.*s:iam::%.*s:role/*/%.*s",
+			     partition, caller_arn, account, sts + 6, name, role,
+			     partition, caller_arn, account, sts + 6, name,
+			     role) < 0)
+			out = NULL;
+		return out;
+	}
+	return strdup(caller_arn);
+}

@@ -47,4 +47,19 @@ int sts_get_caller_identity(struct aws_ctx *ctx, struct sts_identity *out,
 			    struct err *e);
 void sts_identity_release(struct sts_identity *id);
 
+/* Sets ctx->bucket_owner, the account every bucket must belong to: the
+ * given account (--bucket-owner), else SSMBAK_BUCKET_OWNER, else the
+ * caller's own account from GetCallerIdentity (one request a run). */
+int sts_expect_bucket_owner(struct aws_ctx *ctx, const char *account,
+			    struct err *e);
+/* What a bucket policy's aws:PrincipalArn condition (ArnLike) must name
+ * for the caller to match: an assumed-role session
+ * (arn:aws:sts::A:assumed-role/R/S) is its role, arn:aws:iam::A:role/R,
+ * with or without a path (role/R and role/ * /R, no spaces); users and root as they
+ * are. Comma-separated, caller frees; NULL when out of memory.
+ * https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principalarn */
+char *sts_principal_arn_patterns(const char *caller_arn);
+/* A 12-digit AWS account id. */
+bool sts_account_id_is_valid(const char *s);
+
 #endif

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "escape.h"
 
 struct table {
 	size_t columns;
@@ -14,9 +15,11 @@ struct table {
 	size_t cap;
 };
 
+/* Cells hold text from servers and parameters: escaped (lib/escape.h),
+ * so a cell is one line of printable characters that can be measured. */
 static char *dup_cell(const char *s)
 {
-	return strdup(s ? s : "");
+	return escape_dup(s ? s : "");
 }
 
 struct table *table_new(const char *const *headers, size_t columns)
@@ -65,28 +68,25 @@ size_t table_rows(const struct table *t)
 	return t->rows;
 }
 
-/* Length in characters of UTF-8 text (continuation bytes do not count). */
-static size_t chars(const char *s, size_t bytes)
+/* Bytes of the next display line of s: up to wrap terminal columns (a
+ * wide character that would pass the edge starts the next line; zero
+ * width characters stay with the one they follow). *next is where the
+ * following line starts; *width the line's columns. */
+static size_t line_bytes(const char *s, size_t wrap, const char **next,
+			 size_t *width)
 {
-	size_t n = 0;
-	for (size_t i = 0; i < bytes; i++)
-		n += ((unsigned char)s[i] & 0xC0) != 0x80;
-	return n;
-}
-
-/* Bytes of the next display line of s: up to a newline or wrap
- * characters. *next is where the following line starts. */
-static size_t line_bytes(const char *s, size_t wrap, const char **next)
-{
-	size_t i = 0, n = 0;
-	while (s[i] && s[i] != '\n') {
-		bool starts_char = ((unsigned char)s[i] & 0xC0) != 0x80;
-		if (starts_char && n == wrap)
+	size_t i = 0, n = 0, len = strlen(s);
+	while (i < len) {
+		long cp;
+		size_t b = utf8_next(s + i, len - i, &cp);
+		size_t w = (size_t)codepoint_width(cp);
+		if (n > 0 && w > 0 && n + w > wrap)
 			break;
-		n += starts_char;
-		i++;
+		n += w;
+		i += b;
 	}
-	*next = s[i] == '\n' ? s + i + 1 : s + i;
+	*next = s + i;
+	*width = n;
 	return i;
 }
 
@@ -95,8 +95,8 @@ static size_t cell_lines(const char *s, size_t wrap, size_t *width)
 	size_t lines = 0;
 	const char *p = s, *next;
 	do {
-		size_t b = line_bytes(p, wrap, &next);
-		size_t w = chars(p, b);
+		size_t w;
+		line_bytes(p, wrap, &next, &w);
 		if (w > *width)
 			*width = w;
 		lines++;
@@ -130,9 +130,10 @@ static void print_row(FILE *out, char *const *cells, const size_t *widths,
 	for (size_t line = 0; line < height; line++) {
 		for (size_t i = 0; i < columns; i++) {
 			const char *next;
-			size_t b = line_bytes(pos[i], wrap, &next);
+			size_t w;
+			size_t b = line_bytes(pos[i], wrap, &next, &w);
 			fprintf(out, "| %.*s", (int)b, pos[i]);
-			for (size_t k = chars(pos[i], b); k < widths[i] + 1; k++)
+			for (size_t k = w; k < widths[i] + 1; k++)
 				fputc(' ', out);
 			pos[i] = next;
 		}

@@ -6,8 +6,10 @@
  * | /a   | x     |
  * +------+-------+
  *
- * Left aligned; a cell longer than the wrap width, or holding newlines,
- * spans several lines. Widths count characters, not bytes. */
+ * Left aligned; a cell wider than the wrap width spans several lines.
+ * Cells are escaped (lib/escape.h: a newline, tab or ESC in a value shows
+ * as \n, \t, \x1b), and widths count terminal columns (East Asian wide
+ * characters two, combining marks none), so the box stays aligned. */
 #ifndef SSMBAK_TABLE_H
 #define SSMBAK_TABLE_H
 

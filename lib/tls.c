@@ -70,13 +70,27 @@ static void decide(void)
 			 "SSL_CERT_FILE or SSL_CERT_DIR too long");
 		return;
 	}
+	/* The AWS CLI's own variable, when OpenSSL's is not set:
+	 * https://docs.aws.amazon.com/cli/latest/userguide/cli-configure-envvars.html */
+	bool aws_bundle = false;
+	if (!ca.file[0]) {
+		if (!copy_env("AWS_CA_BUNDLE", ca.file, sizeof ca.file)) {
+			ca.kind = CA_BAD;
+			snprintf(ca.source, sizeof ca.source,
+				 "AWS_CA_BUNDLE too long");
+			return;
+		}
+		aws_bundle = ca.file[0] != '\0';
+	}
 	/* What the user set is used as is, even if it does not exist: that is
 	 * what OpenSSL does, and silently trusting something else would hide
 	 * the mistake. */
 	if (ca.file[0] || ca.dir[0]) {
 		ca.kind = CA_ENV;
 		snprintf(ca.source, sizeof ca.source, "%s%s%s%s%s",
-			 ca.file[0] ? "SSL_CERT_FILE=" : "", ca.file,
+			 ca.file[0] ? (aws_bundle ? "AWS_CA_BUNDLE="
+						  : "SSL_CERT_FILE=")
+				    : "", ca.file,
 			 ca.file[0] && ca.dir[0] ? " " : "",
 			 ca.dir[0] ? "SSL_CERT_DIR=" : "", ca.dir);
 		return;

@@ -9,7 +9,8 @@
 
 /* Points CURL handle at the CA certificates to trust, for the server and for
  * an HTTPS proxy alike, in this order:
- *   1. SSL_CERT_FILE and/or SSL_CERT_DIR (OpenSSL's own variables), as given;
+ *   1. SSL_CERT_FILE and/or SSL_CERT_DIR (OpenSSL's own variables), as given
+ *      (AWS_CA_BUNDLE, the AWS CLI's, when SSL_CERT_FILE is not set);
  *   2. else the first non-empty readable one of the usual bundles:
  *      /etc/ssl/certs/ca-certificates.crt                 Debian, Ubuntu, Arch,
  *                                                         Gentoo, Alpine

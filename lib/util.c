@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "escape.h"
 #include "exitcode.h"
 
 /* Copied, so callers may pass a temporary. */
@@ -47,15 +48,27 @@ bool log_enabled(enum log_level level)
 	return level <= the_level;
 }
 
+/* One line on stderr: messages carry names, codes and messages from
+ * servers and parameters, escaped (lib/escape.h) so that none of them can
+ * break the line or drive the terminal. */
+static void print_line(const char *suffix, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+
+static void print_line(const char *suffix, const char *fmt, va_list ap)
+{
+	fprintf(stderr, "%s: ", the_progname);
+	if (escape_vfprintf(stderr, fmt, ap) < 0)
+		fputs("(message lost: out of memory)", stderr);
+	fprintf(stderr, "%s\n", suffix);
+}
+
 void log_msg(enum log_level level, const char *fmt, ...)
 {
 	if (!log_enabled(level))
 		return;
 	va_list ap;
 	va_start(ap, fmt);
-	fprintf(stderr, "%s: ", the_progname);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	print_line("", fmt, ap);
 	va_end(ap);
 }
 
@@ -63,9 +76,7 @@ void die(int code, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	fprintf(stderr, "%s: ", the_progname);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	print_line("", fmt, ap);
 	va_end(ap);
 	exit(code);
 }
@@ -78,11 +89,11 @@ void die_err(const struct err *e)
 
 void die_usage(const char *fmt, ...)
 {
+	char suffix[96];
+	snprintf(suffix, sizeof(suffix), " (see '%s --help')", the_progname);
 	va_list ap;
 	va_start(ap, fmt);
-	fprintf(stderr, "%s: ", the_progname);
-	vfprintf(stderr, fmt, ap);
-	fprintf(stderr, " (see '%s --help')\n", the_progname);
+	print_line(suffix, fmt, ap);
 	va_end(ap);
 	exit(EXIT_USAGE);
 }

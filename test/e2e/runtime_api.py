@@ -6,11 +6,13 @@ import json
 import queue
 import socket
 import threading
+import time
 import uuid
 
 
 class RuntimeApi:
-    def __init__(self):
+    def __init__(self, function_timeout=30):
+        self.function_timeout = function_timeout   # seconds, as the stack's Lambda
         self.events = queue.Queue()
         self.answers = {}          # request id -> ("response"|"error", body)
         self.init_error = None
@@ -44,9 +46,12 @@ class RuntimeApi:
                 request_id, event = api.events.get()
                 if request_id is None:  # shutting down: no more events
                     return self.reply(500)
+                # As Lambda: the moment the invocation times out, in epoch
+                # milliseconds (its start plus the function's timeout).
+                deadline = int((time.time() + api.function_timeout) * 1000)
                 self.reply(200, json.dumps(event).encode(), [
                     ("Lambda-Runtime-Aws-Request-Id", request_id),
-                    ("Lambda-Runtime-Deadline-Ms", "9999999999999")])
+                    ("Lambda-Runtime-Deadline-Ms", str(deadline))])
 
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
@@ -67,8 +72,10 @@ class RuntimeApi:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
-    def invoke(self, event, timeout=30):
-        """Hands one event to the function and waits for its answer."""
+    def invoke(self, event, timeout=None):
+        """Hands one event to the function and waits for its answer (a
+        little past the function's deadline by default)."""
+        timeout = self.function_timeout + 5 if timeout is None else timeout
         request_id = str(uuid.uuid4())
         self.events.put((request_id, event))
         with self.answered:

@@ -159,14 +159,10 @@ def expected_object(meta, value):
     description = meta.get("Description")
     if description:
         tags["ssmbakDescription"] = legacy_description(description)
-    if name != key:
-        tags["ssmbakName"] = name
     md = {"ssmbak-format": "3", "ssmbak-time": event, "ssmbak-op": "Backfill",
           "ssmbak-type": meta["Type"], "ssmbak-version": str(meta["Version"]),
           "ssmbak-modified": f"{modified:.3f}", "ssmbak-tier": meta["Tier"],
           "ssmbak-data-type": meta_encode(meta["DataType"])}
-    if name != key:
-        md["ssmbak-name"] = meta_encode(name)
     if meta.get("KeyId"):
         md["ssmbak-key-id"] = meta_encode(meta["KeyId"])
     pattern = meta.get("AllowedPattern")
@@ -342,7 +338,7 @@ def test_dry_run_lists_without_values_and_writes_nothing(backfill, ssm, s3, aws,
     assert f"would write {len(params)}," in out.stderr
     assert versions(s3, bucket) == []
     s3_ops = aws.counters().get("s3", {})
-    assert set(s3_ops) == {"ListObjectVersions"}, s3_ops
+    assert set(s3_ops) == {"GetBucketVersioning", "ListObjectVersions"}, s3_ops
     assert "GetParameters" not in aws.counters()["ssm"]
 
 

@@ -44,7 +44,7 @@ def test_malformed_paths(run, path):
 
 def test_missing_bucket_is_a_configuration_error(run, aws):
     out = run("preview", "/a", "now", "-b", "no-such-bucket-here")
-    assert out.returncode == 1
+    assert out.returncode == 3
     assert "NoSuchBucket" in out.stderr and len(out.stderr.strip().splitlines()) == 1
 
 

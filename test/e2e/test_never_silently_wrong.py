@@ -137,3 +137,72 @@ def test_output_that_cannot_be_written_is_a_failure(history, ssmbak_bin, env, bu
                               "--all"], stdout=full, stderr=subprocess.PIPE, env=env, text=True)
     assert out.returncode == 1
     assert "could not be written to standard output" in out.stderr
+
+
+# --- restores converge (issue 14, case 3) -----------------------------------------
+
+
+def converges(go, path, t, *extra):
+    done = go("restore", path, t, *extra)
+    assert done.returncode == 0, done.stderr
+    again = go("preview", path, t, *extra)
+    assert again.returncode == 0 and again.stdout == "", again.stdout
+    return done
+
+
+def test_a_description_added_since_is_removed(history, go, ssm, prefix):
+    k = f"{prefix}/k"
+    history([value(k, T0, 1, "v")])
+    ssm.put_parameter(Name=k, Value="v", Type="String", Description="added since")
+    converges(go, k, T0 + 1)
+    described, = ssm.describe_parameters(
+        ParameterFilters=[{"Key": "Name", "Values": [k]}])["Parameters"]
+    assert "Description" not in described or described["Description"] == ""
+    versions = len(ssm.get_parameter_history(Name=k)["Parameters"])
+    converges(go, k, T0 + 1)        # a rerun writes no further version
+    assert len(ssm.get_parameter_history(Name=k)["Parameters"]) == versions
+
+
+def test_an_allowed_pattern_added_since_is_removed(history, go, ssm, prefix):
+    k = f"{prefix}/k"
+    history([value(k, T0, 1, "free text")])
+    ssm.put_parameter(Name=k, Value="123", Type="String", AllowedPattern="^[0-9]+$")
+    converges(go, k, T0 + 1)
+    assert ssm.get_parameter(Name=k)["Parameter"]["Value"] == "free text"
+
+
+def test_back_to_standard_needs_recreate(history, go, ssm, prefix):
+    k = f"{prefix}/k"
+    history([value(k, T0, 1, "v", tier="Standard")])
+    ssm.put_parameter(Name=k, Value="w", Type="String", Tier="Advanced")
+    shown = go("preview", k, T0 + 1, "--output", "json")
+    assert json.loads(shown.stdout)[0]["action"] == "recreate"
+    assert "needs --recreate" in shown.stderr
+    refused = go("restore", k, T0 + 1)
+    assert refused.returncode == 1
+    assert "--recreate" in refused.stderr
+    assert ssm.get_parameter(Name=k)["Parameter"]["Value"] == "w"   # nothing written
+    done = converges(go, k, T0 + 1, "--recreate")
+    assert "history of it restarts" in done.stderr
+    described, = ssm.describe_parameters(
+        ParameterFilters=[{"Key": "Name", "Values": [k]}])["Parameters"]
+    assert (described["Tier"], ssm.get_parameter(Name=k)["Parameter"]["Value"]) == \
+        ("Standard", "v")
+
+
+def test_an_ec2_image_value_counts_only_once_ssm_accepts_it(history, run, bucket, ssm, aws,
+                                                            prefix):
+    good, bad = f"{prefix}/ami", f"{prefix}/bad"
+    history([value(good, T0, 1, "ami-0123456789abcdef0", data_type="aws:ec2:image"),
+             value(bad, T0, 1, "not-an-ami", data_type="aws:ec2:image")])
+    aws.control("POST", "ssm/validation", {"delay_ms": 500})
+    try:
+        out = run("restore", prefix + "/", iso(T0 + 1), "-b", bucket, "--output", "json",
+                  env_extra={"SSMBAK_CONFIRM_SECONDS": "5"})
+    finally:
+        aws.control("POST", "ssm/validation", {"delay_ms": 50})
+    assert out.returncode == 1
+    outcomes = {r["name"]: r["outcome"] for r in json.loads(out.stdout)}
+    assert outcomes == {good: "ok", bad: "failed"}
+    assert "was not accepted" in out.stderr
+    assert ssm.get_parameter(Name=good)["Parameter"]["Value"] == "ami-0123456789abcdef0"

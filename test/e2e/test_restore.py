@@ -452,3 +452,21 @@ def test_old_tool_restore_writes_the_recorded_description(history, preview, ssm,
     assert described["Description"] == "as recorded"
     again = preview(k, T0 + 5)
     assert again.returncode == 0 and again.stdout == "", again.stdout
+
+
+def test_a_listing_that_contradicts_itself_is_an_error_not_an_answer(history, preview, aws,
+                                                                       prefix):
+    """Issue 21: a store that lists a page's versions first and its delete
+    markers after (moto does) puts a key's entries out of LastModified
+    order; ssmbak says so and exits 1 instead of answering from it."""
+    k = f"{prefix}/k"
+    history([value(k, T0, version=1, val="one", written=T0 + 1),
+             delete(k, T0 + 100, written=T0 + 101),
+             value(k, T0 + 200, version=1, val="two", written=T0 + 201)])
+    assert state(preview, k, T0 + 300)[k]["value"] == "two"
+    aws.fault(service="s3", operation="ListObjectVersions", kind="markers_last")
+    out = preview(k, T0 + 300, "--all", "--output", "json")
+    assert out.returncode == 1
+    assert out.stdout == ""
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "contradicts itself" in lines[0], out.stderr

@@ -10,7 +10,6 @@ import pytest
 from bucketfmt import Write, load
 
 T0 = 1718243666
-SINCE = T0 - 10 * 86400
 
 
 def iso(t):
@@ -50,7 +49,7 @@ def test_preview_and_restore_of_a_single_level_name(run, aws, ssm, bucket, bare,
     the one parameter `foo`."""
     name = bare if recorded == "foo" else "/" + bare
     load(aws.endpoint, bucket, [Write(name, "value", T0, T0 + 2, 1, "then"),
-                                Write(name, "value", T0 + 100, T0 + 102, 2, "later")], SINCE)
+                                Write(name, "value", T0 + 100, T0 + 102, 2, "later")])
     ssm.put_parameter(Name=bare, Value="now", Type="String")
     asked = bare if path == "bare" else "/" + bare
     shown = rows(run("preview", asked, iso(T0 + 50), "-b", bucket, "--output", "json"))
@@ -66,7 +65,7 @@ def test_preview_and_restore_of_a_single_level_name(run, aws, ssm, bucket, bare,
 @pytest.mark.parametrize("to", ["bare", "slashed"])
 def test_restore_to_a_single_level_name(run, aws, ssm, bucket, prefix, bare, to):
     source = f"{prefix}/app/url"
-    load(aws.endpoint, bucket, [Write(source, "value", T0, T0 + 2, 1, "postgres://old")], SINCE)
+    load(aws.endpoint, bucket, [Write(source, "value", T0, T0 + 2, 1, "postgres://old")])
     target = bare if to == "bare" else "/" + bare
     out = run("restore", source, iso(T0 + 10), "-b", bucket, "--to", target)
     assert out.returncode == 0, out.stderr

@@ -271,8 +271,9 @@ def test_create_back_up_restore_update_delete(stack, run, aws, ssm, s3, cfn, sta
     result = ok(stack("demo", "delete", binary=ssmbak_bin))
     assert "DELETE_COMPLETE  demo  AWS::CloudFormation::Stack" in result.stdout
     assert f"its bucket {bucket} is kept" in result.stdout
-    # The bucket, its policy, and the two dead-letter queues (changes not yet recorded).
-    assert result.stdout.count("DELETE_SKIPPED") == 4
+    # The bucket, its policy, its KMS key, and the two dead-letter queues
+    # (changes not yet recorded).
+    assert result.stdout.count("DELETE_SKIPPED") == 5
     assert lam.list_functions()["Functions"] == []
     assert lam.list_event_source_mappings()["EventSourceMappings"] == []
     sqs = client(aws.endpoint, "sqs")

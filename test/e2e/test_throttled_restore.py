@@ -10,7 +10,6 @@ import pytest
 from bucketfmt import Write, load
 
 T0 = 1718243666
-SINCE = T0 - 10 * 86400
 N = 1000
 # PutParameter at 3 x 10 = 30 a second: 1,000 writes need at least 33 s.
 SCALE = 10
@@ -33,7 +32,7 @@ def test_restore_1000_parameters_through_ssm_throttling(aws, run, ssm, bucket, p
     adaptive mode: it slows down to the rate SSM allows."""
     names = [f"{prefix}/svc{i % 10}/p{i:04d}" for i in range(N)]
     load(aws.endpoint, bucket, [Write(n, "value", T0, T0 + 2, 1, f"value of {n}")
-                                for n in names], SINCE)
+                                for n in names])
     aws.fault(service="ssm", kind="rate_limit", scale=SCALE)
     start = time.monotonic()
     try:
@@ -56,7 +55,7 @@ def test_standard_mode_gives_up_when_the_retry_quota_is_spent(aws, run, ssm, buc
     (5 a retry): each parameter not written is named, exit 1, and a rerun
     (adaptive by default) finishes."""
     names = [f"{prefix}/p{i:04d}" for i in range(300)]
-    load(aws.endpoint, bucket, [Write(n, "value", T0, T0 + 2, 1, f"v {n}") for n in names], SINCE)
+    load(aws.endpoint, bucket, [Write(n, "value", T0, T0 + 2, 1, f"v {n}") for n in names])
     aws.fault(service="ssm", operation="PutParameter", kind="rate_limit", scale=SCALE)
     try:
         first = run("restore", prefix + "/", iso(T0 + 10), "-b", bucket,

@@ -112,8 +112,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (s3_parse_tagging(&tagging, &tags, &e) == 0)
 			for (size_t i = 0; i < b.n; i++)
 				if (b.entries[i].ask)
-					(void)backfill_tags_hold(b.entries[i].meta,
-								 b.entries[i].key, &tags);
+					(void)backfill_tags_hold(b.entries[i].meta, &tags);
 		aws_headers_release(&tags);
 		buf_release(&tagging.body);
 		compare_values(&b, part[GET], len[GET]);

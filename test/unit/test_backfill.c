@@ -13,7 +13,7 @@ size_t backfill_key_prefixes(const char *const *prefixes, size_t n,
 bool backfill_listing_decides(const struct ssm_parameter *p,
 			      const struct s3_version *latest,
 			      const char **why);
-bool backfill_tags_hold(const struct ssm_parameter *p, const char *key,
+bool backfill_tags_hold(const struct ssm_parameter *p,
 			const struct aws_headers *tags);
 
 static void key_prefixes(void)
@@ -88,30 +88,21 @@ static void listing(void)
 
 static void tags(void)
 {
-	struct ssm_parameter slash = { .name = "/foo", .version = 3,
-				       .last_modified = 1000.7 };
-	struct ssm_parameter bare = { .name = "foo", .version = 3,
-				      .last_modified = 1000.7 };
+	struct ssm_parameter p = { .name = "/app/x", .version = 3,
+				   .last_modified = 1000.7 };
 	static const struct {
 		const char *name;
 		const char *pairs; /* k=v&k=v */
-		bool slash_holds, bare_holds;
+		bool holds;
 	} cases[] = {
-		{ "format 2, same version", "ssmbakTime=1000&ssmbakVersion=3&ssmbakOp=Update",
-		  true, false },
-		{ "format 2, other version", "ssmbakTime=1000&ssmbakVersion=2&ssmbakOp=Update",
-		  false, false },
-		{ "format 2, named", "ssmbakTime=1000&ssmbakVersion=3&ssmbakName=foo",
-		  false, true },
-		{ "format 2, tombstone", "ssmbakTime=1000&ssmbakVersion=3&ssmbakOp=Delete",
-		  false, false },
-		{ "format 2, bad version", "ssmbakTime=1000&ssmbakVersion=3x",
-		  false, false },
-		{ "format 1, at the change", "ssmbakTime=1000&ssmbakType=String",
-		  true, true },
-		{ "format 1, after", "ssmbakTime=1200", true, true },
-		{ "format 1, before", "ssmbakTime=999", false, false },
-		{ "no tags", "", false, false },
+		{ "format 3, same version", "ssmbakTime=1000&ssmbakVersion=3&ssmbakOp=Update", true },
+		{ "format 3, other version", "ssmbakTime=1000&ssmbakVersion=2&ssmbakOp=Update", false },
+		{ "format 3, a delete", "ssmbakTime=1000&ssmbakVersion=3&ssmbakOp=Delete", false },
+		{ "format 3, bad version", "ssmbakTime=1000&ssmbakVersion=3x", false },
+		{ "format 1, at the change", "ssmbakTime=1000&ssmbakType=String", true },
+		{ "format 1, after", "ssmbakTime=1200", true },
+		{ "format 1, before", "ssmbakTime=999", false },
+		{ "no tags", "", false },
 	};
 	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
 		struct aws_headers h = { 0 };
@@ -122,12 +113,7 @@ static void tags(void)
 			*eq = '\0';
 			aws_headers_add(&h, kv, eq + 1);
 		}
-		EXPECT_TRUE(cases[c].name,
-			    backfill_tags_hold(&slash, "/foo", &h) ==
-				    cases[c].slash_holds);
-		EXPECT_TRUE(cases[c].name,
-			    backfill_tags_hold(&bare, "/foo", &h) ==
-				    cases[c].bare_holds);
+		EXPECT_TRUE(cases[c].name, backfill_tags_hold(&p, &h) == cases[c].holds);
 		aws_headers_release(&h);
 		free(text);
 	}

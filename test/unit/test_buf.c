@@ -13,6 +13,8 @@ void test_buf(void)
 	EXPECT_STR("text so far", "abc-42-", buf_str(&b));
 	buf_clear(&b);
 	EXPECT_STR("clear keeps nothing", "", buf_str(&b));
+	EXPECT_TRUE("clear zeroes what the buffer held (values must not linger)",
+		    memcmp(b.data, "\0\0\0\0\0\0\0\0", 8) == 0);
 	buf_release(&b);
 
 	struct buf capped;

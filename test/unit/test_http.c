@@ -46,33 +46,38 @@ static void test_retryable(void)
 	}
 }
 
-/* The SDKs' standard mode: t = random * min(2^(retry-1), 20) s
- * (https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html). */
+/* Standard mode: t = random * min(base * 2^(retry-1), 20 s), base 0.1 s, or
+ * 0.5 s after throttling (the SDK reference's 20 s cap; the JavaScript v3
+ * SDK's base delays). */
 static void test_backoff(void)
 {
 	static const struct {
 		enum retry_mode mode;
 		int retry;
+		bool throttled;
 		double random01, want;
 	} cases[] = {
-		{ RETRY_STANDARD, 1, 0.0, 0.0 },    /* full jitter: may not wait */
-		{ RETRY_STANDARD, 1, 0.5, 0.5 },    /* base 1 s */
-		{ RETRY_STANDARD, 2, 0.5, 1.0 },
-		{ RETRY_STANDARD, 3, 0.5, 2.0 },
-		{ RETRY_STANDARD, 5, 1.0, 16.0 },
-		{ RETRY_STANDARD, 6, 1.0, 20.0 },   /* max backoff 20 s */
-		{ RETRY_STANDARD, 40, 0.5, 10.0 },
-		{ RETRY_ADAPTIVE, 2, 0.25, 0.5 },   /* as standard */
-		{ RETRY_LEGACY, 1, 1.0, 0.1 },      /* ssmbak's old 0.1 s base */
-		{ RETRY_LEGACY, 3, 1.0, 0.4 },
-		{ RETRY_LEGACY, 30, 1.0, 20.0 },
+		{ RETRY_STANDARD, 1, false, 0.0, 0.0 },  /* full jitter: may not wait */
+		{ RETRY_STANDARD, 1, false, 1.0, 0.1 },  /* base 100 ms */
+		{ RETRY_STANDARD, 2, false, 0.5, 0.1 },
+		{ RETRY_STANDARD, 3, false, 1.0, 0.4 },
+		{ RETRY_STANDARD, 1, true, 1.0, 0.5 },   /* throttled: base 500 ms */
+		{ RETRY_STANDARD, 2, true, 0.5, 0.5 },
+		{ RETRY_STANDARD, 6, true, 1.0, 16.0 },
+		{ RETRY_STANDARD, 7, true, 1.0, 20.0 },  /* max backoff 20 s */
+		{ RETRY_STANDARD, 40, false, 0.5, 10.0 },
+		{ RETRY_ADAPTIVE, 2, true, 0.25, 0.25 }, /* as standard */
+		{ RETRY_LEGACY, 1, true, 1.0, 0.1 },     /* no throttling base */
+		{ RETRY_LEGACY, 3, false, 1.0, 0.4 },
+		{ RETRY_LEGACY, 30, false, 1.0, 20.0 },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char label[96];
-		snprintf(label, sizeof(label), "backoff %s retry %d random %.2f",
-			 retry_mode_name(cases[i].mode), cases[i].retry, cases[i].random01);
+		snprintf(label, sizeof(label), "backoff %s retry %d%s random %.2f",
+			 retry_mode_name(cases[i].mode), cases[i].retry,
+			 cases[i].throttled ? " throttled" : "", cases[i].random01);
 		double got = retry_backoff_seconds(cases[i].mode, cases[i].retry,
-						   cases[i].random01);
+						   cases[i].throttled, cases[i].random01);
 		EXPECT_TRUE(label, got > cases[i].want - 1e-9 && got < cases[i].want + 1e-9);
 	}
 }
@@ -276,6 +281,28 @@ static void test_error_lines(void)
 	       NULL, NULL, line, sizeof(line));
 	EXPECT_TRUE("a quoted value never reaches the line", strstr(line, "hunter2") == NULL);
 	EXPECT_TRUE("the rest of the message stays", strstr(line, "Value '***' at 'value'") != NULL);
+	/* A SecureString of 4 KB quoted in an error: the message is longer
+	 * than a line holds, so masking must come before the cut. */
+	char secret[4097], body[4400];
+	memset(secret, 'S', sizeof(secret) - 1);
+	secret[sizeof(secret) - 1] = '\0';
+	snprintf(body, sizeof(body), "{\"__type\":\"ValidationException\",\"message\":"
+		 "\"1 validation error detected: Value '%s' at 'value' failed to satisfy "
+		 "constraint: Member must have length less than or equal to 4096\"}", secret);
+	decode(&aws_ssm, 400, body, NULL, NULL, line, sizeof(line));
+	EXPECT_TRUE("a long quoted value: none of it reaches the line",
+		    strstr(line, "SSSS") == NULL);
+	EXPECT_TRUE("a long quoted value: the constraint stays",
+		    strstr(line, "Value '***' at 'value' failed") != NULL);
+	snprintf(body, sizeof(body), "<Error><Code>InvalidArgument</Code><Message>Value '%s' "
+		 "at 'x' is bad</Message></Error>", secret);
+	decode(&aws_s3, 400, body, NULL, NULL, line, sizeof(line));
+	EXPECT_TRUE("a long quoted value in XML: none of it reaches the line",
+		    strstr(line, "SSSS") == NULL);
+	decode(&aws_ssm, 400, "{\"__type\":\"ValidationException\",\"message\":"
+	       "\"Value 'hunter2 and no end\"}", NULL, NULL, line, sizeof(line));
+	EXPECT_TRUE("a quote that never closes is masked to the end",
+		    strstr(line, "hunter2") == NULL && strstr(line, "no end") == NULL);
 	decode(&aws_ssm, 500, "not json", NULL, NULL, line, sizeof(line));
 	EXPECT_STR("garbage answer", "SSM GetParameter: InternalError: HTTP status 500", line);
 }

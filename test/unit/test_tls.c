@@ -40,6 +40,8 @@ static CURLcode use_on_fresh_handle(void)
 void test_tls(void)
 {
 	char *file0 = saved("SSL_CERT_FILE"), *dir0 = saved("SSL_CERT_DIR");
+	char *aws0 = saved("AWS_CA_BUNDLE");
+	env("AWS_CA_BUNDLE", NULL);
 
 	size_t len = (size_t)(ssmbak_cacert_end - ssmbak_cacert_start);
 	EXPECT_TRUE("embedded bundle is not empty", len > 1000);
@@ -72,6 +74,16 @@ void test_tls(void)
 			   tls_ca_source());
 		EXPECT_LONG(env_cases[i].name, CURLE_OK, use_on_fresh_handle());
 	}
+
+	/* The AWS CLI's AWS_CA_BUNDLE, when SSL_CERT_FILE is not set. */
+	env("SSL_CERT_DIR", NULL);
+	env("SSL_CERT_FILE", NULL);
+	env("AWS_CA_BUNDLE", "/aws/ca.pem");
+	EXPECT_STR("AWS_CA_BUNDLE alone", "AWS_CA_BUNDLE=/aws/ca.pem", tls_ca_source());
+	env("SSL_CERT_FILE", "/ssl/ca.pem");
+	EXPECT_STR("SSL_CERT_FILE wins over AWS_CA_BUNDLE", "SSL_CERT_FILE=/ssl/ca.pem",
+		   tls_ca_source());
+	env("AWS_CA_BUNDLE", NULL);
 
 	/* Decided once: a later change of the environment is not seen. */
 	env("SSL_CERT_DIR", NULL);
@@ -107,6 +119,8 @@ void test_tls(void)
 		free(long_path);
 	}
 
+	env("AWS_CA_BUNDLE", aws0);
+	free(aws0);
 	env("SSL_CERT_FILE", file0);
 	env("SSL_CERT_DIR", dir0);
 	free(file0);

@@ -12,10 +12,14 @@
 	UNIT_SUITE(event_match) \
 	UNIT_SUITE(escape) \
 	UNIT_SUITE(sigv4) \
+	UNIT_SUITE(s3) \
 	UNIT_SUITE(ssm_name) \
+	UNIT_SUITE(sts) \
+	UNIT_SUITE(terminal) \
 	UNIT_SUITE(timeline) \
 	UNIT_SUITE(tls) \
 	UNIT_SUITE(http) \
+	UNIT_SUITE(lease) \
 	UNIT_SUITE(zip)
 
 #define UNIT_SUITE(name) void test_##name(void);

@@ -54,39 +54,59 @@ class Principal:
 
 
 class CredentialStore:
-    """Static key pairs from LOCALAWS_CREDENTIALS plus STS-issued ones."""
+    """Static key pairs from LOCALAWS_CREDENTIALS (each its account's root
+    user), IAM users' access keys (iam.py) and STS-issued ones."""
 
     def __init__(self, clock, account, static_pairs):
         self._clock = clock
         self.account = account
-        self._static = dict(static_pairs)
+        # key -> (secret, account); a pair without an account is the default one's
+        self._static = {key: value if isinstance(value, tuple) else (value, account)
+                        for key, value in dict(static_pairs).items()}
+        self._long_term = {}   # IAM users' keys: key -> {"secret", "arn", "user_id"}
         self._temporary = {}
         self._lock = threading.Lock()
         self.on_change = lambda: None
 
     @staticmethod
     def parse_pairs(text):
-        """`AKID:SECRET,AKID2:SECRET2` -> {AKID: SECRET}."""
+        """`AKID:SECRET,AKID2:SECRET2:111111111111` -> {AKID: SECRET, AKID2:
+        (SECRET2, "111111111111")}: a third field puts the key pair in
+        another account (the root user of 111111111111)."""
         pairs = {}
         for item in (text or "").split(","):
             if item.strip():
-                key, _, secret = item.strip().partition(":")
-                pairs[key] = secret
+                key, _, rest = item.strip().partition(":")
+                secret, _, account = rest.partition(":")
+                pairs[key] = (secret, account) if account else secret
         return pairs
 
     def lookup(self, access_key):
         """(secret, session token or None, expiration or None, Principal)."""
         if access_key in self._static:
-            principal = Principal(f"arn:aws:iam::{self.account}:root",
-                                  self.account, self.account, access_key)
-            return self._static[access_key], None, None, principal
+            secret, account = self._static[access_key]
+            principal = Principal(f"arn:aws:iam::{account}:root", account, account, access_key)
+            return secret, None, None, principal
         with self._lock:
+            user = self._long_term.get(access_key)
             temp = self._temporary.get(access_key)
+        if user is not None:
+            return user["secret"], None, None, Principal(user["arn"], user["user_id"],
+                                                         self.account, access_key)
         if temp is None:
             return None
         principal = Principal(temp["arn"], temp["user_id"], account_of(temp["arn"], self.account),
                               access_key)
         return temp["secret"], temp["token"], temp["expiration"], principal
+
+    def add_long_term(self, access_key, secret, arn, user_id):
+        """An IAM user's access key (CreateAccessKey)."""
+        with self._lock:
+            self._long_term[access_key] = {"secret": secret, "arn": arn, "user_id": user_id}
+
+    def remove_long_term(self, access_key):
+        with self._lock:
+            self._long_term.pop(access_key, None)
 
     def issue(self, arn, user_id, duration_seconds):
         """New temporary credentials for an assumed role (STS)."""

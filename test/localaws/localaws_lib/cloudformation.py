@@ -1469,7 +1469,14 @@ def check_policy_document(document, what):
         raise HandlerError(f"{what} must have a Statement", "InvalidRequest")
 
 
+def _policy_text(document):
+    return document if isinstance(document, str) else json.dumps(document)
+
+
 class IamRole(Record):
+    """A role of localaws' IAM (iam.py), with its inline Policies: the
+    credentials of its sessions (a Lambda's) are held to them."""
+
     def __init__(self):
         super().__init__("RoleName", 64, self._attributes)
 
@@ -1478,7 +1485,36 @@ class IamRole(Record):
                               "AssumeRolePolicyDocument")
         for policy in call.properties.get("Policies") or []:
             check_policy_document(policy.get("PolicyDocument"), "PolicyDocument")
-        return super().create(call)
+        name, attributes = super().create(call)
+        call.caller.query("iam", "CreateRole", {
+            "RoleName": name, "Path": call.properties.get("Path") or "/",
+            "AssumeRolePolicyDocument": _policy_text(
+                call.properties["AssumeRolePolicyDocument"])})
+        self._put_policies(call, name, [])
+        return name, attributes
+
+    @staticmethod
+    def _put_policies(call, name, old_policies):
+        new = {p["PolicyName"]: p["PolicyDocument"] for p in call.properties.get("Policies") or []}
+        for old in old_policies:
+            if old["PolicyName"] not in new:
+                call.caller.query("iam", "DeleteRolePolicy", {"RoleName": name,
+                                                              "PolicyName": old["PolicyName"]})
+        for policy_name, document in new.items():
+            call.caller.query("iam", "PutRolePolicy", {
+                "RoleName": name, "PolicyName": policy_name,
+                "PolicyDocument": _policy_text(document)})
+
+    def update(self, call, old_properties):
+        self._put_policies(call, call.physical_id, old_properties.get("Policies") or [])
+        return super().update(call, old_properties)
+
+    def delete(self, call):
+        try:
+            call.caller.query("iam", "DeleteRole", {"RoleName": call.physical_id})
+        except AwsError as error:
+            if error.code != "NoSuchEntity":
+                raise
 
     @staticmethod
     def _attributes(call, name):
@@ -1497,7 +1533,34 @@ class IamPolicy(Record):
         if not any(call.properties.get(k) for k in ("Roles", "Users", "Groups")):
             raise HandlerError("At least one of [Groups,Roles,Users] must be non-empty.",
                                "InvalidRequest")
-        return super().create(call)
+        created = super().create(call)
+        self._attach(call, call.properties)
+        return created
+
+    @staticmethod
+    def _attach(call, props, delete=False):
+        """The policy inline in each of its roles and users, as IAM keeps
+        an AWS::IAM::Policy (PutRolePolicy/PutUserPolicy)."""
+        for kind, key in (("Role", "Roles"), ("User", "Users")):
+            for entity in props.get(key) or []:
+                params = {f"{kind}Name": entity, "PolicyName": props["PolicyName"]}
+                try:
+                    if delete:
+                        call.caller.query("iam", f"Delete{kind}Policy", params)
+                    else:
+                        call.caller.query("iam", f"Put{kind}Policy", {
+                            **params, "PolicyDocument": _policy_text(props["PolicyDocument"])})
+                except AwsError as error:
+                    if not delete or error.code != "NoSuchEntity":
+                        raise
+
+    def update(self, call, old_properties):
+        self._attach(call, old_properties, delete=True)
+        self._attach(call, call.properties)
+        return super().update(call, old_properties)
+
+    def delete(self, call):
+        self._attach(call, call.properties, delete=True)
 
 
 class Alarm(Record):
@@ -1538,8 +1601,28 @@ class S3Bucket(Handler):
                     '</LocationConstraint></CreateBucketConfiguration>').encode()
         call.caller.rest("s3", "PUT", f"/{name}", body)
         self._versioning(call, name, call.properties)
+        self._encryption(call, name, call.properties)
         bucket_replication(call, name, call.properties.get("ReplicationConfiguration"))
         return name, self._attributes(call, name)
+
+    @staticmethod
+    def _encryption(call, name, props):
+        """BucketEncryption through PutBucketEncryption: S3's own default
+        encryption (SSE-KMS objects then need kms:Decrypt)."""
+        rules = (props.get("BucketEncryption") or {}).get("ServerSideEncryptionConfiguration")
+        if not rules:
+            call.caller.rest("s3", "DELETE", f"/{name}?encryption")
+            return
+        rule = rules[0]
+        default = rule.get("ServerSideEncryptionByDefault") or {}
+        key = default.get("KMSMasterKeyID")
+        body = ("<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault>"
+                f"<SSEAlgorithm>{default.get('SSEAlgorithm')}</SSEAlgorithm>"
+                + (f"<KMSMasterKeyID>{key}</KMSMasterKeyID>" if key else "")
+                + "</ApplyServerSideEncryptionByDefault>"
+                f"<BucketKeyEnabled>{flag(rule.get('BucketKeyEnabled'))}</BucketKeyEnabled>"
+                "</Rule></ServerSideEncryptionConfiguration>").encode()
+        call.caller.rest("s3", "PUT", f"/{name}?encryption", body)
 
     @staticmethod
     def _check(props):
@@ -1585,6 +1668,8 @@ class S3Bucket(Handler):
         if call.properties.get("VersioningConfiguration") != \
                 old_properties.get("VersioningConfiguration"):
             self._versioning(call, call.physical_id, call.properties)
+        if call.properties.get("BucketEncryption") != old_properties.get("BucketEncryption"):
+            self._encryption(call, call.physical_id, call.properties)
         if call.properties.get("ReplicationConfiguration") != \
                 old_properties.get("ReplicationConfiguration"):
             bucket_replication(call, call.physical_id,
@@ -1643,15 +1728,90 @@ class LogsMetricFilter(Record):
 
 
 class S3BucketPolicy(Handler):
+    """PutBucketPolicy: localaws' S3 evaluates it (with --iam)."""
+
     def create(self, call):
         check_policy_document(call.properties.get("PolicyDocument"), "PolicyDocument")
         bucket = call.properties["Bucket"]
-        call.caller.rest("s3", "HEAD", f"/{bucket}")
+        call.caller.rest("s3", "PUT", f"/{bucket}?policy",
+                         _policy_text(call.properties["PolicyDocument"]).encode())
         return bucket, {}
 
     def update(self, call, old_properties):
         check_policy_document(call.properties.get("PolicyDocument"), "PolicyDocument")
+        call.caller.rest("s3", "PUT", f"/{call.physical_id}?policy",
+                         _policy_text(call.properties["PolicyDocument"]).encode())
         return {}
+
+    def delete(self, call):
+        try:
+            call.caller.rest("s3", "DELETE", f"/{call.physical_id}?policy")
+        except AwsError as error:
+            if error.code != "NoSuchBucket":
+                raise
+
+
+class KmsKey(Handler):
+    """https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-kms-key.html
+    Ref is the key id; deleting schedules the deletion (PendingWindowInDays,
+    default 30), as CloudFormation does."""
+
+    def create(self, call):
+        props = call.properties
+        check_policy_document(props.get("KeyPolicy"), "KeyPolicy")
+        params = {"Policy": _policy_text(props["KeyPolicy"]),
+                  "Description": props.get("Description", "")}
+        for key in ("KeySpec", "KeyUsage"):
+            if key in props:
+                params[key] = props[key]
+        metadata = call.caller.json("kms", "CreateKey", params)["KeyMetadata"]
+        if flag(props.get("EnableKeyRotation")) == "true":
+            call.caller.json("kms", "EnableKeyRotation", {"KeyId": metadata["KeyId"]})
+        return metadata["KeyId"], {"Arn": metadata["Arn"], "KeyId": metadata["KeyId"]}
+
+    def update(self, call, old_properties):
+        props = call.properties
+        if props.get("KeyPolicy") != old_properties.get("KeyPolicy"):
+            check_policy_document(props.get("KeyPolicy"), "KeyPolicy")
+            call.caller.json("kms", "PutKeyPolicy", {"KeyId": call.physical_id,
+                                                     "PolicyName": "default",
+                                                     "Policy": _policy_text(props["KeyPolicy"])})
+        if flag(props.get("EnableKeyRotation")) == "true":
+            call.caller.json("kms", "EnableKeyRotation", {"KeyId": call.physical_id})
+        return call.attributes
+
+    def delete(self, call):
+        try:
+            call.caller.json("kms", "ScheduleKeyDeletion", {
+                "KeyId": call.physical_id,
+                "PendingWindowInDays": int(call.properties.get("PendingWindowInDays", 30))})
+        except AwsError as error:
+            if error.code not in ("NotFoundException", "KMSInvalidStateException"):
+                raise
+
+
+class KmsAlias(Handler):
+    """https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-kms-alias.html
+    Ref is the alias name."""
+
+    def create(self, call):
+        name = call.properties["AliasName"]
+        call.caller.json("kms", "CreateAlias", {"AliasName": name,
+                                                "TargetKeyId": call.properties["TargetKeyId"]})
+        return name, {}
+
+    def update(self, call, old_properties):
+        call.caller.json("kms", "DeleteAlias", {"AliasName": call.physical_id})
+        call.caller.json("kms", "CreateAlias", {"AliasName": call.physical_id,
+                                                "TargetKeyId": call.properties["TargetKeyId"]})
+        return {}
+
+    def delete(self, call):
+        try:
+            call.caller.json("kms", "DeleteAlias", {"AliasName": call.physical_id})
+        except AwsError as error:
+            if error.code != "NotFoundException":
+                raise
 
 
 class SqsQueue(Handler):
@@ -1990,6 +2150,8 @@ HANDLERS = {
     "AWS::Lambda::Function": LambdaFunction(),
     "AWS::Lambda::EventSourceMapping": LambdaEventSourceMapping(),
     "AWS::Lambda::Permission": LambdaPermission(),
+    "AWS::KMS::Key": KmsKey(),
+    "AWS::KMS::Alias": KmsAlias(),
 }
 
 

@@ -20,6 +20,8 @@ from .counters import Counters
 from .crypto import SecureStringCipher
 from .events import EventBus
 from .faults import Faults
+from .iam import IamService, IamStore
+from .kms import KmsService, KmsStore
 from .organizations import OrganizationsService
 from .pipeline import Pipeline
 from .s3 import S3Service
@@ -41,6 +43,9 @@ def parse_args(argv):
     parser.add_argument("--tls-cert", metavar="FILE", help="serve HTTPS with this certificate (PEM)")
     parser.add_argument("--tls-key", metavar="FILE", help="private key for --tls-cert (PEM)")
     parser.add_argument("--faults", metavar="JSON", help="fault rules to start with (object or list)")
+    parser.add_argument("--iam", action="store_true",
+                        default=os.environ.get("LOCALAWS_IAM", "") not in ("", "0"),
+                        help="enforce IAM, bucket and key policies (default: LOCALAWS_IAM)")
     parser.add_argument("--path-prefix", metavar="PATH",
                         help="serve only paths under PATH, with it removed (an endpoint URL with a path)")
     parser.add_argument("--verbose", "-v", action="store_true", help="log every request to stderr")
@@ -57,7 +62,9 @@ def build(args):
     events = EventBus(clock)
     credentials = auth.default_store(clock)
     credentials.on_change = state.changed
-    s3 = S3Service(clock, state.changed)
+    iam = IamStore(credentials.account, credentials, args.iam)
+    kms = KmsStore(credentials.account, iam)
+    s3 = S3Service(clock, state.changed, iam, kms)
     ssm = SsmService(SecureStringCipher(args.state), state.changed)
     sts = StsService()
     cloudwatch = CloudWatchService(clock)
@@ -65,7 +72,8 @@ def build(args):
     organizations = OrganizationsService(clock, credentials.account)
     cloudformation.attach_organizations(organizations)
     for name, component in (("s3", s3.store), ("ssm", ssm.store),
-                            ("sts", credentials), ("events", events)):
+                            ("sts", credentials), ("events", events), ("iam", iam),
+                            ("kms", kms)):
         state.register(name, component)
     state.load()
     counters, faults = Counters(), Faults()
@@ -77,10 +85,11 @@ def build(args):
     control.add_route("POST", "ssm/validation", ssm.set_validation_delay)
     control.add_route("POST", "ssm/bulk", ssm.bulk_load)
     pipeline = Pipeline(clock=clock, credentials=credentials, events=events, s3=s3, control=control)
-    app = App(services=[ssm, sts, cloudwatch, *pipeline.services, cloudformation, organizations, s3],
-              default_service="s3",
-              control=control, clock=clock, events=events, credentials=credentials,
-              counters=counters, faults=faults, path_prefix=args.path_prefix)
+    app = App(services=[ssm, sts, cloudwatch, *pipeline.services, cloudformation, organizations,
+                        IamService(iam, state.changed), KmsService(kms, clock, state.changed), s3],
+              default_service="s3", control=control, clock=clock, events=events,
+              credentials=credentials, counters=counters, faults=faults,
+              path_prefix=args.path_prefix, iam=iam)
     tls = tls_context(args.tls_cert, args.tls_key) if args.tls_cert else None
     server = Server((HOST, args.port), app, tls)
     pipeline.serving(f"{'https' if tls else 'http'}://{HOST}:{server.server_address[1]}",

@@ -18,11 +18,12 @@ import xml.etree.ElementTree as ET
 
 from .clock import http_date, iso_millis, iso_whole_seconds, parse_time
 from .errors import AwsError
+from .iam import Denied
 from .protocols import Service
 from . import s3_replication
 from .s3_store import (NULL_VERSION, Bucket, ObjectVersion, S3Store, looks_like_version_id,
                        walk_objects, walk_versions)
-from .server import Response
+from .server import Response, next_sequence
 from .xmlutil import document
 
 NS = "http://s3.amazonaws.com/doc/2006-03-01/"
@@ -72,6 +73,75 @@ def delete_marker_not_allowed(method, version):
                     405, {"Method": method, "ResourceType": "DeleteMarker"},
                     {"x-amz-delete-marker": "true", "x-amz-version-id": version.version_id,
                      "Last-Modified": http_date(version.last_modified), "Allow": "DELETE"})
+
+
+def precondition_failed(condition):
+    return AwsError("PreconditionFailed", "At least one of the pre-conditions you specified "
+                    "did not hold", 412, {"Condition": condition})
+
+
+def conditional_request_conflict():
+    return AwsError("ConditionalRequestConflict", "The conditional request cannot succeed due "
+                    "to a conflicting operation against this resource.", 409)
+
+
+def _unquoted(etag):
+    """S3 compares ETags with or without their quotes
+    (https://github.com/versity/versitygw/issues/1710, checked against S3)."""
+    etag = etag.strip()
+    if etag.startswith("W/"):
+        etag = etag[2:]
+    return etag[1:-1] if len(etag) >= 2 and etag[0] == etag[-1] == '"' else etag
+
+
+def access_denied(message):
+    return AwsError("AccessDenied", message, 403)
+
+
+def s3_permissions(operation, request, bucket, key):
+    """[(action, resource ARN)] an S3 request needs
+    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/using-with-s3-policy-actions.html):
+    a versionId selects the *Version actions; PutObject with x-amz-tagging
+    needs s3:PutObjectTagging too. DeleteObjects is checked per key."""
+    versioned = "versionId" in request.query
+    bucket_arn = f"arn:aws:s3:::{bucket}"
+    object_arn = f"{bucket_arn}/{key}"
+    table = {
+        "ListBuckets": [("s3:ListAllMyBuckets", "*")],
+        "CreateBucket": [("s3:CreateBucket", bucket_arn)],
+        "HeadBucket": [("s3:ListBucket", bucket_arn)],
+        "DeleteBucket": [("s3:DeleteBucket", bucket_arn)],
+        "GetBucketLocation": [("s3:GetBucketLocation", bucket_arn)],
+        "GetBucketAcl": [("s3:GetBucketAcl", bucket_arn)],
+        "PutBucketReplication": [("s3:PutReplicationConfiguration", bucket_arn)],
+        "GetBucketReplication": [("s3:GetReplicationConfiguration", bucket_arn)],
+        "DeleteBucketReplication": [("s3:PutReplicationConfiguration", bucket_arn)],
+        "GetBucketVersioning": [("s3:GetBucketVersioning", bucket_arn)],
+        "PutBucketVersioning": [("s3:PutBucketVersioning", bucket_arn)],
+        "ListObjectVersions": [("s3:ListBucketVersions", bucket_arn)],
+        "ListObjectsV2": [("s3:ListBucket", bucket_arn)],
+        "ListObjects": [("s3:ListBucket", bucket_arn)],
+        "DeleteObjects": [],
+        "PutBucketPolicy": [("s3:PutBucketPolicy", bucket_arn)],
+        "GetBucketPolicy": [("s3:GetBucketPolicy", bucket_arn)],
+        "DeleteBucketPolicy": [("s3:DeleteBucketPolicy", bucket_arn)],
+        "PutBucketEncryption": [("s3:PutEncryptionConfiguration", bucket_arn)],
+        "GetBucketEncryption": [("s3:GetEncryptionConfiguration", bucket_arn)],
+        "DeleteBucketEncryption": [("s3:PutEncryptionConfiguration", bucket_arn)],
+        "PutObject": [("s3:PutObject", object_arn)] +
+        ([("s3:PutObjectTagging", object_arn)] if request.header("x-amz-tagging") else []),
+        "GetObject": [("s3:GetObjectVersion" if versioned else "s3:GetObject", object_arn)],
+        "HeadObject": [("s3:GetObjectVersion" if versioned else "s3:GetObject", object_arn)],
+        "DeleteObject": [("s3:DeleteObjectVersion" if versioned else "s3:DeleteObject",
+                          object_arn)],
+        "GetObjectTagging": [("s3:GetObjectVersionTagging" if versioned
+                              else "s3:GetObjectTagging", object_arn)],
+        "PutObjectTagging": [("s3:PutObjectVersionTagging" if versioned
+                              else "s3:PutObjectTagging", object_arn)],
+        "DeleteObjectTagging": [("s3:DeleteObjectVersionTagging" if versioned
+                                 else "s3:DeleteObjectTagging", object_arn)],
+    }
+    return table.get(operation, [])
 
 
 def _hex_bytes(text):
@@ -273,7 +343,9 @@ BUCKET_OPERATIONS = {
     ("PUT", "replication"): "PutBucketReplication", ("GET", "replication"): "GetBucketReplication",
     ("DELETE", "replication"): "DeleteBucketReplication",
     ("PUT", "policy"): "PutBucketPolicy", ("GET", "policy"): "GetBucketPolicy",
-    ("DELETE", "policy"): "DeleteBucketPolicy",
+    ("DELETE", "policy"): "DeleteBucketPolicy", ("PUT", "encryption"): "PutBucketEncryption",
+    ("GET", "encryption"): "GetBucketEncryption",
+    ("DELETE", "encryption"): "DeleteBucketEncryption",
 }
 OBJECT_OPERATIONS = {
     ("GET", None): "GetObject", ("HEAD", None): "HeadObject", ("PUT", None): "PutObject",
@@ -292,10 +364,15 @@ SUBRESOURCES = ("versioning", "versions", "location", "list-type", "delete", "ta
 class S3Service(Service):
     name = signing_name = "s3"
 
-    def __init__(self, clock, changed):
+    def __init__(self, clock, changed, iam=None, kms=None):
         self.clock = clock
         self.changed = changed
+        self.iam = iam      # iam.IamStore: who may do what (None: everyone)
+        self.kms = kms      # kms.KmsStore: SSE-KMS keys (None: SSE-KMS refused)
         self.store = S3Store()
+        # (bucket, key) -> server.next_sequence() of the key's last write:
+        # a conditional write that arrived before it was in flight then.
+        self.last_write = {}
         self.handlers = {
             "ListBuckets": self.list_buckets, "CreateBucket": self.create_bucket,
             "HeadBucket": self.head_bucket, "DeleteBucket": self.delete_bucket,
@@ -316,6 +393,9 @@ class S3Service(Service):
             "PutBucketPolicy": self.put_bucket_policy,
             "GetBucketPolicy": self.get_bucket_policy,
             "DeleteBucketPolicy": self.delete_bucket_policy,
+            "PutBucketEncryption": self.put_bucket_encryption,
+            "GetBucketEncryption": self.get_bucket_encryption,
+            "DeleteBucketEncryption": self.delete_bucket_encryption,
         }
 
     # --- Service interface ---
@@ -339,7 +419,53 @@ class S3Service(Service):
         with self.store.lock:
             if operation not in ("ListBuckets", "CreateBucket"):
                 self._check_region(bucket, ctx)
-            return handler(request, ctx, bucket, key)
+                self._check_expected_owner(bucket, request, ctx)
+            try:
+                self._authorize(operation, request, ctx, bucket, key)
+                return handler(request, ctx, bucket, key)
+            except Denied as denied:
+                raise access_denied(denied.message)
+
+    @staticmethod
+    def _owner_of(bucket, ctx):
+        """A bucket's account; one from before owners were kept (or bulk
+        loaded) is the default account's."""
+        return bucket.owner or ctx.credentials.account
+
+    def _check_expected_owner(self, name, request, ctx):
+        """x-amz-expected-bucket-owner: a bucket of another account answers
+        403 AccessDenied (bucket-owner-condition.html); a value that is not
+        an account id is refused first."""
+        expected = request.header("x-amz-expected-bucket-owner")
+        if expected is None:
+            return
+        if not re.fullmatch(r"\d{12}", expected):
+            raise invalid_argument("The value of the expected bucket owner parameter must be "
+                                   "an AWS Account ID", "x-amz-expected-bucket-owner", expected)
+        bucket = self.store.buckets.get(name)
+        if bucket is not None and self._owner_of(bucket, ctx) != expected:
+            raise access_denied("Access Denied")
+
+    # --- who may: identity and bucket policies (iam.py) ---
+
+    def _authorize(self, operation, request, ctx, name, key):
+        if self.iam is None or not self.iam.enforce:
+            return
+        bucket = self.store.buckets.get(name) if name else None
+        owner = self._owner_of(bucket, ctx) if bucket else \
+            (ctx.principal.account if ctx.principal else ctx.account)
+        policy = bucket.policy if bucket else None
+        context = {"aws:SecureTransport": "true" if request.scheme == "https" else "false"}
+        for header in ("x-amz-server-side-encryption",
+                       "x-amz-server-side-encryption-aws-kms-key-id"):
+            if request.header(header) is not None:
+                context[f"s3:{header}"] = request.header(header)
+        for action, resource in s3_permissions(operation, request, name, key):
+            self.iam.authorize(ctx.principal, action, resource, context, policy, owner)
+        if operation == "DeleteObjects":
+            ctx.s3_delete_check = lambda k, version_id: self.iam.authorize(
+                ctx.principal, "s3:DeleteObjectVersion" if version_id else "s3:DeleteObject",
+                f"arn:aws:s3:::{name}/{k}", context, policy, owner)
 
     def _check_region(self, name, ctx):
         """A bucket answers only requests signed for its own region.
@@ -412,8 +538,10 @@ class S3Service(Service):
     # --- buckets ---
 
     def list_buckets(self, request, ctx, _bucket, _key):
+        account = ctx.principal.account if ctx.principal else ctx.account
         buckets = [("Bucket", [("Name", b.name), ("CreationDate", iso_whole_seconds(b.created))])
-                   for b in sorted(self.store.buckets.values(), key=lambda b: b.name)]
+                   for b in sorted(self.store.buckets.values(), key=lambda b: b.name)
+                   if self._owner_of(b, ctx) == account]
         return self._xml(ctx, "ListAllMyBucketsResult",
                          [("Owner", self._owner(ctx)), ("Buckets", buckets)])
 
@@ -424,6 +552,11 @@ class S3Service(Service):
                            {"BucketName": name})
         region = self._location_constraint(request, ctx)
         existing = self.store.buckets.get(name)
+        creator = ctx.principal.account if ctx.principal else ctx.account
+        if existing is not None and self._owner_of(existing, ctx) != creator:
+            raise AwsError("BucketAlreadyExists", "The requested bucket name is not available. "
+                           "The bucket namespace is shared by all users of the system. Please "
+                           "select a different name and try again.", 409, {"BucketName": name})
         if existing is not None:
             # Legacy behaviour kept by S3: re-creating your own bucket in
             # us-east-1 answers 200; elsewhere BucketAlreadyOwnedByYou.
@@ -431,7 +564,7 @@ class S3Service(Service):
                 return self._empty(ctx, headers=[("Location", f"/{name}")])
             raise AwsError("BucketAlreadyOwnedByYou", "Your previous request to create the named "
                            "bucket succeeded and you already own it.", 409, {"BucketName": name})
-        self.store.buckets[name] = Bucket(name, region, self.clock.now())
+        self.store.buckets[name] = Bucket(name, region, self.clock.now(), owner=creator)
         self.changed()
         return self._empty(ctx, headers=[("Location", f"/{name}")])
 
@@ -507,7 +640,7 @@ class S3Service(Service):
         self.changed()
         return self._empty(ctx)
 
-    # --- bucket policies: kept and returned, not enforced ---
+    # --- bucket policies (evaluated with --iam: iam.py) and default encryption ---
 
     def put_bucket_policy(self, request, ctx, name, _key):
         """https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketPolicy.html"""
@@ -561,6 +694,93 @@ class S3Service(Service):
         bucket.replication = None
         self.changed()
         return self._empty(ctx, 204)
+
+    # --- default encryption, SSE-KMS ---
+
+    def put_bucket_encryption(self, request, ctx, name, _key):
+        """https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketEncryption.html"""
+        bucket = self._bucket(name)
+        root = parse_xml(request.body)
+        rule = root.find("Rule")
+        default = rule.find("ApplyServerSideEncryptionByDefault") if rule is not None else None
+        algorithm = child_text(default, "SSEAlgorithm") if default is not None else None
+        if root.tag != "ServerSideEncryptionConfiguration" or algorithm not in SSE_VALUES:
+            raise malformed_xml()
+        key_id = child_text(default, "KMSMasterKeyID")
+        if key_id and algorithm == "AES256":
+            raise invalid_argument("a KMSMasterKeyID is not applicable if the default sse "
+                                   "algorithm is not aws:kms or aws:kms:dsse",
+                                   "ApplyServerSideEncryptionByDefault", "")
+        bucket.encryption = {"SSEAlgorithm": algorithm, "KMSMasterKeyID": key_id,
+                             "BucketKeyEnabled": child_text(rule, "BucketKeyEnabled",
+                                                            "false").lower() == "true"}
+        self.changed()
+        return self._empty(ctx)
+
+    def get_bucket_encryption(self, request, ctx, name, _key):
+        bucket = self._bucket(name)
+        rule = bucket.encryption or {"SSEAlgorithm": "AES256", "KMSMasterKeyID": None,
+                                     "BucketKeyEnabled": False}
+        default = [("SSEAlgorithm", rule["SSEAlgorithm"]),
+                   ("KMSMasterKeyID", rule["KMSMasterKeyID"])]
+        return self._xml(ctx, "ServerSideEncryptionConfiguration", [("Rule", [
+            ("ApplyServerSideEncryptionByDefault", default),
+            ("BucketKeyEnabled", rule["BucketKeyEnabled"])])])
+
+    def delete_bucket_encryption(self, request, ctx, name, _key):
+        self._bucket(name).encryption = None
+        self.changed()
+        return self._empty(ctx, 204)
+
+    def _sse_kms(self, request, ctx, bucket, key, sse):
+        """SSE-KMS: S3 asks KMS for a data key as the requester
+        (kms:GenerateDataKey through S3); with a Bucket Key the encryption
+        context is the bucket's ARN, else the object's
+        (https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html).
+        Returns (key ARN, bucket key, encrypted data key, response headers)."""
+        rule = bucket.encryption or {}
+        key_ref = request.header("x-amz-server-side-encryption-aws-kms-key-id") or \
+            (rule.get("KMSMasterKeyID") if rule.get("SSEAlgorithm") == sse else None)
+        bucket_key_header = request.header("x-amz-server-side-encryption-bucket-key-enabled")
+        bucket_key = bucket_key_header.lower() == "true" if bucket_key_header else \
+            bool(rule.get("BucketKeyEnabled"))
+        if self.kms is None:
+            raise invalid_argument("The encryption method specified is not supported",
+                                   "x-amz-server-side-encryption", sse)
+        if not key_ref:
+            key_ref = self.kms.aws_managed("s3", bucket.region)["arn"]
+        context = {"aws:s3:arn": f"arn:aws:s3:::{bucket.name}" if bucket_key
+                   else f"arn:aws:s3:::{bucket.name}/{key}"}
+        try:
+            kms_key, data_key = self.kms.generate_data_key_for(
+                ctx.principal, key_ref, bucket.region, "s3", context)
+        except AwsError as error:
+            if error.code == "NotFoundException":
+                raise invalid_argument("Invalid arn", "x-amz-server-side-encryption-aws-kms-"
+                                       "key-id", key_ref)
+            raise
+        headers = [("x-amz-server-side-encryption-aws-kms-key-id", kms_key["arn"])]
+        if bucket_key:
+            headers.append(("x-amz-server-side-encryption-bucket-key-enabled", "true"))
+        return kms_key["arn"], bucket_key, data_key, headers
+
+    def _check_kms_decrypt(self, ctx, bucket, version):
+        """Reading an SSE-KMS object's body takes kms:Decrypt on its key."""
+        if not version.kms_key_arn or self.kms is None:
+            return
+        context = {"aws:s3:arn": f"arn:aws:s3:::{bucket.name}" if version.bucket_key
+                   else f"arn:aws:s3:::{bucket.name}/{version.key}"}
+        self.kms.decrypt_for(ctx.principal, base64.b64decode(version.data_key), bucket.region,
+                             "s3", context)
+
+    @staticmethod
+    def _kms_headers(version):
+        if not version.kms_key_arn:
+            return []
+        headers = [("x-amz-server-side-encryption-aws-kms-key-id", version.kms_key_arn)]
+        if version.bucket_key:
+            headers.append(("x-amz-server-side-encryption-bucket-key-enabled", "true"))
+        return headers
 
     # --- listings ---
 
@@ -687,10 +907,16 @@ class S3Service(Service):
         metadata = user_metadata(request)
         tagging = request.header("x-amz-tagging")
         tags = tags_from_header(tagging) if tagging else []
-        sse = request.header("x-amz-server-side-encryption") or "AES256"
+        sse = request.header("x-amz-server-side-encryption") or \
+            (bucket.encryption or {}).get("SSEAlgorithm") or "AES256"
         if sse not in SSE_VALUES:
             raise invalid_argument("The encryption method specified is not supported",
                                    "x-amz-server-side-encryption", sse)
+        self._check_write_conditions(request, bucket, key)
+        kms_key_arn, bucket_key, data_key, kms_headers = None, False, None, []
+        if sse != "AES256":
+            kms_key_arn, bucket_key, data_key, kms_headers = self._sse_kms(
+                request, ctx, bucket, key, sse)
         headers = {h: request.header(h) for h in STORED_HEADERS if request.header(h)}
         encoding = [e.strip() for e in headers.get("Content-Encoding", "").split(",")
                     if e.strip() and e.strip() != "aws-chunked"]
@@ -700,10 +926,12 @@ class S3Service(Service):
         version = bucket.add(ObjectVersion(
             key, None, self.clock.now(), body=request.body, metadata=metadata,
             content_type=request.header("content-type") or "binary/octet-stream",
-            tags=tags, sse=sse, headers=headers))
+            tags=tags, sse=sse, headers=headers, kms_key_arn=kms_key_arn, bucket_key=bucket_key,
+            data_key=base64.b64encode(data_key).decode() if data_key else None))
+        self._wrote(bucket, key)
         s3_replication.replicate_version(self.store, bucket, version)
         self.changed()
-        out = [("ETag", version.etag), ("x-amz-server-side-encryption", sse)]
+        out = [("ETag", version.etag), ("x-amz-server-side-encryption", sse)] + kms_headers
         # A `null` version (unversioned or Suspended bucket) is written without
         # x-amz-version-id; reads of it do show "null" once the bucket has been
         # versioned (PutObject examples in the API reference;
@@ -711,6 +939,52 @@ class S3Service(Service):
         if version.version_id != NULL_VERSION:
             out.append(("x-amz-version-id", version.version_id))
         return self._empty(ctx, headers=out)
+
+    def _wrote(self, bucket, key):
+        self.last_write[(bucket.name, key)] = next_sequence()
+
+    def _check_write_conditions(self, request, bucket, key):
+        """PutObject's If-None-Match / If-Match, evaluated against the
+        key's current version, as S3's conditional writes
+        (https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html;
+        API_PutObject.html, IfMatch and IfNoneMatch):
+
+        - If-None-Match: `*` only (another value is 501 NotImplemented);
+          412 PreconditionFailed when the key has a current version that
+          is not a delete marker: a deleted key may be written again.
+        - If-Match: ETAG (quotes optional): 404 NoSuchKey when there is no
+          current version or it is a delete marker, 412 when its ETag
+          differs.
+        - Both at once: 501 NotImplemented
+          (https://github.com/versity/versitygw/issues/1708, as S3).
+        - A write to the key that completed while this request was in
+          flight (after it arrived): 409 ConditionalRequestConflict, "on a
+          409 failure you should retry the upload".
+        The same holds in unversioned and Suspended buckets, where the
+        current version is the `null` one.
+        """
+        if_none_match = request.header("if-none-match")
+        if_match = request.header("if-match")
+        if if_none_match is None and if_match is None:
+            return
+        if if_none_match is not None and if_match is not None:
+            raise AwsError("NotImplemented", "A header you provided implies functionality that "
+                           "is not implemented", 501, {"Header": "If-Match,If-None-Match"})
+        if if_none_match is not None and if_none_match.strip() != "*":
+            raise AwsError("NotImplemented", "A header you provided implies functionality that "
+                           "is not implemented", 501, {"Header": "If-None-Match"})
+        if self.last_write.get((bucket.name, key), 0) > request.started:
+            raise conditional_request_conflict()
+        latest = bucket.latest(key)
+        live = latest if latest is not None and not latest.delete_marker else None
+        if if_none_match is not None:
+            if live is not None:
+                raise precondition_failed("If-None-Match")
+            return
+        if live is None:
+            raise no_such_key(key)
+        if if_match.strip() != "*" and _unquoted(if_match) != _unquoted(live.etag):
+            raise precondition_failed("If-Match")
 
     def _resolve(self, bucket, key, version_id, method, tagging=False):
         """The version a GET/HEAD/tagging call addresses, or S3's error.
@@ -754,9 +1028,11 @@ class S3Service(Service):
         """GetObject and HeadObject (HEAD: same headers, no body)."""
         bucket = self._bucket(name)
         version = self._resolve(bucket, key, request.query.get("versionId"), request.method)
+        if request.method != "HEAD":
+            self._check_kms_decrypt(ctx, bucket, version)
         headers = [("Last-Modified", http_date(version.last_modified)), ("ETag", version.etag),
                    ("Content-Type", version.content_type), ("Accept-Ranges", "bytes"),
-                   ("x-amz-server-side-encryption", version.sse)]
+                   ("x-amz-server-side-encryption", version.sse)] + self._kms_headers(version)
         headers += self._version_header(bucket, version)
         headers += [(f"x-amz-meta-{k}", v) for k, v in version.metadata.items()]
         if version.tags:
@@ -801,6 +1077,7 @@ class S3Service(Service):
 
     def _delete(self, bucket, key, version_id):
         """Delete one key or version; the response headers describing it."""
+        self._wrote(bucket, key)
         if version_id is not None:
             removed = bucket.remove_version(key, version_id)
             self.changed()
@@ -830,9 +1107,18 @@ class S3Service(Service):
             raise malformed_xml()
         quiet = (child_text(root, "Quiet", "false").strip().lower() == "true")
         results = []
+        check = getattr(ctx, "s3_delete_check", None)
         for item in objects:
-            results.append(self._delete_one(bucket, child_text(item, "Key", ""),
-                                            child_text(item, "VersionId"), quiet))
+            key, version_id = child_text(item, "Key", ""), child_text(item, "VersionId")
+            try:
+                if check is not None:
+                    check(key, version_id)
+            except Denied:
+                results.append(("Error", [("Key", key), ("VersionId", version_id),
+                                          ("Code", "AccessDenied"),
+                                          ("Message", "Access Denied")]))
+                continue
+            results.append(self._delete_one(bucket, key, version_id, quiet))
         return self._xml(ctx, "DeleteResult", [r for r in results if r is not None])
 
     def _delete_one(self, bucket, key, version_id, quiet):
@@ -912,5 +1198,6 @@ class S3Service(Service):
             content_type=spec.get("content_type", "binary/octet-stream"),
             tags=list((spec.get("tags") or {}).items()),
             delete_marker=bool(spec.get("delete_marker"))))
+        self._wrote(bucket, version.key)
         return {"key": version.key, "version_id": version.version_id,
                 "delete_marker": version.delete_marker}

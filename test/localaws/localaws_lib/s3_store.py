@@ -31,11 +31,13 @@ def looks_like_version_id(value):
 
 class ObjectVersion:
     __slots__ = ("key", "version_id", "body", "etag", "last_modified", "metadata",
-                 "content_type", "tags", "delete_marker", "sse", "headers")
+                 "content_type", "tags", "delete_marker", "sse", "headers",
+                 "kms_key_arn", "bucket_key", "data_key")
 
     def __init__(self, key, version_id, last_modified, body=b"", metadata=None,
                  content_type="binary/octet-stream", tags=None, delete_marker=False,
-                 sse="AES256", headers=None, etag=None):
+                 sse="AES256", headers=None, etag=None, kms_key_arn=None, bucket_key=False,
+                 data_key=None):
         self.key = key
         self.version_id = version_id
         self.last_modified = last_modified
@@ -47,6 +49,9 @@ class ObjectVersion:
         self.delete_marker = delete_marker
         self.sse = sse
         self.headers = dict(headers or {})    # Cache-Control, Content-Encoding...
+        self.kms_key_arn = kms_key_arn        # SSE-KMS: the key, and the data key
+        self.bucket_key = bucket_key          # KMS encrypted (a KMS ciphertext blob)
+        self.data_key = data_key
 
     @property
     def size(self):
@@ -66,8 +71,10 @@ class ObjectVersion:
 
 
 class Bucket:
-    def __init__(self, name, region, created, versioning=None):
+    def __init__(self, name, region, created, versioning=None, owner=None):
         self.name = name
+        self.owner = owner              # the account that created it
+        self.encryption = None          # default encryption rule (dict) or None
         self.region = region
         self.created = created
         self.versioning = versioning    # None (never enabled), "Enabled", "Suspended"
@@ -134,15 +141,16 @@ class Bucket:
     def to_json(self):
         return {"name": self.name, "region": self.region, "created": self.created,
                 "versioning": self.versioning, "replication": self.replication,
-                "policy": self.policy,
+                "owner": self.owner, "policy": self.policy, "encryption": self.encryption,
                 "objects": {key: [v.to_json() for v in reversed(versions)]
                             for key, versions in self.objects.items()}}
 
     @classmethod
     def from_json(cls, data):
-        bucket = cls(data["name"], data["region"], data["created"], data["versioning"])
+        bucket = cls(data["name"], data["region"], data["created"], data["versioning"],
+                     data.get("owner"))
         bucket.replication = data.get("replication")
-        bucket.policy = data.get("policy")
+        bucket.policy, bucket.encryption = data.get("policy"), data.get("encryption")
         for key, versions in data["objects"].items():
             bucket.objects[key] = [ObjectVersion.from_json(v) for v in reversed(versions)]
         bucket.keys = sorted(bucket.objects)

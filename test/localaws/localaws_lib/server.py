@@ -10,6 +10,7 @@ Pipeline for a service request (App.handle):
   verification -> the service's handler -> its protocol's error rendering.
 """
 import http.server
+import itertools
 import logging
 import socket
 import ssl
@@ -27,6 +28,15 @@ from .faults import SHAPING_KINDS
 log = logging.getLogger("localaws.server")
 
 CONTROL_PREFIX = "/_localaws/"
+# One count for request arrivals and the writes services make, so a
+# service can tell whether a write completed while a request was in
+# flight (S3's 409 ConditionalRequestConflict). next() on a count is
+# atomic under the GIL.
+_SEQUENCE = itertools.count(1)
+
+
+def next_sequence():
+    return next(_SEQUENCE)
 DEFAULT_REGION = "us-east-1"
 
 
@@ -64,8 +74,10 @@ def decode_query(raw_query):
 class Request:
     """What a service sees of an HTTP request."""
 
-    def __init__(self, method, target, headers, body, scheme="http"):
+    def __init__(self, method, target, headers, body, scheme="http", started=None):
         self.method = method
+        # When the request arrived (its head read, its body not yet).
+        self.started = next_sequence() if started is None else started
         self.headers = headers            # email.message.Message: case-insensitive
         self.body = body
         self.scheme = scheme
@@ -147,8 +159,9 @@ class Router:
 
 class App:
     def __init__(self, *, services, default_service, control, clock, events,
-                 credentials, counters, faults, path_prefix=None):
+                 credentials, counters, faults, path_prefix=None, iam=None):
         self.router = Router(services, default_service)
+        self.iam = iam  # iam.IamStore: identity policies for services without their own
         self.control = control
         self.clock = clock
         self.events = events
@@ -210,6 +223,8 @@ class App:
                 ctx.principal, ctx.region = auth.verify(
                     request, service.signing_name, self.credentials, self.clock)
                 ctx.account = ctx.principal.account
+                if self.iam is not None:
+                    self.iam.authorize_request(service.name, operation, request, ctx)
             return service.dispatch(request, operation, ctx)
         except auth.AuthFailure as failure:
             return service.render_error(request, ctx, service.auth_error(failure, request, ctx))
@@ -254,13 +269,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
         log.debug("%s " + fmt, self.address_string(), *args)
 
     def _handle(self):
+        started = next_sequence()
         try:
             body = self._read_body()
         except (ValueError, OSError):
             self.close_connection = True
             return
         scheme = "https" if isinstance(self.connection, ssl.SSLSocket) else "http"
-        request = Request(self.command, self.path, self.headers, body, scheme)
+        request = Request(self.command, self.path, self.headers, body, scheme, started)
         response = self.server.app.handle(request)
         if response.action == "drop":
             self.close_connection = True

@@ -25,6 +25,9 @@ MAX_NAME_LENGTH = 1011        # 2048 in the model, of which 1037 are reserved
 MAX_HIERARCHY_LEVELS = 15
 MAX_DESCRIPTION = 1024
 MAX_LABELS_PER_VERSION = 10
+# https://docs.aws.amazon.com/systems-manager/latest/userguide/parameter-store-policies.html
+POLICY_TYPES = ("Expiration", "ExpirationNotification", "NoChangeNotification")
+MAX_POLICIES = 10
 NAME_CHARACTERS = re.compile(r"[a-zA-Z0-9_.\-/]+")
 LABEL = re.compile(r"[a-zA-Z0-9_.\-]{1,100}")
 AMI_ID = re.compile(r"ami-[0-9a-f]{8}([0-9a-f]{9})?")
@@ -255,7 +258,8 @@ class SsmService(JsonService):
         if version.allowed_pattern:
             shape["AllowedPattern"] = version.allowed_pattern
         shape.update({"Version": version.version, "Labels": list(version.labels),
-                      "Tier": version.tier, "Policies": [], "DataType": version.data_type})
+                      "Tier": version.tier, "Policies": list(version.policies),
+                      "DataType": version.data_type})
         return shape
 
     def _metadata_shape(self, ctx, param):
@@ -269,8 +273,8 @@ class SsmService(JsonService):
             shape["Description"] = version.description
         if version.allowed_pattern:
             shape["AllowedPattern"] = version.allowed_pattern
-        shape.update({"Version": version.version, "Tier": version.tier, "Policies": [],
-                      "DataType": version.data_type})
+        shape.update({"Version": version.version, "Tier": version.tier,
+                      "Policies": list(version.policies), "DataType": version.data_type})
         return shape
 
     def _emit(self, ctx, param, version, operation):
@@ -422,14 +426,60 @@ class SsmService(JsonService):
                              "RemoveTagsFromResource.")
 
     def _version_fields(self, params, value, previous):
-        """The new version's attributes; unspecified ones carry over."""
+        """The new version's attributes. With Overwrite, a member left out
+        keeps the previous version's: Description, AllowedPattern, KeyId
+        (of a SecureString), Tier, DataType and Policies ("All existing
+        policies are preserved until you send new policies or an empty
+        policy", API_PutParameter.html, Policies). An empty Description or
+        AllowedPattern (both "Minimum length of 0") removes it; "[]"
+        removes the policies."""
         type_ = self._type(params, previous)
         pattern = params.get("AllowedPattern", previous.allowed_pattern if previous else None)
         self._check_pattern(value, pattern)
+        policies = self._policies(params, previous)
         return {"type": type_, "description": self._description(params, previous),
                 "key_id": self._key_id(params, type_, previous),
                 "data_type": self._data_type(params, type_, value, previous),
-                "allowed_pattern": pattern, "tier": self._tier(params, value, previous)}
+                "allowed_pattern": pattern, "policies": policies,
+                "tier": self._tier(params, value, previous, bool(policies))}
+
+    @staticmethod
+    def _policies(params, previous):
+        """Policies, a JSON array of {Type, Version, Attributes}, as the
+        ParameterInlinePolicy list answers show them (PolicyStatus Pending:
+        localaws never enforces them)."""
+        text = params.get("Policies")
+        if text is None:
+            return list(previous.policies) if previous else []
+        if not text.strip():
+            return []
+        try:
+            policies = json.loads(text)
+        except ValueError:
+            policies = None
+        if not isinstance(policies, list) or not all(
+                isinstance(p, dict) and isinstance(p.get("Type"), str)
+                and isinstance(p.get("Attributes", {}), dict) for p in policies):
+            raise AwsError("InvalidPolicyAttributeException",
+                           "A policy attribute or its value is invalid.")
+        for policy in policies:
+            if policy["Type"] not in POLICY_TYPES:
+                raise AwsError("InvalidPolicyTypeException",
+                               "The policy type isn't supported. Parameter Store supports the "
+                               "following policy types: Expiration, ExpirationNotification, "
+                               "and NoChangeNotification.")
+        if len(policies) > MAX_POLICIES:
+            raise AwsError("PoliciesLimitExceededException",
+                           "You specified more than the maximum number of allowed policies for "
+                           "the parameter. The maximum is 10.")
+        types = [p["Type"] for p in policies]
+        if len(set(types)) != len(types):
+            raise AwsError("IncompatiblePolicyException",
+                           "There is a conflict in the policies specified for this parameter. "
+                           "You can't, for example, specify two Expiration policies for a "
+                           "parameter. Review your policies, and try again.")
+        return [{"PolicyText": json.dumps(p, separators=(",", ":")), "PolicyType": p["Type"],
+                 "PolicyStatus": "Pending"} for p in policies]
 
     @staticmethod
     def _type(params, previous):
@@ -488,16 +538,25 @@ class SsmService(JsonService):
                            f"Parameter value, cannot be validated against allowedPattern: {pattern}")
 
     @staticmethod
-    def _tier(params, value, previous):
-        """Resolve Tier; Intelligent-Tiering picks Standard when it fits."""
+    def _tier(params, value, previous, has_policies=False):
+        """Resolve Tier: left out, the previous version's (Standard for a
+        new parameter); Intelligent-Tiering picks Standard when the value
+        fits 4 KB, there are no policies and the parameter is not Advanced
+        already (https://docs.aws.amazon.com/systems-manager/latest/userguide/parameter-store-advanced-parameters.html:
+        an advanced parameter can never become standard again, only be
+        deleted and created anew)."""
         requested = params.get("Tier") or (previous.tier if previous else "Standard")
         if requested not in TIERS:
             raise constraint(requested, "tier", "Member must satisfy enum value set: "
                              "[Standard, Advanced, Intelligent-Tiering]")
         size = value_size(value)
         if requested == "Intelligent-Tiering":
-            fits = size <= STANDARD_VALUE_LIMIT and not (previous and previous.tier == "Advanced")
+            fits = (size <= STANDARD_VALUE_LIMIT and not has_policies
+                    and not (previous and previous.tier == "Advanced"))
             requested = "Standard" if fits else "Advanced"
+        if requested == "Standard" and has_policies and not (previous and previous.tier == "Advanced"):
+            raise validation("Standard tier parameters don't support parameter policies. To "
+                             "attach policies, use the advanced-parameter tier.")
         if requested == "Standard":
             if previous and previous.tier == "Advanced":
                 raise validation("This parameter uses the advanced-parameter tier. You can't "
