@@ -20,6 +20,7 @@
 #include "lib/extras.h"
 #include "lib/http.h"
 #include "lib/lambda_runtime.h"
+#include "lib/reconcile_lambda.h"
 #include "lib/record.h"
 #include "lib/s3.h"
 #include "lib/scan.h"
@@ -35,7 +36,9 @@ static const char usage[] =
 	"\n"
 	"The AWS Lambda function that records every Parameter Store change in\n"
 	"the backup bucket. It runs inside Lambda (runtime provided.al2023) and\n"
-	"reads SQS batches of EventBridge \"Parameter Store Change\" events.\n"
+	"reads SQS batches of EventBridge \"Parameter Store Change\" events; on an\n"
+	"EventBridge schedule's event it runs 'ssmbak verify --repair' over the\n"
+	"whole bucket and publishes the CloudWatch metric ssmbak/RepairedChanges.\n"
 	"\n"
 	"  -h, --help               show this help\n"
 	"\n"
@@ -45,6 +48,8 @@ static const char usage[] =
 	"  SSMBAK_WRITE_RETRY_SECONDS  how long a failed write is retried within\n"
 	"                           an invocation (default 20)\n"
 	"  SSMBAK_BUCKET_REGION     the bucket's region (default: the function's)\n"
+	"  SSMBAK_RECONCILE_MIN_AGE  seconds a change is left to its event before\n"
+	"                           the schedule repairs it (default: 900)\n"
 	"  LOGLEVEL                 DEBUG, INFO (default), WARNING or ERROR\n"
 	"  AWS_LAMBDA_RUNTIME_API   set by Lambda\n"
 	"  AWS_REGION, AWS_ACCESS_KEY_ID, ...  set by Lambda\n"
@@ -106,8 +111,11 @@ static void change_from_event(const struct ssm_event *ev, struct change *c)
 	c->event_time = ev->time;
 	c->name = xstrdup(ev->name);
 	c->type = xstrdup(ev->type);
+	/* Only SSM's own operations: the index's Backfill, Gap and Repair are
+	 * ours, never an event's. */
 	if (record_op_parse(ev->operation, &c->op) < 0 ||
-	    c->op == RECORD_BACKFILL) {
+	    c->op == RECORD_BACKFILL || c->op == RECORD_GAP ||
+	    c->op == RECORD_REPAIR) {
 		c->skipped = true;
 		c->skip_reason = "operation not recorded";
 		free(c->type);
@@ -581,6 +589,11 @@ static void handle(struct lambda *l, struct lambda_invocation *inv)
 {
 	struct err e = { 0 };
 	struct ssm_event_batch events;
+	if (ssm_event_is_scheduled(buf_str(&inv->event), inv->event.len)) {
+		reconcile_lambda_handle(l->rt, inv, &l->ctx, l->view.ctx,
+					l->view.bucket, l->view.prefix);
+		return;
+	}
 	if (ssm_event_batch_parse(buf_str(&inv->event), inv->event.len, &events,
 				  &e) < 0) {
 		log_msg(LOG_ERROR, "event %s: %s", inv->request_id, e.message);

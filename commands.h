@@ -17,6 +17,7 @@ int cmd_preview(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 int cmd_backfill(int argc, char **argv);
 int cmd_reindex(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
 int cmd_stack(int argc, char **argv);
 int cmd_backup_lambda(int argc, char **argv);
 int cmd_history(int argc, char **argv);

@@ -24,6 +24,7 @@ const struct command ssmbak_commands[] = {
 	{ "export", cmd_export, "a tree at TIME as JSON, YAML, dotenv, shell or tfvars" },
 	{ "backfill", cmd_backfill, "back up every parameter's current value (seed)" },
 	{ "reindex", cmd_reindex, "write the change index entries versions lack" },
+	{ "verify", cmd_verify, "check the bucket against SSM; --repair what it lacks" },
 	{ "stack", cmd_stack, "deploy the backup pipeline (CloudFormation stack)" },
 	{ "backup-lambda", cmd_backup_lambda,
 	  "the Lambda that records every change (runs as bootstrap)" },

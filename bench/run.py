@@ -252,6 +252,31 @@ def bench_shape(ssmbak, aws, name, keys, versions, step, kind="value", reindex=F
     return out
 
 
+def bench_verify(ssmbak, aws, keys, missed=10):
+    """Issue 18: verify of a complete bucket, then of one whose last
+    `missed` keys have a version SSM made behind its back, with --repair.
+    Goal: DescribeParameters <= keys / 50, GetParameterHistory = missed,
+    plus the two listings."""
+    bucket = f"bench-{uuid.uuid4().hex[:10]}"
+    prefix = f"/verify{uuid.uuid4().hex[:6]}"
+    writes, _, now = shape_writes(prefix, keys, 20, STEP)
+    load_big(aws, bucket, writes)
+    aws.control("POST", "ssm/bulk", {"region": REGION, "parameters": now})
+    argv = ["verify", prefix + "/", "-R", "-b", bucket, "--output", "json"]
+    out = {"keys": keys, "versions": keys * 20, "missed": missed,
+           "bound_describe": -(-keys // 50), "bound_history": missed}
+    _, out["complete"] = measured(ssmbak, aws, argv)
+    later = time.time() - 60
+    for p in now[-missed:]:
+        p.update(version=21, value=p["value"] + " (changed)", last_modified=later)
+    aws.control("POST", "ssm/bulk", {"region": REGION, "parameters": now[-missed:]})
+    found, out["repair"] = measured(ssmbak, aws, [*argv, "--repair"])
+    repaired = [f for f in json.loads(found) if f["outcome"] == "repaired"]
+    if len(repaired) != missed:
+        raise SystemExit(f"verify --repair repaired {len(repaired)}, not {missed}")
+    return out
+
+
 def bench_backfill(ssmbak, aws, count):
     ssm = aws.client("ssm")
     prefix = f"/bf{uuid.uuid4().hex[:6]}"
@@ -331,6 +356,10 @@ def row(name, value, goal=""):
     print(f"  {name:<44} {value:>14}  {goal}")
 
 
+class _Done(Exception):
+    """--only: the part asked for has run."""
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--binary", default=str(ROOT / "ssmbak"), type=lambda p: os.path.abspath(p))
@@ -338,11 +367,15 @@ def main():
     parser.add_argument("--sizes", default="100,1000,10000")
     parser.add_argument("--shape-keys", type=int, default=10000)
     parser.add_argument("--format1-keys", type=int, default=2000)
+    parser.add_argument("--only", choices=["verify"], help="run one part only")
     args = parser.parse_args()
     aws = LocalAws()
     results = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                **machine(), "static_binary_bytes": os.path.getsize(args.binary)}
     try:
+        if args.only == "verify":
+            results["verify"] = bench_verify(args.binary, aws, args.shape_keys)
+            raise _Done
         lam = bench_lambda(args.binary, aws)
         if lam["cold_start_ms"] is not None:
             results["lambda_cold_start_ms"] = lam["cold_start_ms"]
@@ -388,9 +421,12 @@ def main():
                         "history_1000_wall_s": hist["wall_s"],
                         "log_10000x20_hour_requests": log["requests"],
                         "log_10000x20_hour_wall_s": log["wall_s"]})
+        results["verify"] = bench_verify(args.binary, aws, args.shape_keys)
         bf = bench_backfill(args.binary, aws, 1000)
         results.update({"backfill_requests_per_param": bf["requests_per_param"],
                         "backfill_wall_s": bf["wall_s"], "backfill_requests": bf["requests"]})
+    except _Done:
+        pass
     finally:
         aws.stop()
 
@@ -428,6 +464,19 @@ def main():
             row(f"{name} {sh['keys']}x20 {verb}: wall / CPU (s), RSS (KiB)",
                 f"{m['wall_s']:.2f} / {m['cpu_s']:.2f}, {m['peak_rss_kb']}")
         row(f"{name}: the Python algorithm's requests", sh["python_algorithm_requests"])
+    v = results.get("verify")
+    if v:
+        for run_name in ("complete", "repair"):
+            m = v[run_name]
+            r = m["requests"]
+            row(f"verify {v['keys']}x20 {run_name}: DescribeParameters / GetParameterHistory / S3",
+                f"{r.get('ssm:DescribeParameters', 0)} / {r.get('ssm:GetParameterHistory', 0)}"
+                f" / {m['s3_requests']}",
+                f"goal <= {v['bound_describe']} / "
+                f"{v['bound_history'] if run_name == 'repair' else 0} / the listings"
+                + (" + 2 writes each" if run_name == "repair" else ""))
+            row(f"verify {v['keys']}x20 {run_name}: wall / CPU (s), RSS (KiB)",
+                f"{m['wall_s']:.2f} / {m['cpu_s']:.2f}, {m['peak_rss_kb']}")
     row("backfill 1000: requests per parameter", results.get("backfill_requests_per_param"),
         "goal <= 2.3 (a version and its index entry)")
     row("backfill 1000: wall (s)", results.get("backfill_wall_s"))

@@ -8,7 +8,7 @@
 #include "buf.h"
 
 static const char *const op_names[] = { "Create", "Update", "Delete",
-					"Backfill", "Gap", "Label" };
+					"Backfill", "Gap", "Label", "Repair" };
 
 const char *record_op_name(enum record_op op)
 {
@@ -131,6 +131,13 @@ static int append_fields(struct buf *b, const struct entry_field *f, size_t n,
 	return partial ? buf_printf(b, ",p") : 0;
 }
 
+static const char *entry_op_name(const struct change_entry *c)
+{
+	return c->op == RECORD_DELETE && c->approximate
+		       ? CHANGES_OP_DELETE_NOTICED
+		       : record_op_name(c->op);
+}
+
 /* head + tail; NULL when even without fields it passes S3_KEY_MAX. */
 static char *entry_key_from(const char *head, const struct change_entry *c)
 {
@@ -147,7 +154,7 @@ static char *entry_key_from(const char *head, const struct change_entry *c)
 		struct buf b = BUF_INIT;
 		if (buf_printf(&b, "%s%lld.%lld.%s.%lld.%s", head,
 			       (long long)c->event_time, c->ssm_version,
-			       record_op_name(c->op), c->modified_ms, vid) < 0 ||
+			       entry_op_name(c), c->modified_ms, vid) < 0 ||
 		    append_fields(&b, f, n, keep, partial) < 0) {
 			buf_release(&b);
 			break;
@@ -190,7 +197,7 @@ static int take_number(const char **p, long long *out)
 	return 0;
 }
 
-static int take_op(const char **p, enum record_op *op)
+static int take_op(const char **p, enum record_op *op, bool *approximate)
 {
 	const char *dot = strchr(*p, '.');
 	char name[16];
@@ -198,7 +205,10 @@ static int take_op(const char **p, enum record_op *op)
 		return -1;
 	memcpy(name, *p, (size_t)(dot - *p));
 	name[dot - *p] = '\0';
-	if (op_by_name(name, op) < 0) /* entries carry "Label" only */
+	*approximate = strcmp(name, CHANGES_OP_DELETE_NOTICED) == 0;
+	if (*approximate)
+		*op = RECORD_DELETE;
+	else if (op_by_name(name, op) < 0) /* entries carry "Label" only */
 		return -1;
 	*p = dot + 1;
 	return 0;
@@ -258,7 +268,8 @@ static int parse_after_root(const char *rest, char **param_key,
 	const char *p = sep + 1;
 	long long event_time, version, modified;
 	if (take_number(&p, &event_time) < 0 || take_number(&p, &version) < 0 ||
-	    take_op(&p, &out->op) < 0 || take_number(&p, &modified) < 0 || !*p ||
+	    take_op(&p, &out->op, &out->approximate) < 0 ||
+	    take_number(&p, &modified) < 0 || !*p ||
 	    *p == ',' || strchr(p, '/'))
 		return -1;
 	out->event_time = (time_t)event_time;

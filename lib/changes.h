@@ -19,9 +19,16 @@
  * it was recorded (FORMAT.md, "Gaps"): an index entry with no version.
  * RECORD_LABEL: a LabelParameterVersion event, recorded as the version
  * current at the event with its labels (FORMAT.md, "Tags, labels,
- * policies, user"). */
+ * policies, user").
+ * RECORD_REPAIR: a version `verify --repair` took from SSM's history
+ * (FORMAT.md, "Repairs"); readers treat it as an Update. */
 enum record_op { RECORD_CREATE, RECORD_UPDATE, RECORD_DELETE, RECORD_BACKFILL,
-		 RECORD_GAP, RECORD_LABEL };
+		 RECORD_GAP, RECORD_LABEL, RECORD_REPAIR };
+/* The index's name of a Delete whose time is when `verify --repair`
+ * noticed it, not when it happened (FORMAT.md, "Repairs"). It parses as
+ * RECORD_DELETE with approximate set, so every reader treats it as a
+ * Delete. */
+#define CHANGES_OP_DELETE_NOTICED "DeleteNoticed"
 #define CHANGES_NO_VERSION_ID "-"
 const char *record_op_name(enum record_op op);
 /* Also takes the event's "LabelParameterVersion" for RECORD_LABEL. */
@@ -41,6 +48,8 @@ struct change_entry {
 	char *description;
 	bool partial;          /* fields left out to fit S3's key length: the
 				* version's metadata has them */
+	bool approximate;      /* a Delete noticed, not observed: its time is
+				* when it was noticed */
 };
 
 void change_entry_release(struct change_entry *c);

@@ -120,3 +120,15 @@ void ssm_event_batch_release(struct ssm_event_batch *b)
 	free(b->items);
 	memset(b, 0, sizeof(*b));
 }
+
+bool ssm_event_is_scheduled(const char *json, size_t len)
+{
+	json_t *root = json_loadb(json, len, 0, NULL);
+	const char *source = json_string_value(json_object_get(root, "source"));
+	const char *detail_type =
+		json_string_value(json_object_get(root, "detail-type"));
+	bool yes = source && detail_type && strcmp(source, "aws.events") == 0 &&
+		   strcmp(detail_type, "Scheduled Event") == 0;
+	json_decref(root);
+	return yes;
+}

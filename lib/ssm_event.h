@@ -33,4 +33,9 @@ int ssm_event_batch_parse(const char *json, size_t len,
 			  struct ssm_event_batch *out, struct err *e);
 void ssm_event_batch_release(struct ssm_event_batch *b);
 
+/* Whether Lambda was handed an EventBridge schedule's event (source
+ * aws.events, detail-type "Scheduled Event"): the stack's reconcile.
+ * https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-run-lambda-schedule.html */
+bool ssm_event_is_scheduled(const char *json, size_t len);
+
 #endif

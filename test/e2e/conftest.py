@@ -191,7 +191,8 @@ def run_with_stderr_on_a_terminal(args, env, timeout=60):
 # wrapper script, which can be neither; those paths run under the sanitizer
 # build in `make check`, and the Lambda's code under valgrind through
 # test_backup_lambda.py.
-NEEDS_REAL_BINARY_MODULES = {"test_pipeline.py", "test_stack.py", "test_demo.py"}
+NEEDS_REAL_BINARY_MODULES = {"test_pipeline.py", "test_stack.py", "test_demo.py",
+                             "test_verify_stack.py"}
 NEEDS_REAL_BINARY_TESTS = {"test_alias_ssmbak_all",
                            "test_a_thousand_changes_under_faults_are_all_recorded"}
 

@@ -240,8 +240,36 @@ static void event_cases(void)
 	}
 }
 
+/* https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-run-lambda-schedule.html */
+static void scheduled_event_cases(void)
+{
+	static const struct {
+		const char *json;
+		bool scheduled;
+	} cases[] = {
+		{ "{\"version\":\"0\",\"detail-type\":\"Scheduled Event\","
+		  "\"source\":\"aws.events\",\"time\":\"2026-12-02T19:00:00Z\","
+		  "\"resources\":[\"arn:aws:events:us-east-1:1:rule/r\"],\"detail\":{}}",
+		  true },
+		{ "{\"detail-type\":\"Scheduled Event\",\"source\":\"app.fake\"}", false },
+		{ "{\"detail-type\":\"Parameter Store Change\",\"source\":\"aws.events\"}",
+		  false },
+		{ "{\"Records\":[]}", false },
+		{ "not json", false },
+		{ "[\"Scheduled Event\"]", false },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char label[64];
+		snprintf(label, sizeof(label), "scheduled event case %zu", i);
+		EXPECT_TRUE(label, ssm_event_is_scheduled(cases[i].json,
+							  strlen(cases[i].json)) ==
+					   cases[i].scheduled);
+	}
+}
+
 void test_decoders(void)
 {
+	scheduled_event_cases();
 	event_cases();
 	metadata_carries_no_value();
 	get_parameters_cases();

@@ -117,12 +117,50 @@ static void test_entry_keys(void)
 		    changes_entry_key("", long_name, &c) == NULL);
 }
 
+/* FORMAT.md, "Repairs": Repair is an op of its own (readers take it for an
+ * Update); DeleteNoticed reads as a Delete, marked approximate. */
+static void test_repair_entry_keys(void)
+{
+	struct change_entry c = { .event_time = 100, .ssm_version = 2,
+				  .op = RECORD_REPAIR, .modified_ms = 100250,
+				  .version_id = (char *)"v1" };
+	char *key = changes_entry_key("", "/x", &c), *param = NULL;
+	struct change_entry back;
+	EXPECT_STR("repair key", ".ssmbak/changes/x!100.2.Repair.100250.v1", key);
+	EXPECT_LONG("repair parses", 0,
+		    changes_parse_key(key, ".ssmbak/changes", &param, &back));
+	EXPECT_LONG("repair op", RECORD_REPAIR, back.op);
+	EXPECT_TRUE("a repair is exact", !back.approximate);
+	free(param);
+	change_entry_release(&back);
+	free(key);
+
+	c = (struct change_entry){ .event_time = 200, .ssm_version = 2,
+				 .op = RECORD_DELETE,
+				 .version_id = (char *)"m1",
+				 .approximate = true };
+	key = changes_entry_key("", "/x", &c);
+	EXPECT_STR("noticed delete key", ".ssmbak/changes/x!200.2.DeleteNoticed.0.m1", key);
+	EXPECT_LONG("noticed delete parses", 0,
+		    changes_parse_key(key, ".ssmbak/changes", &param, &back));
+	EXPECT_LONG("it is a delete", RECORD_DELETE, back.op);
+	EXPECT_TRUE("marked approximate", back.approximate);
+	free(param);
+	change_entry_release(&back);
+	free(key);
+	c.approximate = false;
+	key = changes_entry_key("", "/x", &c);
+	EXPECT_STR("a seen delete stays Delete", ".ssmbak/changes/x!200.2.Delete.0.m1", key);
+	free(key);
+}
+
 static const struct {
 	const char *name, *key;
 } bad_keys[] = {
 	{ "no separator", ".ssmbak/changes/app/x" },
 	{ "no parameter key", ".ssmbak/changes/!1.1.Update.1.v" },
 	{ "unknown op", ".ssmbak/changes/x!1.1.Rename.1.v" },
+	{ "op names are exact", ".ssmbak/changes/x!1.1.DeleteNoticedX.1.v" },
 	{ "missing field", ".ssmbak/changes/x!1.1.Update.v" },
 	{ "empty version id", ".ssmbak/changes/x!1.1.Update.1." },
 	{ "slash in version id", ".ssmbak/changes/x!1.1.Update.1.a/b" },
@@ -186,6 +224,7 @@ void test_timeline(void)
 	test_stories();
 	test_latest_is_winner_at_the_end();
 	test_entry_keys();
+	test_repair_entry_keys();
 	test_bad_entry_keys();
 	test_prefixes();
 	test_separator_sorts_first();

@@ -14,6 +14,7 @@ unless the control endpoint holds deliveries (`hold`, then `release` in
 order or reversed) to make them late and reordered. Rules are in memory.
 """
 import copy
+import datetime
 import ipaddress
 import json
 import logging
@@ -233,6 +234,7 @@ class Delivery:
         self.holding = None              # None, or a set of rule names ("*" = every rule)
         self.held = []
         self.delivered = 0
+        self.dropped = 0
         self.failed = []
 
     def hold(self, rule=None):
@@ -247,10 +249,15 @@ class Delivery:
                 self.holding.discard(rule)
             if rule is None or not self.holding:
                 self.holding = None
+        if order == "drop":
+            # EventBridge delivers best effort: what was held is lost.
+            with self.lock:
+                self.dropped += len(mine)
+            return len(mine)
         if order == "reverse":
             mine.reverse()
         elif order != "fifo":
-            raise ValueError("order must be fifo or reverse")
+            raise ValueError("order must be fifo, reverse or drop")
         for _, arn, payload in mine:
             self._send(arn, payload)
         return len(mine)
@@ -285,7 +292,7 @@ class Delivery:
     def describe(self):
         with self.lock:
             return {"holding": sorted(self.holding or []), "held": len(self.held),
-                    "delivered": self.delivered, "failed": list(self.failed)}
+                    "delivered": self.delivered, "dropped": self.dropped, "failed": list(self.failed)}
 
 
 def not_found(rule, bus=DEFAULT_BUS):
@@ -558,6 +565,28 @@ class EventBridgeService(JsonService):
         order = body.get("order") or query.get("order") or "fifo"
         released = self.delivery.release(order, body.get("rule") or query.get("rule"))
         return {"released": released, **self.delivery.describe()}
+
+    def scheduled_event(self, rule):
+        """What a schedule rule hands its targets.
+        https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-run-lambda-schedule.html"""
+        now = datetime.datetime.fromtimestamp(int(self.clock.now()), datetime.timezone.utc)
+        return {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event",
+                "source": "aws.events", "account": rule.account,
+                "time": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "region": rule.region,
+                "resources": [rule.arn], "detail": {}}
+
+    def control_schedule(self, body, query):
+        """Fires the enabled schedule rules now (one, with {"rule": NAME}),
+        instead of waiting for their rate."""
+        name = body.get("rule") or query.get("rule")
+        with self.lock:
+            rules = [r for r in self.rules.values() if r.schedule and r.state == "ENABLED"
+                     and (name is None or r.name == name)]
+            work = [(r, dict(t)) for r in rules for t in r.targets.values()]
+        for rule, target in work:
+            payload = self._payload(target, self.scheduled_event(rule))
+            self.delivery.deliver(rule, target["Arn"], payload)
+        return {"fired": len(work), **self.delivery.describe()}
 
     def control_state(self, body, query):
         return self.delivery.describe()

@@ -26,6 +26,7 @@ from .organizations import OrganizationsService
 from .pipeline import Pipeline
 from .s3 import S3Service
 from .server import App, Server, tls_context
+from .cloudwatch import CloudWatchService
 from .ssm import SsmService
 from .state import StateStore
 from .sts import StsService
@@ -36,7 +37,7 @@ HOST = "127.0.0.1"
 def parse_args(argv):
     parser = argparse.ArgumentParser(
         prog="localaws",
-        description="Local AWS emulator (SSM, S3, STS, SQS, EventBridge, Lambda, CloudWatch Logs).")
+        description="Local AWS emulator (SSM, S3, STS, SQS, EventBridge, Lambda, CloudWatch Logs and metrics).")
     parser.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (0: pick a free one)")
     parser.add_argument("--state", metavar="DIR", help="persist state in DIR (default: memory only)")
     parser.add_argument("--tls-cert", metavar="FILE", help="serve HTTPS with this certificate (PEM)")
@@ -66,6 +67,7 @@ def build(args):
     s3 = S3Service(clock, state.changed, iam, kms)
     ssm = SsmService(SecureStringCipher(args.state), state.changed)
     sts = StsService()
+    cloudwatch = CloudWatchService(clock)
     cloudformation = CloudFormationService(clock, state.changed)
     organizations = OrganizationsService(clock, credentials.account)
     cloudformation.attach_organizations(organizations)
@@ -83,7 +85,7 @@ def build(args):
     control.add_route("POST", "ssm/validation", ssm.set_validation_delay)
     control.add_route("POST", "ssm/bulk", ssm.bulk_load)
     pipeline = Pipeline(clock=clock, credentials=credentials, events=events, s3=s3, control=control)
-    app = App(services=[ssm, sts, *pipeline.services, cloudformation, organizations,
+    app = App(services=[ssm, sts, cloudwatch, *pipeline.services, cloudformation, organizations,
                         IamService(iam, state.changed), KmsService(kms, clock, state.changed), s3],
               default_service="s3", control=control, clock=clock, events=events,
               credentials=credentials, counters=counters, faults=faults,

@@ -27,6 +27,7 @@ class Pipeline:
                 ("GET", "eventbridge", self.eventbridge.control_state),
                 ("POST", "eventbridge/hold", self.eventbridge.control_hold),
                 ("POST", "eventbridge/release", self.eventbridge.control_release),
+                ("POST", "eventbridge/schedule", self.eventbridge.control_schedule),
                 ("GET", "lambda/mappings", self.lambda_.control_mappings),
                 ("GET", "lambda/*/stats", self.lambda_.control_stats),
                 ("GET", "lambda/*/code", self.lambda_.control_code)):

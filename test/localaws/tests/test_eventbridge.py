@@ -2,6 +2,7 @@
 Change" events delivered to SQS queues, PutEvents, and held (late,
 reordered) delivery through the control endpoint."""
 import json
+import re
 
 import pytest
 from botocore.exceptions import ClientError
@@ -240,3 +241,41 @@ def test_awscli_story(aws, queue, unique):
     assert json.loads(got["Body"])["detail"] == {"a": 1}
     aws("events", "remove-targets", "--rule", name, "--ids", "q")
     aws("events", "delete-rule", "--name", name, expect_json=False)
+
+
+def test_held_deliveries_can_be_dropped(events, sqs, rule, queue, control):
+    """EventBridge delivers best effort: release?order=drop loses what was
+    held, as an outage would."""
+    url, arn = queue()
+    name = rule({"source": ["app.lost"]}, {"Id": "q", "Arn": arn})
+    control.post("eventbridge/hold", {"rule": name})
+    before = control.get("eventbridge")["dropped"]
+    try:
+        events.put_events(Entries=[{"Source": "app.lost", "DetailType": "n", "Detail": "{}"}])
+    finally:
+        dropped = control.post("eventbridge/release?order=drop", {"rule": name})
+    assert dropped["released"] == 1 and dropped["dropped"] == before + 1
+    assert bodies(sqs, url) == []
+    events.put_events(Entries=[{"Source": "app.lost", "DetailType": "n", "Detail": "{}"}])
+    assert len(bodies(sqs, url)) == 1
+
+
+def test_a_schedule_rule_fires_a_scheduled_event(events, sqs, queue, control, unique):
+    """https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-run-lambda-schedule.html:
+    the target gets source aws.events, detail-type "Scheduled Event", the
+    rule's ARN in resources and an empty detail."""
+    url, arn = queue()
+    name = unique("every-hour")
+    rule_arn = events.put_rule(Name=name, ScheduleExpression="rate(1 hour)")["RuleArn"]
+    events.put_targets(Rule=name, Targets=[{"Id": "q", "Arn": arn}])
+    try:
+        assert control.post("eventbridge/schedule", {"rule": name})["fired"] == 1
+        event = json.loads(bodies(sqs, url)[0])
+        assert (event["source"], event["detail-type"], event["resources"], event["detail"]) == (
+            "aws.events", "Scheduled Event", [rule_arn], {})
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", event["time"])
+        events.disable_rule(Name=name)
+        assert control.post("eventbridge/schedule", {"rule": name})["fired"] == 0
+    finally:
+        events.remove_targets(Rule=name, Ids=["q"])
+        events.delete_rule(Name=name)
