@@ -634,7 +634,7 @@ int reconcile_run(struct aws_ctx *ssm, struct aws_ctx *s3,
 				scope_is_path(o->path) && o->recursive };
 	if (rc == 0)
 		rc = scan_tree(s3, &so, take_key, &r, e);
-	if (rc == 0)
+	if (rc == 0 && r.n_keys) /* nothing recorded: keys is still NULL */
 		qsort(r.keys, r.n_keys, sizeof(*r.keys), compare_keys);
 	if (rc == 0)
 		rc = check_ssm(&r, e);
