@@ -24,6 +24,7 @@
 #include "lib/scope.h"
 #include "lib/timeline.h"
 #include "lib/util.h"
+#include "lib/verbosity.h"
 
 #define OPTIONS_TEXT \
 	"  -R, --recursive      the whole tree under PATH, not only its direct children\n" \
@@ -47,7 +48,7 @@
 	"  -h, --help           show this help\n" \
 	"\n" \
 	"PATH ending in / is a path; otherwise the key PATH if it was ever backed\n" \
-	"up, else the path PATH/. TIME is UTC: " TIME_ARG_FORMS ".\n" \
+	"up, else the path PATH/.\n" TIME_ARG_HELP \
 	"Exit status: 0 ok, 1 failure, 2 usage error, 3 configuration error.\n"
 
 static const char preview_usage[] =
@@ -1631,6 +1632,7 @@ static int run(struct restore_opts *o)
 	scan_scope(&r);
 	log_msg(LOG_INFO, "%s %s: %zu keys", r.scope.key_mode ? "key" : "path",
 		r.scope.prefix, r.n_keys);
+	verbosity_warn_if_no_keys(r.n_keys, &r.scope, r.bucket, r.prefix);
 	for (size_t i = 0; i < r.n_keys; i++)
 		r.keys[i].target = target_name(&r, &r.keys[i]);
 	check_targets(&r);

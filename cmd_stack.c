@@ -270,6 +270,7 @@ static void parse_args(int argc, char **argv, struct stack_opts *o)
 		{ "region", required_argument, NULL, 'r' },
 		{ "profile", required_argument, NULL, CLI_OPT_PROFILE },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "parameters", required_argument, NULL, 'p' },
 		{ "tags", required_argument, NULL, OPT_TAGS },
@@ -284,7 +285,7 @@ static void parse_args(int argc, char **argv, struct stack_opts *o)
 	};
 	int c;
 	opterr = 1;
-	while ((c = getopt_long(argc, argv, "p:r:vh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:r:vqh", longopts, NULL)) != -1) {
 		if (cli_common_option(c, optarg, &o->common, usage))
 			continue;
 		switch (c) {
@@ -344,7 +345,7 @@ static void parse_args(int argc, char **argv, struct stack_opts *o)
 	while (i < n && strcmp(verb, action_names[i]) != 0)
 		i++;
 	if (i == n)
-		cli_usage_error(usage, "unknown command '%s'", verb);
+		cli_unknown_verb(usage, o->name, verb, action_names, n);
 	o->action = (enum action)i;
 	if (o->action == ACT_TEMPLATE)
 		cli_usage_error(usage, "template takes no NAME: 'ssmbak stack "
