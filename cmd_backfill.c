@@ -5,7 +5,7 @@
 static const char usage[] =
 	"usage: ssmbak backfill [-p PREFIX]... [--do-it] [--force | --missing-only]\n"
 	"                       [-r REGION] [--profile NAME] [-b BUCKET | --stack NAME]\n"
-	"                       [--key-prefix PREFIX] [--output table|json] [-v]\n"
+	"                       [--key-prefix PREFIX] [--output table|json] [-v | -q]\n"
 	"\n"
 	"Back up every parameter's current value and metadata into the ssmbak\n"
 	"bucket, each with its own last-modified time as the event time. Without\n"
@@ -25,6 +25,8 @@ static const char usage[] =
 	"                       (default: SSMBAK_KEY_PREFIX, else none)\n"
 	"      --output FORMAT  table (default) or json, on stdout\n"
 	"  -v, --verbose        say more on stderr (-vv: why each one is chosen)\n"
+	"  -q, --quiet          print only results and errors (no warnings, no\n"
+	"                       progress)\n"
 	"  -h, --help           show this help\n"
 	"\n"
 	"Exit status: 0 done, 1 a parameter or an AWS call failed, 2 usage\n"

@@ -45,6 +45,8 @@
 	"  -r, --region REGION  AWS region (default: AWS_REGION, profile)\n" \
 	"      --profile NAME   AWS profile (default: AWS_PROFILE)\n" \
 	"  -v, --verbose        say what is done on stderr (-vv: every request)\n" \
+	"  -q, --quiet          print only results and errors (no warnings, no\n" \
+	"                       progress)\n" \
 	"  -h, --help           show this help\n" \
 	"\n" \
 	"PATH ending in / is a path; otherwise the key PATH if it was ever backed\n" \
@@ -55,7 +57,7 @@ static const char preview_usage[] =
 	"usage: ssmbak preview PATH TIME [-R] [--all] [--show-secure] [--diff] [--prune]\n"
 	"                      [--use-last-known] [--to NEWPATH] [--key-prefix PREFIX]\n"
 	"                      [--output table|json] [-b BUCKET]\n"
-	"                      [--stack NAME] [-r REGION] [--profile NAME] [-v]\n"
+	"                      [--stack NAME] [-r REGION] [--profile NAME] [-v | -q]\n"
 	"\n"
 	"Show what 'ssmbak restore' would change to put PATH back as it was at TIME.\n"
 	"\n" OPTIONS_TEXT;
@@ -64,7 +66,7 @@ static const char restore_usage[] =
 	"usage: ssmbak restore PATH TIME [-R] [--all] [--show-secure] [--diff] [--prune]\n"
 	"                      [--use-last-known] [--to NEWPATH] [--key-prefix PREFIX]\n"
 	"                      [--output table|json] [-b BUCKET]\n"
-	"                      [--stack NAME] [-r REGION] [--profile NAME] [-v]\n"
+	"                      [--stack NAME] [-r REGION] [--profile NAME] [-v | -q]\n"
 	"\n"
 	"Put PATH back as it was at TIME: the parameters 'ssmbak preview' shows\n"
 	"are written or deleted. Safe to run again after a partial failure.\n"

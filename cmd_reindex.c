@@ -6,7 +6,8 @@
  */
 static const char usage[] =
 	"usage: ssmbak reindex [PATH] [-R] [--dry-run] [-b BUCKET] [--stack NAME]\n"
-	"                      [--key-prefix PREFIX] [-r REGION] [--profile NAME] [-v]\n"
+	"                      [--key-prefix PREFIX] [-r REGION] [--profile NAME]\n"
+	"                      [-v | -q]\n"
 	"\n"
 	"Write the change index entries of every version under PATH that has none\n"
 	"(buckets of the Python ssmbak, interrupted writes), reading each such\n"
@@ -22,6 +23,8 @@ static const char usage[] =
 	"  -r, --region REGION  AWS region (default: AWS_REGION, profile)\n"
 	"      --profile NAME   AWS profile (default: AWS_PROFILE)\n"
 	"  -v, --verbose        say what is done on stderr\n"
+	"  -q, --quiet          print only results and errors (no warnings, no\n"
+	"                       progress)\n"
 	"  -h, --help           show this help\n"
 	"\n"
 	"PATH ending in / is a path; otherwise the key PATH if it was ever backed\n"
