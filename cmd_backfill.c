@@ -47,6 +47,7 @@ static const char usage[] =
 #include "lib/cli.h"
 #include "lib/exitcode.h"
 #include "lib/record.h"
+#include "lib/progress.h"
 #include "lib/s3.h"
 #include "lib/ssm.h"
 #include "lib/ssm_name.h"
@@ -81,7 +82,8 @@ struct backfill {
 	struct cli_common common;
 	const char **prefixes;
 	size_t n_prefixes;
-	bool do_it, force, progress;
+	bool do_it, force;
+	struct progress progress;
 	struct aws_ctx ctx;
 	char *bucket;
 	struct ssm_parameter_list params;
@@ -434,18 +436,11 @@ static void choose_by_listing(struct backfill *b)
 	}
 }
 
-static void progress(const struct backfill *b, const char *what, size_t done,
+static void progress(struct backfill *b, const char *what, size_t done,
 		     size_t total)
 {
-	if (b->progress)
-		fprintf(stderr, "\r%s: %s %zu/%zu\033[K", progname(), what, done,
-			total);
-}
-
-static void progress_end(const struct backfill *b)
-{
-	if (b->progress)
-		fprintf(stderr, "\r\033[K");
+	b->progress.what = what;
+	progress_count(&b->progress, done, total);
 }
 
 /* One question to the bucket: the tags of one version. */
@@ -494,7 +489,7 @@ static void choose_by_tags(struct backfill *b)
 		aws_perform(&b->ctx, calls + at,
 			    n - at < ROUND * 4 ? n - at : ROUND * 4);
 	}
-	progress_end(b);
+	progress_end(&b->progress);
 
 	for (size_t i = 0; i < n; i++) {
 		struct entry *en = q[i].entry;
@@ -795,7 +790,7 @@ static void write_chosen(struct backfill *b)
 			write_round(b, round, k);
 		done += k;
 	}
-	progress_end(b);
+	progress_end(&b->progress);
 	free(round);
 }
 
@@ -843,7 +838,7 @@ int cmd_backfill(int argc, char **argv)
 	if (!b.bucket)
 		die_err(&e);
 	log_msg(LOG_INFO, "bucket %s (from %s)", b.bucket, source);
-	b.progress = isatty(STDERR_FILENO);
+	progress_init(&b.progress, "");
 
 	list_parameters(&b);
 	make_entries(&b);

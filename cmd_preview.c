@@ -14,6 +14,7 @@
 #include "commands.h"
 #include "lib/cli.h"
 #include "lib/exitcode.h"
+#include "lib/progress.h"
 #include "lib/record.h"
 #include "lib/s3.h"
 #include "lib/ssm.h"
@@ -1105,11 +1106,6 @@ static void decide_actions(struct restore_run *r)
 
 /* --- applying --- */
 
-static bool stderr_is_terminal(void)
-{
-	return isatty(STDERR_FILENO);
-}
-
 static void restore_parameter_for(struct key_state *k, struct ssm_parameter *p)
 {
 	memset(p, 0, sizeof(*p));
@@ -1147,15 +1143,6 @@ static void mark_not_attempted(struct restore_run *r)
 	}
 }
 
-/* A counter on stderr while writing, only when someone watches it. */
-static void show_progress(size_t done, size_t total, void *what)
-{
-	fprintf(stderr, "\r%s: %s %zu/%zu\033[K", progname(), (const char *)what,
-		done, total);
-	if (done == total)
-		fputs("\r\033[K", stderr);
-}
-
 static void apply_puts(struct restore_run *r)
 {
 	struct fetch *f = fetches_new(r->n_keys);
@@ -1179,10 +1166,10 @@ static void apply_puts(struct restore_run *r)
 	}
 	http_client_set_concurrency(r->ctx.http, SSM_WRITE_CONCURRENCY);
 	http_client_prefer_retry_mode(r->ctx.http, RETRY_ADAPTIVE);
-	if (stderr_is_terminal())
-		http_client_set_progress(r->ctx.http, show_progress, "writing");
+	struct progress writing;
+	progress_attach(&writing, r->ctx.http, "writing");
 	run_and_settle(r, f, n, fail_on_error);
-	http_client_set_progress(r->ctx.http, NULL, NULL);
+	progress_detach(&writing, r->ctx.http);
 }
 
 static void apply_deletes(struct restore_run *r)
@@ -1635,6 +1622,8 @@ static int run(struct restore_opts *o)
 	log_msg(LOG_INFO, "%s %s: %zu keys", r.scope.key_mode ? "key" : "path",
 		r.scope.prefix, r.n_keys);
 	verbosity_warn_if_no_keys(r.n_keys, &r.scope, r.bucket, r.prefix);
+	struct progress reading;
+	progress_attach(&reading, r.ctx.http, "reading");
 	for (size_t i = 0; i < r.n_keys; i++)
 		r.keys[i].target = target_name(&r, &r.keys[i]);
 	check_targets(&r);
@@ -1647,6 +1636,7 @@ static int run(struct restore_opts *o)
 	fetch_extras(&r);
 	read_current_values(&r);
 	decide_actions(&r);
+	progress_detach(&reading, r.ctx.http);
 
 	if (o->apply) {
 		mark_not_attempted(&r);
