@@ -556,10 +556,13 @@ static void print_json(const struct backfill *b, enum outcome shown)
 			continue;
 		char modified[32];
 		time_format_iso(floor_seconds(p->last_modified), modified);
-		json_t *o = json_pack("{s:s, s:s, s:I, s:s}", "name", p->name,
-				      "type", p->type ? p->type : "String",
-				      "version", (json_int_t)p->version,
-				      "last_modified", modified);
+		/* event_time as in preview (ssmbak(1), JSON OUTPUT);
+		 * last_modified, the first name, stays for scripts. */
+		json_t *o = json_pack("{s:s, s:s, s:I, s:s, s:s}", "name",
+				      p->name, "type",
+				      p->type ? p->type : "String", "version",
+				      (json_int_t)p->version, "event_time",
+				      modified, "last_modified", modified);
 		if (p->description && *p->description)
 			json_object_set_new(o, "description",
 					    json_string(p->description));
