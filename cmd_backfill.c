@@ -5,7 +5,7 @@
 static const char usage[] =
 	"usage: ssmbak backfill [-p PREFIX]... [--do-it] [--force | --missing-only]\n"
 	"                       [-r REGION] [--profile NAME] [-b BUCKET | --stack NAME]\n"
-	"                       [--key-prefix PREFIX] [--output table|json] [-v]\n"
+	"                       [--key-prefix PREFIX] [--output table|json] [-v | -q]\n"
 	"\n"
 	"Back up every parameter's current value and metadata into the ssmbak\n"
 	"bucket, each with its own last-modified time as the event time. Without\n"
@@ -27,6 +27,8 @@ static const char usage[] =
 	"                       (default: SSMBAK_KEY_PREFIX, else none)\n"
 	"      --output FORMAT  table (default) or json, on stdout\n"
 	"  -v, --verbose        say more on stderr (-vv: why each one is chosen)\n"
+	"  -q, --quiet          print only results and errors (no warnings, no\n"
+	"                       progress)\n"
 	"  -h, --help           show this help\n"
 	"\n"
 	"Exit status: 0 done, 1 a parameter or an AWS call failed, 2 usage\n"
@@ -49,6 +51,7 @@ static const char usage[] =
 #include "lib/exitcode.h"
 #include "lib/extras.h"
 #include "lib/record.h"
+#include "lib/progress.h"
 #include "lib/s3.h"
 #include "lib/ssm.h"
 #include "lib/ssm_name.h"
@@ -80,7 +83,8 @@ struct backfill {
 	struct cli_common common;
 	const char **prefixes;
 	size_t n_prefixes;
-	bool do_it, force, progress;
+	bool do_it, force;
+	struct progress progress;
 	struct aws_ctx ctx;
 	char *bucket;
 	struct ssm_parameter_list params;
@@ -420,18 +424,11 @@ static void choose_by_listing(struct backfill *b)
 	}
 }
 
-static void progress(const struct backfill *b, const char *what, size_t done,
+static void progress(struct backfill *b, const char *what, size_t done,
 		     size_t total)
 {
-	if (b->progress)
-		fprintf(stderr, "\r%s: %s %zu/%zu\033[K", progname(), what, done,
-			total);
-}
-
-static void progress_end(const struct backfill *b)
-{
-	if (b->progress)
-		fprintf(stderr, "\r\033[K");
+	b->progress.what = what;
+	progress_count(&b->progress, done, total);
 }
 
 /* One question to the bucket: the tags of one version. */
@@ -475,7 +472,7 @@ static void choose_by_tags(struct backfill *b)
 		aws_perform(&b->ctx, calls + at,
 			    n - at < ROUND * 4 ? n - at : ROUND * 4);
 	}
-	progress_end(b);
+	progress_end(&b->progress);
 
 	for (size_t i = 0; i < n; i++) {
 		struct entry *en = q[i].entry;
@@ -539,10 +536,13 @@ static void print_json(const struct backfill *b, enum outcome shown)
 			continue;
 		char modified[32];
 		time_format_iso(floor_seconds(p->last_modified), modified);
-		json_t *o = json_pack("{s:s, s:s, s:I, s:s}", "name", p->name,
-				      "type", p->type ? p->type : "String",
-				      "version", (json_int_t)p->version,
-				      "last_modified", modified);
+		/* event_time as in preview (ssmbak(1), JSON OUTPUT);
+		 * last_modified, the first name, stays for scripts. */
+		json_t *o = json_pack("{s:s, s:s, s:I, s:s, s:s}", "name",
+				      p->name, "type",
+				      p->type ? p->type : "String", "version",
+				      (json_int_t)p->version, "event_time",
+				      modified, "last_modified", modified);
 		if (p->description && *p->description)
 			json_object_set_new(o, "description",
 					    json_string(p->description));
@@ -816,7 +816,7 @@ static void write_chosen(struct backfill *b)
 			write_round(b, round, k);
 		done += k;
 	}
-	progress_end(b);
+	progress_end(&b->progress);
 	free(round);
 }
 
@@ -866,7 +866,7 @@ int cmd_backfill(int argc, char **argv)
 	log_msg(LOG_INFO, "bucket %s (from %s)", b.bucket, source);
 	if (s3_require_versioning(&b.ctx, b.bucket, &e) < 0)
 		die_err(&e);
-	b.progress = isatty(STDERR_FILENO);
+	progress_init(&b.progress, "");
 
 	list_parameters(&b);
 	make_entries(&b);

@@ -21,7 +21,7 @@
 static const char usage[] =
 	"usage: ssmbak diff PATH T1 [T2] [-R] [--show-secure] [--key-prefix PREFIX]\n"
 	"                   [--output table|json] [-b BUCKET] [--stack NAME]\n"
-	"                   [-r REGION] [--profile NAME] [-v]\n"
+	"                   [-r REGION] [--profile NAME] [-v | -q]\n"
 	"\n"
 	"Show what differs between the parameters under PATH at T1 and at T2\n"
 	"(default: now), as recorded: added, removed, changed and which fields.\n"
@@ -38,6 +38,8 @@ static const char usage[] =
 	"      --bucket-owner ACCOUNT  refuse a bucket of another account (default:\n"
 	"                       SSMBAK_BUCKET_OWNER, else your own account)\n"
 	"  -v, --verbose        say what is done on stderr (-vv: every request)\n"
+	"  -q, --quiet          print only results and errors (no warnings, no\n"
+	"                       progress)\n"
 	"  -h, --help           show this help\n"
 	"\n"
 	"PATH ending in / is a path; otherwise the key PATH if it was ever backed\n"

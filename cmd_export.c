@@ -18,7 +18,7 @@
 static const char usage[] =
 	"usage: ssmbak export PATH TIME --format json|yaml|dotenv|shell|tfvars [-R]\n"
 	"                     [--show-secure] [--key-prefix PREFIX] [-b BUCKET]\n"
-	"                     [--stack NAME] [-r REGION] [--profile NAME] [-v]\n"
+	"                     [--stack NAME] [-r REGION] [--profile NAME] [-v | -q]\n"
 	"\n"
 	"Write the parameters under PATH as they were at TIME, for other tools.\n"
 	"Names are taken below PATH; dotenv and shell upper-case them and turn\n"
@@ -37,6 +37,8 @@ static const char usage[] =
 	"      --bucket-owner ACCOUNT  refuse a bucket of another account (default:\n"
 	"                       SSMBAK_BUCKET_OWNER, else your own account)\n"
 	"  -v, --verbose        say what is done on stderr (-vv: every request)\n"
+	"  -q, --quiet          print only results and errors (no warnings, no\n"
+	"                       progress)\n"
 	"  -h, --help           show this help\n"
 	"\n"
 	"PATH ending in / is a path; otherwise the key PATH if it was ever backed\n"

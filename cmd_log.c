@@ -20,7 +20,7 @@
 static const char usage[] =
 	"usage: ssmbak log PATH [-R] [--since TIME] [--until TIME]\n"
 	"                  [--key-prefix PREFIX] [--output table|json] [-b BUCKET]\n"
-	"                  [--stack NAME] [-r REGION] [--profile NAME] [-v]\n"
+	"                  [--stack NAME] [-r REGION] [--profile NAME] [-v | -q]\n"
 	"\n"
 	"Show every change under PATH in a time window, newest first: time, name,\n"
 	"operation, SSM version and user, deletes and gaps included; never values.\n"
@@ -38,6 +38,8 @@ static const char usage[] =
 	"      --bucket-owner ACCOUNT  refuse a bucket of another account (default:\n"
 	"                       SSMBAK_BUCKET_OWNER, else your own account)\n"
 	"  -v, --verbose        say what is done on stderr (-vv: every request)\n"
+	"  -q, --quiet          print only results and errors (no warnings, no\n"
+	"                       progress)\n"
 	"  -h, --help           show this help\n"
 	"\n"
 	"PATH ending in / is a path; otherwise the key PATH if it changed in the\n"

@@ -18,6 +18,7 @@
 #include "lib/exitcode.h"
 #include "lib/extras.h"
 #include "lib/lease.h"
+#include "lib/progress.h"
 #include "lib/record.h"
 #include "lib/s3.h"
 #include "lib/ssm.h"
@@ -28,6 +29,7 @@
 #include "lib/scope.h"
 #include "lib/timeline.h"
 #include "lib/util.h"
+#include "lib/verbosity.h"
 
 #define OPTIONS_TEXT \
 	"  -R, --recursive      the whole tree under PATH, not only its direct children\n" \
@@ -53,10 +55,12 @@
 	"      --bucket-owner ACCOUNT  refuse a bucket of another account (default:\n" \
 	"                       SSMBAK_BUCKET_OWNER, else your own account)\n" \
 	"  -v, --verbose        say what is done on stderr (-vv: every request)\n" \
+	"  -q, --quiet          print only results and errors (no warnings, no\n" \
+	"                       progress)\n" \
 	"  -h, --help           show this help\n" \
 	"\n" \
 	"PATH ending in / is a path; otherwise the key PATH if it was ever backed\n" \
-	"up, else the path PATH/. TIME is UTC: " TIME_ARG_FORMS ".\n" \
+	"up, else the path PATH/.\n" TIME_ARG_HELP \
 	"Exit status: 0 ok, 1 failure, 2 usage error, 3 configuration error.\n"
 
 static const char preview_usage[] =
@@ -64,7 +68,7 @@ static const char preview_usage[] =
 	"                      [--use-last-known] [--recreate] [--to NEWPATH]\n"
 	"                      [--key-prefix PREFIX]\n"
 	"                      [--output table|json] [-b BUCKET]\n"
-	"                      [--stack NAME] [-r REGION] [--profile NAME] [-v]\n"
+	"                      [--stack NAME] [-r REGION] [--profile NAME] [-v | -q]\n"
 	"\n"
 	"Show what 'ssmbak restore' would change to put PATH back as it was at TIME.\n"
 	"\n" OPTIONS_TEXT;
@@ -73,7 +77,7 @@ static const char restore_usage[] =
 	"usage: ssmbak restore PATH TIME [-R] [--all] [--show-secure] [--diff] [--prune]\n"
 	"                      [--use-last-known] [--recreate] [--to NEWPATH] [--force]\n"
 	"                      [--key-prefix PREFIX] [--output table|json] [-b BUCKET]\n"
-	"                      [--stack NAME] [-r REGION] [--profile NAME] [-v]\n"
+	"                      [--stack NAME] [-r REGION] [--profile NAME] [-v | -q]\n"
 	"\n"
 	"Put PATH back as it was at TIME: the parameters 'ssmbak preview' shows\n"
 	"are written or deleted. Safe to run again after a partial failure.\n"
@@ -1042,11 +1046,6 @@ static void decide_actions(struct restore_run *r)
 
 /* --- applying --- */
 
-static bool stderr_is_terminal(void)
-{
-	return isatty(STDERR_FILENO);
-}
-
 /* What PutParameter (Overwrite) is told so that SSM ends as recorded: it
  * keeps a Description or AllowedPattern it is not given, so one the
  * record lacks is sent empty, which removes it (test/localaws/README.md,
@@ -1110,15 +1109,6 @@ static void mark_not_attempted(struct restore_run *r)
 	}
 }
 
-/* A counter on stderr while writing, only when someone watches it. */
-static void show_progress(size_t done, size_t total, void *what)
-{
-	fprintf(stderr, "\r%s: %s %zu/%zu\033[K", progname(), (const char *)what,
-		done, total);
-	if (done == total)
-		fputs("\r\033[K", stderr);
-}
-
 /* The recorded tags and labels of what was just written (lib/extras). */
 static void apply_extras(struct restore_run *r)
 {
@@ -1167,10 +1157,10 @@ static void apply_puts(struct restore_run *r)
 	}
 	http_client_set_concurrency(r->ctx.http, SSM_WRITE_CONCURRENCY);
 	http_client_prefer_retry_mode(r->ctx.http, RETRY_ADAPTIVE);
-	if (stderr_is_terminal())
-		http_client_set_progress(r->ctx.http, show_progress, "writing");
+	struct progress writing;
+	progress_attach(&writing, r->ctx.http, "writing");
 	run_and_settle(r, f, n, settle_put);
-	http_client_set_progress(r->ctx.http, NULL, NULL);
+	progress_detach(&writing, r->ctx.http);
 	apply_extras(r);
 }
 
@@ -1768,6 +1758,9 @@ static int run(struct restore_opts *o)
 	scan_scope(&r);
 	log_msg(LOG_INFO, "%s %s: %zu keys", r.scope.key_mode ? "key" : "path",
 		r.scope.prefix, r.n_keys);
+	verbosity_warn_if_no_keys(r.n_keys, &r.scope, r.bucket, r.prefix);
+	struct progress reading;
+	progress_attach(&reading, r.ctx.http, "reading");
 	for (size_t i = 0; i < r.n_keys; i++)
 		r.keys[i].target = target_name(&r, &r.keys[i]);
 	check_targets(&r);
@@ -1780,6 +1773,7 @@ static int run(struct restore_opts *o)
 	fetch_extras(&r);
 	read_current_values(&r);
 	decide_actions(&r);
+	progress_detach(&reading, r.ctx.http);
 
 	if (o->apply) {
 		mark_not_attempted(&r);

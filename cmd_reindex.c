@@ -6,7 +6,8 @@
  */
 static const char usage[] =
 	"usage: ssmbak reindex [PATH] [-R] [--dry-run] [-b BUCKET] [--stack NAME]\n"
-	"                      [--key-prefix PREFIX] [-r REGION] [--profile NAME] [-v]\n"
+	"                      [--key-prefix PREFIX] [-r REGION] [--profile NAME]\n"
+	"                      [-v | -q]\n"
 	"\n"
 	"Write the change index entries of every version under PATH that has none\n"
 	"(buckets of the Python ssmbak, interrupted writes), reading each such\n"
@@ -24,6 +25,8 @@ static const char usage[] =
 	"      --bucket-owner ACCOUNT  refuse a bucket of another account (default:\n"
 	"                       SSMBAK_BUCKET_OWNER, else your own account)\n"
 	"  -v, --verbose        say what is done on stderr\n"
+	"  -q, --quiet          print only results and errors (no warnings, no\n"
+	"                       progress)\n"
 	"  -h, --help           show this help\n"
 	"\n"
 	"PATH ending in / is a path; otherwise the key PATH if it was ever backed\n"
@@ -41,6 +44,7 @@ static const char usage[] =
 #include "lib/cli.h"
 #include "lib/escape.h"
 #include "lib/exitcode.h"
+#include "lib/progress.h"
 #include "lib/record.h"
 #include "lib/s3.h"
 #include "lib/scan.h"
@@ -72,6 +76,7 @@ struct reindex {
 	const char *path;
 	bool recursive;
 	bool dry_run;
+	struct progress progress;
 	struct aws_ctx ctx;
 	char *bucket;
 	char *prefix;
@@ -297,11 +302,11 @@ static void write_entries(struct reindex *r)
 	}
 }
 
-static void show_progress(const struct reindex *r)
+static void show_progress(struct reindex *r)
 {
-	if (isatty(STDERR_FILENO) && !r->dry_run)
-		fprintf(stderr, "\r%s: %zu keys, %zu entries written\033[K",
-			progname(), r->keys, r->written);
+	if (!r->dry_run)
+		progress_show(&r->progress, "%zu keys, %zu entries written",
+			      r->keys, r->written);
 }
 
 static void flush(struct reindex *r)
@@ -338,6 +343,7 @@ int cmd_reindex(int argc, char **argv)
 	struct err e = { 0 };
 	const char *source = NULL;
 	parse_args(&r, argc, argv);
+	progress_init(&r.progress, "");
 	r.prefix = cli_key_prefix(&r.common, usage);
 	cli_aws_init(&r.ctx, &r.common);
 	r.bucket = cli_find_bucket(&r.ctx, &r.common, &source, &e);
@@ -353,8 +359,7 @@ int cmd_reindex(int argc, char **argv)
 	if (scan_tree(&r.ctx, &so, take_key, &r, &e) < 0)
 		die_err(&e);
 	flush(&r);
-	if (isatty(STDERR_FILENO) && !r.dry_run)
-		fputs("\r\033[K", stderr);
+	progress_end(&r.progress);
 	fprintf(stderr, "%s: %zu keys, %zu versions: %zu indexed already, %zu %s, "
 			"%zu failed%s\n",
 		progname(), r.keys, r.versions, r.indexed, r.written,

@@ -33,7 +33,7 @@ static const char usage[] =
 	"                    [--code-bucket BUCKET] [--role-arn ARN] [--yes]\n"
 	"                    [--org-units OU,... --regions REGION,...]\n"
 	"                    [--delete-bucket [--force]]\n"
-	"                    [-r REGION] [--profile NAME] [-v]\n"
+	"                    [-r REGION] [--profile NAME] [-v | -q]\n"
 	"       ssmbak stack template\n"
 	"       ssmbak-stack NAME COMMAND [OPTIONS]\n"
 	"\n"
@@ -77,6 +77,8 @@ static const char usage[] =
 	"      --bucket-owner ACCOUNT  refuse buckets of another account (default:\n"
 	"                       SSMBAK_BUCKET_OWNER, else your own account)\n"
 	"  -v, --verbose        say more on stderr (-vv: every request)\n"
+	"  -q, --quiet          print only results and errors (no warnings, no\n"
+	"                       progress)\n"
 	"  -h, --help           show this help\n"
 	"\n"
 	"Exit status: 0 ok, 1 the stack failed or rolled back (or an AWS call\n"
@@ -275,6 +277,7 @@ static void parse_args(int argc, char **argv, struct stack_opts *o)
 		{ "profile", required_argument, NULL, CLI_OPT_PROFILE },
 		{ "bucket-owner", required_argument, NULL, CLI_OPT_BUCKET_OWNER },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "parameters", required_argument, NULL, 'p' },
 		{ "tags", required_argument, NULL, OPT_TAGS },
@@ -289,7 +292,7 @@ static void parse_args(int argc, char **argv, struct stack_opts *o)
 	};
 	int c;
 	opterr = 1;
-	while ((c = getopt_long(argc, argv, "p:r:vh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:r:vqh", longopts, NULL)) != -1) {
 		if (cli_common_option(c, optarg, &o->common, usage))
 			continue;
 		switch (c) {
@@ -349,7 +352,7 @@ static void parse_args(int argc, char **argv, struct stack_opts *o)
 	while (i < n && strcmp(verb, action_names[i]) != 0)
 		i++;
 	if (i == n)
-		cli_usage_error(usage, "unknown command '%s'", verb);
+		cli_unknown_verb(usage, o->name, verb, action_names, n);
 	o->action = (enum action)i;
 	if (o->action == ACT_TEMPLATE)
 		cli_usage_error(usage, "template takes no NAME: 'ssmbak stack "

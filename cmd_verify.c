@@ -4,7 +4,7 @@
 static const char usage[] =
 	"usage: ssmbak verify [PATH] [-R] [--repair] [--min-age SECONDS]\n"
 	"                     [--output table|json] [-b BUCKET] [--stack NAME]\n"
-	"                     [--key-prefix PREFIX] [-r REGION] [--profile NAME] [-v]\n"
+	"                     [--key-prefix PREFIX] [-r REGION] [--profile NAME] [-v | -q]\n"
 	"\n"
 	"Compare SSM's parameters under PATH with the bucket's change index and\n"
 	"list what the bucket lacks: versions SSM has that were never recorded\n"
@@ -28,6 +28,8 @@ static const char usage[] =
 	"  -r, --region REGION  AWS region (default: AWS_REGION, profile)\n"
 	"      --profile NAME   AWS profile (default: AWS_PROFILE)\n"
 	"  -v, --verbose        say what is done on stderr\n"
+	"  -q, --quiet          print only results and errors (no warnings, no\n"
+	"                       progress)\n"
 	"  -h, --help           show this help\n"
 	"\n"
 	"PATH ending in / is a path; otherwise the key PATH if it was ever backed\n"
@@ -48,6 +50,7 @@ static const char usage[] =
 #include "commands.h"
 #include "lib/cli.h"
 #include "lib/exitcode.h"
+#include "lib/progress.h"
 #include "lib/reconcile.h"
 #include "lib/table.h"
 #include "lib/timefmt.h"
@@ -107,10 +110,10 @@ static void parse_args(struct verify *v, int argc, char **argv)
 	}
 }
 
+/* lib/progress decides whether and how often (a terminal, not -q). */
 static void show_progress(void *user, const char *phase, size_t done)
 {
-	(void)user;
-	fprintf(stderr, "\r%s: %zu %s\033[K", progname(), done, phase);
+	progress_show(user, "%zu %s", done, phase);
 }
 
 /* --- output --- */
@@ -207,16 +210,17 @@ int cmd_verify(int argc, char **argv)
 	if (!bucket)
 		die_err(&e);
 	log_msg(LOG_INFO, "bucket %s (from %s)", bucket, source);
-	bool tty = isatty(STDERR_FILENO);
+	struct progress progress;
+	progress_init(&progress, "");
 	struct rc_opts o = {
 		.bucket = bucket, .prefix = prefix, .path = v.path,
 		.recursive = v.recursive, .repair = v.repair, .now = time(NULL),
-		.min_age = v.min_age, .progress = tty ? show_progress : NULL,
+		.min_age = v.min_age, .progress = show_progress,
+		.progress_user = &progress,
 	};
 	struct rc_report report;
 	int rc = reconcile_run(&ctx, &ctx, &o, &report, &e);
-	if (tty)
-		fputs("\r\033[K", stderr);
+	progress_end(&progress);
 	if (rc < 0)
 		die_err(&e);
 	if (v.common.output == CLI_OUTPUT_JSON)

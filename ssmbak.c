@@ -66,7 +66,8 @@ static void print_overview(FILE *out)
 		"Run 'ssmbak COMMAND --help' for a command's options; "
 		"man ssmbak for more.\n"
 		"Exit status: 0 ok, 1 failure, 2 usage error, "
-		"3 configuration error.\n");
+		"3 configuration error.\n"
+		"'ssmbak -V' or 'ssmbak --version' prints the version.\n");
 }
 
 static int cmd_version(int argc, char **argv)
@@ -77,7 +78,8 @@ static int cmd_version(int argc, char **argv)
 
 static int cmd_help(int argc, char **argv)
 {
-	if (argc < 2) {
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "-h") == 0) {
 		print_overview(stdout);
 		return EXIT_OK;
 	}
@@ -95,6 +97,9 @@ static int run_command(const struct command *c, int argc, char **argv,
 		       const char *shown_as)
 {
 	set_progname(shown_as);
+	/* getopt names argv[0] in its messages: "ssmbak stack: unrecognized
+	 * option", not "stack: ...". */
+	argv[0] = (char *)shown_as;
 	return c->run(argc, argv);
 }
 

@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "changes.h"
+#include "creds.h"
 #include "escape.h"
 #include "exitcode.h"
 #include "s3.h"
@@ -15,6 +16,7 @@
 #include "sts.h"
 #include "ssm_name.h"
 #include "util.h"
+#include "verbosity.h"
 
 void cli_usage_error(const char *usage, const char *fmt, ...)
 {
@@ -26,6 +28,18 @@ void cli_usage_error(const char *usage, const char *fmt, ...)
 	va_end(ap);
 	(void)usage;
 	exit(EXIT_USAGE);
+}
+
+void cli_unknown_verb(const char *usage, const char *name, const char *verb,
+		      const char *const *verbs, size_t n)
+{
+	const char *shown = cli_shown_arg(verb);
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(name, verbs[i]) == 0)
+			cli_usage_error(usage, "unknown command '%s'; did you "
+					"mean '%s %s %s'?", shown, progname(),
+					shown, name);
+	cli_usage_error(usage, "unknown command '%s'", shown);
 }
 
 const char *cli_shown_arg(const char *arg)
@@ -82,7 +96,16 @@ bool cli_common_option(int opt, const char *arg, struct cli_common *c,
 		c->key_prefix = arg;
 		return true;
 	case 'v':
+		if (c->quiet)
+			cli_usage_error(usage, "-v and -q contradict each other");
 		c->verbose++;
+		verbosity_set(c->verbose, false);
+		return true;
+	case 'q':
+		if (c->verbose)
+			cli_usage_error(usage, "-v and -q contradict each other");
+		c->quiet = true;
+		verbosity_set(0, true);
 		return true;
 	case 'h':
 		fputs(usage, stdout);
@@ -116,19 +139,24 @@ char *cli_key_prefix(const struct cli_common *c, const char *usage)
 		cli_usage_error(usage, "key prefix '%s' has an empty level or a "
 				"character other than letters, digits, _ . - /",
 				given);
+	if (*prefix)
+		log_msg(LOG_INFO, "key prefix %s (from %s)", prefix,
+			c->key_prefix ? "--key-prefix" : "SSMBAK_KEY_PREFIX");
 	return prefix;
 }
 
 void cli_aws_init(struct aws_ctx *ctx, const struct cli_common *c)
 {
 	struct err e = { 0 };
-	if (c->verbose)
-		log_set_level(c->verbose > 1 ? LOG_DEBUG : LOG_INFO);
+	verbosity_set(c->verbose, c->quiet);
 	struct aws_options opts = { c->region, c->profile };
 	if (aws_ctx_init(ctx, &opts, &e) < 0)
 		die_err(&e);
+	if (c->verbose > 1)
+		http_client_set_trace(ctx->http, verbosity_trace_request, NULL);
 	log_msg(LOG_INFO, "region %s (from %s)", ctx->region,
 		ctx->region_source);
+	log_msg(LOG_INFO, "credentials from %s", creds_describe(ctx->creds));
 	if (sts_expect_bucket_owner(ctx, c->bucket_owner, &e) < 0)
 		die_err(&e);
 	log_msg(LOG_INFO, "buckets must belong to account %s", ctx->bucket_owner);

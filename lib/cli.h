@@ -1,5 +1,6 @@
 /* What every AWS command shares on its command line: -r/--region,
- * --profile, -b/--bucket, --stack, -v/--verbose, -h/--help, --output. */
+ * --profile, -b/--bucket, --stack, -v/--verbose, -q/--quiet, -h/--help,
+ * --output. */
 #ifndef SSMBAK_CLI_H
 #define SSMBAK_CLI_H
 
@@ -17,6 +18,7 @@ struct cli_common {
 	const char *stack;
 	const char *bucket_owner; /* --bucket-owner ACCOUNT, or NULL */
 	int verbose;
+	bool quiet; /* -q: results and errors only */
 	enum cli_output output;
 	const char *key_prefix; /* --key-prefix, NULL: SSMBAK_KEY_PREFIX or none */
 };
@@ -38,8 +40,9 @@ enum {
 	{ "output", required_argument, NULL, CLI_OPT_OUTPUT }, \
 	{ "bucket-owner", required_argument, NULL, CLI_OPT_BUCKET_OWNER }, \
 	{ "verbose", no_argument, NULL, 'v' }, \
+	{ "quiet", no_argument, NULL, 'q' }, \
 	{ "help", no_argument, NULL, 'h' }
-#define CLI_COMMON_SHORT_OPTIONS "r:b:vh"
+#define CLI_COMMON_SHORT_OPTIONS "r:b:vqh"
 /* For the commands that read or write backups (FORMAT.md, "Key prefix"). */
 #define CLI_KEY_PREFIX_OPTION \
 	{ "key-prefix", required_argument, NULL, CLI_OPT_KEY_PREFIX }
@@ -52,6 +55,13 @@ bool cli_common_option(int opt, const char *arg, struct cli_common *c,
 /* One line on stderr naming what was wrong, a pointer to --help, exit 2. */
 _Noreturn void cli_usage_error(const char *usage, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* "ssmbak stack NAME VERB" given a VERB not in verbs[n]: a usage error,
+ * with "did you mean 'ssmbak stack VERB NAME'?" when the two words look
+ * swapped (NAME is a verb). */
+_Noreturn void cli_unknown_verb(const char *usage, const char *name,
+				const char *verb, const char *const *verbs,
+				size_t n);
 
 /* A PATH argument checked against SSM's name rules (a usage error
  * otherwise), with its leading slash. Caller frees. */
@@ -68,8 +78,8 @@ const char *cli_shown_arg(const char *arg);
 
 /* Region, credentials and connections for this command, and the account
  * every bucket must belong to (--bucket-owner, else SSMBAK_BUCKET_OWNER,
- * else the caller's own), or exit with the reason. Also sets the log
- * level from -v. */
+ * else the caller's own), or exit with the reason. -v: says which region
+ * and credentials (and from where); -vv: a line per request from then on. */
 void cli_aws_init(struct aws_ctx *ctx, const struct cli_common *c);
 
 /* The bucket to use: --bucket, SSMBAK_BUCKET, the SSM parameter our stack

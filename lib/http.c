@@ -42,6 +42,8 @@ struct http_client {
 	struct sigv4_key_cache key_cache;
 	http_progress_fn progress;
 	void *progress_user;
+	http_trace_fn trace;
+	void *trace_user;
 };
 
 int http_global_init(struct err *e)
@@ -181,6 +183,13 @@ void http_client_set_progress(struct http_client *c, http_progress_fn fn,
 {
 	c->progress = fn;
 	c->progress_user = user;
+}
+
+void http_client_set_trace(struct http_client *c, http_trace_fn fn,
+			   void *user)
+{
+	c->trace = fn;
+	c->trace_user = user;
 }
 
 void http_client_set_timeout(struct http_client *c, long connect_ms,
@@ -494,6 +503,8 @@ static int start_attempt(struct http_client *c, struct aws_ctx *ctx,
 			 struct aws_call *call)
 {
 	struct curl_slist *headers = NULL;
+	if (call->attempts == 0)
+		call->attempt.started = monotonic_seconds();
 	call->attempts++;
 	buf_clear(&call->resp.body);
 	aws_headers_release(&call->resp.headers);
@@ -617,6 +628,15 @@ static void finish_call(struct http_client *c, struct batch *b,
 	b->finished++;
 	if (failed)
 		b->failed++;
+	if (c->trace) {
+		struct http_call_report r = {
+			call->req.service->label, call->req.operation,
+			call->resp.status,
+			call->attempts > 0 ? call->attempts - 1 : 0,
+			monotonic_seconds() - call->attempt.started, failed,
+		};
+		c->trace(&r, c->trace_user);
+	}
 	if (c->progress)
 		c->progress(b->finished, b->n, c->progress_user);
 }

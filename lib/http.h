@@ -15,6 +15,7 @@ struct http_attempt {
 	void *easy;
 	void *slist;
 	double not_before; /* monotonic seconds: backoff until then */
+	double started;    /* monotonic seconds: the first attempt began */
 	int retry_cost;    /* quota tokens the last retry took */
 	bool active;
 	bool done;
@@ -60,6 +61,21 @@ typedef void (*http_progress_fn)(size_t done, size_t total, void *user);
 /* NULL fn: no reports. */
 void http_client_set_progress(struct http_client *c, http_progress_fn fn,
 			      void *user);
+
+/* One finished call, as -vv shows it: never a value, never a header. */
+struct http_call_report {
+	const char *service;   /* "SSM" */
+	const char *operation; /* "GetParameter" */
+	long status;           /* the last answer's HTTP status; 0: none */
+	int retries;           /* attempts after the first */
+	double seconds;        /* from the first attempt to the end */
+	bool failed;
+};
+typedef void (*http_trace_fn)(const struct http_call_report *r, void *user);
+/* Told once per call when it ends, after its last attempt; NULL: no
+ * reports. */
+void http_client_set_trace(struct http_client *c, http_trace_fn fn,
+			   void *user);
 
 void aws_call_init(struct aws_call *call, const struct aws_service *svc,
 		   const char *operation, const char *method);

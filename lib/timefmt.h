@@ -22,7 +22,11 @@ int time_parse_arg(const char *s, time_t now, time_t *out, struct err *e);
 
 #define TIME_ARG_FORMS \
 	"YYYY-MM-DDTHH:MM:SS (UTC), with optional .fff, Z or +HH:MM; " \
-	"@UNIXSECONDS; now; -90m, -36h, -7d"
+	"@UNIXSECONDS; now; -90s, -90m, -36h, -7d"
+/* The same for -h, in lines that fit 80 columns. */
+#define TIME_ARG_HELP \
+	"TIME is UTC: YYYY-MM-DDTHH:MM:SS with optional .fff, Z or +HH:MM;\n" \
+	"@UNIXSECONDS; now; or back from now: -90s, -90m, -36h, -7d.\n"
 
 /* "2024-06-13 01:54:26+00:00", the Python ssmbak's Modified column. */
 void time_format_table(time_t t, char out[32]);

@@ -22,6 +22,7 @@
 	UNIT_SUITE(tls) \
 	UNIT_SUITE(http) \
 	UNIT_SUITE(lease) \
+	UNIT_SUITE(progress) \
 	UNIT_SUITE(zip)
 
 #define UNIT_SUITE(name) void test_##name(void);
