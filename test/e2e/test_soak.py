@@ -96,11 +96,21 @@ def test_a_thousand_faulted_changes_are_recorded_or_marked(pipeline, aws, ssm, p
         def dead():
             return [m for m in pipeline.dead_letters().values() if prefix in m["Body"]]
 
+        last_report = [0.0]
+
         def settled():
             indexed = sum(len(v) for v in entries(pipeline, prefix).values())
+            if time.monotonic() - last_report[0] > 30:
+                last_report[0] = time.monotonic()
+                print(f"soak: {indexed} of {sent} in the index, {len(dead())} dead-lettered",
+                      flush=True)
             return indexed + len(dead()) >= sent
-        eventually(settled, "every change in the index or dead-lettered", timeout=900)
-        eventually(pipeline.queue_empty, "the queue to drain", timeout=300)
+        # Not settling is reported below as what was lost, key by key.
+        deadline = time.monotonic() + 900
+        while not settled() and time.monotonic() < deadline:
+            time.sleep(2)
+        if settled():
+            eventually(pipeline.queue_empty, "the queue to drain", timeout=300)
     finally:
         aws.clear_faults()
         if held:
@@ -123,8 +133,12 @@ def test_a_thousand_faulted_changes_are_recorded_or_marked(pipeline, aws, ssm, p
                 stored.append(body["Body"].read().decode())
         exact += min(want["Delete"], got["Delete"]) + len(set(stored) & set(values))
         gaps += got["Gap"]
-        lost += max(0, want["value"] - got["value"] - got["Gap"]) + \
+        missing = max(0, want["value"] - got["value"] - got["Gap"]) + \
             max(0, want["Delete"] - got["Delete"])
+        if missing:
+            print(f"soak: {name}: changes {[op for n, op, _ in changes if n == name]}, "
+                  f"index {[op for _, op, _ in recorded.get(name, [])]}", flush=True)
+        lost += missing
         assert set(stored) <= set(values), (name, "a stored value no change made")
     dead_lettered = dead()
     print(f"\nsoak: changes sent {sent}, recorded exactly {exact}, gaps recorded {gaps}, "
