@@ -152,19 +152,6 @@ struct stack_run {
 
 /* --- arguments --- */
 
-static bool stack_name_ok(const char *s)
-{
-	/* [a-zA-Z][-a-zA-Z0-9]{0,127}: CreateStack's StackName. */
-	if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')) ||
-	    strlen(s) > 128)
-		return false;
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		      (*s >= '0' && *s <= '9') || *s == '-'))
-			return false;
-	return true;
-}
-
 /* The names under "Parameters:" in the embedded template: keys indented
  * by exactly two spaces until the next top-level key. */
 static bool template_has_parameter(const char *name)
@@ -342,7 +329,7 @@ static void parse_args(int argc, char **argv, struct stack_opts *o)
 	if (argc - optind > 2)
 		cli_usage_error(usage, "too many arguments: '%s'", argv[optind + 2]);
 	o->name = argv[optind];
-	if (!stack_name_ok(o->name))
+	if (!cli_stack_name_is_valid(o->name))
 		cli_usage_error(usage, "'%s' is not a stack name (a letter, then "
 				       "letters, digits and -, at most 128)",
 				o->name);

@@ -18,6 +18,23 @@
 #include "util.h"
 #include "verbosity.h"
 
+bool cli_stack_name_is_valid(const char *s)
+{
+	/* [a-zA-Z][-a-zA-Z0-9]{0,127}: CreateStack's StackName
+	 * https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStack.html
+	 * It also makes a valid tail of the stack's SSM parameter names
+	 * (/newvoll/ssmbak/stacks/NAME/...): "ssmbak" is a good stack name even
+	 * though no SSM name may begin with "ssm". */
+	if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')) ||
+	    strlen(s) > 128)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '-'))
+			return false;
+	return true;
+}
+
 void cli_usage_error(const char *usage, const char *fmt, ...)
 {
 	va_list ap;
@@ -69,10 +86,9 @@ bool cli_common_option(int opt, const char *arg, struct cli_common *c,
 		c->bucket = arg;
 		return true;
 	case CLI_OPT_STACK:
-		/* NAME goes into the parameter name PREFIX/NAME/bucket. */
-		if (!*arg || strchr(arg, '/') ||
-		    ssm_name_problem(arg, SSM_NAME_PARAMETER, NULL))
-			cli_usage_error(usage, "--stack '%s' is not a stack name",
+		if (!cli_stack_name_is_valid(arg))
+			cli_usage_error(usage, "--stack '%s' is not a stack name (a "
+					"letter, then letters, digits and -, at most 128)",
 					cli_shown_arg(arg));
 		c->stack = arg;
 		return true;

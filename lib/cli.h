@@ -76,6 +76,9 @@ char *cli_key_prefix(const struct cli_common *c, const char *usage);
  * whole). Points into a static buffer, valid until the next call. */
 const char *cli_shown_arg(const char *arg);
 
+/* Whether s is a CloudFormation stack name. */
+bool cli_stack_name_is_valid(const char *s);
+
 /* Region, credentials and connections for this command, and the account
  * every bucket must belong to (--bucket-owner, else SSMBAK_BUCKET_OWNER,
  * else the caller's own), or exit with the reason. -v: says which region

@@ -347,6 +347,11 @@ def test_dry_run_lists_without_values_and_writes_nothing(backfill, ssm, s3, aws,
     assert "GetParameters" not in aws.counters()["ssm"]
 
 
+def stamp(meta):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                         time.gmtime(int(meta["LastModifiedDate"].timestamp())))
+
+
 def test_dry_run_json(backfill, ssm, prefix):
     params = put_all(ssm, [kinds(prefix)["secure"], kinds(prefix)["unicode"]])
     out = backfill("-p", prefix, "--output", "json")
@@ -355,8 +360,8 @@ def test_dry_run_json(backfill, ssm, prefix):
     meta = described(ssm, [p["Name"] for p in params])
     assert sorted(rows, key=lambda r: r["name"]) == sorted([
         {"name": m["Name"], "type": m["Type"], "version": m["Version"],
-         "last_modified": time.strftime("%Y-%m-%dT%H:%M:%SZ",
-                                        time.gmtime(int(m["LastModifiedDate"].timestamp()))),
+         # the time backfill records as the event's: the version's own
+         "event_time": stamp(m), "last_modified": stamp(m),
          **({"description": m["Description"]} if m.get("Description") else {})}
         for m in meta.values()], key=lambda r: r["name"])
     assert "s3cr3t" not in out.stdout

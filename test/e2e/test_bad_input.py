@@ -17,6 +17,8 @@ T0 = 1718243666
     (["-r", "us east 1"], 3, "is not a region name"),
     (["--profile", "nope"], 3, "nope"),
     (["--output", "xml"], 2, "--output must be table or json"),
+    (["--stack", "a/b"], 2, "is not a stack name"),
+    (["--stack", "9lives"], 2, "is not a stack name"),
 ])
 def test_bad_options(run, args, code, message):
     out = run("preview", "/a", "now", *args)
@@ -24,6 +26,16 @@ def test_bad_options(run, args, code, message):
     assert out.stdout == ""
     assert len(out.stderr.strip().splitlines()) == 1, out.stderr
     assert message in out.stderr
+
+
+@pytest.mark.parametrize("name", ["ssmbak", "SSM-backups-1"])
+def test_stack_names_that_cloudformation_takes_are_taken(run, aws, name):
+    """A stack named ssmbak (the README's) is a stack name even though no
+    SSM parameter name may begin with "ssm": its parameters live under
+    /newvoll/ssmbak/stacks/NAME/. The lookup then finds no such stack."""
+    out = run("preview", "/a", "now", "--stack", name)
+    assert out.returncode == 3, out.stderr
+    assert "not a stack name" not in out.stderr
 
 
 @pytest.mark.parametrize("time_arg", ["2024-13-01T00:00:00", "2024-02-30T00:00:00",

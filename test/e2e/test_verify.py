@@ -11,11 +11,24 @@ import urllib.parse
 
 import pytest
 
+from conftest import LocalAws
 from runtime_api import RuntimeApi, sqs_batch
 from test_backup_lambda import entries_of, events_for, iso, preview_all
 
 DAY_AGO = int(time.time()) - 86400
 FUNCTION = "ssmbak-verify-test"
+
+
+@pytest.fixture(scope="module")
+def localaws():
+    """A store of this module's own: the scheduled reconcile covers every
+    parameter of the account, and the whole session's thousands would
+    outlast the function's deadline."""
+    server = LocalAws()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture
