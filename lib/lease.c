@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,6 +184,21 @@ size_t lease_table_drop_expired(struct lease_table *t, long long now)
 			dropped++;
 		}
 	return dropped;
+}
+
+bool lease_entry_abandoned(const struct lease_entry *le, const char *own_id,
+			   const char *holder, const char *host, long own_pid,
+			   lease_pid_alive_fn alive)
+{
+	const char *h = json_string_value(json_object_get(le->json, "holder"));
+	const char *where = json_string_value(json_object_get(le->json, "host"));
+	json_t *pid = json_object_get(le->json, "pid");
+	if (strcmp(le->id, own_id) == 0 || !h || !where || !json_is_integer(pid) ||
+	    strcmp(h, holder) != 0 || strcmp(h, "unknown") == 0 ||
+	    strcmp(where, host) != 0)
+		return false;
+	long p = (long)json_integer_value(pid);
+	return p == own_pid || (p > 0 && !alive(p));
 }
 
 int lease_entry_set_expires(struct lease_entry *le, long long expires)
@@ -414,6 +430,13 @@ static int change_table(struct aws_ctx *ctx, struct lease *l,
 	return -1;
 }
 
+/* kill(pid, 0) fails with ESRCH only when no such process exists; EPERM
+ * means it runs under another user, so it counts as alive. */
+static bool pid_alive(long pid)
+{
+	return kill((pid_t)pid, 0) == 0 || errno != ESRCH;
+}
+
 struct acquire {
 	const struct lease_request *req;
 	const char *holder;
@@ -428,6 +451,14 @@ static int take(struct lease *l, struct table_read *r, void *user,
 		return 1; /* an earlier attempt's write did land */
 	char line[768];
 	long i;
+	for (size_t k = r->table.n; k-- > 0;)
+		if (lease_entry_abandoned(&r->table.items[k], l->id, a->holder,
+					  a->host, (long)getpid(), pid_alive)) {
+			lease_entry_describe(&r->table.items[k], line, sizeof(line));
+			log_msg(LOG_WARN, "removing the restore lease of %s: its "
+				"process on this host is gone", line);
+			lease_table_remove_at(&r->table, k);
+		}
 	while ((i = lease_table_conflict(&r->table, l->scope, l->id, r->now)) >= 0) {
 		lease_entry_describe(&r->table.items[i], line, sizeof(line));
 		if (!a->req->force) {
@@ -622,6 +653,18 @@ int lease_release(struct lease *l, struct err *e)
 		pthread_join(l->thread, NULL);
 	}
 	int rc = l->lost ? 0 : change_table(l->ctx, l, give_back, NULL, e);
+	/* A lease left behind blocks every other restore of the tree for
+	 * up to its whole duration, so giving it back outlasts the usual
+	 * retries: a few more rounds, 1, 2 and 4 s apart. */
+	for (int round = 0; rc < 0 && round < LEASE_RELEASE_ROUNDS; round++) {
+		char line[ERR_LINE_MAX];
+		log_msg(LOG_WARN, "could not release the restore lease on %s "
+			"(%s); trying again", *l->scope ? l->scope : "/",
+			err_line(e, line, sizeof(line)));
+		sleep(1u << round);
+		err_clear(e);
+		rc = change_table(l->ctx, l, give_back, NULL, e);
+	}
 	if (rc == 0)
 		log_msg(LOG_INFO, "restore lease on %s released",
 			*l->scope ? l->scope : "/");

@@ -29,6 +29,8 @@
 /* Reads and conditional writes of the table before giving up: each lost
  * race means another restore changed the table in between. */
 #define LEASE_ATTEMPTS 12
+/* Rounds of giving a lease back after the first fails. */
+#define LEASE_RELEASE_ROUNDS 3
 
 /* --- the pure part --- */
 
@@ -78,6 +80,15 @@ long lease_table_conflict(const struct lease_table *t, const char *scope,
 			  const char *own_id, long long now);
 /* Removes the expired entries; how many. */
 size_t lease_table_drop_expired(struct lease_table *t, long long now);
+/* Whether the process with this pid runs on this host. */
+typedef bool (*lease_pid_alive_fn)(long pid);
+/* Whether an entry (not own_id) was left by a restore of this holder on
+ * this host whose process is gone (or whose pid is now ours): a restore
+ * that could not give its lease back, found by the next one on the same
+ * host, so that "run the same command again" works at once. */
+bool lease_entry_abandoned(const struct lease_entry *le, const char *own_id,
+			   const char *holder, const char *host, long own_pid,
+			   lease_pid_alive_fn alive);
 /* Sets an entry's expiry (renewal). */
 int lease_entry_set_expires(struct lease_entry *le, long long expires);
 /* One line about who holds an entry: "arn:... (host h, pid 1) since

@@ -5,6 +5,7 @@ restore is made with a delay on SSM PutParameter, so another can try its
 luck while the first holds the lease."""
 import json
 import os
+import socket
 import subprocess
 import time
 
@@ -156,11 +157,11 @@ def test_force_takes_over(ssmbak_bin, env, run, aws, s3, ssm, bucket, prefix, tr
 
 
 def plant(s3, bucket, expires_in, holder="arn:aws:iam::000000000000:user/gone",
-          path=None, prefix="/"):
+          path=None, prefix="/", host="elsewhere", pid=99999):
     """A lease left by another restore, on S3's clock."""
     now = int(time.time())
-    entry = {"id": "0" * 32, "command": "restore", "holder": holder, "host": "elsewhere",
-             "pid": 99999, "path": path or prefix, "scope": (path or prefix).rstrip("/"),
+    entry = {"id": "0" * 32, "command": "restore", "holder": holder, "host": host,
+             "pid": pid, "path": path or prefix, "scope": (path or prefix).rstrip("/"),
              "key_prefix": "", "time": now - 3600, "acquired": now - 7200,
              "expires": now + expires_in}
     s3.put_object(Bucket=bucket, Key=TABLE, Body=json.dumps({"format": 1, "leases": [entry]}))
@@ -184,6 +185,41 @@ def test_an_expired_lease_is_taken_over(run, s3, ssm, bucket, prefix, tree):
     assert out.returncode == 0, out.stderr
     assert ssm.get_parameter(Name=f"{prefix}/a/2")["Parameter"]["Value"] == "alpha-two"
     assert holders(s3, bucket) == []
+
+
+def dead_pid():
+    """The pid of a process that has just ended."""
+    p = subprocess.Popen(["true"])
+    p.wait()
+    return p.pid
+
+
+def test_a_lease_left_on_this_host_by_a_gone_process_is_removed(run, s3, ssm, bucket, prefix,
+                                                                tree):
+    """A restore that could not give its lease back (S3 failed every try)
+    must not block "run the same command again" for 15 minutes: the next
+    restore of the same holder on the same host sees the process is gone."""
+    plant(s3, bucket, 600, holder=ARN, path=f"{prefix}/", host=socket.gethostname(),
+          pid=dead_pid())
+    out = run("restore", f"{prefix}/a/", "now", "-b", bucket)
+    assert out.returncode == 0, out.stderr
+    assert f"removing the restore lease of {ARN} (host {socket.gethostname()}" in out.stderr
+    assert "its process on this host is gone" in out.stderr
+    assert ssm.get_parameter(Name=f"{prefix}/a/2")["Parameter"]["Value"] == "alpha-two"
+    assert holders(s3, bucket) == []
+
+
+@pytest.mark.parametrize("who", ["live process", "other holder", "other host"])
+def test_a_lease_whose_process_may_live_still_refuses(run, s3, ssm, bucket, prefix, tree, who):
+    holder = "arn:aws:iam::000000000000:user/other" if who == "other holder" else ARN
+    host = "elsewhere" if who == "other host" else socket.gethostname()
+    pid = os.getpid() if who == "live process" else dead_pid()
+    plant(s3, bucket, 600, holder=holder, path=f"{prefix}/", host=host, pid=pid)
+    out = run("restore", f"{prefix}/a/", "now", "-b", bucket)
+    assert out.returncode == 1, out.stderr
+    assert "overlaps the restore of" in out.stderr
+    assert ssm.get_parameter(Name=f"{prefix}/a/2")["Parameter"]["Value"] == "changed"
+    assert len(holders(s3, bucket)) == 1
 
 
 def test_a_restore_that_fails_halfway_gives_its_lease_back(run, aws, s3, ssm, bucket, prefix,

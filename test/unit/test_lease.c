@@ -112,6 +112,46 @@ static void test_expiry_and_conflicts(void)
 	lease_table_release(&t);
 }
 
+static bool none_alive(long pid)
+{
+	(void)pid;
+	return false;
+}
+
+static bool all_alive(long pid)
+{
+	(void)pid;
+	return true;
+}
+
+static void test_abandoned(void)
+{
+	struct lease_table t = { 0 };
+	lease_table_add(&t, entry("a", "/app/", 1000, 900));
+	const char *ops = "arn:aws:iam::000000000000:user/ops";
+	const struct lease_entry *le = &t.items[0];
+	EXPECT_TRUE("same holder and host, process gone",
+		    lease_entry_abandoned(le, "me", ops, "host1", 1, none_alive));
+	EXPECT_TRUE("process alive",
+		    !lease_entry_abandoned(le, "me", ops, "host1", 1, all_alive));
+	EXPECT_TRUE("its pid is ours now (reused): not our lease, so gone",
+		    lease_entry_abandoned(le, "me", ops, "host1", 4242, all_alive));
+	EXPECT_TRUE("another host's pid says nothing here",
+		    !lease_entry_abandoned(le, "me", ops, "host2", 1, none_alive));
+	EXPECT_TRUE("another holder's lease is not ours to judge",
+		    !lease_entry_abandoned(le, "me", "arn:aws:iam::1:user/x",
+					   "host1", 1, none_alive));
+	EXPECT_TRUE("our own entry is never abandoned",
+		    !lease_entry_abandoned(le, "a", ops, "host1", 1, none_alive));
+	lease_table_release(&t);
+	struct lease_holder h = { "b", "unknown", "host1", 7, "/x/", NULL, 0, "" };
+	lease_table_add(&t, lease_entry_new(&h, 1000, 900));
+	EXPECT_TRUE("an unknown holder may be anyone",
+		    !lease_entry_abandoned(&t.items[0], "me", "unknown", "host1", 1,
+					   none_alive));
+	lease_table_release(&t);
+}
+
 static void test_body_round_trip(void)
 {
 	struct lease_table t = { 0 };
@@ -192,6 +232,7 @@ void test_lease(void)
 	test_overlap();
 	test_keys();
 	test_expiry_and_conflicts();
+	test_abandoned();
 	test_body_round_trip();
 	test_settings();
 }
