@@ -430,6 +430,30 @@ static int change_table(struct aws_ctx *ctx, struct lease *l,
 	return -1;
 }
 
+/* The lease is one object that every restore of the bucket goes through,
+ * so a fault on it would stop or block a whole restore: its changes
+ * outlast the usual retries by a few more rounds, 1, 2 and 4 s apart.
+ * Taking retries only what may pass (throttling, 5xx, no answer);
+ * giving back retries whatever went wrong. */
+static int change_table_patiently(struct aws_ctx *ctx, struct lease *l,
+				  lease_change_fn change, void *user,
+				  const char *verb, bool only_retryable,
+				  struct err *e)
+{
+	int rc = change_table(ctx, l, change, user, e);
+	for (int round = 0; rc < 0 && round < LEASE_EXTRA_ROUNDS &&
+	     (e->retryable || !only_retryable); round++) {
+		char line[ERR_LINE_MAX];
+		log_msg(LOG_WARN, "could not %s the restore lease on %s (%s); "
+			"trying again", verb, *l->scope ? l->scope : "/",
+			err_line(e, line, sizeof(line)));
+		sleep(1u << round);
+		err_clear(e);
+		rc = change_table(ctx, l, change, user, e);
+	}
+	return rc;
+}
+
 /* kill(pid, 0) fails with ESRCH only when no such process exists; EPERM
  * means it runs under another user, so it counts as alive. */
 static bool pid_alive(long pid)
@@ -613,7 +637,7 @@ int lease_acquire(struct aws_ctx *ctx, const struct lease_request *req,
 	if (gethostname(a.host, sizeof(a.host)) < 0)
 		snprintf(a.host, sizeof(a.host), "unknown");
 	a.host[sizeof(a.host) - 1] = '\0';
-	int rc = change_table(ctx, l, take, &a, e);
+	int rc = change_table_patiently(ctx, l, take, &a, "take", true, e);
 	sts_identity_release(&who);
 	bool taken = rc == 0;
 	if (rc == 0 && aws_ctx_init(&l->renew_ctx, req->aws, e) == 0)
@@ -652,19 +676,10 @@ int lease_release(struct lease *l, struct err *e)
 		pthread_mutex_unlock(&l->mutex);
 		pthread_join(l->thread, NULL);
 	}
-	int rc = l->lost ? 0 : change_table(l->ctx, l, give_back, NULL, e);
 	/* A lease left behind blocks every other restore of the tree for
-	 * up to its whole duration, so giving it back outlasts the usual
-	 * retries: a few more rounds, 1, 2 and 4 s apart. */
-	for (int round = 0; rc < 0 && round < LEASE_RELEASE_ROUNDS; round++) {
-		char line[ERR_LINE_MAX];
-		log_msg(LOG_WARN, "could not release the restore lease on %s "
-			"(%s); trying again", *l->scope ? l->scope : "/",
-			err_line(e, line, sizeof(line)));
-		sleep(1u << round);
-		err_clear(e);
-		rc = change_table(l->ctx, l, give_back, NULL, e);
-	}
+	 * up to its whole duration, so giving it back outlasts any error. */
+	int rc = l->lost ? 0 : change_table_patiently(l->ctx, l, give_back, NULL,
+						      "release", false, e);
 	if (rc == 0)
 		log_msg(LOG_INFO, "restore lease on %s released",
 			*l->scope ? l->scope : "/");

@@ -29,8 +29,8 @@
 /* Reads and conditional writes of the table before giving up: each lost
  * race means another restore changed the table in between. */
 #define LEASE_ATTEMPTS 12
-/* Rounds of giving a lease back after the first fails. */
-#define LEASE_RELEASE_ROUNDS 3
+/* Rounds of taking or giving back a lease after the first fails. */
+#define LEASE_EXTRA_ROUNDS 3
 
 /* --- the pure part --- */
 

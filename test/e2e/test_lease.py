@@ -239,6 +239,34 @@ def test_a_restore_that_fails_halfway_gives_its_lease_back(run, aws, s3, ssm, bu
     assert run("restore", f"{prefix}/a/", "now", "-b", bucket).returncode == 0
 
 
+def test_a_fault_on_the_lease_table_outlasts_the_usual_retries(run, aws, s3, ssm, bucket,
+                                                               prefix, tree):
+    # The lease table is the first object a restore reads: with two
+    # attempts a request, three failing reads stopped the whole restore.
+    aws.fault(service="s3", operation="GetObject", kind="error500", count=3)
+    aws.fault(service="s3", operation="PutObject", kind="throttle", count=2)
+    done = run("restore", f"{prefix}/a/", "now", "-b", bucket, env_extra={"AWS_MAX_ATTEMPTS": "2"})
+    aws.clear_faults()
+    assert done.returncode == 0, done.stderr
+    assert "could not take the restore lease" in done.stderr
+    assert ssm.get_parameter(Name=f"{prefix}/a/2")["Parameter"]["Value"] == "alpha-two"
+    assert holders(s3, bucket) == []
+
+
+def test_a_refused_lease_table_is_not_retried(run, aws, s3, ssm, bucket, prefix, tree):
+    denied = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AccessDenied</Code>"
+              "<Message>Access Denied</Message><RequestId>1</RequestId></Error>")
+    aws.fault(service="s3", operation="GetObject", kind="malformed", mutation="body",
+              body=denied, status=403)
+    started = time.time()
+    done = run("restore", f"{prefix}/a/", "now", "-b", bucket)
+    aws.clear_faults()
+    assert done.returncode != 0
+    assert "could not take the restore lease" not in done.stderr
+    assert time.time() - started < 5
+    assert ssm.get_parameter(Name=f"{prefix}/a/2")["Parameter"]["Value"] == "changed"
+
+
 def test_a_long_restore_renews_its_lease(ssmbak_bin, env, run, aws, s3, bucket, prefix, tree):
     """With 5-second leases, renewed every second, a restore that runs for
     about 9 seconds (its puts run at once, each 9 s) still holds its lease
