@@ -548,6 +548,22 @@ def test_sso_configuration_mistakes(whoami, home, config, message):
     failed(whoami("--profile", "s"), EXIT_CONFIG, message)
 
 
+def test_ssmbak_verbose_names_the_sso_profile(ssmbak_bin, home, sts):
+    """The command itself: -v says where the credentials come from."""
+    home.write_config(SSO_CONFIG)
+    sso_login(sts, home, "my-sso")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(home.path), "AWS_ENDPOINT_URL": sts.endpoint,
+           "AWS_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
+           **{k: v for k, v in os.environ.items() if k.endswith("SAN_OPTIONS")}}
+    proc = subprocess.run([ssmbak_bin, "history", "-v", "--profile", "dev", "/x"], env=env,
+                          capture_output=True, text=True, timeout=60, start_new_session=True)
+    assert "credentials from SSO profile dev (sso-session my-sso)" in proc.stderr, proc.stderr
+    # the SSO credentials signed: what follows is about the (missing) bucket
+    assert "SSO" not in proc.stderr.split("credentials from", 1)[1].split("\n", 1)[1], proc.stderr
+    for secret in SECRETS:
+        assert secret not in proc.stdout + proc.stderr
+
+
 # --- MFA ------------------------------------------------------------------
 
 MFA_SERIAL = "arn:aws:iam::123456789012:mfa/alice"
