@@ -1014,9 +1014,9 @@ static int sso_load_token(const struct sso_state *s, const char *path,
 
 /* Refreshes a token near its expiry and writes the cache back, as the
  * CLI does; a failed refresh leaves the token as it was (the caller then
- * finds it expired or still usable). */
+ * finds it expired or still usable) and is told in *failed. */
 static void sso_maybe_refresh(struct sso_state *s, const char *path,
-			      struct sso_token *t)
+			      struct sso_token *t, struct err *failed)
 {
 	time_t now = time(NULL);
 	if (!s->session || !sso_token_needs_refresh(t, now) ||
@@ -1045,6 +1045,9 @@ static void sso_maybe_refresh(struct sso_state *s, const char *path,
 		*t = fresh;
 		return;
 	}
+	if (!copied)
+		nomem(&refresh_err);
+	*failed = refresh_err;
 	sso_token_release(&fresh);
 }
 
@@ -1058,11 +1061,18 @@ static int fetch_sso(struct creds_provider *p, struct aws_credentials *out,
 	if (!path)
 		return -1;
 	struct sso_token t = { 0 };
+	struct err refresh = { 0 };
 	int rc = sso_load_token(s, path, &t, e);
 	if (rc == 0) {
-		sso_maybe_refresh(s, path, &t);
+		sso_maybe_refresh(s, path, &t, &refresh);
+		char why[200] = "the SSO token has expired";
+		if (refresh.kind != ERR_NONE)
+			snprintf(why, sizeof(why), "the SSO token has expired "
+				 "and its refresh failed (%.60s)",
+				 refresh.code[0] ? refresh.code
+						 : refresh.message);
 		if (t.expires_at <= time(NULL))
-			rc = sso_login_error(e, s, "the SSO token has expired");
+			rc = sso_login_error(e, s, why);
 	}
 	if (rc == 0)
 		rc = sso_get_role_credentials(&s->api, t.access_token,

@@ -548,6 +548,30 @@ def test_sso_configuration_mistakes(whoami, home, config, message):
     failed(whoami("--profile", "s"), EXIT_CONFIG, message)
 
 
+def test_expired_sso_token_whose_refresh_is_refused_asks_for_login(whoami, home, sts):
+    home.write_config(SSO_CONFIG)
+    path, token = sso_login(sts, home, "my-sso", expires_at=in_seconds(-60))
+    token["refreshToken"] = remember("spent-refresh-token")
+    path.write_text(json.dumps(token))
+    failed(whoami("--profile", "dev"), EXIT_CONFIG,
+           "the SSO token has expired and its refresh failed (InvalidGrantException)",
+           "run aws sso login --profile dev")
+    assert json.loads(path.read_text()) == token, "the cache was rewritten"
+
+
+def test_role_assumed_from_an_sso_profile(whoami, home, sts):
+    home.write_config(textwrap.dedent(SSO_CONFIG) + textwrap.dedent(f"""\
+        [profile deploy]
+        role_arn = {role("deploy")}
+        source_profile = dev
+        role_session_name = ci
+        """))
+    sso_login(sts, home, "my-sso")
+    r = whoami("--profile", "deploy")
+    assert r.rc == 0 and r.arns == [assumed("deploy", "ci")], r
+    assert r.out["credentials"] == "assume-role(deploy) <- SSO profile dev (sso-session my-sso)"
+
+
 def test_ssmbak_verbose_names_the_sso_profile(ssmbak_bin, home, sts):
     """The command itself: -v says where the credentials come from."""
     home.write_config(SSO_CONFIG)
