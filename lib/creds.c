@@ -997,24 +997,42 @@ static int sso_login_error(struct err *e, const struct sso_state *s,
 static int sso_load_token(const struct sso_state *s, const char *path,
 			  struct sso_token *t, struct err *e)
 {
-	json_t *root = NULL;
-	int found = jsoncache_read(path, &root, e);
-	if (found < 0)
-		return -1;
+	char *text = NULL;
+	int found = jsoncache_read(path, &text, e);
 	if (found == 0)
 		return sso_login_error(e, s, "no SSO token");
-	char *text = json_dumps(root, JSON_COMPACT);
-	json_decref(root);
-	if (!text)
-		return nomem(e);
-	int rc = sso_token_parse(text, strlen(text), path, t, e);
+	int rc = found < 0 ? -1
+			   : sso_token_parse(text, strlen(text), path, t, e);
 	free_secret(text);
 	return rc;
 }
 
-/* Refreshes a token near its expiry and writes the cache back, as the
- * CLI does; a failed refresh leaves the token as it was (the caller then
- * finds it expired or still usable) and is told in *failed. */
+/* Writes a refreshed token back with what botocore's
+ * _attempt_create_token writes: the session's start URL and region from
+ * the configuration. Not written is only refreshed again next time. */
+static void sso_save_token(const struct sso_state *s, const char *path,
+			   struct sso_token *t)
+{
+	char *start_url = strdup(s->start_url), *region = strdup(s->api.region);
+	if (!start_url || !region) {
+		free(start_url);
+		free(region);
+		return;
+	}
+	free(t->start_url);
+	free(t->region);
+	t->start_url = start_url;
+	t->region = region;
+	struct err ignored = { 0 };
+	char *json = sso_token_json(t);
+	if (json)
+		jsoncache_write(path, json, &ignored);
+	free_secret(json);
+}
+
+/* Refreshes an sso-session token near its expiry (botocore's
+ * SSOTokenProvider._refresher) and writes the cache back; a failed
+ * refresh leaves the token as it was, and says why in *failed. */
 static void sso_maybe_refresh(struct sso_state *s, const char *path,
 			      struct sso_token *t, struct err *failed)
 {
@@ -1022,33 +1040,8 @@ static void sso_maybe_refresh(struct sso_state *s, const char *path,
 	if (!s->session || !sso_token_needs_refresh(t, now) ||
 	    !sso_token_refreshable(t, now))
 		return;
-	struct err refresh_err = { 0 };
-	struct sso_token fresh = { 0 };
-	char *json = NULL;
-	bool copied = (fresh.access_token = strdup(t->access_token)) &&
-		      (fresh.refresh_token = strdup(t->refresh_token)) &&
-		      (fresh.client_id = strdup(t->client_id)) &&
-		      (fresh.client_secret = strdup(t->client_secret)) &&
-		      (fresh.registration_expires_at =
-			       strdup(t->registration_expires_at)) &&
-		      (fresh.region = strdup(s->api.region)) &&
-		      (fresh.start_url = strdup(s->start_url));
-	fresh.expires_at = t->expires_at;
-	if (copied && sso_refresh_token(&s->api, &fresh, &refresh_err) == 0 &&
-	    (json = sso_token_json(&fresh)) != NULL) {
-		json_t *root = json_loads(json, 0, NULL);
-		if (root)
-			jsoncache_write(path, root, &refresh_err);
-		json_decref(root);
-		free_secret(json);
-		sso_token_release(t);
-		*t = fresh;
-		return;
-	}
-	if (!copied)
-		nomem(&refresh_err);
-	*failed = refresh_err;
-	sso_token_release(&fresh);
+	if (sso_refresh_token(&s->api, t, failed) == 0)
+		sso_save_token(s, path, t);
 }
 
 static int fetch_sso(struct creds_provider *p, struct aws_credentials *out,

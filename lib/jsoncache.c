@@ -1,6 +1,7 @@
 #include "jsoncache.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,8 @@
 
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
+
+#include "buf.h"
 
 /* Cache files are small; a bigger one is not the CLI's. */
 #define JSONCACHE_MAX_SIZE ((size_t)1 << 20)
@@ -37,9 +40,9 @@ char *jsoncache_path(const char *dir, const char *name, struct err *e)
 	return path;
 }
 
-int jsoncache_read(const char *path, json_t **out, struct err *e)
+int jsoncache_read(const char *path, char **text, struct err *e)
 {
-	*out = NULL;
+	*text = NULL;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 && (errno == ENOENT || errno == ENOTDIR))
 		return 0;
@@ -48,27 +51,26 @@ int jsoncache_read(const char *path, json_t **out, struct err *e)
 			strerror(errno));
 		return -1;
 	}
-	struct stat st;
-	json_t *root = NULL;
-	json_error_t jerr;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-	    (size_t)st.st_size <= JSONCACHE_MAX_SIZE) {
-		FILE *f = fdopen(fd, "r");
-		if (f) {
-			root = json_loadf(f, 0, &jerr);
-			fclose(f);
-			fd = -1;
-		}
+	struct buf b;
+	buf_init(&b, JSONCACHE_MAX_SIZE);
+	char chunk[4096];
+	ssize_t got;
+	bool ok = true;
+	while (ok && (got = read(fd, chunk, sizeof(chunk))) != 0) {
+		if (got < 0 && errno == EINTR)
+			continue;
+		ok = got > 0 && buf_append(&b, chunk, (size_t)got) == 0;
 	}
-	if (fd >= 0)
-		close(fd);
-	if (!json_is_object(root)) {
-		json_decref(root);
-		err_set(e, ERR_CONFIG, "%s is not a JSON object", path);
-		return -1;
-	}
-	*out = root;
-	return 1;
+	close(fd);
+	OPENSSL_cleanse(chunk, sizeof(chunk));
+	if (ok && (*text = buf_detach(&b)) != NULL)
+		return 1;
+	if (b.data)
+		OPENSSL_cleanse(b.data, b.cap);
+	buf_release(&b);
+	err_set(e, ERR_CONFIG, "cannot read %s: unreadable or too large",
+		path);
+	return -1;
 }
 
 /* mkdir -p for the cache's directories, private as the CLI makes them. */
@@ -91,12 +93,11 @@ static int make_parents(const char *path)
 	return 0;
 }
 
-int jsoncache_write(const char *path, const json_t *value, struct err *e)
+int jsoncache_write(const char *path, const char *text, struct err *e)
 {
-	char *text = json_dumps(value, JSON_COMPACT);
 	char *tmp = NULL;
 	int rc = -1, fd = -1;
-	if (!text || asprintf(&tmp, "%s.XXXXXX", path) < 0) {
+	if (asprintf(&tmp, "%s.XXXXXX", path) < 0) {
 		tmp = NULL;
 		err_set(e, ERR_NOMEM, "out of memory");
 		goto done;
@@ -135,10 +136,6 @@ done:
 	if (fd >= 0) {
 		close(fd);
 		unlink(tmp);
-	}
-	if (text) {
-		OPENSSL_cleanse(text, strlen(text));
-		free(text);
 	}
 	free(tmp);
 	return rc;

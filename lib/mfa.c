@@ -195,22 +195,23 @@ char *mfa_cache_json(const struct aws_credentials *c)
 	return text;
 }
 
+static void free_secret(char *s)
+{
+	if (s)
+		OPENSSL_cleanse(s, strlen(s));
+	free(s);
+}
+
 int mfa_cache_load(const char *key, time_t now, struct aws_credentials *out)
 {
 	struct err ignored = { 0 };
 	memset(out, 0, sizeof(*out));
 	char *path = jsoncache_path(CLI_CACHE_DIR, key, &ignored);
-	json_t *root = NULL;
+	char *text = NULL;
 	int rc = 0;
-	if (path && jsoncache_read(path, &root, &ignored) == 1) {
-		char *text = json_dumps(root, JSON_COMPACT);
-		if (text) {
-			rc = mfa_cache_parse(text, strlen(text), now, out);
-			OPENSSL_cleanse(text, strlen(text));
-			free(text);
-		}
-	}
-	json_decref(root);
+	if (path && jsoncache_read(path, &text, &ignored) == 1)
+		rc = mfa_cache_parse(text, strlen(text), now, out);
+	free_secret(text);
 	free(path);
 	return rc;
 }
@@ -220,17 +221,12 @@ int mfa_cache_store(const char *key, const struct aws_credentials *c,
 {
 	char *path = jsoncache_path(CLI_CACHE_DIR, key, e);
 	char *text = path ? mfa_cache_json(c) : NULL;
-	json_t *root = text ? json_loads(text, JSON_PRESERVE_ORDER, NULL) : NULL;
 	int rc = -1;
-	if (path && !root)
+	if (path && !text)
 		err_set(e, ERR_NOMEM, "out of memory");
-	else if (root)
-		rc = jsoncache_write(path, root, e);
-	json_decref(root);
-	if (text) {
-		OPENSSL_cleanse(text, strlen(text));
-		free(text);
-	}
+	else if (text)
+		rc = jsoncache_write(path, text, e);
+	free_secret(text);
 	free(path);
 	return rc;
 }

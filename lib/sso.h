@@ -48,7 +48,7 @@ bool sso_token_refreshable(const struct sso_token *t, time_t now);
 void sso_cache_name(const char *session_or_start_url, char out[41]);
 
 /* CreateToken's answer (accessToken, expiresIn, refreshToken?) into t at
- * now. ERR_PARSE when malformed. */
+ * now; t is unchanged when the answer is malformed (ERR_PARSE). */
 int sso_apply_create_token(const char *json, size_t len, time_t now,
 			   struct sso_token *t, struct err *e);
 /* GetRoleCredentials' answer: roleCredentials {accessKeyId,
@@ -56,7 +56,8 @@ int sso_apply_create_token(const char *json, size_t len, time_t now,
 int sso_parse_role_credentials(const char *json, size_t len,
 			       struct aws_credentials *out, struct err *e);
 
-/* The calls; ctx gives the region (sso_region) and endpoints. */
+/* The calls; ctx gives the region (sso_region) and endpoints. A failed
+ * refresh leaves t as it was. */
 int sso_refresh_token(struct aws_ctx *ctx, struct sso_token *t,
 		      struct err *e);
 int sso_get_role_credentials(struct aws_ctx *ctx, const char *access_token,
