@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +53,50 @@ static bool read_line(int fd, char *code, size_t size)
 	return true;
 }
 
+/* While echo is off: a signal that ends ssmbak gives the terminal its
+ * echo back first (tcsetattr is async-signal-safe), as getpass does. */
+static volatile sig_atomic_t quiet_fd = -1;
+static struct termios echoing;
+static const int prompt_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+static struct sigaction saved_actions[sizeof(prompt_signals) /
+				      sizeof(prompt_signals[0])];
+
+static void restore_and_reraise(int sig)
+{
+	if (quiet_fd >= 0)
+		tcsetattr(quiet_fd, TCSANOW, &echoing);
+	for (size_t i = 0; i < sizeof(prompt_signals) / sizeof(prompt_signals[0]); i++)
+		if (prompt_signals[i] == sig)
+			sigaction(sig, &saved_actions[i], NULL);
+	raise(sig);
+}
+
+/* Echo off on fd; false when fd is no terminal (then nothing changed). */
+static bool echo_off(int fd)
+{
+	if (tcgetattr(fd, &echoing) < 0)
+		return false;
+	struct termios quiet = echoing;
+	quiet.c_lflag &= (tcflag_t)~ECHO;
+	quiet.c_lflag |= ECHONL;
+	struct sigaction sa = { 0 };
+	sa.sa_handler = restore_and_reraise;
+	sigemptyset(&sa.sa_mask);
+	quiet_fd = fd;
+	for (size_t i = 0; i < sizeof(prompt_signals) / sizeof(prompt_signals[0]); i++)
+		sigaction(prompt_signals[i], &sa, &saved_actions[i]);
+	tcsetattr(fd, TCSAFLUSH, &quiet);
+	return true;
+}
+
+static void echo_on(int fd)
+{
+	tcsetattr(fd, TCSAFLUSH, &echoing);
+	for (size_t i = 0; i < sizeof(prompt_signals) / sizeof(prompt_signals[0]); i++)
+		sigaction(prompt_signals[i], &saved_actions[i], NULL);
+	quiet_fd = -1;
+}
+
 int mfa_prompt(const char *serial, const char *profile, char *code,
 	       size_t size, struct err *e)
 {
@@ -65,20 +110,13 @@ int mfa_prompt(const char *serial, const char *profile, char *code,
 			"then cached in ~/.aws/cli/cache)", profile, serial);
 		return -1;
 	}
-	struct termios saved, quiet;
-	bool restore = tcgetattr(fd, &saved) == 0;
-	if (restore) {
-		quiet = saved;
-		quiet.c_lflag &= (tcflag_t)~ECHO;
-		quiet.c_lflag |= ECHONL;
-		tcsetattr(fd, TCSAFLUSH, &quiet);
-	}
+	bool restore = echo_off(fd);
 	char prompt[400];
 	snprintf(prompt, sizeof(prompt), "Enter MFA code for %s: ", serial);
 	write_all(fd, prompt);
 	bool got = read_line(fd, code, size);
 	if (restore)
-		tcsetattr(fd, TCSAFLUSH, &saved);
+		echo_on(fd);
 	close(fd);
 	if (!got || !code[0]) {
 		OPENSSL_cleanse(code, size);

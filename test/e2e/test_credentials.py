@@ -14,8 +14,10 @@ import json
 import os
 import pty
 import select
+import signal
 import stat
 import subprocess
+import termios
 import textwrap
 import time
 
@@ -607,9 +609,10 @@ def mfa_role(sts, home):
     home.write_config(MFA_CONFIG)
 
 
-def on_terminal(sts, home, args, code):
+def on_terminal(sts, home, args, code, *, after=None):
     """Runs whoami on a pseudo-terminal of its own (its controlling
-    terminal, as /dev/tty), answering the MFA prompt with code."""
+    terminal, as /dev/tty), answering the MFA prompt with code (bytes:
+    typed as they are); after(fd) is called once the child has ended."""
     binary = os.environ.get("SSMBAK_WHOAMI") or built("build/whoami")
     env = {"PATH": "/usr/bin:/bin", "HOME": str(home.path), "AWS_ENDPOINT_URL": sts.endpoint,
            "AWS_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
@@ -635,11 +638,13 @@ def on_terminal(sts, home, args, code):
                 break
             seen += chunk
             if not answered and b"Enter MFA code for " in seen:
-                os.write(fd, code.encode() + b"\n")
+                os.write(fd, code if isinstance(code, bytes) else code.encode() + b"\n")
                 answered = True
     finally:
-        os.close(fd)
         _, status = os.waitpid(pid, 0)
+        if after is not None:
+            after(fd)
+        os.close(fd)
     return os.waitstatus_to_exitcode(status), seen.decode(errors="replace")
 
 
@@ -672,6 +677,15 @@ def test_mfa_wrong_code_is_refused(home, sts, mfa_role):
     rc, out = on_terminal(sts, home, ["--profile", "admin"], "000000")
     assert rc == EXIT_FAILURE, out
     assert "MultiFactorAuthentication failed" in out, out
+    assert not cli_cache_file(home).exists()
+
+
+def test_mfa_prompt_interrupted_gives_the_echo_back(home, sts, mfa_role):
+    modes = []
+    rc, out = on_terminal(sts, home, ["--profile", "admin"], b"\x03",
+                          after=lambda fd: modes.append(termios.tcgetattr(fd)[3]))
+    assert rc == -signal.SIGINT, out
+    assert modes and modes[0] & termios.ECHO, "the terminal was left without echo"
     assert not cli_cache_file(home).exists()
 
 
