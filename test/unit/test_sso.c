@@ -5,6 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../../lib/jsoncache.h"
 #include "../../lib/mfa.h"
 #include "../../lib/sso.h"
 #include "unit.h"
@@ -203,8 +207,41 @@ static void test_mfa_cache_entries(void)
 	free(json);
 }
 
+/* A cache file is written whole, 0600, its directories made 0700. */
+static void test_cache_files(void)
+{
+	char dir[] = "/tmp/ssmbak-unit-cache-XXXXXX";
+	if (!mkdtemp(dir)) {
+		unit_skip("cache files", "no temporary directory");
+		return;
+	}
+	char path[400], parent[300], middle[200];
+	snprintf(middle, sizeof(middle), "%s/a", dir);
+	snprintf(parent, sizeof(parent), "%s/b", middle);
+	snprintf(path, sizeof(path), "%s/x.json", parent);
+	struct err e = { 0 };
+	char *text = NULL;
+	EXPECT_LONG("missing file", 0, jsoncache_read(path, &text, &e));
+	EXPECT_LONG("write", 0, jsoncache_write(path, "{\"a\": 1}", &e));
+	EXPECT_LONG("overwrite", 0, jsoncache_write(path, "{\"b\": 2}", &e));
+	EXPECT_LONG("read back", 1, jsoncache_read(path, &text, &e));
+	EXPECT_STR("whole text", "{\"b\": 2}", text);
+	free(text);
+	struct stat st;
+	EXPECT_LONG("file mode", 0600,
+		    stat(path, &st) == 0 ? (long)(st.st_mode & 0777) : -1);
+	EXPECT_LONG("directory mode", 0700,
+		    stat(parent, &st) == 0 ? (long)(st.st_mode & 0777) : -1);
+	EXPECT_LONG("no temporary file left", 0,
+		    unlink(path) == 0 && rmdir(parent) == 0 &&
+				    rmdir(middle) == 0 && rmdir(dir) == 0
+			    ? 0
+			    : -1);
+}
+
 void test_sso(void)
 {
+	test_cache_files();
 	test_cache_names();
 	test_mfa_cache_keys();
 	test_token_files();
