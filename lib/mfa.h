@@ -27,8 +27,8 @@ int mfa_prompt(const char *serial, const char *profile, char *code,
 /* The cache file's name: the SHA-1 hex of the AssumeRole arguments as
  * Python's json.dumps(sort_keys=True) prints them (RoleArn, SerialNumber,
  * ExternalId, DurationSeconds, and RoleSessionName when the profile set
- * it: a generated one is left out). NULL-free; out gets 41 bytes. -1
- * when out of memory. */
+ * it: a generated one is left out) into out (40 hex digits). -1 when
+ * out of memory or a value is not UTF-8. */
 int mfa_cache_key(const struct sts_role *r, bool session_name_given,
 		  char out[41]);
 /* A cache file's text: 1 with *out when it holds credentials valid past
