@@ -30,6 +30,13 @@ const struct aws_service aws_logs = { "logs", "logs", "CloudWatch Logs",
 				      "CLOUDWATCH_LOGS", AWS_PROTOCOL_JSON };
 const struct aws_service aws_events = { "events", "events", "EventBridge",
 					"EVENTBRIDGE", AWS_PROTOCOL_JSON };
+/* IAM Identity Center's portal and OIDC: portal.sso.REGION.amazonaws.com,
+ * oidc.REGION.amazonaws.com; AWS_ENDPOINT_URL_SSO and _SSO_OIDC, as
+ * botocore names them from the service ids "SSO" and "SSO OIDC". */
+const struct aws_service aws_sso = { "portal.sso", "awsssoportal", "SSO",
+				     "SSO", AWS_PROTOCOL_REST_JSON };
+const struct aws_service aws_sso_oidc = { "oidc", "sso-oauth", "SSO OIDC",
+					  "SSO_OIDC", AWS_PROTOCOL_REST_JSON };
 const struct aws_service aws_organizations = {
 	"organizations", "organizations", "Organizations", "ORGANIZATIONS",
 	AWS_PROTOCOL_JSON

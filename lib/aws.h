@@ -27,7 +27,8 @@ struct aws_service {
 };
 
 extern const struct aws_service aws_s3, aws_ssm, aws_sts, aws_cloudformation,
-	aws_sqs, aws_lambda, aws_logs, aws_events, aws_organizations;
+	aws_sqs, aws_lambda, aws_logs, aws_events, aws_organizations, aws_sso,
+	aws_sso_oidc;
 
 struct aws_credentials {
 	char *access_key_id;

@@ -47,21 +47,6 @@ void config_file_release(struct config_file *f)
 	memset(f, 0, sizeof(*f));
 }
 
-static size_t find_profile(const struct config_file *f, const char *name)
-{
-	for (size_t i = 0; i < f->n; i++)
-		if (strcmp(f->profiles[i].name, name) == 0)
-			return i;
-	return NO_SECTION;
-}
-
-const struct config_profile *config_file_profile(const struct config_file *f,
-						 const char *name)
-{
-	size_t i = find_profile(f, name);
-	return i == NO_SECTION ? NULL : &f->profiles[i];
-}
-
 static struct config_entry *find_entry(const struct config_profile *p,
 				       const char *key)
 {
@@ -69,6 +54,37 @@ static struct config_entry *find_entry(const struct config_profile *p,
 		if (strcmp(p->entries[i].key, key) == 0)
 			return &p->entries[i];
 	return NULL;
+}
+
+static size_t find_section(const struct config_file *f, const char *name,
+			   bool sso_session)
+{
+	for (size_t i = 0; i < f->n; i++)
+		if (f->profiles[i].sso_session == sso_session &&
+		    strcmp(f->profiles[i].name, name) == 0)
+			return i;
+	return NO_SECTION;
+}
+
+const struct config_profile *config_file_profile(const struct config_file *f,
+						 const char *name)
+{
+	size_t i = find_section(f, name, false);
+	return i == NO_SECTION ? NULL : &f->profiles[i];
+}
+
+const char *config_sso_session_get(const struct config *c, const char *name,
+				   const char *key)
+{
+	size_t i = find_section(&c->config, name, true);
+	const struct config_entry *entry =
+		i == NO_SECTION ? NULL : find_entry(&c->config.profiles[i], key);
+	return entry ? entry->value : NULL;
+}
+
+bool config_has_sso_session(const struct config *c, const char *name)
+{
+	return find_section(&c->config, name, true) != NO_SECTION;
 }
 
 const char *config_file_get(const struct config_file *f, const char *profile,
@@ -81,9 +97,10 @@ const char *config_file_get(const struct config_file *f, const char *profile,
 
 /* The section a header opens, creating it the first time; a repeated
  * section adds to the first. */
-static size_t open_profile(struct config_file *f, const char *name)
+static size_t open_section(struct config_file *f, const char *name,
+			   bool sso_session)
 {
-	size_t i = find_profile(f, name);
+	size_t i = find_section(f, name, sso_session);
 	if (i != NO_SECTION)
 		return i;
 	if (f->n == f->cap) {
@@ -97,6 +114,7 @@ static size_t open_profile(struct config_file *f, const char *name)
 	}
 	struct config_profile *p = &f->profiles[f->n];
 	memset(p, 0, sizeof(*p));
+	p->sso_session = sso_session;
 	if (!(p->name = strdup(name)))
 		return NO_SECTION;
 	return f->n++;
@@ -160,6 +178,22 @@ static int split_words(const char *s, char *out, const char **words, int max)
 		*o++ = '\0';
 	}
 	return n;
+}
+
+/* The session an "[sso-session NAME]" header names, into out; false for
+ * any other header. */
+static bool config_section_sso_session(const char *header, char *out,
+				       size_t size)
+{
+	char *scratch = malloc(strlen(header) + 1);
+	const char *words[3];
+	bool ok = scratch && strncmp(header, "sso-session", 11) == 0 &&
+		  split_words(header, scratch, words, 2) == 2 &&
+		  strcmp(words[0], "sso-session") == 0 && words[1][0];
+	if (ok)
+		snprintf(out, size, "%s", words[1]);
+	free(scratch);
+	return ok;
 }
 
 /* The profile a config-file section header names, into out; false when
@@ -226,14 +260,18 @@ static int on_header(struct parser *ps, const char *line, size_t len)
 	ps->seen_section = true;
 	ps->have_key = false;
 	ps->section = NO_SECTION;
-	bool is_profile = true;
-	if (ps->kind == CONFIG_SHARED_CONFIG)
+	bool is_profile = true, is_session = false;
+	if (ps->kind == CONFIG_SHARED_CONFIG) {
 		is_profile = config_section_profile(header, name, sizeof(name));
-	else
+		is_session = !is_profile &&
+			     config_section_sso_session(header, name,
+							sizeof(name));
+	} else {
 		snprintf(name, sizeof(name), "%s", header);
-	if (!is_profile)
+	}
+	if (!is_profile && !is_session)
 		return 0;
-	ps->section = open_profile(ps->f, name);
+	ps->section = open_section(ps->f, name, is_session);
 	return ps->section == NO_SECTION ? nomem(ps->e) : 0;
 }
 

@@ -9,7 +9,8 @@
  *     nested "s3 =\n  addressing_style = path" is kept as one opaque value;
  *   - in the config file only "[default]" and "[profile NAME]" are
  *     profiles ("[profile "a b"]" is quoted as a shell would); "[sso-session
- *     x]", "[services x]" and any other section are skipped;
+ *     NAME]" is kept apart (config_sso_session_get); "[services x]" and any
+ *     other section are skipped;
  *   - in the credentials file every "[NAME]" is profile NAME.
  *
  * Where the CLI refuses a repeated key or section, we take the last value.
@@ -29,6 +30,7 @@ struct config_entry {
 
 struct config_profile {
 	char *name;
+	bool sso_session; /* an [sso-session NAME] section, not a profile */
 	struct config_entry *entries;
 	size_t n;
 	size_t cap;
@@ -88,6 +90,11 @@ int config_require_profile(const struct config *c, const char *profile,
  * (botocore merges them so). NULL when unset. */
 const char *config_get(const struct config *c, const char *profile,
 		       const char *key);
+/* A setting of the config file's [sso-session NAME] section; NULL when
+ * unset. */
+const char *config_sso_session_get(const struct config *c, const char *name,
+				   const char *key);
+bool config_has_sso_session(const struct config *c, const char *name);
 /* "/home/u/.aws/config and /home/u/.aws/credentials (missing)", for
  * messages. Returns out. */
 const char *config_describe_files(const struct config *c, char *out,

@@ -22,6 +22,9 @@
 #include "config.h"
 #include "http.h"
 #include "imds.h"
+#include "jsoncache.h"
+#include "mfa.h"
+#include "sso.h"
 #include "sts.h"
 #include "timefmt.h"
 
@@ -633,6 +636,8 @@ struct role_state {
 	char *session_name;
 	char *external_id;
 	int duration_seconds;
+	bool session_name_given; /* role_session_name set: part of the cache key */
+	char *mfa_serial;   /* NULL: no MFA */
 	char *token_file;   /* web identity */
 	struct creds_provider *source; /* assume role: signs the STS call */
 	struct aws_ctx sts; /* region, endpoint and connections for STS */
@@ -645,6 +650,7 @@ static void destroy_role(struct creds_provider *p)
 	free(s->role_arn);
 	free(s->session_name);
 	free(s->external_id);
+	free(s->mfa_serial);
 	free(s->token_file);
 	creds_provider_free(s->source);
 	http_client_free(s->sts.http);
@@ -662,14 +668,47 @@ static void note_role(struct err *e, const struct role_state *s)
 		err_note(e, " (AWS_ROLE_ARN %.200s)", s->role_arn);
 }
 
+/* A role with mfa_serial: the CLI's cache first, else the code asked on
+ * the terminal, and the answer cached for the next run
+ * (botocore's AssumeRoleCredentialFetcher). */
+static int assume_role_with_mfa(struct role_state *s, struct sts_role *r,
+				struct aws_credentials *out, struct err *e)
+{
+	char key[JSONCACHE_NAME_SIZE], code[MFA_CODE_MAX];
+	if (mfa_cache_key(r, s->session_name_given, key) < 0)
+		return nomem(e);
+	if (mfa_cache_load(key, time(NULL), out) == 1)
+		return 0;
+	if (mfa_prompt(s->mfa_serial, s->profile, code, sizeof(code), e) < 0)
+		return -1;
+	r->token_code = code;
+	int rc = sts_assume_role(&s->sts, r, out, e);
+	OPENSSL_cleanse(code, sizeof(code));
+	r->token_code = NULL;
+	if (rc < 0) {
+		note_role(e, s);
+		return -1;
+	}
+	/* Not cached is only asked again next time. */
+	struct err ignored = { 0 };
+	mfa_cache_store(key, out, &ignored);
+	return 0;
+}
+
 static int fetch_assume_role(struct creds_provider *p,
 			     struct aws_credentials *out, struct err *e)
 {
 	struct role_state *s = p->state;
-	struct sts_role r = { s->role_arn, s->session_name, s->external_id,
-			      s->duration_seconds, NULL };
+	struct sts_role r = { .role_arn = s->role_arn,
+			      .session_name = s->session_name,
+			      .external_id = s->external_id,
+			      .duration_seconds = s->duration_seconds,
+			      .serial_number = s->mfa_serial };
 	s->sts.creds = s->source;
-	if (sts_assume_role(&s->sts, &r, out, e) < 0) {
+	if (s->mfa_serial) {
+		if (assume_role_with_mfa(s, &r, out, e) < 0)
+			return -1;
+	} else if (sts_assume_role(&s->sts, &r, out, e) < 0) {
 		note_role(e, s);
 		return -1;
 	}
@@ -686,8 +725,10 @@ static int fetch_web_identity(struct creds_provider *p,
 				      e);
 	if (!token)
 		return -1;
-	struct sts_role r = { s->role_arn, s->session_name, NULL,
-			      s->duration_seconds, token };
+	struct sts_role r = { .role_arn = s->role_arn,
+			      .session_name = s->session_name,
+			      .duration_seconds = s->duration_seconds,
+			      .web_identity_token = token };
 	int rc = sts_assume_role_with_web_identity(&s->sts, &r, out, e);
 	free_secret(token);
 	if (rc < 0) {
@@ -914,6 +955,130 @@ static struct creds_provider *imds_new(const char *not_found, struct err *e)
 	return p;
 }
 
+/* --- IAM Identity Center (SSO) ------------------------------------- */
+
+/* botocore's SSOProvider: the token `aws sso login` cached, refreshed
+ * through SSO OIDC when it is an sso-session's, then the portal's
+ * GetRoleCredentials. */
+struct sso_state {
+	char *profile;
+	char *session;   /* NULL: a legacy profile (sso_start_url in it) */
+	char *start_url;
+	char *account_id;
+	char *role_name;
+	struct aws_ctx api; /* sso_region, endpoints and connections */
+};
+
+static void destroy_sso(struct creds_provider *p)
+{
+	struct sso_state *s = p->state;
+	free(s->profile);
+	free(s->session);
+	free(s->start_url);
+	free(s->account_id);
+	free(s->role_name);
+	http_client_free(s->api.http);
+	free(s->api.region);
+	free(s->api.endpoint_url);
+	free(s);
+}
+
+static int sso_login_error(struct err *e, const struct sso_state *s,
+			   const char *what)
+{
+	err_set(e, ERR_CONFIG, "%s for profile '%s' (%s %s): run aws sso "
+		"login --profile %s", what, s->profile,
+		s->session ? "sso-session" : "sso_start_url",
+		s->session ? s->session : s->start_url, s->profile);
+	return -1;
+}
+
+/* Reads the cache file into *t; 0, or -1 with the line to log in. */
+static int sso_load_token(const struct sso_state *s, const char *path,
+			  struct sso_token *t, struct err *e)
+{
+	char *text = NULL;
+	int found = jsoncache_read(path, &text, e);
+	if (found == 0)
+		return sso_login_error(e, s, "no SSO token");
+	int rc = found < 0 ? -1
+			   : sso_token_parse(text, strlen(text), path, t, e);
+	free_secret(text);
+	return rc;
+}
+
+/* Writes a refreshed token back with what botocore's
+ * _attempt_create_token writes: the session's start URL and region from
+ * the configuration. Not written is only refreshed again next time. */
+static void sso_save_token(const struct sso_state *s, const char *path,
+			   struct sso_token *t)
+{
+	char *start_url = strdup(s->start_url), *region = strdup(s->api.region);
+	if (!start_url || !region) {
+		free(start_url);
+		free(region);
+		return;
+	}
+	free(t->start_url);
+	free(t->region);
+	t->start_url = start_url;
+	t->region = region;
+	struct err ignored = { 0 };
+	char *json = sso_token_json(t);
+	if (json)
+		jsoncache_write(path, json, &ignored);
+	free_secret(json);
+}
+
+/* Refreshes an sso-session token near its expiry (botocore's
+ * SSOTokenProvider._refresher) and writes the cache back; a failed
+ * refresh leaves the token as it was, and says why in *failed. */
+static void sso_maybe_refresh(struct sso_state *s, const char *path,
+			      struct sso_token *t, struct err *failed)
+{
+	time_t now = time(NULL);
+	if (!s->session || !sso_token_needs_refresh(t, now) ||
+	    !sso_token_refreshable(t, now))
+		return;
+	if (sso_refresh_token(&s->api, t, failed) == 0)
+		sso_save_token(s, path, t);
+}
+
+static int fetch_sso(struct creds_provider *p, struct aws_credentials *out,
+		     struct err *e)
+{
+	struct sso_state *s = p->state;
+	char name[JSONCACHE_NAME_SIZE];
+	sso_cache_name(s->session ? s->session : s->start_url, name);
+	char *path = jsoncache_path(".aws/sso/cache", name, e);
+	if (!path)
+		return -1;
+	struct sso_token t = { 0 };
+	struct err refresh = { 0 };
+	int rc = sso_load_token(s, path, &t, e);
+	if (rc == 0) {
+		sso_maybe_refresh(s, path, &t, &refresh);
+		char why[200] = "the SSO token has expired";
+		if (refresh.kind != ERR_NONE)
+			snprintf(why, sizeof(why), "the SSO token has expired "
+				 "and its refresh failed (%.60s)",
+				 refresh.code[0] ? refresh.code
+						 : refresh.message);
+		if (t.expires_at <= time(NULL))
+			rc = sso_login_error(e, s, why);
+	}
+	if (rc == 0)
+		rc = sso_get_role_credentials(&s->api, t.access_token,
+					      s->account_id, s->role_name, out,
+					      e);
+	/* The portal's word for a token it no longer honours. */
+	if (rc < 0 && e->http_status == 401)
+		sso_login_error(e, s, "the SSO token was refused");
+	sso_token_release(&t);
+	free(path);
+	return rc;
+}
+
 /* --- building the chain --------------------------------------------- */
 
 struct builder {
@@ -998,19 +1163,26 @@ static struct creds_provider *assume_role_new(struct builder *b,
 		return NULL;
 	}
 	const char *external_id = setting(b, profile, "external_id");
+	const char *mfa_serial = setting(b, profile, "mfa_serial");
+	const char *session = setting(b, profile, "role_session_name");
 	s->source = source;
 	s->profile = strdup(profile);
 	s->role_arn = strdup(setting(b, profile, "role_arn"));
-	s->session_name = session_name_or_default(
-		setting(b, profile, "role_session_name"));
+	s->session_name = session_name_or_default(session);
+	s->session_name_given = session != NULL;
 	s->external_id = external_id ? strdup(external_id) : NULL;
+	s->mfa_serial = mfa_serial ? strdup(mfa_serial) : NULL;
 	s->duration_seconds = duration_of(setting(b, profile,
 						  "duration_seconds"));
 	bool copied_ok = s->profile && s->role_arn && s->session_name &&
-			 (!external_id || s->external_id);
+			 (!external_id || s->external_id) &&
+			 (!mfa_serial || s->mfa_serial);
 	struct creds_provider *p = role_new(b, "assume-role",
 					    fetch_assume_role, s, copied_ok);
-	if (p)
+	if (p && mfa_serial)
+		describe(p, "assume-role(%s, MFA %s) <- %s", profile,
+			 mfa_serial, creds_describe(source));
+	else if (p)
 		describe(p, "assume-role(%s) <- %s", profile,
 			 creds_describe(source));
 	return p;
@@ -1105,6 +1277,94 @@ static const char *const sso_keys[] = { "sso_session", "sso_start_url",
 					"sso_region", "sso_account_id",
 					"sso_role_name" };
 
+/* An SSO setting: the profile's, or for sso_start_url and sso_region its
+ * sso-session's, which a differing profile value must not contradict
+ * (botocore's SSOProvider._load_sso_config). NULL with e set when
+ * missing or contradicted. */
+static const char *sso_setting(struct builder *b, const char *profile,
+			       const char *session, const char *key)
+{
+	const char *mine = setting(b, profile, key);
+	bool shared = strcmp(key, "sso_start_url") == 0 ||
+		      strcmp(key, "sso_region") == 0;
+	const char *theirs = session && shared
+				     ? config_sso_session_get(b->cfg, session,
+							      key)
+				     : NULL;
+	if (mine && theirs && strcmp(mine, theirs) != 0) {
+		err_set(b->e, ERR_CONFIG, "profile '%s' has %s '%s' but its "
+			"sso-session '%s' has '%s'", profile, key, mine,
+			session, theirs);
+		return NULL;
+	}
+	const char *value = theirs ? theirs : mine;
+	if (!value || !*value) {
+		if (session && shared)
+			err_set(b->e, ERR_CONFIG, "sso-session '%s' of profile "
+				"'%s' has no %s", session, profile, key);
+		else
+			err_set(b->e, ERR_CONFIG, "profile '%s' uses IAM "
+				"Identity Center (SSO) but has no %s", profile,
+				key);
+		return NULL;
+	}
+	return value;
+}
+
+static struct creds_provider *sso_new(struct builder *b, const char *profile)
+{
+	const char *session = setting(b, profile, "sso_session");
+	if (session && !config_has_sso_session(b->cfg, session)) {
+		err_set(b->e, ERR_CONFIG, "profile '%s' names sso_session "
+			"'%s', but there is no [sso-session %s] in %s", profile,
+			session, session,
+			b->cfg->config_path ? b->cfg->config_path
+					    : "the config file");
+		return NULL;
+	}
+	const char *start_url, *region, *account, *role;
+	if (!(start_url = sso_setting(b, profile, session, "sso_start_url")) ||
+	    !(region = sso_setting(b, profile, session, "sso_region")) ||
+	    !(account = sso_setting(b, profile, session, "sso_account_id")) ||
+	    !(role = sso_setting(b, profile, session, "sso_role_name")))
+		return NULL;
+	struct sso_state *s = calloc(1, sizeof(*s));
+	struct creds_provider *p = NULL;
+	if (s) {
+		s->profile = strdup(profile);
+		s->session = session ? strdup(session) : NULL;
+		s->start_url = strdup(start_url);
+		s->account_id = strdup(account);
+		s->role_name = strdup(role);
+		s->api.region = strdup(region);
+		if (b->endpoint_url)
+			s->api.endpoint_url = strdup(b->endpoint_url);
+	}
+	bool copied_ok = s && s->profile && (!session || s->session) &&
+			 s->start_url && s->account_id && s->role_name &&
+			 s->api.region &&
+			 (!b->endpoint_url || s->api.endpoint_url);
+	if (!copied_ok)
+		nomem(b->e);
+	else if ((s->api.http = http_client_new(b->e)) &&
+		 !(p = creds_provider_new("sso", fetch_sso, destroy_sso, s)))
+		nomem(b->e);
+	if (!p) {
+		if (s) {
+			struct creds_provider owner = { .state = s };
+			destroy_sso(&owner);
+		}
+		return NULL;
+	}
+	if (session)
+		describe(p, "SSO profile %s (sso-session %s)", profile,
+			 session);
+	else
+		describe(p, "SSO profile %s (legacy, sso_start_url %s)",
+			 profile, start_url);
+	return p;
+}
+
 /* botocore's ProfileProviderBuilder.providers: web identity, SSO, the
  * credentials file, credential_process, the config file. NULL without an
  * error (e->kind ERR_NONE) when the profile has none of them. */
@@ -1138,18 +1398,9 @@ static struct creds_provider *profile_providers(struct builder *b,
 		return web_identity_new(b, token_from_env ? NULL : profile,
 					token_file, arn, session);
 	}
-	for (size_t i = 0; i < sizeof(sso_keys) / sizeof(sso_keys[0]); i++) {
-		if (!setting(b, profile, sso_keys[i]))
-			continue;
-		err_set(b->e, ERR_CONFIG,
-			"profile '%s' uses IAM Identity Center (SSO, %s), "
-			"which ssmbak does not call itself: make a profile "
-			"with credential_process = aws configure "
-			"export-credentials --profile %s --format process, "
-			"and use that one",
-			profile, sso_keys[i], profile);
-		return NULL;
-	}
+	for (size_t i = 0; i < sizeof(sso_keys) / sizeof(sso_keys[0]); i++)
+		if (setting(b, profile, sso_keys[i]))
+			return sso_new(b, profile);
 	const struct config *cfg = b->cfg;
 	if (config_file_get(&cfg->credentials, profile, "aws_access_key_id"))
 		return profile_keys_new(b, &cfg->credentials,
@@ -1222,15 +1473,6 @@ static struct creds_provider *assume_role_for(struct builder *b,
 	const char *source_profile = setting(b, profile, "source_profile");
 	const char *credential_source = setting(b, profile,
 						"credential_source");
-	if (setting(b, profile, "mfa_serial")) {
-		err_set(b->e, ERR_CONFIG,
-			"profile '%s' needs an MFA code (mfa_serial), which "
-			"ssmbak cannot ask for: make a profile with "
-			"credential_process = aws configure export-credentials "
-			"--profile %s --format process, and use that one",
-			profile, profile);
-		return NULL;
-	}
 	if (source_profile && credential_source) {
 		err_set(b->e, ERR_CONFIG, "profile '%s' has both "
 			"source_profile and credential_source", profile);

@@ -6,10 +6,14 @@
  *      AWS_SESSION_TOKEN (not with --profile);
  *   2. assume role: the profile's role_arn, with source_profile (a chain of
  *      profiles) or credential_source (Environment, Ec2InstanceMetadata,
- *      EcsContainer);
+ *      EcsContainer); with mfa_serial the code is asked on the terminal and
+ *      the credentials kept in ~/.aws/cli/cache (mfa.h);
  *   3. web identity: AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN (not with
  *      --profile), else the profile's web_identity_token_file + role_arn;
- *   4. SSO profiles are refused, pointing to credential_process;
+ *   4. IAM Identity Center (SSO): sso_session + [sso-session NAME], or a
+ *      legacy profile's sso_start_url; the token `aws sso login` cached in
+ *      ~/.aws/sso/cache (refreshed through SSO OIDC), then the portal's
+ *      GetRoleCredentials (sso.h);
  *   5. the profile in the shared credentials file;
  *   6. the profile's credential_process;
  *   7. the profile's keys in the config file;

@@ -38,6 +38,10 @@ int sts_role_body(const struct sts_role *r, bool web_identity,
 		rc = put_param(out, "RoleArn", r->role_arn);
 	if (rc == 0)
 		rc = put_param(out, "RoleSessionName", r->session_name);
+	if (rc == 0 && r->serial_number && !web_identity)
+		rc = put_param(out, "SerialNumber", r->serial_number);
+	if (rc == 0 && r->token_code && !web_identity)
+		rc = put_param(out, "TokenCode", r->token_code);
 	if (rc == 0 && web_identity)
 		rc = put_param(out, "WebIdentityToken",
 			       r->web_identity_token ? r->web_identity_token

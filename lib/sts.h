@@ -18,6 +18,8 @@ struct sts_role {
 	const char *external_id;        /* NULL: none */
 	int duration_seconds;           /* 0: STS's default (one hour) */
 	const char *web_identity_token; /* AssumeRoleWithWebIdentity only */
+	const char *serial_number;      /* MFA device (mfa_serial); NULL: none */
+	const char *token_code;         /* its code, with serial_number */
 };
 
 /* The form body of AssumeRole (web_identity false) or

@@ -8,9 +8,18 @@ plays IMDSv2 and the container endpoint. A wrong or expired credential
 fails with its one-line message and the documented exit code (1: AWS said
 no, 3: configuration). No run may print a secret or a token.
 """
+import datetime
+import hashlib
+import json
 import os
+import pty
+import select
+import signal
+import stat
 import subprocess
+import termios
 import textwrap
+import time
 
 import pytest
 
@@ -110,7 +119,9 @@ def whoami(sts, home):
                 "AWS_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true", **sanitizers}
         full.update(env)
         full = {k: v for k, v in full.items() if v is not None}
-        proc = subprocess.run([binary, *args], env=full, capture_output=True, text=True, timeout=60)
+        # A session of its own: no controlling terminal to ask an MFA code on.
+        proc = subprocess.run([binary, *args], env=full, capture_output=True, text=True,
+                              timeout=60, start_new_session=True)
         result = Result(proc)
         for secret in SECRETS:
             assert secret not in proc.stdout + proc.stderr, f"a secret was printed\n{result}"
@@ -414,33 +425,287 @@ def test_credential_process_wrong_version(whoami, home):
     failed(whoami(), EXIT_CONFIG, "credential_process of profile 'default': Version must be 1")
 
 
-# --- SSO and MFA: refused, with the way out -------------------------------
+# --- IAM Identity Center (SSO) --------------------------------------------
 
-def test_sso_profile_refused(whoami, home):
-    home.write_config("""\
-        [profile corp]
-        sso_session = corp
-        sso_account_id = 123456789012
-        sso_role_name = Admin
-        [sso-session corp]
-        sso_start_url = https://corp.awsapps.com/start
-        sso_region = us-east-1
-        """)
-    failed(whoami("--profile", "corp"), EXIT_CONFIG,
-           "profile 'corp' uses IAM Identity Center (SSO, sso_session)",
-           "credential_process = aws configure export-credentials --profile corp --format process")
+SSO_CONFIG = """\
+    [profile dev]
+    sso_session = my-sso
+    sso_account_id = 123456789012
+    sso_role_name = Admin
+    region = us-east-1
+    [sso-session my-sso]
+    sso_start_url = https://corp.awsapps.com/start
+    sso_region = us-east-1
+    sso_registration_scopes = sso:account:access
+    """
+LEGACY_SSO_CONFIG = """\
+    [profile old]
+    sso_start_url = https://corp.awsapps.com/start
+    sso_region = us-east-1
+    sso_account_id = 123456789012
+    sso_role_name = ReadOnly
+    """
+SSO_ARN = "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_{}/localaws-sso-user"
 
 
-def test_mfa_serial_refused(whoami, home):
+def sso_cache_file(home, key):
+    """~/.aws/sso/cache/<sha1 of the session name or start URL>.json"""
+    return home.aws / "sso" / "cache" / (hashlib.sha1(key.encode()).hexdigest() + ".json")
+
+
+def sso_login(la, home, key, *, expires_at=None, refreshable=True):
+    """What `aws sso login` leaves: a token localaws knows, in the cache."""
+    login = la.control("POST", "sso/login", {})
+    remember(login["accessToken"], login["refreshToken"], login["clientSecret"])
+    token = {"startUrl": "https://corp.awsapps.com/start", "region": "us-east-1",
+             "accessToken": login["accessToken"], "expiresAt": expires_at or login["expiresAt"]}
+    if refreshable:
+        token.update({k: login[k] for k in ("clientId", "clientSecret",
+                                             "registrationExpiresAt", "refreshToken")})
+    path = sso_cache_file(home, key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(token))
+    path.chmod(0o600)
+    return path, token
+
+
+def test_sso_session_profile(whoami, home, sts):
+    home.write_config(SSO_CONFIG)
+    sso_login(sts, home, "my-sso")
+    r = whoami("--profile", "dev")
+    assert r.rc == 0, r
+    assert r.keys[0].startswith("ASIA") and r.arns == [SSO_ARN.format("Admin")], r
+    assert r.out["credentials"] == "SSO profile dev (sso-session my-sso)"
+
+
+def test_legacy_sso_profile(whoami, home, sts):
+    home.write_config(LEGACY_SSO_CONFIG)
+    sso_login(sts, home, "https://corp.awsapps.com/start", refreshable=False)
+    r = whoami("--profile", "old")
+    assert r.rc == 0 and r.arns == [SSO_ARN.format("ReadOnly")], r
+    assert r.out["credentials"] == \
+        "SSO profile old (legacy, sso_start_url https://corp.awsapps.com/start)"
+
+
+def test_expired_sso_token_is_refreshed_and_the_cache_rewritten(whoami, home, sts):
+    home.write_config(SSO_CONFIG)
+    path, old = sso_login(sts, home, "my-sso", expires_at=in_seconds(-60))
+    r = whoami("--profile", "dev")
+    assert r.rc == 0 and r.arns == [SSO_ARN.format("Admin")], r
+    new = json.loads(path.read_text())
+    remember(new["accessToken"], new["refreshToken"])
+    assert new["accessToken"] != old["accessToken"]
+    assert new["refreshToken"] != old["refreshToken"]
+    assert new["clientId"] == old["clientId"] and new["startUrl"] == old["startUrl"]
+    assert datetime.datetime.fromisoformat(new["expiresAt"].replace("Z", "+00:00")) > \
+        datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(minutes=50)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    # the refresh token was spent: the next run uses the new token as it is
+    assert whoami("--profile", "dev").rc == 0
+
+
+@pytest.mark.parametrize("profile, config, key", [
+    ("dev", SSO_CONFIG, "my-sso"),
+    ("old", LEGACY_SSO_CONFIG, "https://corp.awsapps.com/start"),
+])
+def test_expired_sso_token_without_refresh_asks_for_login(whoami, home, sts, profile, config,
+                                                          key):
+    home.write_config(config)
+    sso_login(sts, home, key, expires_at=in_seconds(-60), refreshable=False)
+    failed(whoami("--profile", profile), EXIT_CONFIG, "the SSO token has expired",
+           f"run aws sso login --profile {profile}")
+
+
+def test_sso_without_a_cached_token_asks_for_login(whoami, home):
+    home.write_config(SSO_CONFIG)
+    failed(whoami("--profile", "dev"), EXIT_CONFIG, "no SSO token for profile 'dev'",
+           "run aws sso login --profile dev")
+
+
+def test_sso_token_the_portal_refuses_asks_for_login(whoami, home):
+    home.write_config(SSO_CONFIG)
+    path = sso_cache_file(home, "my-sso")
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"accessToken": remember("revoked-token"),
+                                "expiresAt": in_seconds(3600)}))
+    failed(whoami("--profile", "dev"), EXIT_CONFIG, "the SSO token was refused",
+           "run aws sso login --profile dev")
+
+
+@pytest.mark.parametrize("config, message", [
+    ("[profile s]\nsso_session = nope\nsso_account_id = 1\nsso_role_name = r\n",
+     "profile 's' names sso_session 'nope', but there is no [sso-session nope]"),
+    ("[profile s]\nsso_session = c\nsso_role_name = r\n[sso-session c]\n"
+     "sso_start_url = https://x\nsso_region = us-east-1\n",
+     "profile 's' uses IAM Identity Center (SSO) but has no sso_account_id"),
+    ("[profile s]\nsso_session = c\nsso_account_id = 1\nsso_role_name = r\n"
+     "[sso-session c]\nsso_start_url = https://x\n",
+     "sso-session 'c' of profile 's' has no sso_region"),
+    ("[profile s]\nsso_session = c\nsso_region = eu-west-1\nsso_account_id = 1\n"
+     "sso_role_name = r\n[sso-session c]\nsso_start_url = https://x\nsso_region = us-east-1\n",
+     "profile 's' has sso_region 'eu-west-1' but its sso-session 'c' has 'us-east-1'"),
+])
+def test_sso_configuration_mistakes(whoami, home, config, message):
+    home.write_config(config)
+    failed(whoami("--profile", "s"), EXIT_CONFIG, message)
+
+
+def test_expired_sso_token_whose_refresh_is_refused_asks_for_login(whoami, home, sts):
+    home.write_config(SSO_CONFIG)
+    path, token = sso_login(sts, home, "my-sso", expires_at=in_seconds(-60))
+    token["refreshToken"] = remember("spent-refresh-token")
+    path.write_text(json.dumps(token))
+    failed(whoami("--profile", "dev"), EXIT_CONFIG,
+           "the SSO token has expired and its refresh failed (InvalidGrantException)",
+           "run aws sso login --profile dev")
+    assert json.loads(path.read_text()) == token, "the cache was rewritten"
+
+
+def test_role_assumed_from_an_sso_profile(whoami, home, sts):
+    home.write_config(textwrap.dedent(SSO_CONFIG) + textwrap.dedent(f"""\
+        [profile deploy]
+        role_arn = {role("deploy")}
+        source_profile = dev
+        role_session_name = ci
+        """))
+    sso_login(sts, home, "my-sso")
+    r = whoami("--profile", "deploy")
+    assert r.rc == 0 and r.arns == [assumed("deploy", "ci")], r
+    assert r.out["credentials"] == "assume-role(deploy) <- SSO profile dev (sso-session my-sso)"
+
+
+def test_ssmbak_verbose_names_the_sso_profile(ssmbak_bin, home, sts):
+    """The command itself: -v says where the credentials come from."""
+    home.write_config(SSO_CONFIG)
+    sso_login(sts, home, "my-sso")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(home.path), "AWS_ENDPOINT_URL": sts.endpoint,
+           "AWS_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
+           **{k: v for k, v in os.environ.items() if k.endswith("SAN_OPTIONS")}}
+    proc = subprocess.run([ssmbak_bin, "history", "-v", "--profile", "dev", "/x"], env=env,
+                          capture_output=True, text=True, timeout=60, start_new_session=True)
+    assert "credentials from SSO profile dev (sso-session my-sso)" in proc.stderr, proc.stderr
+    # the SSO credentials signed: what follows is about the (missing) bucket
+    assert "SSO" not in proc.stderr.split("credentials from", 1)[1].split("\n", 1)[1], proc.stderr
+    for secret in SECRETS:
+        assert secret not in proc.stdout + proc.stderr
+
+
+# --- MFA ------------------------------------------------------------------
+
+MFA_SERIAL = "arn:aws:iam::123456789012:mfa/alice"
+MFA_ROLE = role("admin-mfa")
+MFA_CONFIG = f"""\
+    [profile admin]
+    role_arn = {MFA_ROLE}
+    source_profile = base
+    mfa_serial = {MFA_SERIAL}
+    """
+
+
+@pytest.fixture
+def mfa_role(sts, home):
+    sts.control("POST", "sts/mfa", {"role_arn": MFA_ROLE, "code": "123456"})
     home.write_credentials(CREDENTIALS)
-    home.write_config(f"""\
-        [profile admin]
-        role_arn = {role("admin")}
-        source_profile = base
-        mfa_serial = arn:aws:iam::123456789012:mfa/alice
-        """)
+    home.write_config(MFA_CONFIG)
+
+
+def on_terminal(sts, home, args, code, *, after=None):
+    """Runs whoami on a pseudo-terminal of its own (its controlling
+    terminal, as /dev/tty), answering the MFA prompt with code (bytes:
+    typed as they are); after(fd) is called once the child has ended."""
+    binary = os.environ.get("SSMBAK_WHOAMI") or built("build/whoami")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(home.path), "AWS_ENDPOINT_URL": sts.endpoint,
+           "AWS_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
+           **{k: v for k, v in os.environ.items() if k.endswith("SAN_OPTIONS")}}
+    pid, fd = pty.fork()
+    if pid == 0:
+        try:
+            os.execve(binary, [binary, *args], env)
+        finally:
+            os._exit(127)
+    seen, answered = b"", False
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 1)
+            if not ready:
+                continue
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            seen += chunk
+            if not answered and b"Enter MFA code for " in seen:
+                os.write(fd, code if isinstance(code, bytes) else code.encode() + b"\n")
+                answered = True
+    finally:
+        _, status = os.waitpid(pid, 0)
+        if after is not None:
+            after(fd)
+        os.close(fd)
+    return os.waitstatus_to_exitcode(status), seen.decode(errors="replace")
+
+
+def cli_cache_file(home):
+    """~/.aws/cli/cache/<sha1 of botocore's AssumeRole arguments>.json"""
+    args = json.dumps({"RoleArn": MFA_ROLE, "SerialNumber": MFA_SERIAL}, sort_keys=True)
+    return home.aws / "cli" / "cache" / (hashlib.sha1(args.encode()).hexdigest() + ".json")
+
+
+def test_mfa_prompts_on_the_terminal_then_uses_the_cache(whoami, home, sts, mfa_role):
+    sts.reset_counters()
+    rc, out = on_terminal(sts, home, ["--profile", "admin"], "123456")
+    assert rc == 0, out
+    assert f"Enter MFA code for {MFA_SERIAL}: " in out
+    assert "arn=arn:aws:sts::123456789012:assumed-role/admin-mfa/" in out, out
+    assert f"{MFA_SERIAL}: 123456" not in out, "the code was echoed"
+    cache = cli_cache_file(home)
+    assert stat.S_IMODE(cache.stat().st_mode) == 0o600
+    cached = json.loads(cache.read_text())["Credentials"]
+    remember(cached["SecretAccessKey"], cached["SessionToken"])
+    # the second run, with no terminal at all, takes the cached credentials
+    r = whoami("--profile", "admin")
+    assert r.rc == 0 and r.keys == [cached["AccessKeyId"]], r
+    assert r.out["credentials"] == \
+        f"assume-role(admin, MFA {MFA_SERIAL}) <- shared-credentials-file(base)"
+    assert sts.counters().get("sts", {}).get("AssumeRole") == 1, sts.counters()
+
+
+def test_mfa_wrong_code_is_refused(home, sts, mfa_role):
+    rc, out = on_terminal(sts, home, ["--profile", "admin"], "000000")
+    assert rc == EXIT_FAILURE, out
+    assert "MultiFactorAuthentication failed" in out, out
+    assert not cli_cache_file(home).exists()
+
+
+def test_mfa_prompt_interrupted_gives_the_echo_back(home, sts, mfa_role):
+    modes = []
+    rc, out = on_terminal(sts, home, ["--profile", "admin"], b"\x03",
+                          after=lambda fd: modes.append(termios.tcgetattr(fd)[3]))
+    assert rc == -signal.SIGINT, out
+    assert modes and modes[0] & termios.ECHO, "the terminal was left without echo"
+    assert not cli_cache_file(home).exists()
+
+
+def test_mfa_without_a_terminal_fails_with_one_line(whoami, mfa_role):
     failed(whoami("--profile", "admin"), EXIT_CONFIG,
-           "profile 'admin' needs an MFA code (mfa_serial)")
+           f"profile 'admin' needs an MFA code for {MFA_SERIAL} (mfa_serial), and there is "
+           "no terminal to ask on")
+
+
+def test_mfa_expired_cache_entry_asks_again(home, sts, mfa_role):
+    cache = cli_cache_file(home)
+    cache.parent.mkdir(parents=True)
+    # as the AWS CLI writes it: strftime's %Z, "UTC"
+    cache.write_text(json.dumps({"Credentials": {
+        "AccessKeyId": "ASIAOLD", "SecretAccessKey": "old", "SessionToken": "old",
+        "Expiration": (datetime.datetime.now(datetime.timezone.utc) +
+                       datetime.timedelta(minutes=10)).strftime("%Y-%m-%dT%H:%M:%SUTC")}}))
+    rc, out = on_terminal(sts, home, ["--profile", "admin"], "123456")
+    assert rc == 0 and "Enter MFA code" in out, out
+    assert json.loads(cache.read_text())["Credentials"]["AccessKeyId"] != "ASIAOLD"
 
 
 # --- assume role ----------------------------------------------------------

@@ -291,9 +291,37 @@ static void test_two_files(void)
 	rmdir(dir);
 }
 
+/* [sso-session NAME] sections, kept apart from the profiles. */
+static void test_sso_sessions(void)
+{
+	static const char text[] =
+		"[sso-session corp]\nsso_region = us-east-1\n"
+		"[profile corp]\nregion = eu-west-1\n"
+		"[sso-session \"two words\"]\nsso_start_url = https://x\n"
+		"[sso-session]\nsso_region = ignored\n";
+	struct config c = { 0 };
+	struct err e = { 0 };
+	EXPECT_LONG("parse", 0,
+		    config_file_parse(&c.config, CONFIG_SHARED_CONFIG, text,
+				      strlen(text), "config", &e));
+	EXPECT_STR("session setting", "us-east-1",
+		   config_sso_session_get(&c, "corp", "sso_region"));
+	EXPECT_STR("profile of the same name", "eu-west-1",
+		   config_get(&c, "corp", "region"));
+	EXPECT_TRUE("the profile has no session settings",
+		    !config_get(&c, "corp", "sso_region"));
+	EXPECT_STR("quoted session name", "https://x",
+		   config_sso_session_get(&c, "two words", "sso_start_url"));
+	EXPECT_TRUE("a session is no profile",
+		    !config_has_profile(&c, "two words"));
+	EXPECT_TRUE("unknown session", !config_has_sso_session(&c, "x"));
+	config_file_release(&c.config);
+}
+
 void test_config(void)
 {
 	test_parse_cases();
+	test_sso_sessions();
 	test_expand();
 	test_two_files();
 }

@@ -249,11 +249,11 @@ static const struct chain_case {
 	  true, NULL, NULL,
 	  "credential_source 'environment' of profile 'a' is not one of "
 	  "Environment, Ec2InstanceMetadata or EcsContainer" },
-	{ "mfa_serial refused", "",
+	{ "mfa_serial role", "",
 	  "[profile a]\n" ROLE "source_profile = p\nmfa_serial = arn:mfa\n",
-	  CRED_P, "a", true, NULL, NULL,
-	  "profile 'a' needs an MFA code (mfa_serial), which ssmbak cannot "
-	  "ask for" },
+	  CRED_P, "a", true,
+	  "assume-role(a, MFA arn:mfa) <- shared-credentials-file(p)", NULL,
+	  NULL },
 
 	/* Web identity. */
 	{ "web identity from the environment", WEB_ENV, NULL, CRED_DEFAULT,
@@ -281,22 +281,25 @@ static const struct chain_case {
 	  NULL, "dev", true,
 	  "assume-role(dev) <- assume-role-with-web-identity(w)", NULL, NULL },
 
-	/* SSO is refused, in its place in the order. */
-	{ "SSO profile refused", "",
+	/* SSO, in its place in the order. */
+	{ "SSO profile", "",
 	  "[profile s]\nsso_session = corp\nsso_account_id = 1\n"
-	  "[sso-session corp]\nsso_start_url = https://x\n",
-	  NULL, "s", true, NULL, NULL,
-	  "profile 's' uses IAM Identity Center (SSO, sso_session), which "
-	  "ssmbak does not call itself: make a profile with "
-	  "credential_process = aws configure export-credentials --profile s "
-	  "--format process" },
-	{ "legacy SSO keys refused", "",
+	  "sso_role_name = r\n[sso-session corp]\nsso_start_url = https://x\n"
+	  "sso_region = eu-west-1\n",
+	  NULL, "s", true, "SSO profile s (sso-session corp)", NULL, NULL },
+	{ "legacy SSO profile", "",
+	  "[profile s]\nsso_start_url = https://x\nsso_region = r\n"
+	  "sso_account_id = 1\nsso_role_name = r\n", NULL, "s", true,
+	  "SSO profile s (legacy, sso_start_url https://x)", NULL, NULL },
+	{ "legacy SSO keys incomplete", "",
 	  "[profile s]\nsso_start_url = https://x\n", NULL, "s", true, NULL,
-	  NULL, "(SSO, sso_start_url)" },
+	  NULL, "profile 's' uses IAM Identity Center (SSO) but has no "
+	  "sso_region" },
 	{ "environment before SSO", ENV_KEYS, "[default]\nsso_session = c\n",
 	  NULL, NULL, false, "env", "ENVKEY", NULL },
 	{ "SSO before the credentials file", "", "[profile p]\nsso_session = c\n",
-	  CRED_P, "p", true, NULL, NULL, "IAM Identity Center" },
+	  CRED_P, "p", true, NULL, NULL,
+	  "profile 'p' names sso_session 'c', but there is no [sso-session c]" },
 
 	/* Containers and instance metadata, last. */
 	{ "container, relative URI",
@@ -567,8 +570,9 @@ static void test_container_urls(void)
 static void test_sts(void)
 {
 	struct buf b = BUF_INIT;
-	struct sts_role r = { "arn:aws:iam::123456789012:role/a b",
-			      "me@work", "ext/1", 900, NULL };
+	struct sts_role r = { .role_arn = "arn:aws:iam::123456789012:role/a b",
+			      .session_name = "me@work", .external_id = "ext/1",
+			      .duration_seconds = 900 };
 	sts_role_body(&r, false, &b);
 	EXPECT_STR("AssumeRole body",
 		   "Action=AssumeRole&Version=2011-06-15&DurationSeconds=900"
@@ -577,7 +581,21 @@ static void test_sts(void)
 		   "&RoleSessionName=me%40work",
 		   buf_str(&b));
 	buf_clear(&b);
-	struct sts_role w = { "arn:aws:iam::1:role/w", "s", NULL, 0, "ey.J+/=" };
+	struct sts_role m = { .role_arn = "arn:aws:iam::1:role/m",
+			      .session_name = "s",
+			      .serial_number = "arn:aws:iam::1:mfa/a",
+			      .token_code = "123456" };
+	sts_role_body(&m, false, &b);
+	EXPECT_STR("AssumeRole body with MFA",
+		   "Action=AssumeRole&Version=2011-06-15"
+		   "&RoleArn=arn%3Aaws%3Aiam%3A%3A1%3Arole%2Fm&RoleSessionName=s"
+		   "&SerialNumber=arn%3Aaws%3Aiam%3A%3A1%3Amfa%2Fa"
+		   "&TokenCode=123456",
+		   buf_str(&b));
+	buf_clear(&b);
+	struct sts_role w = { .role_arn = "arn:aws:iam::1:role/w",
+			      .session_name = "s",
+			      .web_identity_token = "ey.J+/=" };
 	sts_role_body(&w, true, &b);
 	EXPECT_STR("AssumeRoleWithWebIdentity body",
 		   "Action=AssumeRoleWithWebIdentity&Version=2011-06-15"

@@ -16,6 +16,7 @@
 	UNIT_SUITE(sigv4) \
 	UNIT_SUITE(s3) \
 	UNIT_SUITE(ssm_name) \
+	UNIT_SUITE(sso) \
 	UNIT_SUITE(sts) \
 	UNIT_SUITE(terminal) \
 	UNIT_SUITE(timeline) \

@@ -29,6 +29,7 @@ from .server import App, Server, tls_context
 from .cloudwatch import CloudWatchService
 from .ssm import SsmService
 from .state import StateStore
+from .sso import SsoOidcService, SsoPortalService, SsoStore
 from .sts import StsService
 
 HOST = "127.0.0.1"
@@ -67,6 +68,7 @@ def build(args):
     s3 = S3Service(clock, state.changed, iam, kms)
     ssm = SsmService(SecureStringCipher(args.state), state.changed)
     sts = StsService()
+    sso = SsoStore(clock)
     cloudwatch = CloudWatchService(clock)
     cloudformation = CloudFormationService(clock, state.changed)
     organizations = OrganizationsService(clock, credentials.account)
@@ -84,8 +86,10 @@ def build(args):
     control = Control(clock=clock, counters=counters, faults=faults, events=events, s3=s3)
     control.add_route("POST", "ssm/validation", ssm.set_validation_delay)
     control.add_route("POST", "ssm/bulk", ssm.bulk_load)
+    control.add_route("POST", "sso/login", sso.login)
+    control.add_route("POST", "sts/mfa", sts.require_mfa)
     pipeline = Pipeline(clock=clock, credentials=credentials, events=events, s3=s3, control=control)
-    app = App(services=[ssm, sts, cloudwatch, *pipeline.services, cloudformation, organizations,
+    app = App(services=[ssm, sts, SsoPortalService(sso), SsoOidcService(sso), cloudwatch, *pipeline.services, cloudformation, organizations,
                         IamService(iam, state.changed), KmsService(kms, clock, state.changed), s3],
               default_service="s3", control=control, clock=clock, events=events,
               credentials=credentials, counters=counters, faults=faults,

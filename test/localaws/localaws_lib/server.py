@@ -140,6 +140,11 @@ class Router:
         self.default = self.services[default]
 
     def route(self, request):
+        # Unsigned REST services (the SSO portal and OIDC) claim their paths.
+        for service in self.services.values():
+            claims = getattr(service, "claims", None)
+            if claims is not None and claims(request):
+                return service
         target = request.header("x-amz-target")
         if target:
             service = self.by_target_prefix.get(target.partition(".")[0])

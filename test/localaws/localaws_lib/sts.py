@@ -15,6 +15,8 @@ NAMESPACE = "https://sts.amazonaws.com/doc/2011-06-15/"
 # https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html
 ROLE_ARN = re.compile(r"arn:aws[\w-]*:iam::(\d{12}):role/((?:[\w+=,.@-]+/)*)([\w+=,.@-]{1,64})")
 SESSION_NAME = re.compile(r"[\w+=,.@-]{2,64}")
+MFA_CODE = re.compile(r"\d{6}")
+MFA_SERIAL = re.compile(r"[\w+=/:,.@-]{9,256}")
 MIN_DURATION, MAX_DURATION, DEFAULT_DURATION = 900, 43200, 3600
 
 
@@ -45,7 +47,40 @@ class StsService(QueryService):
         return [("Arn", principal.arn), ("UserId", principal.user_id),
                 ("Account", principal.account)]
 
+    def __init__(self):
+        self.mfa_codes = {}   # role ARN -> the one code its MFA device shows
+
+    def require_mfa(self, body, query):
+        """Control route POST /_localaws/sts/mfa {"role_arn", "code"}: the
+        role's trust policy asks for aws:MultiFactorAuthPresent, and the
+        device shows `code`."""
+        self.mfa_codes[body["role_arn"]] = str(body["code"])
+        return {"role_arn": body["role_arn"]}
+
+    def _check_mfa(self, params):
+        """SerialNumber and TokenCode as AssumeRole validates them
+        (API_AssumeRole.html: TokenCode is 6 digits, with SerialNumber)."""
+        serial, code = params.get("SerialNumber"), params.get("TokenCode")
+        if code is not None and not MFA_CODE.fullmatch(code):
+            raise validation_error(
+                f"1 validation error detected: Value '{code}' at 'tokenCode' failed to satisfy "
+                "constraint: Member must satisfy regular expression pattern: [\\d]*")
+        if code is not None and not serial:
+            raise validation_error("SerialNumber is required with TokenCode")
+        if serial is not None and not MFA_SERIAL.fullmatch(serial):
+            raise validation_error(f"{serial} is not a valid MFA device serial number")
+        wanted = self.mfa_codes.get(params.get("RoleArn", ""))
+        if wanted is None:
+            return
+        if code is None:
+            raise AwsError("AccessDenied", "User is not authorized to perform: sts:AssumeRole "
+                           f"on resource: {params.get('RoleArn', '')}", 403)
+        if code != wanted:
+            raise AwsError("AccessDenied", "MultiFactorAuthentication failed with invalid MFA "
+                           "one time pass code. ", 403)
+
     def assume_role(self, params, ctx):
+        self._check_mfa(params)
         credentials, user = self._issue(params, ctx)
         return [("Credentials", credentials), ("AssumedRoleUser", user),
                 ("PackedPolicySize", None)]
