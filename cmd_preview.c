@@ -1748,6 +1748,7 @@ static int run(struct restore_opts *o)
 	log_msg(LOG_INFO, "bucket %s (from %s)", r.bucket, bucket_source);
 	if (s3_require_versioning(&r.ctx, r.bucket, &e) < 0)
 		die_err(&e);
+	cli_log_bucket_region(&r.ctx, r.bucket);
 	struct aws_options lease_aws = { o->common.region, o->common.profile };
 	struct lease_request lr = { r.bucket, r.prefix, o->path, o->to,
 				    o->time, o->force, &lease_aws };
