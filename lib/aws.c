@@ -316,3 +316,16 @@ const char *aws_bucket_region(const struct aws_ctx *ctx, const char *bucket)
 		return ctx->bucket_region;
 	return ctx->region;
 }
+
+int aws_ctx_copy_bucket_region(struct aws_ctx *dst, const struct aws_ctx *src)
+{
+	if (!src->bucket_region)
+		return 0;
+	free(dst->bucket_region);
+	free(dst->bucket_region_of);
+	dst->bucket_region = strdup(src->bucket_region);
+	dst->bucket_region_of = strdup(src->bucket_region_of);
+	memcpy(dst->bucket_region_source, src->bucket_region_source,
+	       sizeof(dst->bucket_region_source));
+	return dst->bucket_region && dst->bucket_region_of ? 0 : -1;
+}

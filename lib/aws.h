@@ -143,6 +143,10 @@ bool aws_region_is_valid(const char *r);
 /* The region S3 requests for bucket are signed for and sent to. */
 const char *aws_bucket_region(const struct aws_ctx *ctx, const char *bucket);
 
+/* What src learned of its bucket's region, for a second context on the
+ * same bucket (the lease's renewal): it need not be told again. */
+int aws_ctx_copy_bucket_region(struct aws_ctx *dst, const struct aws_ctx *src);
+
 /* Percent-encodes for a URL path (keep_slash) or a query component. */
 char *aws_uri_encode(const char *s, bool keep_slash);
 /* Decodes %XX (and '+' as a space when plus_is_space, as HTML forms and

@@ -78,7 +78,7 @@ static json_t *entry(const char *id, const char *path, long long now,
 {
 	struct lease_holder h = { id, "arn:aws:iam::000000000000:user/ops",
 				  "host1", 4242, path, NULL, 1718243666,
-				  "" };
+				  "", NULL, NULL };
 	return lease_entry_new(&h, now, seconds);
 }
 
@@ -144,7 +144,8 @@ static void test_abandoned(void)
 	EXPECT_TRUE("our own entry is never abandoned",
 		    !lease_entry_abandoned(le, "a", ops, "host1", 1, none_alive));
 	lease_table_release(&t);
-	struct lease_holder h = { "b", "unknown", "host1", 7, "/x/", NULL, 0, "" };
+	struct lease_holder h = { "b", "unknown", "host1", 7, "/x/", NULL, 0, "",
+				  NULL, NULL };
 	lease_table_add(&t, lease_entry_new(&h, 1000, 900));
 	EXPECT_TRUE("an unknown holder may be anyone",
 		    !lease_entry_abandoned(&t.items[0], "me", "unknown", "host1", 1,
