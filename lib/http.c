@@ -653,6 +653,21 @@ static bool learn_bucket_region(struct aws_ctx *ctx, struct aws_call *call)
 	return true;
 }
 
+/* Refused again after going to the bucket's region: a custom S3 endpoint
+ * (AWS_ENDPOINT_URL_S3, ...) is one region's and is never changed, so
+ * the message says which region the bucket wants. */
+static void explain_kept_endpoint(struct aws_call *call)
+{
+	struct err *e = &call->err;
+	size_t len = strlen(e->message);
+	if (!call->attempt.redirected || call->req.addressing != AWS_S3_CUSTOM ||
+	    call->resp.status != 301)
+		return;
+	snprintf(e->message + len, sizeof(e->message) - len,
+		 " (the bucket is in %s: the S3 endpoint URL given is kept, so "
+		 "give that region's)", call->req.region);
+}
+
 /* Settles one finished attempt: success, a retry to schedule, or failure.
  * Returns true when the call needs another try. */
 static bool settle_attempt(struct http_client *c, struct aws_ctx *ctx,
@@ -683,6 +698,7 @@ static bool settle_attempt(struct http_client *c, struct aws_ctx *ctx,
 		return true;
 	} else {
 		http_decode_error(&call->req, &call->resp, &call->err);
+		explain_kept_endpoint(call);
 		retry = http_is_retryable(call->resp.status, call->err.code, 0);
 		if (strncmp(call->err.code, "ExpiredToken", 12) == 0)
 			creds_invalidate(ctx->creds);

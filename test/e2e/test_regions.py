@@ -178,3 +178,21 @@ def test_bad_target_values_are_one_line_errors(run, bucket, verb, args, code, sa
     out = run(verb, "/app/", "now", "-b", bucket, *args)
     assert out.returncode == code, out.stderr
     assert says in out.stderr and out.stderr.count("\n") == 1, out.stderr
+
+
+def test_a_regional_endpoint_of_another_region_is_told_apart(aws, run, prefix):
+    """S3's 301 PermanentRedirect, from an S3 endpoint URL that names a
+    region (curl resolves *.localhost to 127.0.0.1): the URL given is
+    kept, as botocore keeps an endpoint_url, and the error says which
+    region the bucket wants; that region's URL works."""
+    bucket = west_bucket(aws)
+    port = aws.endpoint.rsplit(":", 1)[1]
+    wrong = run("preview", f"{prefix}/", "now", "-b", bucket,
+                env_extra={"AWS_ENDPOINT_URL_S3": f"http://s3.us-east-1.localhost:{port}"})
+    assert wrong.returncode == 1
+    assert "PermanentRedirect" in wrong.stderr and "the bucket is in eu-west-1" in wrong.stderr
+    assert wrong.stderr.count("\n") == 1, wrong.stderr
+    right = run("preview", f"{prefix}/", "now", "-b", bucket, "-v",
+                env_extra={"AWS_ENDPOINT_URL_S3": f"http://s3.eu-west-1.localhost:{port}"})
+    assert right.returncode == 0, right.stderr
+    assert "region eu-west-1 (from x-amz-bucket-region of S3's 400 answer" in right.stderr
