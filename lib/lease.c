@@ -249,7 +249,7 @@ json_t *lease_entry_new(const struct lease_holder *h, long long now,
 		return NULL;
 	json_t *entry = json_pack(
 		"{s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:s?, s:s, s:I, s:I, s:I, "
-		"s:s?, s:s?}",
+		"s:s*, s:s*}",
 		"id", h->id, "command", "restore", "holder", h->holder,
 		"host", h->host, "pid", (json_int_t)h->pid, "path", h->path,
 		"scope", scope, "to", h->to, "key_prefix",
