@@ -1,13 +1,27 @@
 """Other regions and accounts (issue 19): a bucket in another region than
 SSM is found from S3's own answer and used there; restore and preview
 write and read SSM of --target-region / --target-profile."""
+import importlib.util
+import json
+import pathlib
 import time
 import uuid
 
 import boto3
 import pytest
 
-from conftest import REGION
+
+def _e2e_conftest():
+    """This directory's conftest by path (test_stack.py says why)."""
+    path = pathlib.Path(__file__).with_name("conftest.py")
+    spec = importlib.util.spec_from_file_location("ssmbak_e2e_conftest", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_conftest = _e2e_conftest()
+REGION, LocalAws = _conftest.REGION, _conftest.LocalAws
 
 
 def west_bucket(aws, region="eu-west-1"):
@@ -95,7 +109,7 @@ def lease_entries(s3, bucket):
     entries = []
     for v in s3.list_object_versions(Bucket=bucket, Prefix=".ssmbak/leases/").get("Versions", []):
         body = s3.get_object(Bucket=bucket, Key=v["Key"], VersionId=v["VersionId"])["Body"].read()
-        entries += __import__("json").loads(body)["leases"]
+        entries += json.loads(body)["leases"]
     return entries
 
 
@@ -107,7 +121,7 @@ def test_restore_into_another_region(aws, run, prefix):
     where = ("-R", "-b", bucket, "-r", "eu-west-1", "--target-region", "us-east-2")
 
     preview = ok(run("preview", f"{prefix}/", f"@{between}", *where, "--output", "json", "-v"))
-    rows = __import__("json").loads(preview.stdout)
+    rows = json.loads(preview.stdout)
     # us-east-2 has no such parameter yet: restore would create it there.
     assert [(r["name"], r["action"]) for r in rows] == [(name, "create")], rows
     assert "SSM: region us-east-2" in preview.stderr
@@ -126,7 +140,6 @@ SECOND = "111111111111"
 @pytest.fixture(scope="module")
 def two_accounts():
     """A localaws of its own that knows a second account's root keys."""
-    from conftest import LocalAws
     server = LocalAws(env={"LOCALAWS_CREDENTIALS": f"test:test,second:secret2:{SECOND}"})
     try:
         yield server
@@ -155,7 +168,7 @@ def test_restore_into_another_account_with_target_profile(two_accounts, run, env
     between = recorded_at_between(cmd, mine, bucket, name)
     where = ("-R", "-b", bucket, "--target-profile", "second")
     preview = ok(cmd("preview", f"{prefix}/", f"@{between}", *where, "--output", "json"))
-    assert [r["action"] for r in __import__("json").loads(preview.stdout)] == ["create"]
+    assert [r["action"] for r in json.loads(preview.stdout)] == ["create"]
     ok(cmd("restore", f"{prefix}/", f"@{between}", *where))
     # Written in the second account, signed with its keys; ours untouched.
     written = theirs.get_parameter(Name=name)["Parameter"]
@@ -196,3 +209,17 @@ def test_a_regional_endpoint_of_another_region_is_told_apart(aws, run, prefix):
                 env_extra={"AWS_ENDPOINT_URL_S3": f"http://s3.eu-west-1.localhost:{port}"})
     assert right.returncode == 0, right.stderr
     assert "region eu-west-1 (from x-amz-bucket-region of S3's 400 answer" in right.stderr
+
+
+def test_a_code_bucket_in_another_region_is_refused(aws, env):
+    """Lambda takes its code only from a bucket of its own region: S3
+    answering for the bucket from eu-west-1 makes it no code bucket."""
+    import subprocess
+    bucket = west_bucket(aws)
+    # The stack uploads the static binary as the Lambda's code.
+    out = subprocess.run([_conftest.built("build/ssmbak-static"), "stack", "demo", "create",
+                          "--code-bucket", bucket], env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 1, out.stderr
+    assert f"the code bucket {bucket} is in region eu-west-1, not {REGION}" in out.stderr
+    assert out.stderr.count("\n") == 1, out.stderr
