@@ -302,6 +302,7 @@ void cli_log_bucket_region(const struct aws_ctx *ctx, const char *bucket)
 		log_msg(LOG_INFO, "bucket %s: region %s (from %s)", bucket,
 			region, ctx->bucket_region_source);
 	else
-		log_msg(LOG_INFO, "bucket %s: region %s (--region's; S3 "
-			"answered requests signed for it)", bucket, region);
+		log_msg(LOG_INFO, "bucket %s: region %s (the region from %s: S3 "
+			"answered requests signed for it)", bucket, region,
+			ctx->region_source);
 }

@@ -78,12 +78,16 @@ def test_the_region_is_learned_once_a_run(aws, run, ssm, prefix):
 
 
 def test_a_bucket_in_the_ssm_region_costs_no_request_more(aws, run, ssm, s3, bucket, prefix):
+    """The common case: no HeadBucket, no second try; -v still names the
+    bucket's region."""
     ssm.put_parameter(Name=f"{prefix}/k", Value="v", Type="String")
     ok(run("backfill", "-b", bucket, "-p", prefix + "/", "--do-it"))
     aws.reset_counters()
     ok(run("preview", f"{prefix}/", "now", "-R", "-b", bucket))
     counters = aws.counters()["s3"]
     assert counters["GetBucketVersioning"] == 1 and "HeadBucket" not in counters, counters
+    shown = ok(run("preview", f"{prefix}/", "now", "-R", "-b", bucket, "-v")).stderr
+    assert f"bucket {bucket}: region {REGION} (the region from AWS_REGION" in shown
 
 
 # --- restore into another region or account --------------------------------
