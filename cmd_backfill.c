@@ -866,6 +866,7 @@ int cmd_backfill(int argc, char **argv)
 	log_msg(LOG_INFO, "bucket %s (from %s)", b.bucket, source);
 	if (s3_require_versioning(&b.ctx, b.bucket, &e) < 0)
 		die_err(&e);
+	cli_log_bucket_region(&b.ctx, b.bucket);
 	progress_init(&b.progress, "");
 
 	list_parameters(&b);

@@ -14,6 +14,7 @@
 #include "commands.h"
 #include "lib/choose.h"
 #include "lib/cli.h"
+#include "lib/creds.h"
 #include "lib/escape.h"
 #include "lib/exitcode.h"
 #include "lib/extras.h"
@@ -52,6 +53,11 @@
 	"      --stack NAME     find the bucket of this ssmbak stack\n" \
 	"  -r, --region REGION  AWS region (default: AWS_REGION, profile)\n" \
 	"      --profile NAME   AWS profile (default: AWS_PROFILE)\n" \
+	"      --target-region REGION  the SSM compared with and restored to is\n" \
+	"                       REGION's (default: -r's); the bucket is read as\n" \
+	"                       -r and --profile say\n" \
+	"      --target-profile NAME  that SSM is reached with this profile's\n" \
+	"                       credentials (another account; default: --profile's)\n" \
 	"      --bucket-owner ACCOUNT  refuse a bucket of another account (default:\n" \
 	"                       SSMBAK_BUCKET_OWNER, else your own account)\n" \
 	"  -v, --verbose        say what is done on stderr (-vv: every request)\n" \
@@ -68,7 +74,8 @@ static const char preview_usage[] =
 	"                      [--use-last-known] [--recreate] [--to NEWPATH]\n"
 	"                      [--key-prefix PREFIX]\n"
 	"                      [--output table|json] [-b BUCKET]\n"
-	"                      [--stack NAME] [-r REGION] [--profile NAME] [-v | -q]\n"
+	"                      [--stack NAME] [-r REGION] [--profile NAME]\n"
+	"                      [--target-region REGION] [--target-profile NAME] [-v | -q]\n"
 	"\n"
 	"Show what 'ssmbak restore' would change to put PATH back as it was at TIME.\n"
 	"\n" OPTIONS_TEXT;
@@ -77,7 +84,8 @@ static const char restore_usage[] =
 	"usage: ssmbak restore PATH TIME [-R] [--all] [--show-secure] [--diff] [--prune]\n"
 	"                      [--use-last-known] [--recreate] [--to NEWPATH] [--force]\n"
 	"                      [--key-prefix PREFIX] [--output table|json] [-b BUCKET]\n"
-	"                      [--stack NAME] [-r REGION] [--profile NAME] [-v | -q]\n"
+	"                      [--stack NAME] [-r REGION] [--profile NAME]\n"
+	"                      [--target-region REGION] [--target-profile NAME] [-v | -q]\n"
 	"\n"
 	"Put PATH back as it was at TIME: the parameters 'ssmbak preview' shows\n"
 	"are written or deleted. Safe to run again after a partial failure.\n"
@@ -104,6 +112,8 @@ struct restore_opts {
 	bool use_last_known;
 	bool recreate;
 	const char *to;
+	const char *target_region;  /* NULL: SSM of -r's region */
+	const char *target_profile; /* NULL: SSM with -r's credentials */
 	bool force;
 	bool apply;
 	const char *usage;
@@ -158,7 +168,10 @@ struct pending {
 
 struct restore_run {
 	struct restore_opts *opts;
-	struct aws_ctx ctx;
+	struct aws_ctx ctx;         /* the bucket's side */
+	/* --target-region/--target-profile: SSM's side, when it is not ctx */
+	struct aws_ctx target;
+	struct aws_ctx *ssm;        /* where SSM is read and written */
 	char *bucket;
 	char *prefix;               /* the key prefix */
 	struct scope scope;
@@ -183,7 +196,8 @@ static void fail_key(struct key_state *k, const struct err *e)
 /* --- arguments --- */
 
 enum { OPT_ALL = CLI_OPT_FIRST_FREE, OPT_SHOW_SECURE, OPT_TO, OPT_DIFF,
-       OPT_PRUNE, OPT_USE_LAST_KNOWN, OPT_FORCE, OPT_RECREATE };
+       OPT_PRUNE, OPT_USE_LAST_KNOWN, OPT_FORCE, OPT_RECREATE,
+       OPT_TARGET_REGION, OPT_TARGET_PROFILE };
 
 static const struct option longopts[] = {
 	CLI_COMMON_LONG_OPTIONS,
@@ -196,6 +210,8 @@ static const struct option longopts[] = {
 	{ "use-last-known", no_argument, NULL, OPT_USE_LAST_KNOWN },
 	{ "recreate", no_argument, NULL, OPT_RECREATE },
 	{ "force", no_argument, NULL, OPT_FORCE },
+	{ "target-region", required_argument, NULL, OPT_TARGET_REGION },
+	{ "target-profile", required_argument, NULL, OPT_TARGET_PROFILE },
 	CLI_KEY_PREFIX_OPTION,
 	{ NULL, 0, NULL, 0 },
 };
@@ -219,6 +235,19 @@ static void parse_args(int argc, char **argv, struct restore_opts *o)
 		case OPT_PRUNE: o->prune = true; break;
 		case OPT_USE_LAST_KNOWN: o->use_last_known = true; break;
 		case OPT_RECREATE: o->recreate = true; break;
+		case OPT_TARGET_REGION:
+			if (!aws_region_is_valid(optarg))
+				cli_usage_error(o->usage, "--target-region '%s' is "
+						"not a region name (like eu-west-1)",
+						cli_shown_arg(optarg));
+			o->target_region = optarg;
+			break;
+		case OPT_TARGET_PROFILE:
+			if (!*optarg)
+				cli_usage_error(o->usage, "--target-profile is empty: "
+						"give a profile name of ~/.aws/config");
+			o->target_profile = optarg;
+			break;
 		case OPT_FORCE:
 			if (!o->apply)
 				cli_usage_error(o->usage, "--force is for restore: "
@@ -493,12 +522,15 @@ static struct fetch *fetches_new(size_t n)
 	return xcalloc(n + 1, sizeof(struct fetch));
 }
 
+/* A phase's fetches all go to one service: SSM's are signed with the
+ * target's credentials for its region, S3's with the command's. */
 static void run_fetches(struct restore_run *r, struct fetch *f, size_t n)
 {
 	struct aws_call **calls = xcalloc(n + 1, sizeof(*calls));
 	for (size_t i = 0; i < n; i++)
 		calls[i] = &f[i].call;
-	aws_perform(&r->ctx, calls, n);
+	aws_perform(n && f[0].call.req.service == &aws_ssm ? r->ssm : &r->ctx,
+		    calls, n);
 	free(calls);
 }
 
@@ -667,7 +699,7 @@ static void check_targets(const struct restore_run *r)
 {
 	for (size_t i = 0; r->opts->to && i < r->n_keys; i++) {
 		const char *why = ssm_name_problem(r->keys[i].target,
-						   SSM_NAME_PARAMETER, r->ctx.region);
+						   SSM_NAME_PARAMETER, r->ssm->region);
 		if (why)
 			cli_usage_error(r->opts->usage, "--to makes the name '%s' of "
 					"%s, which %s", cli_shown_arg(r->keys[i].target),
@@ -762,7 +794,7 @@ static void describe_current(struct restore_run *r)
 {
 	struct err e = { 0 };
 	json_t *filters = scope_filter(r);
-	if (ssm_describe_parameters(&r->ctx, filters, &r->current, &e) < 0)
+	if (ssm_describe_parameters(r->ssm, filters, &r->current, &e) < 0)
 		die_err(&e);
 	json_decref(filters);
 }
@@ -898,7 +930,7 @@ static void read_missing_metadata(struct restore_run *r)
 					    "Option", "Equals", "Values", values);
 		struct ssm_parameter_list meta = { 0 };
 		struct err e = { 0 };
-		if (ssm_describe_parameters(&r->ctx, filters, &meta, &e) < 0) {
+		if (ssm_describe_parameters(r->ssm, filters, &meta, &e) < 0) {
 			for (size_t i = from; i < to; i++)
 				fail_keys_with_target(r, r->current.items[i].name, &e);
 		}
@@ -948,7 +980,7 @@ static void read_current_values(struct restore_run *r)
 			size_t count = 0;
 			for (size_t i = c; i < n && count < per_call; i++)
 				names[count++] = asked[i]->target;
-			if (ssm_prepare_get_parameters(&r->ctx, &f[calls++].call, names,
+			if (ssm_prepare_get_parameters(r->ssm, &f[calls++].call, names,
 						       count) < 0)
 				die(EXIT_FAILURE_RUN, "out of memory");
 		}
@@ -1125,7 +1157,7 @@ static void apply_extras(struct restore_run *r)
 						 .tags = k->rec.tags,
 						 .labels = k->rec.param.labels };
 	}
-	extras_restore(&r->ctx, t, n);
+	extras_restore(r->ssm, t, n);
 	for (size_t i = 0; i < n; i++)
 		if (t[i].failed)
 			settle_write(of[i], &t[i].err);
@@ -1145,7 +1177,7 @@ static void apply_puts(struct restore_run *r)
 			continue;
 		struct ssm_parameter p;
 		restore_parameter_for(k, &p);
-		if (ssm_prepare_put_parameter(&r->ctx, &f[n].call, &p) < 0) {
+		if (ssm_prepare_put_parameter(r->ssm, &f[n].call, &p) < 0) {
 			struct err e = { 0 };
 			err_set(&e, ERR_INPUT, "the stored value of %s is not "
 					       "valid UTF-8 text", k->key);
@@ -1155,12 +1187,12 @@ static void apply_puts(struct restore_run *r)
 		}
 		f[n++].k = k;
 	}
-	http_client_set_concurrency(r->ctx.http, SSM_WRITE_CONCURRENCY);
-	http_client_prefer_retry_mode(r->ctx.http, RETRY_ADAPTIVE);
+	http_client_set_concurrency(r->ssm->http, SSM_WRITE_CONCURRENCY);
+	http_client_prefer_retry_mode(r->ssm->http, RETRY_ADAPTIVE);
 	struct progress writing;
-	progress_attach(&writing, r->ctx.http, "writing");
+	progress_attach(&writing, r->ssm->http, "writing");
 	run_and_settle(r, f, n, settle_put);
-	progress_detach(&writing, r->ctx.http);
+	progress_detach(&writing, r->ssm->http);
 	apply_extras(r);
 }
 
@@ -1191,9 +1223,9 @@ static void prepare_recreates(struct restore_run *r)
 			names[count++] = batch[i]->target;
 		struct aws_call call;
 		struct err e = { 0 };
-		if (ssm_prepare_delete_parameters(&r->ctx, &call, names, count) < 0)
+		if (ssm_prepare_delete_parameters(r->ssm, &call, names, count) < 0)
 			die(EXIT_FAILURE_RUN, "out of memory");
-		if (aws_perform_one(&r->ctx, &call, &e) < 0)
+		if (aws_perform_one(r->ssm, &call, &e) < 0)
 			for (size_t i = c; i < c + count; i++)
 				settle_write(batch[i], &e);
 		aws_call_release(&call);
@@ -1238,7 +1270,7 @@ static void confirm_async_puts(struct restore_run *r)
 				continue;
 			struct ssm_parameter now = { 0 };
 			struct err e = { 0 };
-			if (ssm_get_parameter(&r->ctx, k->target, &now, &e) == 0 &&
+			if (ssm_get_parameter(r->ssm, k->target, &now, &e) == 0 &&
 			    now.version >= k->put_version)
 				k->put_version = 0; /* confirmed */
 			else
@@ -1280,7 +1312,7 @@ static void apply_deletes(struct restore_run *r)
 		for (size_t i = c * SSM_DELETE_PARAMETERS_MAX;
 		     i < n && count < SSM_DELETE_PARAMETERS_MAX; i++)
 			names[count++] = batch[i]->target;
-		if (ssm_prepare_delete_parameters(&r->ctx, &f[c].call, names,
+		if (ssm_prepare_delete_parameters(r->ssm, &f[c].call, names,
 						  count) < 0)
 			die(EXIT_FAILURE_RUN, "out of memory");
 	}
@@ -1699,6 +1731,8 @@ static void release_run(struct restore_run *r)
 	free(r->prefix);
 	ssm_parameter_list_release(&r->current);
 	free(r->bucket);
+	if (r->ssm == &r->target)
+		aws_ctx_release(&r->target);
 	aws_ctx_release(&r->ctx);
 }
 
@@ -1735,6 +1769,29 @@ static void release_held_lease(void)
 	held_lease = NULL;
 }
 
+/* SSM's side: the command's own context, or one of its own for
+ * --target-region (default: -r's region) and --target-profile (default:
+ * -r's credentials). The bucket is read with the command's. */
+static void open_target(struct restore_run *r)
+{
+	const struct restore_opts *o = r->opts;
+	struct err e = { 0 };
+	r->ssm = &r->ctx;
+	if (!o->target_region && !o->target_profile)
+		return;
+	struct aws_options opts = {
+		o->target_region ? o->target_region : r->ctx.region,
+		o->target_profile ? o->target_profile : o->common.profile
+	};
+	if (aws_ctx_init(&r->target, &opts, &e) < 0)
+		die_err(&e);
+	r->ssm = &r->target;
+	if (o->common.verbose > 1)
+		http_client_set_trace(r->target.http, verbosity_trace_request, NULL);
+	log_msg(LOG_INFO, "SSM: region %s, credentials from %s (the target)",
+		r->target.region, creds_describe(r->target.creds));
+}
+
 static int run(struct restore_opts *o)
 {
 	struct restore_run r = { .opts = o };
@@ -1742,15 +1799,18 @@ static int run(struct restore_opts *o)
 	const char *bucket_source = NULL;
 	r.prefix = cli_key_prefix(&o->common, o->usage);
 	cli_aws_init(&r.ctx, &o->common);
+	open_target(&r);
 	r.bucket = cli_find_bucket(&r.ctx, &o->common, &bucket_source, &e);
 	if (!r.bucket)
 		die_err(&e);
 	log_msg(LOG_INFO, "bucket %s (from %s)", r.bucket, bucket_source);
 	if (s3_require_versioning(&r.ctx, r.bucket, &e) < 0)
 		die_err(&e);
+	cli_log_bucket_region(&r.ctx, r.bucket);
 	struct aws_options lease_aws = { o->common.region, o->common.profile };
 	struct lease_request lr = { r.bucket, r.prefix, o->path, o->to,
-				    o->time, o->force, &lease_aws };
+				    o->time, o->force, &lease_aws,
+				    r.ssm == &r.target ? &r.target : NULL };
 	if (o->apply && lease_acquire(&r.ctx, &lr, &held_lease, &e) < 0)
 		die_err(&e);
 	atexit(release_held_lease);

@@ -352,6 +352,7 @@ int cmd_reindex(int argc, char **argv)
 	log_msg(LOG_INFO, "bucket %s (from %s)", r.bucket, source);
 	if (s3_require_versioning(&r.ctx, r.bucket, &e) < 0)
 		die_err(&e);
+	cli_log_bucket_region(&r.ctx, r.bucket);
 	if (scope_init(&r.scope, r.path, r.recursive) < 0)
 		die(EXIT_FAILURE_RUN, "out of memory");
 	struct scan_opts so = { r.bucket, r.prefix, r.path, scope_one_level(&r.scope),

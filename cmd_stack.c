@@ -471,6 +471,13 @@ static void ensure_code_bucket(struct stack_run *r, const char *bucket)
 		die(EXIT_FAILURE_RUN, "out of memory");
 	int rc = aws_perform_one(&r->ctx, &call, &e);
 	aws_call_release(&call);
+	/* Lambda takes its code only from a bucket of its own region; S3
+	 * answering from another region (lib/s3_region.h) is no code bucket. */
+	if (rc == 0 && strcmp(aws_bucket_region(&r->ctx, bucket), r->ctx.region))
+		die(EXIT_FAILURE_RUN, "the code bucket %s is in region %s, not %s: "
+		    "Lambda takes code only from a bucket of its region; choose "
+		    "another with --code-bucket", bucket,
+		    aws_bucket_region(&r->ctx, bucket), r->ctx.region);
 	if (rc == 0)
 		return;
 	/* Every S3 request names the expected owner (lib/aws.h): a bucket of

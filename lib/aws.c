@@ -95,12 +95,14 @@ void aws_request_release(struct aws_request *r)
 	free(r->origin);
 	free(r->path);
 	free(r->query);
+	free(r->region);
+	free(r->bucket);
 	aws_headers_release(&r->headers);
 	/* Request bodies carry parameter values: wipe before freeing. */
 	if (r->body.data)
 		memset(r->body.data, 0, r->body.cap);
 	buf_release(&r->body);
-	r->origin = r->path = r->query = NULL;
+	r->origin = r->path = r->query = r->region = r->bucket = NULL;
 }
 
 void aws_response_init(struct aws_response *r)
@@ -142,8 +144,7 @@ static const char *nonempty_env(const char *name)
 	return v && *v ? v : NULL;
 }
 
-/* Region names go into host names: letters, digits and dashes only. */
-static bool region_is_valid(const char *r)
+bool aws_region_is_valid(const char *r)
 {
 	if (!*r || strlen(r) > 32)
 		return false;
@@ -189,7 +190,7 @@ static int resolve_region(struct aws_ctx *ctx, const struct aws_options *opts,
 		return -1;
 	}
 	int rc = -1;
-	if (!region_is_valid(region))
+	if (!aws_region_is_valid(region))
 		err_set(e, ERR_CONFIG,
 			"region '%.64s' (from %s) is not a region name (like "
 			"us-east-1)", region, ctx->region_source);
@@ -250,6 +251,8 @@ void aws_ctx_release(struct aws_ctx *ctx)
 	free(ctx->profile);
 	free(ctx->endpoint_url);
 	free(ctx->bucket_owner);
+	free(ctx->bucket_region);
+	free(ctx->bucket_region_of);
 	memset(ctx, 0, sizeof(*ctx));
 }
 
@@ -311,4 +314,25 @@ char *aws_endpoint(const struct aws_ctx *ctx, const struct aws_service *svc,
 	if (asprintf(&out, "https://%s.%s.%s", svc->id, ctx->region, suffix) < 0)
 		return NULL;
 	return out;
+}
+
+const char *aws_bucket_region(const struct aws_ctx *ctx, const char *bucket)
+{
+	if (ctx->bucket_region && bucket &&
+	    strcmp(bucket, ctx->bucket_region_of) == 0)
+		return ctx->bucket_region;
+	return ctx->region;
+}
+
+int aws_ctx_copy_bucket_region(struct aws_ctx *dst, const struct aws_ctx *src)
+{
+	if (!src->bucket_region)
+		return 0;
+	free(dst->bucket_region);
+	free(dst->bucket_region_of);
+	dst->bucket_region = strdup(src->bucket_region);
+	dst->bucket_region_of = strdup(src->bucket_region_of);
+	memcpy(dst->bucket_region_source, src->bucket_region_source,
+	       sizeof(dst->bucket_region_source));
+	return dst->bucket_region && dst->bucket_region_of ? 0 : -1;
 }

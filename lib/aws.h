@@ -67,6 +67,13 @@ struct aws_request {
 	char *query;             /* percent-encoded, or NULL */
 	struct aws_headers headers;
 	struct buf body;
+	char *region;            /* signed for this region; NULL: the context's */
+	/* S3: the bucket the request names (NULL for none), and whether the
+	 * origin is AWS's own for the region (rebuilt when S3 says the bucket
+	 * is elsewhere; a custom endpoint is kept, only the signing region
+	 * changes, as botocore does). */
+	char *bucket;
+	enum { AWS_S3_CUSTOM, AWS_S3_PATH, AWS_S3_VIRTUAL } addressing;
 	bool head;               /* HEAD: no response body */
 	bool anonymous;          /* sent unsigned (AssumeRoleWithWebIdentity) */
 };
@@ -99,6 +106,13 @@ struct aws_ctx {
 	 * refused with 403 instead of used:
 	 * https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-owner-condition.html */
 	char *bucket_owner;
+	/* The region of bucket_region_of, learned from S3's answer to a
+	 * request for the wrong one (lib/s3_region.h), once a run; NULL
+	 * while no answer said otherwise: the bucket is taken to be in
+	 * region. bucket_region_source says from which answer, for -v. */
+	char *bucket_region;
+	char *bucket_region_of;
+	char bucket_region_source[96];
 };
 
 struct aws_options {
@@ -124,6 +138,15 @@ char *aws_endpoint(const struct aws_ctx *ctx, const struct aws_service *svc,
  * + "/b/k" is "/pre/b/k". -1 when out of memory. */
 int aws_request_set_target(struct aws_request *req, const char *endpoint,
 			   const char *path);
+
+/* Region names go into host names: letters, digits and dashes only. */
+bool aws_region_is_valid(const char *r);
+/* The region S3 requests for bucket are signed for and sent to. */
+const char *aws_bucket_region(const struct aws_ctx *ctx, const char *bucket);
+
+/* What src learned of its bucket's region, for a second context on the
+ * same bucket (the lease's renewal): it need not be told again. */
+int aws_ctx_copy_bucket_region(struct aws_ctx *dst, const struct aws_ctx *src);
 
 /* Percent-encodes for a URL path (keep_slash) or a query component. */
 char *aws_uri_encode(const char *s, bool keep_slash);

@@ -294,3 +294,15 @@ char *cli_find_bucket(struct aws_ctx *ctx, const struct cli_common *c,
 	}
 	return bucket;
 }
+
+void cli_log_bucket_region(const struct aws_ctx *ctx, const char *bucket)
+{
+	const char *region = aws_bucket_region(ctx, bucket);
+	if (region != ctx->region)
+		log_msg(LOG_INFO, "bucket %s: region %s (from %s)", bucket,
+			region, ctx->bucket_region_source);
+	else
+		log_msg(LOG_INFO, "bucket %s: region %s (the region from %s: S3 "
+			"answered requests signed for it)", bucket, region,
+			ctx->region_source);
+}

@@ -93,6 +93,11 @@ void cli_aws_init(struct aws_ctx *ctx, const struct cli_common *c);
 char *cli_find_bucket(struct aws_ctx *ctx, const struct cli_common *c,
 		      const char **source, struct err *e);
 
+/* -v: the bucket's region and how it was found, once S3 has answered a
+ * request for the bucket (S3 names another region in its refusal; a
+ * request it accepts proves the region it was sent to). */
+void cli_log_bucket_region(const struct aws_ctx *ctx, const char *bucket);
+
 /* Not /ssmbak/...: SSM refuses names prefixed with "ssm" (case-insensitive),
  * https://docs.aws.amazon.com/systems-manager/latest/userguide/sysman-parameter-name-constraints.html */
 #define SSMBAK_STACK_PARAMETER_PREFIX "/newvoll/ssmbak/stacks/"

@@ -13,7 +13,9 @@
 
 #include "../sigv4.h"
 #include "creds.h"
+#include "s3_region.h"
 #include "tls.h"
+#include "util.h"
 #include "xml.h"
 
 /* Adaptive mode limits each service on its own, as each SDK client (one a
@@ -394,7 +396,9 @@ static int sign_attempt(struct http_client *c, struct aws_ctx *ctx,
 	if (ok && creds) {
 		struct sigv4_request sreq = { req->method, req->path, req->query,
 					      sh, n, payload_hash };
-		struct sigv4_scope scope = { amz_date, ctx->region,
+		struct sigv4_scope scope = { amz_date,
+					     req->region ? req->region
+							 : ctx->region,
 					     req->service->signing_name };
 		enum sigv4_path_rule rule =
 			req->service->protocol == AWS_PROTOCOL_REST_XML
@@ -499,6 +503,37 @@ static int configure_easy(struct http_client *c, CURL *easy,
 	return 0;
 }
 
+/* An S3 request prepared before this run learned its bucket's region
+ * (another of the batch was told it) goes there: signed for it and, on
+ * AWS's own endpoints, sent to its host. */
+static int aim_at_bucket_region(struct aws_ctx *ctx, struct aws_request *req)
+{
+	if (!req->bucket || !req->region)
+		return 0;
+	const char *region = aws_bucket_region(ctx, req->bucket);
+	if (strcmp(region, req->region) == 0)
+		return 0;
+	char *copy = strdup(region);
+	char *origin = req->addressing == AWS_S3_CUSTOM
+			       ? NULL
+			       : s3_regional_origin(region,
+						    req->addressing == AWS_S3_VIRTUAL
+							    ? req->bucket
+							    : NULL);
+	if (!copy || (req->addressing != AWS_S3_CUSTOM && !origin)) {
+		free(copy);
+		free(origin);
+		return -1;
+	}
+	free(req->region);
+	req->region = copy;
+	if (origin) {
+		free(req->origin);
+		req->origin = origin;
+	}
+	return 0;
+}
+
 static int start_attempt(struct http_client *c, struct aws_ctx *ctx,
 			 struct aws_call *call)
 {
@@ -510,6 +545,12 @@ static int start_attempt(struct http_client *c, struct aws_ctx *ctx,
 	aws_headers_release(&call->resp.headers);
 	call->resp.status = 0;
 	err_clear(&call->err);
+	if (aim_at_bucket_region(ctx, &call->req) < 0) {
+		err_set(&call->err, ERR_NOMEM, "out of memory");
+		err_context(&call->err, call->req.service->label,
+			    call->req.operation);
+		return -1;
+	}
 	if (sign_attempt(c, ctx, call, &headers) < 0) {
 		err_context(&call->err, call->req.service->label,
 			    call->req.operation);
@@ -571,6 +612,62 @@ static bool pay_for_retry(struct http_client *c, struct aws_call *call,
 	return call->attempt.retry_cost > 0;
 }
 
+/* S3 refused the request for its region and named the bucket's: this run
+ * sends every request for the bucket there from now on. Once a call: a
+ * second refusal (a bucket that moved twice, or a server that names the
+ * region it was asked for) is the error it says. CreateBucket's refusals
+ * are about where to create, not where a bucket is. */
+static bool learn_bucket_region(struct aws_ctx *ctx, struct aws_call *call)
+{
+	struct aws_request *req = &call->req;
+	char region[S3_REGION_MAX + 1];
+	if (!req->bucket || !req->region || call->attempt.redirected ||
+	    strcmp(req->operation, "CreateBucket") == 0 ||
+	    !s3_region_hint(call->resp.status, &call->resp.headers,
+			    buf_str(&call->resp.body), call->resp.body.len,
+			    region) ||
+	    strcmp(region, req->region) == 0)
+		return false;
+	call->attempt.redirected = true;
+	if (strcmp(aws_bucket_region(ctx, req->bucket), region) == 0)
+		return true; /* another call of the batch learned it first */
+	char *copy = strdup(region), *of = strdup(req->bucket);
+	if (!copy || !of) {
+		free(copy);
+		free(of);
+		return false;
+	}
+	free(ctx->bucket_region);
+	free(ctx->bucket_region_of);
+	ctx->bucket_region = copy;
+	ctx->bucket_region_of = of;
+	snprintf(ctx->bucket_region_source, sizeof(ctx->bucket_region_source),
+		 "%s of S3's %ld answer to %s",
+		 aws_headers_get(&call->resp.headers, "x-amz-bucket-region")
+			 ? "x-amz-bucket-region"
+			 : "the Region",
+		 call->resp.status, req->operation);
+	log_msg(LOG_INFO, "bucket %s is in region %s, not %s (from %s): its "
+		"requests go there", of, copy, req->region,
+		ctx->bucket_region_source);
+	return true;
+}
+
+/* Refused again after going to the bucket's region: a custom S3 endpoint
+ * (AWS_ENDPOINT_URL_S3, ...) is one region's and is never changed, so
+ * the message says which region the bucket wants. */
+static void explain_kept_endpoint(struct aws_call *call)
+{
+	struct err *e = &call->err;
+	size_t len = strlen(e->message);
+	if (!call->attempt.redirected || call->req.addressing != AWS_S3_CUSTOM ||
+	    call->resp.status != 301)
+		return;
+	snprintf(e->message + len, sizeof(e->message) - len,
+		 " (the bucket is in %s: the S3 endpoint URL given is kept, so "
+		 "give that region's)", call->req.region);
+}
+
 /* Settles one finished attempt: success, a retry to schedule, or failure.
  * Returns true when the call needs another try. */
 static bool settle_attempt(struct http_client *c, struct aws_ctx *ctx,
@@ -595,8 +692,13 @@ static bool settle_attempt(struct http_client *c, struct aws_ctx *ctx,
 	} else if (call->resp.status >= 200 && call->resp.status < 300) {
 		note_answer(c, call, true, false);
 		return false;
+	} else if (learn_bucket_region(ctx, call)) {
+		/* Not a retry: no backoff, no quota, no attempt counted. */
+		call->attempts--;
+		return true;
 	} else {
 		http_decode_error(&call->req, &call->resp, &call->err);
+		explain_kept_endpoint(call);
 		retry = http_is_retryable(call->resp.status, call->err.code, 0);
 		if (strncmp(call->err.code, "ExpiredToken", 12) == 0)
 			creds_invalidate(ctx->creds);
@@ -707,14 +809,19 @@ static void collect_done(struct http_client *c, struct aws_ctx *ctx,
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &call);
 		CURLcode result = msg->data.result;
 		b->running--;
+		bool redirected = call->attempt.redirected;
 		if (settle_attempt(c, ctx, call, result)) {
+			/* Sent to the bucket's region at once; a retry
+			 * waits out its backoff. */
+			double backoff = retry_backoff_seconds(
+				c->retry_mode, call->attempts,
+				retry_is_throttling(call->resp.status,
+						    call->err.code),
+				random01());
 			call->attempt.not_before =
-				monotonic_seconds() +
-				retry_backoff_seconds(
-					c->retry_mode, call->attempts,
-					retry_is_throttling(call->resp.status,
-							    call->err.code),
-					random01());
+				call->attempt.redirected != redirected
+					? 0
+					: monotonic_seconds() + backoff;
 			b->retries[b->n_retries++] = call;
 		} else {
 			finish_call(c, b, call, call->err.kind != ERR_NONE);

@@ -19,6 +19,7 @@ struct http_attempt {
 	int retry_cost;    /* quota tokens the last retry took */
 	bool active;
 	bool done;
+	bool redirected; /* sent again to the bucket's region (once) */
 };
 
 struct aws_call {

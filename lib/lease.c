@@ -248,13 +248,15 @@ json_t *lease_entry_new(const struct lease_holder *h, long long now,
 	if (!scope)
 		return NULL;
 	json_t *entry = json_pack(
-		"{s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:s?, s:s, s:I, s:I, s:I}",
+		"{s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:s?, s:s, s:I, s:I, s:I, "
+		"s:s*, s:s*}",
 		"id", h->id, "command", "restore", "holder", h->holder,
 		"host", h->host, "pid", (json_int_t)h->pid, "path", h->path,
 		"scope", scope, "to", h->to, "key_prefix",
 		h->key_prefix ? h->key_prefix : "", "time", (json_int_t)h->time,
 		"acquired", (json_int_t)now, "expires",
-		(json_int_t)(now + seconds));
+		(json_int_t)(now + seconds), "target_region", h->target_region,
+		"target_holder", h->target_holder);
 	free(scope);
 	return entry;
 }
@@ -464,6 +466,7 @@ static bool pid_alive(long pid)
 struct acquire {
 	const struct lease_request *req;
 	const char *holder;
+	const char *target_holder; /* NULL: no target of its own */
 	char host[256];
 };
 
@@ -502,6 +505,7 @@ static int take(struct lease *l, struct table_read *r, void *user,
 	struct lease_holder h = {
 		l->id, a->holder, a->host, (long)getpid(), a->req->path,
 		a->req->to, a->req->time, a->req->prefix,
+		a->req->target ? a->req->target->region : NULL, a->target_holder,
 	};
 	json_t *entry = lease_entry_new(&h, r->now, l->seconds);
 	if (!entry || lease_table_add(&r->table, entry) < 0) {
@@ -634,16 +638,30 @@ int lease_acquire(struct aws_ctx *ctx, const struct lease_request *req,
 		log_msg(LOG_WARN, "the restore lease names its holder "
 			"\"unknown\": %s", err_line(&sts_err, line, sizeof(line)));
 	}
+	struct sts_identity target_who = { 0 };
+	if (req->target) {
+		a.target_holder = "unknown";
+		if (sts_get_caller_identity(req->target, &target_who, &sts_err) == 0 &&
+		    target_who.arn)
+			a.target_holder = target_who.arn;
+	}
 	if (gethostname(a.host, sizeof(a.host)) < 0)
 		snprintf(a.host, sizeof(a.host), "unknown");
 	a.host[sizeof(a.host) - 1] = '\0';
 	int rc = change_table_patiently(ctx, l, take, &a, "take", true, e);
 	sts_identity_release(&who);
+	sts_identity_release(&target_who);
 	bool taken = rc == 0;
-	if (rc == 0 && aws_ctx_init(&l->renew_ctx, req->aws, e) == 0)
+	if (rc == 0 && aws_ctx_init(&l->renew_ctx, req->aws, e) == 0) {
 		l->have_renew_ctx = true;
-	else if (rc == 0)
+		/* The renewals go where the bucket was found to be. */
+		if (aws_ctx_copy_bucket_region(&l->renew_ctx, ctx) < 0) {
+			err_set(e, ERR_NOMEM, "out of memory");
+			rc = -1;
+		}
+	} else if (rc == 0) {
 		rc = -1;
+	}
 	if (rc == 0 && (errno = pthread_create(&l->thread, NULL, renew_loop,
 					       l)) != 0) {
 		err_set(e, ERR_SYSTEM, "cannot start the lease renewal: %s",

@@ -106,6 +106,10 @@ struct lease_holder {
 	const char *to;         /* --to NEWPATH, or NULL */
 	time_t time;            /* TIME */
 	const char *key_prefix;
+	/* Where the writes go, when not where the bucket is read from
+	 * (--target-region, --target-profile); NULL: omitted. */
+	const char *target_region;
+	const char *target_holder; /* the ARN the writes are signed as */
 };
 
 /* A new entry for this holder: scope from to (else path), acquired now,
@@ -130,6 +134,9 @@ struct lease_request {
 	bool force;             /* take over overlapping live leases */
 	/* For the renewal thread's own connection (it never shares ctx). */
 	const struct aws_options *aws;
+	/* SSM's side when it has a context of its own (--target-region,
+	 * --target-profile), recorded in the lease; NULL: ctx's. */
+	struct aws_ctx *target;
 };
 
 /* Takes the lease, or says who holds an overlapping one: ERR_BUSY with

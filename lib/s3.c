@@ -8,6 +8,7 @@
 
 #include <openssl/evp.h>
 
+#include "s3_region.h"
 #include "timefmt.h"
 #include "xml.h"
 
@@ -42,40 +43,55 @@ bool s3_bucket_is_virtual_host_safe(const char *bucket)
 
 /* Virtual-hosted style on AWS, path style on a custom endpoint (local
  * emulators and S3-compatible stores do not have per-bucket host names).
- * https://docs.aws.amazon.com/AmazonS3/latest/userguide/VirtualHosting.html */
-static int s3_target(struct aws_ctx *ctx, struct aws_request *req,
-		     const char *bucket, const char *key)
+ * https://docs.aws.amazon.com/AmazonS3/latest/userguide/VirtualHosting.html
+ * On AWS the host names the bucket's region, as far as this run knows it
+ * (aws_bucket_region). */
+static int s3_aim(struct aws_ctx *ctx, struct aws_request *req,
+		  const char *bucket, const char *encoded_key,
+		  const char *encoded_bucket)
 {
 	bool custom;
 	char *endpoint = aws_endpoint(ctx, &aws_s3, &custom);
+	const char *region = aws_bucket_region(ctx, bucket);
+	char *path = NULL;
+	int rc = -1;
+	req->addressing = custom ? AWS_S3_CUSTOM
+			  : s3_bucket_is_virtual_host_safe(bucket) ? AWS_S3_VIRTUAL
+								   : AWS_S3_PATH;
+	if (!endpoint || !(req->region = strdup(region)) ||
+	    !(req->bucket = strdup(bucket)))
+		goto done;
+	if (req->addressing == AWS_S3_VIRTUAL) {
+		req->origin = s3_regional_origin(region, bucket);
+		rc = req->origin ? asprintf(&req->path, "/%s", encoded_key) : -1;
+		goto done;
+	}
+	if (asprintf(&path, "/%s/%s", encoded_bucket, encoded_key) < 0)
+		goto done;
+	if (req->addressing == AWS_S3_PATH) {
+		free(endpoint);
+		endpoint = s3_regional_origin(region, NULL);
+	}
+	rc = endpoint ? aws_request_set_target(req, endpoint, path) : -1;
+done:
+	free(path);
+	free(endpoint);
+	return rc < 0 ? -1 : 0;
+}
+
+static int s3_target(struct aws_ctx *ctx, struct aws_request *req,
+		     const char *bucket, const char *key)
+{
 	char *encoded_key = aws_uri_encode(key ? key : "", true);
 	char *encoded_bucket = aws_uri_encode(bucket, false);
 	int rc = -1;
-	if (!endpoint || !encoded_key || !encoded_bucket)
-		goto done;
-	if (custom || !s3_bucket_is_virtual_host_safe(bucket)) {
-		char *path = NULL;
-		rc = asprintf(&path, "/%s/%s", encoded_bucket, encoded_key);
-		if (rc >= 0)
-			rc = aws_request_set_target(req, endpoint, path);
-		free(path);
-	} else {
-		const char *suffix = strncmp(ctx->region, "cn-", 3) == 0
-					     ? "amazonaws.com.cn"
-					     : "amazonaws.com";
-		rc = asprintf(&req->origin, "https://%s.s3.%s.%s", bucket,
-			      ctx->region, suffix);
-		if (rc >= 0)
-			rc = asprintf(&req->path, "/%s", encoded_key);
-	}
-	rc = rc < 0 ? -1 : 0;
+	if (encoded_key && encoded_bucket)
+		rc = s3_aim(ctx, req, bucket, encoded_key, encoded_bucket);
 	/* CreateBucket does not take the bucket owner condition. */
 	if (rc == 0 && ctx->bucket_owner &&
 	    strcmp(req->operation, "CreateBucket") != 0)
 		rc = aws_headers_add(&req->headers, "x-amz-expected-bucket-owner",
 				     ctx->bucket_owner);
-done:
-	free(endpoint);
 	free(encoded_key);
 	free(encoded_bucket);
 	return rc;

@@ -78,7 +78,7 @@ static json_t *entry(const char *id, const char *path, long long now,
 {
 	struct lease_holder h = { id, "arn:aws:iam::000000000000:user/ops",
 				  "host1", 4242, path, NULL, 1718243666,
-				  "" };
+				  "", NULL, NULL };
 	return lease_entry_new(&h, now, seconds);
 }
 
@@ -144,7 +144,8 @@ static void test_abandoned(void)
 	EXPECT_TRUE("our own entry is never abandoned",
 		    !lease_entry_abandoned(le, "a", ops, "host1", 1, none_alive));
 	lease_table_release(&t);
-	struct lease_holder h = { "b", "unknown", "host1", 7, "/x/", NULL, 0, "" };
+	struct lease_holder h = { "b", "unknown", "host1", 7, "/x/", NULL, 0, "",
+				  NULL, NULL };
 	lease_table_add(&t, lease_entry_new(&h, 1000, 900));
 	EXPECT_TRUE("an unknown holder may be anyone",
 		    !lease_entry_abandoned(&t.items[0], "me", "unknown", "host1", 1,
@@ -226,8 +227,32 @@ static void test_settings(void)
 	EXPECT_LONG("no date", -1, (long)lease_http_date(NULL));
 }
 
+/* Where a restore writes, when that is another region or account than
+ * the bucket's command line: recorded; otherwise no field at all. */
+static void test_target_fields(void)
+{
+	struct lease_holder same = { "a", "arn:aws:iam::000000000000:root", "h",
+				     1, "/x/", NULL, 0, "", NULL, NULL };
+	struct lease_holder other = same;
+	other.target_region = "us-east-2";
+	other.target_holder = "arn:aws:iam::111111111111:root";
+	json_t *a = lease_entry_new(&same, 1000, 900);
+	json_t *b = lease_entry_new(&other, 1000, 900);
+	EXPECT_TRUE("no target: no target_region",
+		    !json_object_get(a, "target_region"));
+	EXPECT_TRUE("no target: no target_holder",
+		    !json_object_get(a, "target_holder"));
+	EXPECT_STR("target_region", "us-east-2",
+		   json_string_value(json_object_get(b, "target_region")));
+	EXPECT_STR("target_holder", "arn:aws:iam::111111111111:root",
+		   json_string_value(json_object_get(b, "target_holder")));
+	json_decref(a);
+	json_decref(b);
+}
+
 void test_lease(void)
 {
+	test_target_fields();
 	test_scopes();
 	test_overlap();
 	test_keys();

@@ -361,6 +361,10 @@ SUBRESOURCES = ("versioning", "versions", "location", "list-type", "delete", "ta
                 "intelligent-tiering", "requestPayment", "torrent")
 
 
+# A regional S3 endpoint's host: s3.REGION.DOMAIN (dualstack too).
+REGIONAL_HOST = re.compile(r"(^|\.)s3\.(?:dualstack\.)?([a-z]{2}(?:-[a-z]+)+-\d+)\..*$")
+
+
 class S3Service(Service):
     name = signing_name = "s3"
 
@@ -418,6 +422,7 @@ class S3Service(Service):
         bucket, key = split_path(request.path)
         with self.store.lock:
             if operation not in ("ListBuckets", "CreateBucket"):
+                self._check_endpoint(bucket, request)
                 self._check_region(bucket, ctx)
                 self._check_expected_owner(bucket, request, ctx)
             try:
@@ -466,6 +471,27 @@ class S3Service(Service):
             ctx.s3_delete_check = lambda k, version_id: self.iam.authorize(
                 ctx.principal, "s3:DeleteObjectVersion" if version_id else "s3:DeleteObject",
                 f"arn:aws:s3:::{name}/{k}", context, policy, owner)
+
+    def _check_endpoint(self, name, request):
+        """A request sent to another region's endpoint is redirected there.
+
+        localaws serves every region on one port; a Host that names a
+        regional S3 endpoint (s3.REGION.amazonaws.com, or
+        s3.REGION.localhost, which curl resolves to 127.0.0.1) says which
+        region the request was sent to. S3 answers 301 PermanentRedirect
+        with the bucket's region in x-amz-bucket-region and its endpoint
+        in the body (a HEAD gets the bare 301 with the header).
+        """
+        bucket = self.store.buckets.get(name)
+        host = (request.header("host") or "").split(":")[0]
+        match = REGIONAL_HOST.search(host)
+        if bucket is None or match is None or match.group(2) == bucket.region:
+            return
+        endpoint = host[:match.start(2)] + bucket.region + host[match.end(2):]
+        raise AwsError("PermanentRedirect", "The bucket you are attempting to access must be "
+                       "addressed using the specified endpoint. Please send all future requests "
+                       "to this endpoint.", 301, {"Endpoint": endpoint, "Bucket": name},
+                       {"x-amz-bucket-region": bucket.region})
 
     def _check_region(self, name, ctx):
         """A bucket answers only requests signed for its own region.

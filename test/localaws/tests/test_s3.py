@@ -426,3 +426,83 @@ def test_a_bucket_answers_only_its_own_region(endpoint, client, unique, control)
     status_code, body = send(endpoint, "GET", f"/{name}/k", headers, b"")
     assert status_code == 400 and b"<Region>eu-west-1</Region>" in body
     assert b"<Code>AuthorizationHeaderMalformed</Code>" in body
+
+
+def test_a_request_sent_to_another_regions_endpoint_is_redirected(endpoint, client, unique):
+    """S3's 301 PermanentRedirect: the bucket's region in x-amz-bucket-region,
+    its endpoint in the body; a HEAD gets the bare 301 with the header."""
+    from botocore.auth import S3SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+    import http.client
+    import urllib.parse
+    name = unique("moved")
+    client("s3", region_name="eu-west-1").create_bucket(
+        Bucket=name, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    port = urllib.parse.urlsplit(endpoint).port
+    for method, path in (("GET", f"/{name}?versioning"), ("HEAD", f"/{name}")):
+        host = f"s3.us-east-1.amazonaws.com:{port}"
+        request = AWSRequest(method=method, url=f"http://{host}{path}", headers={"Host": host})
+        S3SigV4Auth(Credentials("test", "test"), "s3", "us-east-1").add_auth(request)
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        try:
+            connection.request(method, path, headers=dict(request.headers.items()))
+            response = connection.getresponse()
+            body = response.read()
+        finally:
+            connection.close()
+        assert response.status == 301, (method, body)
+        assert response.getheader("x-amz-bucket-region") == "eu-west-1"
+        if method == "GET":
+            assert b"<Code>PermanentRedirect</Code>" in body
+            assert b"<Endpoint>s3.eu-west-1.amazonaws.com</Endpoint>" in body
+            assert f"<Bucket>{name}</Bucket>".encode() in body
+        else:
+            assert body == b""
+
+
+def regional(client_, port):
+    """boto3 as it talks to AWS: each request to the signing region's own
+    endpoint (the Host names it), here all on localaws's one port. Returns
+    the HTTP statuses boto3 saw, in order."""
+    seen = []
+
+    def to_region(request, region_name, **_):
+        # After a redirect botocore signs for the region in the request's
+        # signing context, not the client's.
+        region = request.context.get("signing", {}).get("region", region_name)
+        request.headers["Host"] = f"s3.{region}.amazonaws.com:{port}"
+
+    def note(response, **_):
+        if response and response[0] is not None:
+            seen.append(response[0].status_code)
+    client_.meta.events.register("before-sign.s3", to_region)
+    client_.meta.events.register("needs-retry.s3", note)
+    return seen
+
+
+def test_boto3_follows_the_permanent_redirect_to_the_buckets_region(endpoint, client, unique):
+    import urllib.parse
+    port = urllib.parse.urlsplit(endpoint).port
+    name = unique("follow")
+    west = client("s3", region_name="eu-west-1")
+    west.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    west.put_object(Bucket=name, Key="k", Body=b"x")
+    east = client("s3")
+    seen = regional(east, port)
+    assert east.get_object(Bucket=name, Key="k")["Body"].read() == b"x"
+    # 301 at us-east-1's endpoint, then 200 at eu-west-1's: what boto3 does on AWS.
+    assert seen == [301, 200], seen
+    head = east.head_bucket(Bucket=name)
+    assert head["ResponseMetadata"]["HTTPHeaders"]["x-amz-bucket-region"] == "eu-west-1"
+
+
+def test_boto3_head_bucket_learns_the_region_from_the_bare_400(client, unique):
+    """Signed for the wrong region on one endpoint for all: HeadBucket's
+    400 has no body, only x-amz-bucket-region, and boto3 retries there."""
+    name = unique("headregion")
+    client("s3", region_name="ap-south-1").create_bucket(
+        Bucket=name, CreateBucketConfiguration={"LocationConstraint": "ap-south-1"})
+    head = client("s3").head_bucket(Bucket=name)
+    assert head["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert head["ResponseMetadata"]["HTTPHeaders"]["x-amz-bucket-region"] == "ap-south-1"
