@@ -194,17 +194,32 @@ bench: static ## measure Lambda start, preview/restore/backfill requests and tim
 valgrind: ssmbak ## run the end-to-end tests with ./ssmbak under valgrind memcheck
 	$(Q)SSMBAK_BIN=test/valgrind-ssmbak $(PYTEST) -q -p no:cacheprovider test/e2e
 
-install: | ssmbak ## install ./ssmbak (as built: make or make static), its aliases and man pages under PREFIX
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+BASHCOMPDIR := $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR := $(PREFIX)/share/zsh/site-functions
+MAN1DIR := $(PREFIX)/share/man/man1
+
+# bash-completion loads a command's completion by the command's name, hence
+# the links; zsh reads the names from _ssmbak's #compdef line. ssmbak-all is
+# backfill: its man page is a .so link to ssmbak-backfill(1).
+install: | ssmbak ## install ./ssmbak (as built: make or make static), its aliases, man pages and bash/zsh completion under PREFIX
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(MAN1DIR) \
+		$(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
 	install -m 0755 ssmbak $(DESTDIR)$(PREFIX)/bin/ssmbak
 	ln -sf ssmbak $(DESTDIR)$(PREFIX)/bin/ssmbak-all
 	ln -sf ssmbak $(DESTDIR)$(PREFIX)/bin/ssmbak-stack
-	install -m 0644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 0644 man/*.1 $(DESTDIR)$(MAN1DIR)/
+	printf '.so man1/ssmbak-backfill.1\n' >$(DESTDIR)$(MAN1DIR)/ssmbak-all.1
+	install -m 0644 completions/ssmbak.bash $(DESTDIR)$(BASHCOMPDIR)/ssmbak
+	ln -sf ssmbak $(DESTDIR)$(BASHCOMPDIR)/ssmbak-all
+	ln -sf ssmbak $(DESTDIR)$(BASHCOMPDIR)/ssmbak-stack
+	install -m 0644 completions/_ssmbak $(DESTDIR)$(ZSHCOMPDIR)/_ssmbak
 
 uninstall: ## remove what install put in place
 	rm -f $(DESTDIR)$(PREFIX)/bin/ssmbak $(DESTDIR)$(PREFIX)/bin/ssmbak-all \
 		$(DESTDIR)$(PREFIX)/bin/ssmbak-stack
-	rm -f $(addprefix $(DESTDIR)$(PREFIX)/share/man/man1/,$(notdir $(wildcard man/*.1)))
+	rm -f $(addprefix $(DESTDIR)$(MAN1DIR)/,$(notdir $(wildcard man/*.1)) ssmbak-all.1)
+	rm -f $(addprefix $(DESTDIR)$(BASHCOMPDIR)/,ssmbak ssmbak-all ssmbak-stack)
+	rm -f $(DESTDIR)$(ZSHCOMPDIR)/_ssmbak
 
 clean: ## remove build products (keeps the static dependency archives)
 	rm -rf build/obj build/static build/san build/unit build/ssmbak-static ssmbak
