@@ -21,8 +21,15 @@ BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -g $(WARN) \
 	-DSSMBAK_VERSION='"$(VERSION)"' -I. -Ilib \
 	-DSSMBAK_CACERT_FILE='"build/cacert.pem"'
 CFLAGS ?= -O2
-DYN_CFLAGS := $(BASE_CFLAGS) $(shell pkg-config --cflags libxml-2.0 jansson libcurl)
-DYN_LIBS := $(shell pkg-config --libs libcurl libxml-2.0 jansson) -lssl -lcrypto -lz -lm
+# pkg-config runs the first time a dynamic build needs it, not when make
+# reads this file: `make demo` and `make static` install or need none of the
+# -dev packages it asks about, and must not print "Package ... was not
+# found". A missing package shows as the compiler's error instead.
+pkg = $(eval $(1) := $$(shell pkg-config $(2) libxml-2.0 jansson libcurl 2>/dev/null))$($(1))
+DYN_PKG_CFLAGS = $(call pkg,DYN_PKG_CFLAGS,--cflags)
+DYN_PKG_LIBS = $(call pkg,DYN_PKG_LIBS,--libs)
+DYN_CFLAGS = $(BASE_CFLAGS) $(DYN_PKG_CFLAGS)
+DYN_LIBS = $(DYN_PKG_LIBS) -lssl -lcrypto -lz -lm
 
 DEPS_DIR := build/deps
 STATIC_CFLAGS := $(BASE_CFLAGS) -I$(DEPS_DIR)/include -I$(DEPS_DIR)/include/libxml2
