@@ -19,7 +19,7 @@ _ssmbak_options() {
 	backfill) echo "-p --prefix --do-it --missing-only --force -r --region --profile --bucket-owner -b --bucket --stack --key-prefix --output -v --verbose -q --quiet -h --help" ;;
 	reindex) echo "-R --recursive --dry-run -b --bucket --stack --key-prefix -r --region --profile --bucket-owner -v --verbose -q --quiet -h --help" ;;
 	verify) echo "-R --recursive --repair --min-age --output -b --bucket --stack --key-prefix -r --region --profile -v --verbose -q --quiet -h --help" ;;
-	stack) echo "-p --parameters --tags --code-bucket --role-arn --yes --org-units --regions --delete-bucket --force -r --region --profile --bucket-owner -v --verbose -q --quiet -h --help" ;;
+	stack) echo "-p --parameters --tags --code-bucket --role-arn --yes --org-units --regions --delete-bucket --force --output -r --region --profile --bucket-owner -v --verbose -q --quiet -h --help" ;;
 	backup-lambda) echo "-h --help" ;;
 	esac
 }
