@@ -16,7 +16,7 @@ _ssmbak_options() {
 	log) echo "-R --recursive --since --until --key-prefix --output -b --bucket --stack -r --region --profile --bucket-owner -v --verbose -q --quiet -h --help" ;;
 	diff) echo "-R --recursive --show-secure --key-prefix --output -b --bucket --stack -r --region --profile --bucket-owner -v --verbose -q --quiet -h --help" ;;
 	export) echo "--format -R --recursive --show-secure --key-prefix -b --bucket --stack -r --region --profile --bucket-owner -v --verbose -q --quiet -h --help" ;;
-	backfill) echo "-p --prefix --do-it --missing-only --force -r --region --profile --bucket-owner -b --bucket --stack --key-prefix --output -v --verbose -q --quiet -h --help" ;;
+	backfill) echo "-R --recursive --name-prefix -p --prefix --do-it --missing-only --all --force -r --region --profile --bucket-owner -b --bucket --stack --key-prefix --output -v --verbose -q --quiet -h --help" ;;
 	reindex) echo "-R --recursive --dry-run -b --bucket --stack --key-prefix -r --region --profile --bucket-owner -v --verbose -q --quiet -h --help" ;;
 	verify) echo "-R --recursive --repair --min-age --output -b --bucket --stack --key-prefix -r --region --profile -v --verbose -q --quiet -h --help" ;;
 	stack) echo "-p --parameters --tags --code-bucket --role-arn --yes --org-units --regions --delete-bucket --force --output -r --region --profile --bucket-owner -v --verbose -q --quiet -h --help" ;;
@@ -41,7 +41,7 @@ _ssmbak_value() {
 	--profile) words=$(_ssmbak_profiles) ;;
 	-r | --region | --regions | -b | --bucket | --stack | --key-prefix | --to | \
 	--since | --until | --min-age | -p | --prefix | --parameters | --tags | \
-	--code-bucket | --role-arn | --org-units | --bucket-owner) words="" ;;
+	--code-bucket | --role-arn | --org-units | --bucket-owner | --name-prefix) words="" ;;
 	*) return 1 ;;
 	esac
 	COMPREPLY=($(compgen -W "$words" -- "$cur"))
