@@ -378,17 +378,26 @@ static int keyed_cmp(const void *a, const void *b)
 
 /* Marks keep[] for the keys PATH's scope admits: lib/scope's rules, as
  * preview applies them. keys are in key order; those outside PATH's string
- * prefix are never shown to the scope, whose first key decides key mode. */
+ * prefix are never shown to the scope, whose first key decides key mode.
+ * A PATH that admits nothing is said, as every command says it (a typo
+ * must not look like "nothing to back up"). */
 static void admit_path(const char *path, bool recursive, const struct keyed *keys,
 		       size_t n, bool *keep)
 {
 	struct scope sc;
 	if (scope_init(&sc, path, recursive) < 0)
 		die(EXIT_FAILURE_RUN, "out of memory");
-	size_t len = strlen(path);
-	for (size_t i = 0; i < n; i++)
-		if (strncmp(keys[i].key, path, len) == 0 && scope_admits(&sc, keys[i].key))
+	size_t len = strlen(path), admitted = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (strncmp(keys[i].key, path, len) == 0 && scope_admits(&sc, keys[i].key)) {
 			keep[keys[i].at] = true;
+			admitted++;
+		}
+	}
+	if (!admitted)
+		log_msg(LOG_WARN, "no parameter %s %s in SSM: check PATH%s",
+			recursive ? "under" : "directly under", sc.prefix,
+			recursive ? "" : ", or add -R for the whole tree");
 	scope_release(&sc);
 }
 
@@ -397,11 +406,11 @@ static void admit_path(const char *path, bool recursive, const struct keyed *key
  * admits or a --name-prefix begins. Nothing to do without PATHs. */
 static void keep_in_scope(struct backfill *b)
 {
-	if (!b->n_paths || !b->params.n)
+	if (!b->n_paths)
 		return;
 	size_t n = b->params.n;
-	struct keyed *keys = xcalloc(n, sizeof(*keys));
-	bool *keep = xcalloc(n, sizeof(*keep));
+	struct keyed *keys = xcalloc(n ? n : 1, sizeof(*keys));
+	bool *keep = xcalloc(n ? n : 1, sizeof(*keep));
 	for (size_t i = 0; i < n; i++) {
 		keys[i].key = record_key_for_name(b->params.items[i].name);
 		if (!keys[i].key)
@@ -413,7 +422,8 @@ static void keep_in_scope(struct backfill *b)
 			free(begins);
 		}
 	}
-	qsort(keys, n, sizeof(*keys), keyed_cmp);
+	if (n)
+		qsort(keys, n, sizeof(*keys), keyed_cmp);
 	for (size_t p = 0; p < b->n_paths; p++)
 		admit_path(b->paths[p], b->recursive, keys, n, keep);
 	size_t kept = 0;

@@ -355,6 +355,10 @@ def test_paths_follow_previews_rules(backfill, ssm, prefix):
         out = backfill(*args)
         assert out.returncode == 0, (args, out.stderr)
         assert sorted(table_names(out.stdout)) == expected, args
+        assert ("no parameter " in out.stderr) == (expected == []), (args, out.stderr)
+    out = backfill(f"{prefix}/b/")
+    assert f"ssmbak backfill: no parameter directly under {prefix}/b/ in SSM: check PATH, " \
+        "or add -R for the whole tree" in out.stderr.splitlines()
 
 
 # --- dry run ---------------------------------------------------------------------
