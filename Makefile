@@ -21,8 +21,15 @@ BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -g $(WARN) \
 	-DSSMBAK_VERSION='"$(VERSION)"' -I. -Ilib \
 	-DSSMBAK_CACERT_FILE='"build/cacert.pem"'
 CFLAGS ?= -O2
-DYN_CFLAGS := $(BASE_CFLAGS) $(shell pkg-config --cflags libxml-2.0 jansson libcurl)
-DYN_LIBS := $(shell pkg-config --libs libcurl libxml-2.0 jansson) -lssl -lcrypto -lz -lm
+# pkg-config runs the first time a dynamic build needs it, not when make
+# reads this file: `make demo` and `make static` install or need none of the
+# -dev packages it asks about, and must not print "Package ... was not
+# found". A missing package shows as the compiler's error instead.
+pkg = $(eval $(1) := $$(shell pkg-config $(2) libxml-2.0 jansson libcurl 2>/dev/null))$($(1))
+DYN_PKG_CFLAGS = $(call pkg,DYN_PKG_CFLAGS,--cflags)
+DYN_PKG_LIBS = $(call pkg,DYN_PKG_LIBS,--libs)
+DYN_CFLAGS = $(BASE_CFLAGS) $(DYN_PKG_CFLAGS)
+DYN_LIBS = $(DYN_PKG_LIBS) -lssl -lcrypto -lz -lm
 
 DEPS_DIR := build/deps
 STATIC_CFLAGS := $(BASE_CFLAGS) -I$(DEPS_DIR)/include -I$(DEPS_DIR)/include/libxml2
@@ -194,17 +201,32 @@ bench: static ## measure Lambda start, preview/restore/backfill requests and tim
 valgrind: ssmbak ## run the end-to-end tests with ./ssmbak under valgrind memcheck
 	$(Q)SSMBAK_BIN=test/valgrind-ssmbak $(PYTEST) -q -p no:cacheprovider test/e2e
 
-install: | ssmbak ## install ./ssmbak (as built: make or make static), its aliases and man pages under PREFIX
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+BASHCOMPDIR := $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR := $(PREFIX)/share/zsh/site-functions
+MAN1DIR := $(PREFIX)/share/man/man1
+
+# bash-completion loads a command's completion by the command's name, hence
+# the links; zsh reads the names from _ssmbak's #compdef line. ssmbak-all is
+# backfill: its man page is a .so link to ssmbak-backfill(1).
+install: | ssmbak ## install ./ssmbak (as built: make or make static), its aliases, man pages and bash/zsh completion under PREFIX
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(MAN1DIR) \
+		$(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
 	install -m 0755 ssmbak $(DESTDIR)$(PREFIX)/bin/ssmbak
 	ln -sf ssmbak $(DESTDIR)$(PREFIX)/bin/ssmbak-all
 	ln -sf ssmbak $(DESTDIR)$(PREFIX)/bin/ssmbak-stack
-	install -m 0644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 0644 man/*.1 $(DESTDIR)$(MAN1DIR)/
+	printf '.so man1/ssmbak-backfill.1\n' >$(DESTDIR)$(MAN1DIR)/ssmbak-all.1
+	install -m 0644 completions/ssmbak.bash $(DESTDIR)$(BASHCOMPDIR)/ssmbak
+	ln -sf ssmbak $(DESTDIR)$(BASHCOMPDIR)/ssmbak-all
+	ln -sf ssmbak $(DESTDIR)$(BASHCOMPDIR)/ssmbak-stack
+	install -m 0644 completions/_ssmbak $(DESTDIR)$(ZSHCOMPDIR)/_ssmbak
 
 uninstall: ## remove what install put in place
 	rm -f $(DESTDIR)$(PREFIX)/bin/ssmbak $(DESTDIR)$(PREFIX)/bin/ssmbak-all \
 		$(DESTDIR)$(PREFIX)/bin/ssmbak-stack
-	rm -f $(addprefix $(DESTDIR)$(PREFIX)/share/man/man1/,$(notdir $(wildcard man/*.1)))
+	rm -f $(addprefix $(DESTDIR)$(MAN1DIR)/,$(notdir $(wildcard man/*.1)) ssmbak-all.1)
+	rm -f $(addprefix $(DESTDIR)$(BASHCOMPDIR)/,ssmbak ssmbak-all ssmbak-stack)
+	rm -f $(DESTDIR)$(ZSHCOMPDIR)/_ssmbak
 
 clean: ## remove build products (keeps the static dependency archives)
 	rm -rf build/obj build/static build/san build/unit build/ssmbak-static ssmbak

@@ -3,20 +3,25 @@
  * parameters -> list the bucket's versions -> choose what is missing ->
  * read the values -> write them as backup-lambda would (FORMAT.md). */
 static const char usage[] =
-	"usage: ssmbak backfill [-p PREFIX]... [--do-it] [--force | --missing-only]\n"
+	"usage: ssmbak backfill [PATH]... [-R] [--name-prefix PREFIX]... [--do-it]\n"
+	"                       [--all | --missing-only]\n"
 	"                       [-r REGION] [--profile NAME] [-b BUCKET | --stack NAME]\n"
 	"                       [--key-prefix PREFIX] [--output table|json] [-v | -q]\n"
 	"\n"
 	"Back up every parameter's current value and metadata into the ssmbak\n"
 	"bucket, each with its own last-modified time as the event time. Without\n"
 	"--do-it, only show what would be written. Also installed as ssmbak-all.\n"
+	"Without PATH or --name-prefix, every parameter.\n"
 	"\n"
-	"  -p, --prefix PREFIX  only names that begin with PREFIX, with or without\n"
-	"                       the leading slash (repeatable; default: all)\n"
+	"  -R, --recursive      the whole tree under PATH, not only its direct children\n"
+	"      --name-prefix PREFIX  also names that begin with PREFIX, with or\n"
+	"                       without the leading slash (/app takes /apple too)\n"
+	"  -p, --prefix PREFIX  deprecated spelling of --name-prefix\n"
 	"      --do-it          write; without it nothing is written\n"
 	"      --missing-only   skip parameters whose latest backup already holds\n"
 	"                       their current version (the default)\n"
-	"      --force          write every parameter, backed up or not\n"
+	"      --all            write every parameter chosen, backed up or not\n"
+	"      --force          deprecated spelling of --all\n"
 	"  -r, --region REGION  AWS region (default: AWS_REGION, the profile's)\n"
 	"      --profile NAME   AWS profile from ~/.aws/config\n"
 	"      --bucket-owner ACCOUNT  refuse a bucket of another account (default:\n"
@@ -31,6 +36,8 @@ static const char usage[] =
 	"                       progress)\n"
 	"  -h, --help           show this help\n"
 	"\n"
+	"PATH ending in / is a path; otherwise the parameter PATH if it exists,\n"
+	"else the path PATH/ (as in preview).\n"
 	"Exit status: 0 done, 1 a parameter or an AWS call failed, 2 usage\n"
 	"error, 3 no credentials, region or bucket.\n";
 
@@ -53,6 +60,7 @@ static const char usage[] =
 #include "lib/record.h"
 #include "lib/progress.h"
 #include "lib/s3.h"
+#include "lib/scope.h"
 #include "lib/ssm.h"
 #include "lib/ssm_name.h"
 #include "lib/table.h"
@@ -81,9 +89,14 @@ struct entry {
 
 struct backfill {
 	struct cli_common common;
-	const char **prefixes;
+	const char **prefixes;    /* what to list: name prefixes and PATHs */
 	size_t n_prefixes;
-	bool do_it, force;
+	const char **name_prefixes; /* --name-prefix */
+	size_t n_name_prefixes;
+	char **paths;             /* PATH arguments, with their leading slash */
+	size_t n_paths;
+	bool recursive;
+	bool do_it, all;
 	struct progress progress;
 	struct aws_ctx ctx;
 	char *bucket;
@@ -194,42 +207,72 @@ bool backfill_tags_hold(const struct ssm_parameter *p,
 
 enum {
 	OPT_DO_IT = CLI_OPT_FIRST_FREE,
+	OPT_ALL,
 	OPT_FORCE,
 	OPT_MISSING_ONLY,
+	OPT_NAME_PREFIX,
 };
+
+/* Old spellings keep working (scripts, the Python ssmbak-all's -p), with a
+ * line saying what replaced them; -q silences it like any warning. */
+static void deprecated(const struct backfill *b, const char *old, const char *now)
+{
+	if (!b->common.quiet)
+		fprintf(stderr, "%s: %s is deprecated: use %s\n", progname(), old, now);
+}
+
+static void add_name_prefix(struct backfill *b, const char *prefix)
+{
+	if (!*prefix)
+		cli_usage_error(usage, "--name-prefix needs a non-empty prefix");
+	if (ssm_name_problem(prefix, SSM_NAME_PREFIX, NULL))
+		cli_usage_error(usage, "prefix '%s' %s", cli_shown_arg(prefix),
+				ssm_name_problem(prefix, SSM_NAME_PREFIX, NULL));
+	b->name_prefixes[b->n_name_prefixes++] = prefix;
+	b->prefixes[b->n_prefixes++] = prefix;
+}
 
 static void parse_options(struct backfill *b, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "prefix", required_argument, NULL, 'p' },
+		{ "name-prefix", required_argument, NULL, OPT_NAME_PREFIX },
+		{ "recursive", no_argument, NULL, 'R' },
 		{ "do-it", no_argument, NULL, OPT_DO_IT },
+		{ "all", no_argument, NULL, OPT_ALL },
 		{ "force", no_argument, NULL, OPT_FORCE },
 		{ "missing-only", no_argument, NULL, OPT_MISSING_ONLY },
 		CLI_COMMON_LONG_OPTIONS,
 		CLI_KEY_PREFIX_OPTION,
 		{ NULL, 0, NULL, 0 },
 	};
-	bool missing_only = false;
+	bool missing_only = false, old_prefix = false, old_force = false;
 	int opt;
 	b->prefixes = xcalloc((size_t)argc, sizeof(*b->prefixes));
-	while ((opt = getopt_long(argc, argv, "p:" CLI_COMMON_SHORT_OPTIONS,
+	b->name_prefixes = xcalloc((size_t)argc, sizeof(*b->name_prefixes));
+	b->paths = xcalloc((size_t)argc, sizeof(*b->paths));
+	while ((opt = getopt_long(argc, argv, "p:R" CLI_COMMON_SHORT_OPTIONS,
 				  longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'p':
-			if (!*optarg)
-				cli_usage_error(usage,
-						"-p needs a non-empty prefix");
-			if (ssm_name_problem(optarg, SSM_NAME_PREFIX, NULL))
-				cli_usage_error(usage, "prefix '%s' %s",
-						cli_shown_arg(optarg),
-						ssm_name_problem(optarg, SSM_NAME_PREFIX, NULL));
-			b->prefixes[b->n_prefixes++] = optarg;
+			old_prefix = true;
+			add_name_prefix(b, optarg);
+			break;
+		case OPT_NAME_PREFIX:
+			add_name_prefix(b, optarg);
+			break;
+		case 'R':
+			b->recursive = true;
 			break;
 		case OPT_DO_IT:
 			b->do_it = true;
 			break;
 		case OPT_FORCE:
-			b->force = true;
+			old_force = true;
+			b->all = true;
+			break;
+		case OPT_ALL:
+			b->all = true;
 			break;
 		case OPT_MISSING_ONLY:
 			missing_only = true;
@@ -238,11 +281,19 @@ static void parse_options(struct backfill *b, int argc, char **argv)
 			cli_common_option(opt, optarg, &b->common, usage);
 		}
 	}
-	if (optind < argc)
-		cli_usage_error(usage, "unexpected argument '%s'", argv[optind]);
-	if (b->force && missing_only)
+	for (; optind < argc; optind++) {
+		b->paths[b->n_paths] = cli_path_argument(argv[optind], usage);
+		b->prefixes[b->n_prefixes++] = b->paths[b->n_paths++];
+	}
+	if (b->recursive && !b->n_paths)
+		cli_usage_error(usage, "-R goes with a PATH");
+	if (b->all && missing_only)
 		cli_usage_error(usage,
-				"--force and --missing-only exclude each other");
+				"--all and --missing-only exclude each other");
+	if (old_prefix)
+		deprecated(b, "-p/--prefix", "PATH [-R] or --name-prefix");
+	if (old_force)
+		deprecated(b, "--force", "--all");
 }
 
 /* --- list: the parameters --- */
@@ -313,6 +364,81 @@ static void list_parameters(struct backfill *b)
 	}
 	b->params.n = kept;
 	log_msg(LOG_INFO, "%zu parameters listed", b->params.n);
+}
+
+struct keyed {
+	char *key;
+	size_t at;
+};
+
+static int keyed_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct keyed *)a)->key, ((const struct keyed *)b)->key);
+}
+
+/* Marks keep[] for the keys PATH's scope admits: lib/scope's rules, as
+ * preview applies them. keys are in key order; those outside PATH's string
+ * prefix are never shown to the scope, whose first key decides key mode.
+ * A PATH that admits nothing is said, as every command says it (a typo
+ * must not look like "nothing to back up"). */
+static void admit_path(const char *path, bool recursive, const struct keyed *keys,
+		       size_t n, bool *keep)
+{
+	struct scope sc;
+	if (scope_init(&sc, path, recursive) < 0)
+		die(EXIT_FAILURE_RUN, "out of memory");
+	size_t len = strlen(path), admitted = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (strncmp(keys[i].key, path, len) == 0 && scope_admits(&sc, keys[i].key)) {
+			keep[keys[i].at] = true;
+			admitted++;
+		}
+	}
+	if (!admitted)
+		log_msg(LOG_WARN, "no parameter %s %s in SSM: check PATH%s",
+			recursive ? "under" : "directly under", sc.prefix,
+			recursive ? "" : ", or add -R for the whole tree");
+	scope_release(&sc);
+}
+
+/* DescribeParameters' BeginsWith filter over-selects for PATHs (/a/x also
+ * lists /a/xa, and a path's grandchildren without -R): keep what a PATH
+ * admits or a --name-prefix begins. Nothing to do without PATHs. */
+static void keep_in_scope(struct backfill *b)
+{
+	if (!b->n_paths)
+		return;
+	size_t n = b->params.n;
+	struct keyed *keys = xcalloc(n ? n : 1, sizeof(*keys));
+	bool *keep = xcalloc(n ? n : 1, sizeof(*keep));
+	for (size_t i = 0; i < n; i++) {
+		keys[i].key = record_key_for_name(b->params.items[i].name);
+		if (!keys[i].key)
+			die(EXIT_FAILURE_RUN, "out of memory");
+		keys[i].at = i;
+		for (size_t j = 0; j < b->n_name_prefixes && !keep[i]; j++) {
+			char *begins = key_prefix(b->name_prefixes[j]);
+			keep[i] = strncmp(keys[i].key, begins, strlen(begins)) == 0;
+			free(begins);
+		}
+	}
+	if (n)
+		qsort(keys, n, sizeof(*keys), keyed_cmp);
+	for (size_t p = 0; p < b->n_paths; p++)
+		admit_path(b->paths[p], b->recursive, keys, n, keep);
+	size_t kept = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (keep[i])
+			b->params.items[kept++] = b->params.items[i];
+		else
+			ssm_parameter_release(&b->params.items[i]);
+	}
+	b->params.n = kept;
+	for (size_t i = 0; i < n; i++)
+		free(keys[i].key);
+	free(keys);
+	free(keep);
+	log_msg(LOG_INFO, "%zu parameters in scope", kept);
 }
 
 static int by_key(const void *a, const void *b)
@@ -412,9 +538,9 @@ static void choose_by_listing(struct backfill *b)
 {
 	for (size_t i = 0; i < b->n; i++) {
 		struct entry *en = &b->entries[i];
-		if (b->force) {
+		if (b->all) {
 			en->write = true;
-			en->why = "--force";
+			en->why = "--all";
 		} else if (backfill_listing_decides(en->meta, latest_of(b, en),
 						    &en->why)) {
 			en->write = true;
@@ -844,6 +970,10 @@ static void backfill_release(struct backfill *b)
 	}
 	free(b->entries);
 	free(b->prefixes);
+	free(b->name_prefixes);
+	for (size_t i = 0; i < b->n_paths; i++)
+		free(b->paths[i]);
+	free(b->paths);
 	free(b->bucket);
 	free(b->key_prefix);
 	ssm_parameter_list_release(&b->params);
@@ -870,8 +1000,9 @@ int cmd_backfill(int argc, char **argv)
 	progress_init(&b.progress, "");
 
 	list_parameters(&b);
+	keep_in_scope(&b);
 	make_entries(&b);
-	if (!b.force)
+	if (!b.all)
 		list_backups(&b);
 	choose(&b);
 

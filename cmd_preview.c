@@ -1421,7 +1421,7 @@ static void print_classic_table(struct restore_run *r, struct key_state **rows,
 		if (any_description)
 			cells[c++] = gone ? "" : k->rec.param.description;
 		if (any_deleted)
-			cells[c++] = gone ? "True" : "";
+			cells[c++] = gone ? "yes" : "";
 		if (table_add_row(t, cells) < 0)
 			die(EXIT_FAILURE_RUN, "out of memory");
 	}

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <openssl/sha.h>
 
 #include "commands.h"
@@ -32,7 +33,7 @@ static const char usage[] =
 	"usage: ssmbak stack NAME COMMAND [-p KEY=VALUE]... [--tags KEY=VALUE]...\n"
 	"                    [--code-bucket BUCKET] [--role-arn ARN] [--yes]\n"
 	"                    [--org-units OU,... --regions REGION,...]\n"
-	"                    [--delete-bucket [--force]]\n"
+	"                    [--delete-bucket [--force]] [--output table|json]\n"
 	"                    [-r REGION] [--profile NAME] [-v | -q]\n"
 	"       ssmbak stack template\n"
 	"       ssmbak-stack NAME COMMAND [OPTIONS]\n"
@@ -72,6 +73,7 @@ static const char usage[] =
 	"      --delete-bucket  delete: also delete the backup bucket; refused while\n"
 	"                       it holds backups\n"
 	"      --force          with --delete-bucket: delete the backups too\n"
+	"      --output FORMAT  status, events, outputs: table (default) or json\n"
 	"  -r, --region REGION  AWS region (default: AWS_REGION, the profile's)\n"
 	"      --profile NAME   AWS profile from ~/.aws/config\n"
 	"      --bucket-owner ACCOUNT  refuse buckets of another account (default:\n"
@@ -263,6 +265,7 @@ static void parse_args(int argc, char **argv, struct stack_opts *o)
 		{ "region", required_argument, NULL, 'r' },
 		{ "profile", required_argument, NULL, CLI_OPT_PROFILE },
 		{ "bucket-owner", required_argument, NULL, CLI_OPT_BUCKET_OWNER },
+		{ "output", required_argument, NULL, CLI_OPT_OUTPUT },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -317,7 +320,7 @@ static void parse_args(int argc, char **argv, struct stack_opts *o)
 		o->action = ACT_TEMPLATE;
 		if (o->parameters.n || o->have_tags || o->code_bucket ||
 		    o->role_arn || o->yes || o->org_units.n || o->regions.n ||
-		    o->delete_bucket)
+		    o->delete_bucket || o->common.output != CLI_OUTPUT_TABLE)
 			cli_usage_error(usage, "template takes no options");
 		return;
 	}
@@ -375,6 +378,10 @@ static void parse_args(int argc, char **argv, struct stack_opts *o)
 		cli_usage_error(usage, "--delete-bucket goes with delete");
 	if (o->force && !o->delete_bucket)
 		cli_usage_error(usage, "--force goes with --delete-bucket");
+	if (o->common.output == CLI_OUTPUT_JSON && o->action != ACT_STATUS &&
+	    o->action != ACT_EVENTS && o->action != ACT_OUTPUTS)
+		cli_usage_error(usage, "--output json goes with status, events or "
+				       "outputs");
 }
 
 /* --- the binary: what Lambda can run --- */
@@ -1555,6 +1562,91 @@ static int stack_delete(struct stack_run *r)
 
 /* --- reading --- */
 
+/* key: v, left out when v is NULL (no such field in AWS's answer). */
+static void json_set_text(json_t *o, const char *key, const char *v)
+{
+	if (v)
+		json_object_set_new(o, key, json_string(v));
+}
+
+/* One JSON array on stdout, as every command's --output json prints it
+ * (ssmbak(1) CONVENTIONS); takes arr. */
+static void print_json_array(json_t *arr)
+{
+	char *text = arr ? json_dumps(arr, JSON_INDENT(2) | JSON_ENSURE_ASCII) : NULL;
+	json_decref(arr);
+	if (!text)
+		die(EXIT_FAILURE_RUN, "out of memory");
+	puts(text);
+	free(text);
+}
+
+static json_t *stack_json(const struct cfn_stack *s)
+{
+	json_t *o = json_object();
+	json_set_text(o, "name", s->name);
+	json_set_text(o, "kind", "stack");
+	json_set_text(o, "status", s->status);
+	json_set_text(o, "status_reason", s->status_reason);
+	json_set_text(o, "stack_id", s->id);
+	return o;
+}
+
+static json_t *instance_json(const char *set, const struct cfn_stack_instance *i)
+{
+	json_t *o = json_object();
+	json_set_text(o, "name", set);
+	json_set_text(o, "kind", "stack_instance");
+	json_set_text(o, "account", i->account);
+	json_set_text(o, "region", i->region);
+	json_set_text(o, "status", i->status);
+	json_set_text(o, "detailed_status", i->detailed_status);
+	json_set_text(o, "organizational_unit", i->ou);
+	json_set_text(o, "status_reason", i->reason);
+	json_set_text(o, "stack_id", i->stack_id);
+	return o;
+}
+
+static json_t *event_json(const struct cfn_event *ev)
+{
+	char when[32];
+	time_format_iso((time_t)ev->timestamp, when);
+	json_t *o = json_object();
+	json_set_text(o, "event_time", when);
+	json_set_text(o, "name", ev->logical_id);
+	json_set_text(o, "physical_id", ev->physical_id);
+	json_set_text(o, "type", ev->type);
+	json_set_text(o, "status", ev->status);
+	json_set_text(o, "status_reason", ev->reason && *ev->reason ? ev->reason : NULL);
+	return o;
+}
+
+/* status: the stack's status line, then the StackSet's instances. */
+static void print_status_text(const char *name, const struct cfn_stack *s,
+			      const struct cfn_stack_instance_list *instances)
+{
+	if (s)
+		escape_fprintf(stdout, "%s%s%s\n", s->status, s->status_reason ? "  " : "",
+			       s->status_reason ? s->status_reason : "");
+	if (instances) {
+		printf("StackSet %s: %zu stack instance%s\n", name, instances->n,
+		       instances->n == 1 ? "" : "s");
+		print_instances(instances);
+	}
+}
+
+/* status --output json: the stack, then the StackSet's instances. */
+static void print_status_json(const char *name, const struct cfn_stack *s,
+			      const struct cfn_stack_instance_list *instances)
+{
+	json_t *arr = json_array();
+	if (s)
+		json_array_append_new(arr, stack_json(s));
+	for (size_t i = 0; instances && i < instances->n; i++)
+		json_array_append_new(arr, instance_json(name, &instances->items[i]));
+	print_json_array(arr);
+}
+
 /* The stack's status, and the StackSet's instances when NAME is also an
  * organization's StackSet (whose central stack may be elsewhere). */
 static int stack_status(struct stack_run *r)
@@ -1564,22 +1656,43 @@ static int stack_status(struct stack_run *r)
 	struct cfn_stack s;
 	bool missing;
 	struct err e = { 0 };
-	if (cfn_describe_stack(&r->ctx, r->o->name, &s, &missing, &e) == 0) {
-		escape_fprintf(stdout, "%s%s%s\n", s.status, s.status_reason ? "  " : "",
-		       s.status_reason ? s.status_reason : "");
-		cfn_stack_release(&s);
-	} else if (!missing) {
+	bool found = cfn_describe_stack(&r->ctx, r->o->name, &s, &missing, &e) == 0;
+	if (!found && !missing)
 		die_err(&e);
-	} else if (!is_set) {
+	if (!found && !is_set)
 		die(EXIT_FAILURE_RUN, "no stack '%s' in %s", r->o->name, r->ctx.region);
-	}
-	if (is_set) {
-		printf("StackSet %s: %zu stack instance%s\n", r->o->name, instances.n,
-		       instances.n == 1 ? "" : "s");
-		print_instances(&instances);
+	if (r->o->common.output == CLI_OUTPUT_JSON)
+		print_status_json(r->o->name, found ? &s : NULL, is_set ? &instances : NULL);
+	else
+		print_status_text(r->o->name, found ? &s : NULL, is_set ? &instances : NULL);
+	if (found)
+		cfn_stack_release(&s);
+	if (is_set)
 		cfn_stack_instance_list_release(&instances);
-	}
 	return EXIT_OK;
+}
+
+/* outputs --output json: one object an output, name and value. */
+static void print_outputs_json(const struct cfn_pairs *outputs)
+{
+	json_t *arr = json_array();
+	for (size_t i = 0; i < outputs->n; i++) {
+		json_t *o = json_object();
+		json_set_text(o, "name", outputs->items[i].key);
+		json_set_text(o, "value", outputs->items[i].value);
+		json_array_append_new(arr, o);
+	}
+	print_json_array(arr);
+}
+
+/* events --output json: oldest first, as the table (AWS answers newest
+ * first). */
+static void print_events_json(const struct cfn_event_list *l)
+{
+	json_t *arr = json_array();
+	for (size_t i = l->n; i-- > 0;)
+		json_array_append_new(arr, event_json(&l->items[i]));
+	print_json_array(arr);
 }
 
 static int stack_show(struct stack_run *r)
@@ -1590,6 +1703,10 @@ static int stack_show(struct stack_run *r)
 	describe_or_die(r, &s);
 	switch (r->o->action) {
 	case ACT_OUTPUTS: {
+		if (r->o->common.output == CLI_OUTPUT_JSON) {
+			print_outputs_json(&s.outputs);
+			break;
+		}
 		int width = 0;
 		for (size_t i = 0; i < s.outputs.n; i++)
 			if ((int)strlen(s.outputs.items[i].key) > width)
@@ -1613,8 +1730,11 @@ static int stack_show(struct stack_run *r)
 		struct err e = { 0 };
 		if (cfn_describe_events(&r->ctx, s.id, NULL, false, &l, &e) < 0)
 			die_err(&e);
-		for (size_t i = l.n; i-- > 0;)
-			print_event(&l.items[i]);
+		if (r->o->common.output == CLI_OUTPUT_JSON)
+			print_events_json(&l);
+		else
+			for (size_t i = l.n; i-- > 0;)
+				print_event(&l.items[i]);
 		cfn_event_list_release(&l);
 		break;
 	}

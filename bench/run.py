@@ -287,7 +287,7 @@ def bench_backfill(ssmbak, aws, count):
     s3.create_bucket(Bucket=bucket)
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     aws.control("DELETE", "counters")
-    _, wall, cpu, rss = run_measured([ssmbak, "backfill", "-p", prefix, "--do-it", "-b", bucket],
+    _, wall, cpu, rss = run_measured([ssmbak, "backfill", "--name-prefix", prefix, "--do-it", "-b", bucket],
                                      env_for(aws))
     c = counters(aws)
     total = sum(n for ops in c.values() for n in ops.values())

@@ -51,6 +51,11 @@ CFLAGS=${SSMBAK_DEPS_CFLAGS:--O2 -ffunction-sections -fdata-sections -fstack-pro
 export CFLAGS
 
 say() { echo "deps: $*"; }
+# Stages write into the log; what the script is about to do to the
+# machine's apt (its sources, its package lists, its packages) is said on
+# the terminal first, in one line, whatever the verbosity.
+exec 3>&1
+announce() { echo "deps: $*" >&3; }
 
 # stage TITLE CMD...: runs CMD with its output in the log (and on the
 # terminal with V=1); on failure shows the end of the log and stops.
@@ -92,6 +97,7 @@ install_packages() {
         echo "missing packages:$missing (run as root, or install them)"
         return 1
     fi
+    announce "apt-get install$missing (then apt-get update and again, if the package lists are stale)"
     # shellcheck disable=SC2086
     DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $missing ||
     { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $missing; }
@@ -101,20 +107,26 @@ install_packages() {
 # deb822 (Debian 12's debian.sources) or one-line style (sources.list).
 DEBSRC=/etc/apt/sources.list.d/ssmbak-deb-src
 enable_deb_src() {
-    if apt-cache showsrc curl 2>/dev/null | grep -q '^Package: curl'; then
+    # grep reads to the end (no -q): under pipefail, apt-cache killed by
+    # SIGPIPE would fail the test and run apt-get update every time.
+    if apt-cache showsrc curl 2>/dev/null | grep '^Package: curl' >/dev/null; then
         return 0
     fi
     if [ ! -f "$DEBSRC.sources" ] && [ ! -f "$DEBSRC.list" ]; then
         [ "$(id -u)" -eq 0 ] || { echo "no deb-src entry and not root"; return 1; }
         if [ -f /etc/apt/sources.list.d/debian.sources ]; then
+            announce "adding $DEBSRC.sources (deb-src twin of debian.sources) and running apt-get update, for apt-get source curl libxml2 (SSMBAK_DEPS_TARBALLS=DIR builds from tarballs instead)"
             sed 's/^Types:.*/Types: deb-src/' \
                 /etc/apt/sources.list.d/debian.sources >"$DEBSRC.sources"
         elif grep -q '^deb ' /etc/apt/sources.list 2>/dev/null; then
+            announce "adding $DEBSRC.list (deb-src twin of sources.list) and running apt-get update, for apt-get source curl libxml2 (SSMBAK_DEPS_TARBALLS=DIR builds from tarballs instead)"
             sed -n 's/^deb /deb-src /p' /etc/apt/sources.list >"$DEBSRC.list"
         else
             echo "no Debian sources found: add a deb-src entry by hand"
             return 1
         fi
+    else
+        announce "running apt-get update: $DEBSRC is there but apt knows no curl source package yet"
     fi
     apt-get update
 }

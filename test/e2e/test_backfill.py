@@ -278,8 +278,9 @@ def test_man_page_passes_mandoc_lint():
 @pytest.mark.parametrize("args, message", [
     (["--frobnicate"], "unrecognized option"),
     (["-p"], "requires an argument"),
-    (["extra"], "unexpected argument 'extra'"),
-    (["--force", "--missing-only"], "exclude each other"),
+    (["--all", "--missing-only"], "exclude each other"),
+    (["-R"], "-R goes with a PATH"),
+    (["/has space/"], "ssmbak backfill"),
     (["-p", ""], "non-empty prefix"),
     (["--output", "yaml"], "--output must be table or json"),
     (["-b", "Not_A_Bucket"], "not a valid S3 bucket name"),
@@ -318,6 +319,46 @@ def test_alias_ssmbak_all(run, bucket, ssm, prefix, tmp_path):
     assert out.returncode == 0, out.stderr
     assert table_names(out.stdout) == [f"{prefix}/a"]
     assert "ssmbak-all: dry run" in out.stderr
+    # The Python tool's -p still works, and says what replaced it.
+    assert "ssmbak-all: -p/--prefix is deprecated: use PATH [-R] or --name-prefix" in out.stderr
+    quiet = run("-p", prefix, "-b", bucket, "-q", argv0="ssmbak-all")
+    assert "deprecated" not in quiet.stderr
+
+
+def test_force_is_the_deprecated_spelling_of_all(backfill, ssm, prefix):
+    put_all(ssm, [dict(Name=f"{prefix}/a", Type="String", Value="1")])
+    assert backfill("--name-prefix", prefix, "--do-it").returncode == 0
+    for spelling in ("--all", "--force"):
+        out = backfill("--name-prefix", prefix, spelling)
+        assert out.returncode == 0, out.stderr
+        assert table_names(out.stdout) == [f"{prefix}/a"], spelling
+    assert "--force is deprecated: use --all" in out.stderr
+
+
+def test_paths_follow_previews_rules(backfill, ssm, prefix):
+    """PATH is what preview means by it (lib/scope): a path's direct
+    children, the tree with -R, a key when one exists, never /a for /ab."""
+    put_all(ssm, [dict(Name=n, Type="String", Value="v") for n in (
+        f"{prefix}/a/x", f"{prefix}/a/y/z", f"{prefix}/ab", f"{prefix}/k", f"{prefix}/k/child")])
+    for args, expected in [
+        ([f"{prefix}/a/"], [f"{prefix}/a/x"]),
+        ([f"{prefix}/a/", "-R"], [f"{prefix}/a/x", f"{prefix}/a/y/z"]),
+        ([f"{prefix}/a", "-R"], [f"{prefix}/a/x", f"{prefix}/a/y/z"]),
+        ([f"{prefix}/a"], [f"{prefix}/a/x"]),
+        ([f"{prefix}/k"], [f"{prefix}/k"]),
+        ([f"{prefix}/k/"], [f"{prefix}/k/child"]),
+        ([f"{prefix}/a/", f"{prefix}/k"], [f"{prefix}/a/x", f"{prefix}/k"]),
+        ([f"{prefix}/a/", "--name-prefix", f"{prefix}/k"],
+         [f"{prefix}/a/x", f"{prefix}/k", f"{prefix}/k/child"]),
+        ([f"{prefix}/nothing/", "-R"], []),
+    ]:
+        out = backfill(*args)
+        assert out.returncode == 0, (args, out.stderr)
+        assert sorted(table_names(out.stdout)) == expected, args
+        assert ("no parameter " in out.stderr) == (expected == []), (args, out.stderr)
+    out = backfill(f"{prefix}/b/")
+    assert f"ssmbak backfill: no parameter directly under {prefix}/b/ in SSM: check PATH, " \
+        "or add -R for the whole tree" in out.stderr.splitlines()
 
 
 # --- dry run ---------------------------------------------------------------------
@@ -326,7 +367,7 @@ def test_alias_ssmbak_all(run, bucket, ssm, prefix, tmp_path):
 def test_dry_run_lists_without_values_and_writes_nothing(backfill, ssm, s3, aws, bucket, prefix):
     params = put_all(ssm, list(kinds(prefix).values()))
     aws.reset_counters()
-    out = backfill("-p", prefix)
+    out = backfill("--name-prefix", prefix)
     assert out.returncode == 0, out.stderr
     names = sorted(p["Name"] for p in params)
     assert sorted(table_names(out.stdout)) == names
@@ -354,7 +395,7 @@ def stamp(meta):
 
 def test_dry_run_json(backfill, ssm, prefix):
     params = put_all(ssm, [kinds(prefix)["secure"], kinds(prefix)["unicode"]])
-    out = backfill("-p", prefix, "--output", "json")
+    out = backfill("--name-prefix", prefix, "--output", "json")
     assert out.returncode == 0, out.stderr
     rows = json.loads(out.stdout)
     meta = described(ssm, [p["Name"] for p in params])
@@ -372,7 +413,7 @@ def test_dry_run_json(backfill, ssm, prefix):
 
 def test_every_kind_is_stored_exactly_as_format_md_says(backfill, ssm, s3, bucket, prefix):
     params = put_all(ssm, list(kinds(prefix).values()) + many(prefix, 300))
-    out = backfill("-p", prefix, "--do-it")
+    out = backfill("--name-prefix", prefix, "--do-it")
     assert out.returncode == 0, out.stderr
     assert summary(out) == (len(params), len(params), 0, 0)
     assert sorted(table_names(out.stdout)) == sorted(p["Name"] for p in params)
@@ -391,8 +432,8 @@ def test_prefixes_select_names_with_and_without_slash(backfill, ssm, s3, bucket,
     put_all(ssm, [dict(Name=n, Type="String", Value="v") for n in (
         f"{prefix}/a/x", f"{prefix}/a/y/z", f"{prefix}/ab", f"{prefix}/b/x", f"{prefix}/c/x",
         f"{bare}-top", f"{prefix}x")])
-    out = backfill("-p", f"{prefix}/a", "-p", f"{bare}/b", "-p", f"{prefix}/a/y", "-p",
-                   f"{bare}-", "--do-it")
+    out = backfill("--name-prefix", f"{prefix}/a", "--name-prefix", f"{bare}/b",
+                   "--name-prefix", f"{prefix}/a/y", "--name-prefix", f"{bare}-", "--do-it")
     assert out.returncode == 0, out.stderr
     assert keys(s3, bucket) == {f"{prefix}/a/x", f"{prefix}/a/y/z", f"{prefix}/ab",
                                 f"{prefix}/b/x", f"/{bare}-top"}
@@ -400,7 +441,7 @@ def test_prefixes_select_names_with_and_without_slash(backfill, ssm, s3, bucket,
 
 
 def test_nothing_under_the_prefix(backfill, prefix):
-    out = backfill("-p", prefix + "/nothing", "--do-it")
+    out = backfill("--name-prefix", prefix + "/nothing", "--do-it")
     assert out.returncode == 0, out.stderr
     assert out.stdout == ""
     assert summary(out) == (0, 0, 0, 0)
@@ -408,9 +449,9 @@ def test_nothing_under_the_prefix(backfill, prefix):
 
 def test_verbose_says_why_but_never_a_value(backfill, ssm, prefix):
     params = put_all(ssm, [kinds(prefix)["secure"], kinds(prefix)["secure_key"]])
-    assert backfill("-p", prefix, "--do-it").returncode == 0
+    assert backfill("--name-prefix", prefix, "--do-it").returncode == 0
     ssm.put_parameter(Name=params[0]["Name"], Value="n3w-s3cr3t", Overwrite=True)
-    out = backfill("-p", prefix, "--do-it", "-vv")
+    out = backfill("--name-prefix", prefix, "--do-it", "-vv")
     assert out.returncode == 0, out.stderr
     assert f"{params[0]['Name']}: write: backup holds another version" in out.stderr
     assert f"{params[1]['Name']}: skip: backed up" in out.stderr
@@ -432,13 +473,13 @@ def test_everything_when_no_prefix(backfill, ssm, s3, bucket, prefix):
 # --- reruns -----------------------------------------------------------------------
 
 
-def test_rerun_writes_no_duplicates_force_writes_again(backfill, ssm, s3, aws, bucket, prefix):
+def test_rerun_writes_no_duplicates_all_writes_again(backfill, ssm, s3, aws, bucket, prefix):
     params = put_all(ssm, many(prefix, 120))
-    first = backfill("-p", prefix, "--do-it")
+    first = backfill("--name-prefix", prefix, "--do-it")
     assert first.returncode == 0, first.stderr
     assert version_count(s3, bucket) == 120
     aws.reset_counters()
-    again = backfill("-p", prefix, "--do-it")
+    again = backfill("--name-prefix", prefix, "--do-it")
     assert again.returncode == 0, again.stderr
     assert summary(again) == (120, 0, 120, 0)
     assert again.stdout == ""
@@ -447,9 +488,9 @@ def test_rerun_writes_no_duplicates_force_writes_again(backfill, ssm, s3, aws, b
     counts = aws.counters()
     assert counts["s3"].get("GetObjectTagging") == 120
     assert "PutObject" not in counts["s3"] and "GetParameters" not in counts["ssm"]
-    explicit = backfill("-p", prefix, "--do-it", "--missing-only")
+    explicit = backfill("--name-prefix", prefix, "--do-it", "--missing-only")
     assert summary(explicit) == (120, 0, 120, 0)
-    forced = backfill("-p", prefix, "--do-it", "--force")
+    forced = backfill("--name-prefix", prefix, "--do-it", "--all")
     assert forced.returncode == 0, forced.stderr
     assert summary(forced) == (120, 120, 0, 0)
     assert version_count(s3, bucket) == 240
@@ -458,12 +499,12 @@ def test_rerun_writes_no_duplicates_force_writes_again(backfill, ssm, s3, aws, b
 
 def test_changed_parameter_is_written_on_rerun(backfill, ssm, s3, bucket, prefix):
     params = put_all(ssm, many(prefix, 40))
-    assert backfill("-p", prefix, "--do-it").returncode == 0
+    assert backfill("--name-prefix", prefix, "--do-it").returncode == 0
     changed = params[8]["Name"]  # a String
     ssm.put_parameter(Name=changed, Value="changed value", Overwrite=True)
-    dry = backfill("-p", prefix)
+    dry = backfill("--name-prefix", prefix)
     assert table_names(dry.stdout) == [changed]
-    again = backfill("-p", prefix, "--do-it")
+    again = backfill("--name-prefix", prefix, "--do-it")
     assert summary(again) == (40, 1, 39, 0)
     assert s3.get_object(Bucket=bucket, Key=key_of(changed))["Body"].read() == b"changed value"
     assert tags_of(s3, bucket, key_of(changed))["ssmbakVersion"] == "2"
@@ -472,11 +513,11 @@ def test_changed_parameter_is_written_on_rerun(backfill, ssm, s3, bucket, prefix
 
 def test_rerun_rewrites_what_the_bucket_shows_deleted(backfill, ssm, s3, bucket, prefix):
     names = [p["Name"] for p in put_all(ssm, many(prefix, 6))]
-    assert backfill("-p", prefix, "--do-it").returncode == 0
+    assert backfill("--name-prefix", prefix, "--do-it").returncode == 0
     s3.delete_object(Bucket=bucket, Key=key_of(names[0]))           # a delete marker
     s3.put_object(Bucket=bucket, Key=key_of(names[1]), Body=b"",     # a tombstone
                   Tagging="ssmbakTime=1&ssmbakOp=Delete")
-    again = backfill("-p", prefix, "--do-it")
+    again = backfill("--name-prefix", prefix, "--do-it")
     assert summary(again) == (6, 2, 4, 0)
     assert sorted(table_names(again.stdout)) == sorted(names[:2])
 
@@ -495,7 +536,7 @@ def test_format_1_backups_count_when_not_older_than_the_change(backfill, ssm, s3
         Write(f"{prefix}/f1/stale", "legacy_value", lm[f"{prefix}/f1/stale"] - 30, now + 1,
               value="old"),
     ])
-    out = backfill("-p", prefix, "--do-it")
+    out = backfill("--name-prefix", prefix, "--do-it")
     assert out.returncode == 0, out.stderr
     assert table_names(out.stdout) == [f"{prefix}/f1/stale"]
 
@@ -507,15 +548,15 @@ def test_foo_and_slash_foo_are_one_parameter_and_one_key(backfill, ssm, s3, buck
     bare = prefix.lstrip("/") + "-shared"
     put_all(ssm, [dict(Name=bare, Type="String", Value="no slash")])
     ssm.put_parameter(Name="/" + bare, Type="String", Value="slash", Overwrite=True)
-    first = backfill("-p", bare, "--do-it")
+    first = backfill("--name-prefix", bare, "--do-it")
     assert summary(first) == (1, 1, 0, 0)
     assert table_names(first.stdout) == [bare]
     assert version_count(s3, bucket, "/" + bare) == 1
     assert s3.get_object(Bucket=bucket, Key="/" + bare)["Body"].read() == b"slash"
-    again = backfill("-p", "/" + bare, "--do-it")
+    again = backfill("--name-prefix", "/" + bare, "--do-it")
     assert summary(again) == (1, 0, 1, 0)
     ssm.put_parameter(Name=bare, Value="no slash 2", Overwrite=True)
-    third = backfill("-p", "/" + bare, "--do-it")
+    third = backfill("--name-prefix", "/" + bare, "--do-it")
     assert table_names(third.stdout) == [bare]
     assert version_count(s3, bucket, "/" + bare) == 2
 
@@ -526,7 +567,7 @@ def test_a_failed_index_write_fails_the_parameter(backfill, run, ssm, s3, aws, b
     version from its tags (FORMAT.md, "Reading")."""
     put_all(ssm, [dict(Name=f"{prefix}/x", Type="String", Value="v")])
     aws.fault(service="s3", operation="PutObject", kind="error500", count=1, after=1)
-    out = backfill("-p", prefix, "--do-it", env_extra={"AWS_MAX_ATTEMPTS": "1"})
+    out = backfill("--name-prefix", prefix, "--do-it", env_extra={"AWS_MAX_ATTEMPTS": "1"})
     assert out.returncode == 1
     assert f"failed: {prefix}/x: S3 PutObject: InternalError" in out.stderr
     assert version_count(s3, bucket, prefix) == 1
@@ -549,7 +590,7 @@ def test_old_parameters_restore_to_before_the_backfill(backfill, run, ssm, s3, a
                            dict(Name=f"{prefix.lstrip('/')}-oldtop", Type="String", Value="T")])
     aws.clock()
     meta = described(ssm, [p["Name"] for p in params])
-    out = backfill("-p", prefix, "-p", prefix.lstrip("/") + "-old", "--do-it")
+    out = backfill("--name-prefix", prefix, "--name-prefix", prefix.lstrip("/") + "-old", "--do-it")
     assert out.returncode == 0, out.stderr
     for p in params:
         m = meta[p["Name"]]
@@ -576,7 +617,7 @@ def test_deleted_or_changed_during_the_run(ssmbak_bin, env, ssm, s3, aws, bucket
     names = [p["Name"] for p in put_all(ssm, many(prefix, 30))]
     gone, changed = names[3], names[4]
     aws.fault(service="s3", operation="ListObjectVersions", kind="delay", delay_ms=1500, count=1)
-    proc = subprocess.Popen([ssmbak_bin, "backfill", "-p", prefix, "-b", bucket, "--do-it",
+    proc = subprocess.Popen([ssmbak_bin, "backfill", "--name-prefix", prefix, "-b", bucket, "--do-it",
                              "--output", "json"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -621,7 +662,7 @@ def test_transient_faults_are_retried(backfill, ssm, s3, aws, bucket, prefix, se
     # Six failures, wherever they fall: at worst all on one request,
     # which its seventh try gets through.
     aws.fault(service=service, operation=operation, kind=kind, count=6)
-    out = backfill("-p", prefix, "--do-it", env_extra={"AWS_MAX_ATTEMPTS": "7"})
+    out = backfill("--name-prefix", prefix, "--do-it", env_extra={"AWS_MAX_ATTEMPTS": "7"})
     assert out.returncode == 0, out.stderr
     assert summary(out) == (80, 80, 0, 0)
     assert version_count(s3, bucket) == 80
@@ -641,7 +682,7 @@ def test_lasting_faults_give_the_exact_failure_list_and_a_rerun_finishes(
     # S3: past the format marker and the run's announcement, the versions
     after = 2 if service == "s3" else 0
     aws.fault(service=service, operation=operation, kind=kind, count=4, after=after)
-    out = backfill("-p", prefix, "--do-it", env_extra={"AWS_MAX_ATTEMPTS": "1"})
+    out = backfill("--name-prefix", prefix, "--do-it", env_extra={"AWS_MAX_ATTEMPTS": "1"})
     stored = {k for k in keys(s3, bucket)}
     missing = {n for n in names if key_of(n) not in stored}
     failed = failures(out)
@@ -654,7 +695,7 @@ def test_lasting_faults_give_the_exact_failure_list_and_a_rerun_finishes(
         if p["Type"] == "SecureString":
             assert p["Value"] not in out.stderr
     aws.clear_faults()
-    again = backfill("-p", prefix, "--do-it")
+    again = backfill("--name-prefix", prefix, "--do-it")
     assert again.returncode == 0, again.stderr
     assert summary(again) == (60, len(missing), 60 - len(missing), 0)
     assert version_count(s3, bucket) == 60
@@ -665,10 +706,10 @@ def test_lasting_faults_give_the_exact_failure_list_and_a_rerun_finishes(
 
 def test_progress_only_on_a_terminal(ssmbak_bin, env, backfill, ssm, bucket, prefix):
     put_all(ssm, many(prefix, 20))
-    plain = backfill("-p", prefix, "--do-it", "--force")
+    plain = backfill("--name-prefix", prefix, "--do-it", "--force")
     assert "\r" not in plain.stderr
     code, seen = run_with_stderr_on_a_terminal(
-        [ssmbak_bin, "backfill", "-p", prefix, "-b", bucket, "--do-it", "--force"], env)
+        [ssmbak_bin, "backfill", "--name-prefix", prefix, "-b", bucket, "--do-it", "--all"], env)
     assert code == 0
     assert b"\rssmbak backfill: written 0/20" in seen
     assert b"listed 20, written 20, skipped 0, failed 0" in seen
@@ -681,7 +722,7 @@ def test_requests_per_parameter_for_1000_on_an_empty_bucket(backfill, ssm, aws, 
                                                               prefix):
     put_all(ssm, many(prefix, 1000))
     aws.reset_counters()
-    out = backfill("-p", prefix, "--do-it")
+    out = backfill("--name-prefix", prefix, "--do-it")
     assert out.returncode == 0, out.stderr
     assert summary(out) == (1000, 1000, 0, 0)
     counts = aws.counters()
@@ -705,7 +746,7 @@ def test_old_parameters_cost_no_more(backfill, ssm, aws, s3, bucket, prefix):
     put_all(ssm, many(prefix, 200))
     aws.clock()
     aws.reset_counters()
-    out = backfill("-p", prefix, "--do-it")
+    out = backfill("--name-prefix", prefix, "--do-it")
     assert out.returncode == 0, out.stderr
     counts = aws.counters()
     total = sum(n for ops in counts.values() for n in ops.values())

@@ -343,7 +343,7 @@ def test_backfill_records_user_tags_and_labels(run, ssm, s3, bucket, prefix):
     ssm.put_parameter(Name=name, Value="a", Type="String", Tags=[{"Key": "team", "Value": "x"}])
     ssm.put_parameter(Name=name, Value="b", Overwrite=True)
     ssm.label_parameter_version(Name=name, ParameterVersion=2, Labels=["live"])
-    out = run("backfill", "-p", f"{prefix}/bf", "--do-it", "-b", bucket)
+    out = run("backfill", "--name-prefix", f"{prefix}/bf", "--do-it", "-b", bucket)
     assert out.returncode == 0, out.stderr
     meta = s3.get_object(Bucket=bucket, Key=name)["Metadata"]
     assert urldecode(meta["ssmbak-user"]) == CALLER
@@ -372,7 +372,7 @@ def test_history_of_a_format_1_key_reads_its_tags(aws, run, bucket, prefix):
 def test_history_and_log_under_a_key_prefix(run, ssm, bucket, prefix):
     name = f"{prefix}/kp/p"
     ssm.put_parameter(Name=name, Value="a", Type="String")
-    out = run("backfill", "-p", f"{prefix}/kp", "--do-it", "-b", bucket,
+    out = run("backfill", "--name-prefix", f"{prefix}/kp", "--do-it", "-b", bucket,
               "--key-prefix", "123456789012/us-east-1")
     assert out.returncode == 0, out.stderr
     assert json_out(run, "history", name, "-b", bucket) == []

@@ -89,7 +89,7 @@ def test_a_repeated_next_key_marker_stops_the_listing(aws, bucket, ssm, prefix, 
 def test_a_repeated_next_token_stops_describe_parameters(aws, bucket, ssm, prefix, run):
     ssm.put_parameter(Name=f"{prefix}/a", Value="v", Type="String")
     malformed(aws, "ssm", "DescribeParameters", "repeat_token")
-    out = run("backfill", "-b", bucket, "-p", prefix, timeout=60)
+    out = run("backfill", "-b", bucket, "--name-prefix", prefix, timeout=60)
     assert out.returncode == 1
     line = one_line(out)
     assert "SSM DescribeParameters: " in line and "NextToken" in line
@@ -119,7 +119,7 @@ def test_backfill_does_not_take_an_empty_answer_for_deleted_parameters(aws, buck
     for i in range(30):
         ssm.put_parameter(Name=f"{prefix}/p{i:02d}", Value="v", Type="String")
     malformed(aws, "ssm", "GetParameters", "body", body="{}")
-    out = run("backfill", "-b", bucket, "-p", prefix, "--do-it")
+    out = run("backfill", "-b", bucket, "--name-prefix", prefix, "--do-it")
     assert out.returncode == 1, out.stderr
     assert "skipped 0, failed 30" in out.stderr
     assert "SSM GetParameters: the answer has Parameters missing" in out.stderr
@@ -150,7 +150,7 @@ def test_a_time_past_any_calendar_is_not_taken_for_one(aws, bucket, ssm, prefix,
     malformed(aws, "ssm", "DescribeParameters", "body",
               body='{"Parameters": [{"Name": "%s/a", "Type": "String", "Version": 1, '
                    '"LastModifiedDate": 1.7E82}]}' % prefix)
-    out = run("backfill", "-b", bucket, "-p", prefix)
+    out = run("backfill", "-b", bucket, "--name-prefix", prefix)
     assert out.returncode == 1
     assert "SSM DescribeParameters: entry 0 of the answer's Parameters" in one_line(out)
 
@@ -237,8 +237,8 @@ def test_control_characters_in_a_json_error_and_request_id_are_escaped(aws, buck
     ["preview", "/" + "a" * 100000, "now"],
     ["restore", "/a/" + "b/" * 15, "now"],
     ["restore", "/a/", "now", "--to", "/b/" + "c" * 2000],
-    ["backfill", "-p", "/" + "x" * 5000],
-    ["backfill", "-p", "/app/\x1b[2J"],
+    ["backfill", "--name-prefix", "/" + "x" * 5000],
+    ["backfill", "--name-prefix", "/app/\x1b[2J"],
 ])
 def test_names_past_ssm_limits_are_usage_errors_before_any_request(aws, run, args):
     out = run(*args, "-b", "some-bucket")

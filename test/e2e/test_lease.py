@@ -23,7 +23,7 @@ def tree(run, ssm, bucket, prefix):
               f"{prefix}/b/1": "beta-one"}
     for name, v in values.items():
         ssm.put_parameter(Name=name, Value=v, Type="SecureString" if "SECRET" in v else "String")
-    done = run("backfill", "-p", prefix, "--do-it", "-b", bucket)
+    done = run("backfill", "--name-prefix", prefix, "--do-it", "-b", bucket)
     assert done.returncode == 0, done.stderr
     time.sleep(1.1)  # the restore's TIME "now" is after the backfill's second
     for name in values:

@@ -129,7 +129,7 @@ def test_a_role_without_list_tags_still_backs_up_the_value(iam_aws, ssmbak_bin, 
            "AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"],
            "AWS_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
            "AWS_CONFIG_FILE": str(home / "c"), "AWS_SHARED_CREDENTIALS_FILE": str(home / "k")}
-    out = subprocess.run([ssmbak_bin, "backfill", "-p", name.rsplit("/", 1)[0], "--do-it",
+    out = subprocess.run([ssmbak_bin, "backfill", "--name-prefix", name.rsplit("/", 1)[0], "--do-it",
                           "-b", bucket], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert f"{name}: tags not recorded: ssm:ListTagsForResource was denied" in out.stderr

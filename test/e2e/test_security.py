@@ -279,11 +279,11 @@ def test_backfill_with_the_readme_policy_and_the_writer_list(world, static_bin):
               "secret": key["SecretAccessKey"]}
     name = f"{world.prefix}/backfilled"
     world.client("ssm").put_parameter(Name=name, Value="v1", Type="String")
-    ok(run(static_bin, ["backfill", "--do-it", "--force", "-p", name, "-b", world.bucket],
+    ok(run(static_bin, ["backfill", "--do-it", "--all", "--name-prefix", name, "-b", world.bucket],
            world.env(writer)))
     # the same policy outside the writer list: every write is refused
     outsider = world.user(document)
-    refused = run(static_bin, ["backfill", "--do-it", "--force", "-p", name, "-b", world.bucket],
+    refused = run(static_bin, ["backfill", "--do-it", "--all", "--name-prefix", name, "-b", world.bucket],
                   world.env(outsider))
     assert refused.returncode == 1
     assert "AccessDenied" in refused.stderr
@@ -327,7 +327,7 @@ def test_values_reach_the_terminal_escaped_and_aligned(run, ssm, bucket, prefix)
               "wide": "日本語の値", "combining": "cafe\u0301", "newline": "one\ntwo\r"}
     for name, value in values.items():
         ssm.put_parameter(Name=f"{prefix}/{name}", Value=value, Type="String")
-    ok(run("backfill", "--do-it", "-p", prefix, "-b", bucket))
+    ok(run("backfill", "--do-it", "--name-prefix", prefix, "-b", bucket))
     shown = ok(run("preview", f"{prefix}/", "now", "--all", "-b", bucket))
     out = shown.stdout
     assert "\x1b" not in out and "\t" not in out and "\r" not in out and "\x07" not in out

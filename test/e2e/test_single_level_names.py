@@ -31,12 +31,12 @@ def rows(result):
 def test_backfill_writes_one_key_whichever_name_was_given(run, ssm, s3, bucket, bare, given):
     name = bare if given == "bare" else "/" + bare
     ssm.put_parameter(Name=name, Value="v1", Type="String")
-    out = run("backfill", "-b", bucket, "-p", name, "--do-it")
+    out = run("backfill", "-b", bucket, "--name-prefix", name, "--do-it")
     assert out.returncode == 0, out.stderr
     listed = s3.list_object_versions(Bucket=bucket, Prefix="/" + bare)
     assert [(v["Key"], v["IsLatest"]) for v in listed.get("Versions", [])] == [("/" + bare, True)]
     assert s3.get_object(Bucket=bucket, Key="/" + bare)["Body"].read() == b"v1"
-    again = run("backfill", "-b", bucket, "-p", "/" + bare, "--do-it")
+    again = run("backfill", "-b", bucket, "--name-prefix", "/" + bare, "--do-it")
     assert "written 0, skipped 1" in again.stderr, again.stderr
 
 

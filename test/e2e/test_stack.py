@@ -5,6 +5,7 @@ The stack writes SSM parameters that every other command reads to find its
 bucket, so this module runs its own localaws.
 """
 import importlib.util
+import json
 import os
 import pathlib
 import re
@@ -198,6 +199,23 @@ def test_create_back_up_restore_update_delete(stack, run, aws, ssm, s3, cfn, sta
     assert stack_parameter(ssm, "demo", "queue").endswith(
         re.search(r"demo-Queue-\w+", outputs).group(0))
     assert "/demo-DeadLetterQueue-" in stack_parameter(ssm, "demo", "dlq")
+    # --output json: the same answers, as ssmbak(1)'s one JSON schema.
+    assert json.loads(ok(stack("demo", "status", "--output", "json", binary=ssmbak_bin)).stdout) \
+        == [{"name": "demo", "kind": "stack", "status": "CREATE_COMPLETE",
+             "stack_id": cfn.describe_stacks(StackName="demo")["Stacks"][0]["StackId"]}]
+    shown = json.loads(ok(stack("demo", "outputs", "--output", "json", binary=ssmbak_bin)).stdout)
+    assert {o["name"]: o["value"] for o in shown} == {
+        o["OutputKey"]: o["OutputValue"]
+        for o in cfn.describe_stacks(StackName="demo")["Stacks"][0]["Outputs"]}
+    shown = json.loads(ok(stack("demo", "events", "--output", "json", binary=ssmbak_bin)).stdout)
+    assert len(shown) == len(lines)
+    assert shown[0]["status"] == "CREATE_IN_PROGRESS" and shown[0]["name"] == "demo"
+    assert shown[0]["status_reason"] == "User Initiated"
+    assert shown[-1]["type"] == "AWS::CloudFormation::Stack" and "status_reason" not in shown[-1]
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", e["event_time"]) for e in shown)
+    for verb in ("bucketname", "create"):
+        refused = stack("demo", verb, "--output", "json", binary=ssmbak_bin)
+        assert refused.returncode == 2 and "--output json goes with" in refused.stderr, verb
     described = cfn.describe_stacks(StackName="demo")["Stacks"][0]
     assert {"Key": "team", "Value": "infra"} in described["Tags"]
     parameters = {p["ParameterKey"]: p["ParameterValue"] for p in described["Parameters"]}
@@ -514,6 +532,11 @@ def test_an_organization_backs_up_every_account_and_region_into_one_bucket(
     assert status[0] == "CREATE_COMPLETE" and status[1] == "StackSet org: 4 stack instances"
     assert sorted(tuple(line.split()[:4]) for line in status[2:]) == sorted(
         (a, r, "CURRENT", "SUCCEEDED") for a in accounts for r in regions)
+    shown = json.loads(ok(stack("org", "status", "--output", "json", binary=ssmbak_bin)).stdout)
+    assert [(o["kind"], o["status"]) for o in shown[:1]] == [("stack", "CREATE_COMPLETE")]
+    assert sorted((o["kind"], o["account"], o["region"], o["status"], o["detailed_status"])
+                  for o in shown[1:]) == sorted(
+        ("stack_instance", a, r, "CURRENT", "SUCCEEDED") for a in accounts for r in regions)
 
     # A change in each account and region lands in the central bucket under
     # that account's and region's prefix, and nowhere else.
