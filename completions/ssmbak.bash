@@ -10,8 +10,8 @@ _ssmbak_stack_verbs="create diff update delete status events outputs bucketname 
 # _ssmbak_options COMMAND: the options COMMAND's -h lists.
 _ssmbak_options() {
 	case $1 in
-	preview) echo "-R --recursive --all --show-secure --diff --prune --use-last-known --recreate --to --key-prefix --output -b --bucket --stack -r --region --profile --bucket-owner -v --verbose -q --quiet -h --help" ;;
-	restore) echo "--force -R --recursive --all --show-secure --diff --prune --use-last-known --recreate --to --key-prefix --output -b --bucket --stack -r --region --profile --bucket-owner -v --verbose -q --quiet -h --help" ;;
+	preview) echo "-R --recursive --all --show-secure --diff --prune --use-last-known --recreate --to --key-prefix --output -b --bucket --stack -r --region --profile --target-region --target-profile --bucket-owner -v --verbose -q --quiet -h --help" ;;
+	restore) echo "--force -R --recursive --all --show-secure --diff --prune --use-last-known --recreate --to --key-prefix --output -b --bucket --stack -r --region --profile --target-region --target-profile --bucket-owner -v --verbose -q --quiet -h --help" ;;
 	history) echo "--since --until --show-values --show-secure --key-prefix --output -b --bucket --stack -r --region --profile --bucket-owner -v --verbose -q --quiet -h --help" ;;
 	log) echo "-R --recursive --since --until --key-prefix --output -b --bucket --stack -r --region --profile --bucket-owner -v --verbose -q --quiet -h --help" ;;
 	diff) echo "-R --recursive --show-secure --key-prefix --output -b --bucket --stack -r --region --profile --bucket-owner -v --verbose -q --quiet -h --help" ;;
@@ -38,8 +38,8 @@ _ssmbak_value() {
 	case $1 in
 	--output) words="table json" ;;
 	--format) words="json yaml dotenv shell tfvars" ;;
-	--profile) words=$(_ssmbak_profiles) ;;
-	-r | --region | --regions | -b | --bucket | --stack | --key-prefix | --to | \
+	--profile | --target-profile) words=$(_ssmbak_profiles) ;;
+	-r | --region | --regions | --target-region | -b | --bucket | --stack | --key-prefix | --to | \
 	--since | --until | --min-age | -p | --prefix | --parameters | --tags | \
 	--code-bucket | --role-arn | --org-units | --bucket-owner | --name-prefix) words="" ;;
 	*) return 1 ;;

@@ -3,7 +3,10 @@ exactly the options its -h lists, and `make install` puts them, the man
 pages and their links where bash-completion, zsh and man look."""
 import pathlib
 import re
+import shutil
 import subprocess
+
+import pytest
 
 from test_docs import commands, help_options
 
@@ -64,6 +67,40 @@ def test_bash_completion_cases():
         (("ssmbak", "help", "ver"), ["verify", "version"]),
     ]:
         assert complete(BASH, *words) == expected, words
+
+
+# compadd stands in for zsh's own: it prints what it is given (-a: the
+# array's elements), and the test keeps those the word typed begins.
+ZSH_HARNESS = r"""
+compadd() { if [[ $1 == -a ]]; then print -l -- ${(P)2}; else print -l -- "$@"; fi }
+_ssmbak() { source "$1" }
+words=("${@:2}"); CURRENT=$#words; PREFIX=$words[-1]; service=${words[1]##*/}
+_ssmbak "$1"
+"""
+
+
+def zsh_complete(*words):
+    """What the zsh completion offers for the last of words."""
+    out = subprocess.run(["zsh", "-f", "-c", ZSH_HARNESS, "zsh", str(ZSH), *words],
+                         capture_output=True, text=True, check=True)
+    return [w for w in out.stdout.split() if w.startswith(words[-1])]
+
+
+def test_zsh_completion_cases():
+    if not shutil.which("zsh"):
+        pytest.skip("zsh is not installed (deps/install-packages test installs it)")
+    for words, expected in [
+        (("ssmbak", "pre"), ["preview"]),
+        (("ssmbak", "preview", "--out"), ["--output"]),
+        (("ssmbak", "preview", "/app/", "now", "--output", ""), ["table", "json"]),
+        (("ssmbak", "restore", "/app/", "now", "--target-r"), ["--target-region"]),
+        (("ssmbak", "export", "/app/", "now", "--format", "d"), ["dotenv"]),
+        (("ssmbak-all", "--do"), ["--do-it"]),
+        (("ssmbak-stack", "ssmbak", "st"), ["status"]),
+        (("ssmbak", "stack", "ssmbak", "out"), ["outputs"]),
+        (("ssmbak", "help", "ver"), ["verify", "version"]),
+    ]:
+        assert zsh_complete(*words) == expected, words
 
 
 def test_make_install_puts_completion_and_man_links_in_place(tmp_path):
