@@ -66,6 +66,7 @@ struct lambda_ctx_view {
 /* One change to record: one SQS record, or the bare EventBridge event. */
 struct change {
 	char *message_id; /* SQS messageId, NULL for a bare event */
+	char *event_id;   /* EventBridge's event id, NULL when absent */
 	char *name;
 	enum record_op op;
 	time_t event_time;
@@ -86,6 +87,7 @@ struct change {
 static void change_release(struct change *c)
 {
 	free(c->message_id);
+	free(c->event_id);
 	free(c->name);
 	free(c->type);
 	ssm_parameter_list_release(&c->history);
@@ -104,6 +106,7 @@ static void change_fail(struct change *c, enum err_kind kind, const char *msg)
 static void change_from_event(const struct ssm_event *ev, struct change *c)
 {
 	c->message_id = ev->message_id ? xstrdup(ev->message_id) : NULL;
+	c->event_id = ev->event_id ? xstrdup(ev->event_id) : NULL;
 	if (ev->error[0]) {
 		change_fail(c, ERR_PARSE, ev->error);
 		return;
@@ -331,6 +334,7 @@ static void build_record(struct change *c)
 	if (c->gap) {
 		/* FORMAT.md, "Gaps": recorded as not captured, never guessed. */
 		c->rec.op = RECORD_GAP;
+		c->rec.gap_id = c->event_id ? xstrdup(c->event_id) : NULL;
 		c->rec.param.name = xstrdup(c->name);
 		c->rec.param.type = xstrdup(c->type);
 		return;

@@ -11,12 +11,14 @@
 
 #include "../sigv4.h"
 #include "s3.h"
+#include "util.h"
 
 void record_release(struct record *r)
 {
 	ssm_parameter_release(&r->param);
 	free(r->extra_ref);
 	free(r->tags);
+	free(r->gap_id);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -268,10 +270,14 @@ static int prepare_entry(struct aws_ctx *ctx, struct record_write *w)
 	return rc;
 }
 
-/* A gap has no version to name (FORMAT.md, "Gaps"): its entry is all. */
-static int prepare_gap_entry(struct aws_ctx *ctx, struct record_write *w)
+/* A gap has no version to name (FORMAT.md, "Gaps"): its entry is all,
+ * told apart from the key's other gaps of that second by its event. */
+static int prepare_gap_entry(struct aws_ctx *ctx, struct record_write *w,
+			     const struct record *r)
 {
-	w->entry.version_id = strdup(CHANGES_NO_VERSION_ID);
+	w->entry.version_id = r->gap_id ? xasprintf(CHANGES_NO_VERSION_ID "%s",
+						    r->gap_id)
+					: strdup(CHANGES_NO_VERSION_ID);
 	return w->entry.version_id ? prepare_entry(ctx, w) : -1;
 }
 
@@ -298,7 +304,7 @@ int record_prepare_write(struct aws_ctx *ctx, const char *bucket,
 	char *extra = NULL;
 	int rc = ok && tagging && build_metadata(r, &meta, &extra) == 0 ? 0 : -1;
 	if (rc == 0 && r->op == RECORD_GAP)
-		rc = prepare_gap_entry(ctx, w);
+		rc = prepare_gap_entry(ctx, w, r);
 	else if (rc == 0 && extra && r->op != RECORD_DELETE)
 		rc = prepare_extra(ctx, w, extra);
 	if (rc == 0 && r->op != RECORD_GAP)

@@ -30,6 +30,10 @@ struct record {
 	/* The parameter's resource tags at capture time, a JSON object with
 	 * sorted keys; NULL when not captured (format 1, older writers). */
 	char *tags;
+	/* A gap: the id of the event it stands for, so two gaps of one key
+	 * in one second are two entries and a redelivery is the same one;
+	 * NULL when the event had none. */
+	char *gap_id;
 };
 
 void record_release(struct record *r);

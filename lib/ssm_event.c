@@ -53,6 +53,8 @@ static void parse_eventbridge(json_t *event, struct ssm_event *out)
 		return;
 	}
 	out->time = (time_t)floor(t);
+	const char *id = json_string_value(json_object_get(event, "id"));
+	out->event_id = id && *id ? strdup(id) : NULL;
 	out->name = dup_or_null(name);
 	out->operation = dup_or_null(operation);
 	out->type = dup_or_null(type ? type : "String");
@@ -113,6 +115,7 @@ void ssm_event_batch_release(struct ssm_event_batch *b)
 {
 	for (size_t i = 0; i < b->n; i++) {
 		free(b->items[i].message_id);
+		free(b->items[i].event_id);
 		free(b->items[i].name);
 		free(b->items[i].operation);
 		free(b->items[i].type);

@@ -14,6 +14,7 @@
 
 struct ssm_event {
 	char *message_id; /* SQS messageId; NULL for a bare event */
+	char *event_id;   /* EventBridge's id of the event; NULL when absent */
 	char *name;
 	char *operation;  /* Create, Update, Delete, LabelParameterVersion, ... */
 	char *type;       /* String, StringList, SecureString */

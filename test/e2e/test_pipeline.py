@@ -306,6 +306,37 @@ def test_parameter_deleted_before_processing(pipeline, aws, ssm, prefix, run):
     assert between.returncode == 1 and "(not captured)" in between.stdout
 
 
+def test_two_gaps_of_one_key_in_one_second_are_two_entries(pipeline, aws, ssm, prefix, run):
+    """The soak's 1,000 changes in a few seconds: updates of one key in
+    one second, all deleted before their events are read, were one entry
+    (same key, second, op and version 0) and counted as lost."""
+    name = f"{prefix}/twice"
+    t0 = int(time.time()) - 100
+    pipeline.hold()
+    try:
+        at(aws, t0)
+        ssm.put_parameter(Name=name, Value="one", Type="String")
+        at(aws, t0 + 10)
+        ssm.put_parameter(Name=name, Value="two", Type="String", Overwrite=True)
+        ssm.put_parameter(Name=name, Value="three", Type="String", Overwrite=True)
+        at(aws, t0 + 20)
+        ssm.delete_parameter(Name=name)
+        aws.clock()
+    finally:
+        pipeline.release()
+    eventually(lambda: sorted(e[2] for e in index_entries(pipeline, name))
+               == ["Delete", "Gap", "Gap", "Gap"], "three gaps and the delete")
+    assert eventually(pipeline.queue_empty, "the queue to drain")
+    # A redelivered event is the same gap, not one more.
+    update = next(e for e in events_for(aws, prefix) if e["detail"]["operation"] == "Update")
+    pipeline.sqs.send_message(QueueUrl=pipeline.queue, MessageBody=json.dumps(update))
+    assert eventually(pipeline.queue_empty, "the redelivery to drain")
+    time.sleep(1)
+    assert sorted(e[2] for e in index_entries(pipeline, name)) == ["Delete", "Gap", "Gap", "Gap"]
+    between = run("preview", prefix + "/", iso(t0 + 15), "-b", pipeline.bucket, "-R")
+    assert between.returncode == 1 and "(not captured)" in between.stdout
+
+
 def test_failing_s3_and_ssm_lose_nothing(pipeline, aws, ssm, prefix, run):
     """30% throttling and 10% errors on the two calls that store a change:
     failed records come back through SQS until stored, or land in the

@@ -240,6 +240,32 @@ static void event_cases(void)
 	}
 }
 
+/* The event's own id tells a gap apart from the key's others of that
+ * second (FORMAT.md, "Gaps"); an event without one still parses. */
+static void event_id_cases(void)
+{
+	static const char with_id[] =
+		"{\"id\":\"6a7e8feb-b491-4cf7-a9f1-bf3703467718\","
+		"\"detail-type\":\"Parameter Store Change\","
+		"\"time\":\"2024-06-13T01:54:26Z\","
+		"\"detail\":{\"name\":\"/a\",\"operation\":\"Update\"}}";
+	static const char without_id[] =
+		"{\"detail-type\":\"Parameter Store Change\","
+		"\"time\":\"2024-06-13T01:54:26Z\","
+		"\"detail\":{\"name\":\"/a\",\"operation\":\"Update\"}}";
+	struct ssm_event_batch b;
+	struct err e = { 0 };
+	EXPECT_LONG("event id parses", 0,
+		    ssm_event_batch_parse(with_id, strlen(with_id), &b, &e));
+	EXPECT_STR("event id kept", "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
+		   b.items[0].event_id);
+	ssm_event_batch_release(&b);
+	EXPECT_LONG("no event id parses", 0,
+		    ssm_event_batch_parse(without_id, strlen(without_id), &b, &e));
+	EXPECT_TRUE("no event id is NULL", b.items[0].event_id == NULL);
+	ssm_event_batch_release(&b);
+}
+
 /* https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-run-lambda-schedule.html */
 static void scheduled_event_cases(void)
 {
@@ -269,6 +295,7 @@ static void scheduled_event_cases(void)
 
 void test_decoders(void)
 {
+	event_id_cases();
 	scheduled_event_cases();
 	event_cases();
 	metadata_carries_no_value();
