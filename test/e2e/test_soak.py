@@ -38,6 +38,7 @@ def entries(pipeline, prefix):
         for obj in page.get("Contents", []):
             key, entry = obj["Key"][len(".ssmbak/changes"):].rsplit("!", 1)
             t, _, op, _, vid = entry.split(".", 4)
+            vid = vid.split(",", 1)[0]  # FORMAT.md, "What an entry tells": fields follow
             out[key].append((int(t), op, urllib.parse.unquote(vid)))
     return out
 
