@@ -10,6 +10,7 @@
 #include "config.h"
 #include "creds.h"
 #include "http.h"
+#include "tls.h"
 #include "imds.h"
 
 const struct aws_service aws_s3 = { "s3", "s3", "S3", "S3",
@@ -217,6 +218,8 @@ int aws_ctx_init(struct aws_ctx *ctx, const struct aws_options *opts,
 		goto fail;
 	const char *endpoint_url = config_get(
 		&cfg, profile ? profile : "default", "endpoint_url");
+	tls_use_profile_bundle(
+		config_get(&cfg, profile ? profile : "default", "ca_bundle"));
 	if ((profile && config_require_profile(&cfg, profile, e) < 0) ||
 	    resolve_region(ctx, opts, &cfg, e) < 0)
 		goto fail_cfg;

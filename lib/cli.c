@@ -14,6 +14,7 @@
 #include "s3.h"
 #include "ssm.h"
 #include "sts.h"
+#include "tls.h"
 #include "ssm_name.h"
 #include "util.h"
 #include "verbosity.h"
@@ -173,6 +174,8 @@ void cli_aws_init(struct aws_ctx *ctx, const struct cli_common *c)
 	log_msg(LOG_INFO, "region %s (from %s)", ctx->region,
 		ctx->region_source);
 	log_msg(LOG_INFO, "credentials from %s", creds_describe(ctx->creds));
+	log_msg(LOG_INFO, "TLS trusts the CA certificates of %s",
+		tls_ca_source());
 	if (sts_expect_bucket_owner(ctx, c->bucket_owner, &e) < 0)
 		die_err(&e);
 	log_msg(LOG_INFO, "buckets must belong to account %s", ctx->bucket_owner);

@@ -36,6 +36,17 @@ static struct {
 	char source[2 * PATH_MAX + 32];
 } ca;
 
+/* The profile's ca_bundle (~/.aws/config), as the first context read it. */
+static char profile_bundle[PATH_MAX + 1];
+
+void tls_use_profile_bundle(const char *path)
+{
+	if (profile_bundle[0] || !path || !*path)
+		return;
+	/* one byte more than a path can hold: decide() refuses what is cut */
+	snprintf(profile_bundle, sizeof profile_bundle, "%s", path);
+}
+
 /* Copies the variable if set and non-empty; false if it does not fit. */
 static bool copy_env(const char *name, char *out, size_t size)
 {
@@ -72,7 +83,7 @@ static void decide(void)
 	}
 	/* The AWS CLI's own variable, when OpenSSL's is not set:
 	 * https://docs.aws.amazon.com/cli/latest/userguide/cli-configure-envvars.html */
-	bool aws_bundle = false;
+	const char *named_by = "SSL_CERT_FILE=";
 	if (!ca.file[0]) {
 		if (!copy_env("AWS_CA_BUNDLE", ca.file, sizeof ca.file)) {
 			ca.kind = CA_BAD;
@@ -80,7 +91,18 @@ static void decide(void)
 				 "AWS_CA_BUNDLE too long");
 			return;
 		}
-		aws_bundle = ca.file[0] != '\0';
+		named_by = "AWS_CA_BUNDLE=";
+	}
+	/* then the profile's ca_bundle, as the AWS CLI ranks them */
+	if (!ca.file[0] && profile_bundle[0]) {
+		if (strlen(profile_bundle) >= sizeof ca.file) {
+			ca.kind = CA_BAD;
+			snprintf(ca.source, sizeof ca.source,
+				 "ca_bundle too long");
+			return;
+		}
+		memcpy(ca.file, profile_bundle, strlen(profile_bundle) + 1);
+		named_by = "ca_bundle=";
 	}
 	/* What the user set is used as is, even if it does not exist: that is
 	 * what OpenSSL does, and silently trusting something else would hide
@@ -88,9 +110,7 @@ static void decide(void)
 	if (ca.file[0] || ca.dir[0]) {
 		ca.kind = CA_ENV;
 		snprintf(ca.source, sizeof ca.source, "%s%s%s%s%s",
-			 ca.file[0] ? (aws_bundle ? "AWS_CA_BUNDLE="
-						  : "SSL_CERT_FILE=")
-				    : "", ca.file,
+			 ca.file[0] ? named_by : "", ca.file,
 			 ca.file[0] && ca.dir[0] ? " " : "",
 			 ca.dir[0] ? "SSL_CERT_DIR=" : "", ca.dir);
 		return;
@@ -185,4 +205,5 @@ void tls_ca_reset(void)
 {
 	ca.kind = CA_UNDECIDED;
 	ca.file[0] = ca.dir[0] = ca.source[0] = '\0';
+	profile_bundle[0] = '\0';
 }

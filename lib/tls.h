@@ -10,7 +10,8 @@
 /* Points CURL handle at the CA certificates to trust, for the server and for
  * an HTTPS proxy alike, in this order:
  *   1. SSL_CERT_FILE and/or SSL_CERT_DIR (OpenSSL's own variables), as given
- *      (AWS_CA_BUNDLE, the AWS CLI's, when SSL_CERT_FILE is not set);
+ *      (AWS_CA_BUNDLE, the AWS CLI's, when SSL_CERT_FILE is not set, and
+ *      then the profile's ca_bundle, from tls_use_profile_bundle);
  *   2. else the first non-empty readable one of the usual bundles:
  *      /etc/ssl/certs/ca-certificates.crt                 Debian, Ubuntu, Arch,
  *                                                         Gentoo, Alpine
@@ -24,6 +25,11 @@
  *   3. else the bundle embedded at build time (CURLOPT_CAINFO_BLOB).
  * Returns CURLE_OK or the curl error. */
 CURLcode tls_use_ca_certificates(CURL *curl);
+
+/* The ca_bundle setting of the profile in use (~/.aws/config); the first
+ * call's counts, as the choice is made once per process. NULL or "" is
+ * no setting. */
+void tls_use_profile_bundle(const char *path);
 
 /* Which source was chosen, for -v output: "SSL_CERT_FILE=/x",
  * "SSL_CERT_DIR=/y", "SSL_CERT_FILE=/x SSL_CERT_DIR=/y",

@@ -381,3 +381,31 @@ def test_the_process_is_not_dumpable(ssmbak_bin, tmp_path):
             process.kill()
             process.wait()
         listener.close()
+
+
+def test_the_profiles_ca_bundle_is_trusted_as_the_aws_cli_trusts_it(secure, certificate,
+                                                                    static_bin, tmp_path):
+    """TLS-inspecting proxies: the CA comes from AWS_CA_BUNDLE or the
+    profile's ca_bundle (issue 19), not only from SSL_CERT_FILE."""
+    cafile = str(certificate / "cert.pem")
+    bucket = f"ca-{uuid.uuid4().hex[:10]}"
+    s3 = boto(secure.endpoint, "s3", cafile)
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    args = ["preview", "/ca-test/", "now", "-R", "-b", bucket]
+
+    untrusted = base_env(secure.endpoint, tmp_path)
+    pathlib.Path(untrusted["AWS_CONFIG_FILE"]).write_text("[default]\n")
+    refused = run(static_bin, args, untrusted)
+    assert refused.returncode != 0 and "certificate" in refused.stderr, refused.stderr
+
+    profile = base_env(secure.endpoint, tmp_path)
+    pathlib.Path(profile["AWS_CONFIG_FILE"]).write_text(
+        f"[default]\nca_bundle = {cafile}\n[profile other]\nregion = {REGION}\n")
+    trusted = run(static_bin, [*args, "-v"], profile)
+    assert trusted.returncode == 0, trusted.stderr
+    assert f"ca_bundle={cafile}" in trusted.stderr
+
+    variable = base_env(secure.endpoint, tmp_path)
+    variable["AWS_CA_BUNDLE"] = cafile
+    assert run(static_bin, args, variable).returncode == 0

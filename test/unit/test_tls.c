@@ -85,6 +85,21 @@ void test_tls(void)
 		   tls_ca_source());
 	env("AWS_CA_BUNDLE", NULL);
 
+	/* The profile's ca_bundle, after both variables (env() forgets it). */
+	env("SSL_CERT_FILE", NULL);
+	tls_use_profile_bundle("/profile/ca.pem");
+	EXPECT_STR("ca_bundle alone", "ca_bundle=/profile/ca.pem", tls_ca_source());
+	env("AWS_CA_BUNDLE", "/aws/ca.pem");
+	tls_use_profile_bundle("/profile/ca.pem");
+	EXPECT_STR("AWS_CA_BUNDLE wins over ca_bundle", "AWS_CA_BUNDLE=/aws/ca.pem",
+		   tls_ca_source());
+	env("AWS_CA_BUNDLE", NULL);
+	tls_use_profile_bundle("/first/ca.pem");
+	tls_use_profile_bundle("/second/ca.pem");
+	EXPECT_STR("the first profile's ca_bundle", "ca_bundle=/first/ca.pem",
+		   tls_ca_source());
+	env("SSL_CERT_FILE", NULL);
+
 	/* Decided once: a later change of the environment is not seen. */
 	env("SSL_CERT_DIR", NULL);
 	env("SSL_CERT_FILE", "/first.pem");
