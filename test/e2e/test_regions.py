@@ -43,12 +43,12 @@ def test_a_bucket_in_another_region_is_found_and_used(aws, run, ssm, prefix):
     bucket = west_bucket(aws)
     name = f"{prefix}/db/url"
     ssm.put_parameter(Name=name, Value="postgres://before", Type="String")
-    backfill = ok(run("backfill", "-b", bucket, "-p", prefix + "/", "--do-it", "-v"))
+    backfill = ok(run("backfill", "-b", bucket, prefix + "/", "-R", "--do-it", "-v"))
     assert f"bucket {bucket} is in region eu-west-1, not {REGION}" in backfill.stderr
     between = int(time.time()) + 1
     time.sleep(between + 1.05 - time.time())
     ssm.put_parameter(Name=name, Value="postgres://after", Type="String", Overwrite=True)
-    ok(run("backfill", "-b", bucket, "-p", prefix + "/", "--do-it"))
+    ok(run("backfill", "-b", bucket, prefix + "/", "-R", "--do-it"))
 
     preview = ok(run("preview", f"{prefix}/", f"@{between}", "-R", "-b", bucket, "-v"))
     assert "postgres://before" in preview.stdout
@@ -69,7 +69,7 @@ def test_the_region_is_learned_once_a_run(aws, run, ssm, prefix):
     bucket = west_bucket(aws)
     for i in range(5):
         ssm.put_parameter(Name=f"{prefix}/k{i}", Value=f"v{i}", Type="String")
-    ok(run("backfill", "-b", bucket, "-p", prefix + "/", "--do-it"))
+    ok(run("backfill", "-b", bucket, prefix + "/", "-R", "--do-it"))
     aws.reset_counters()
     ok(run("preview", f"{prefix}/", "now", "-R", "-b", bucket))
     # One refused request (the first), then every request in eu-west-1.
@@ -81,7 +81,7 @@ def test_a_bucket_in_the_ssm_region_costs_no_request_more(aws, run, ssm, s3, buc
     """The common case: no HeadBucket, no second try; -v still names the
     bucket's region."""
     ssm.put_parameter(Name=f"{prefix}/k", Value="v", Type="String")
-    ok(run("backfill", "-b", bucket, "-p", prefix + "/", "--do-it"))
+    ok(run("backfill", "-b", bucket, prefix + "/", "-R", "--do-it"))
     aws.reset_counters()
     ok(run("preview", f"{prefix}/", "now", "-R", "-b", bucket))
     counters = aws.counters()["s3"]
@@ -100,11 +100,11 @@ def ssm_in(endpoint, region, key="test", secret="test"):
 def recorded_at_between(run, ssm, bucket, name, *where):
     """name backed up as "before", then changed to "after"; the time between."""
     ssm.put_parameter(Name=name, Value="before", Type="String")
-    ok(run("backfill", "-b", bucket, "-p", name, "--do-it", *where))
+    ok(run("backfill", "-b", bucket, name, "--do-it", *where))
     between = int(time.time()) + 1
     time.sleep(between + 1.05 - time.time())
     ssm.put_parameter(Name=name, Value="after", Type="String", Overwrite=True)
-    ok(run("backfill", "-b", bucket, "-p", name, "--do-it", *where))
+    ok(run("backfill", "-b", bucket, name, "--do-it", *where))
     return between
 
 

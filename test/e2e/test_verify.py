@@ -253,7 +253,7 @@ def test_cost_and_table(aws, ssm, s3, bucket, prefix, run):
     3 pages of DescribeParameters, 3 histories, and the listings."""
     for i in range(120):
         ssm.put_parameter(Name=f"{prefix}/p{i:03d}", Value=f"v{i}", Type="String")
-    assert run("backfill", "-p", prefix, "-b", bucket, "--do-it").returncode == 0
+    assert run("backfill", prefix + "/", "-R", "-b", bucket, "--do-it").returncode == 0
     for i in (5, 50, 105):
         ssm.put_parameter(Name=f"{prefix}/p{i:03d}", Value="changed", Type="String",
                           Overwrite=True)

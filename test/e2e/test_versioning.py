@@ -18,7 +18,7 @@ FIX = "aws s3api put-bucket-versioning --bucket {bucket} --versioning-configurat
 COMMANDS = [
     ("preview", ["preview", "{prefix}/", "now"]),
     ("restore", ["restore", "{prefix}/", "now"]),
-    ("backfill", ["backfill", "-p", "{prefix}", "--do-it"]),
+    ("backfill", ["backfill", "{prefix}/", "-R", "--do-it"]),
     ("reindex", ["reindex", "{prefix}/", "-R"]),
 ]
 
@@ -59,7 +59,7 @@ def test_command_refuses_a_bucket_without_versioning(run, ssm, s3, prefix, misco
 
 def test_enabled_bucket_passes_the_check(run, ssm, bucket, prefix):
     ssm.put_parameter(Name=f"{prefix}/a", Value="v", Type="String")
-    assert run("backfill", "-p", prefix, "--do-it", "-b", bucket).returncode == 0
+    assert run("backfill", prefix + "/", "-R", "--do-it", "-b", bucket).returncode == 0
     assert run("preview", f"{prefix}/", "now", "-b", bucket).returncode == 0
 
 
