@@ -66,3 +66,34 @@ def test_help_and_man_list_the_same_options(ssmbak_bin):
         documented, synopsis = man_options(MAN / f"ssmbak-{command}.1")
         assert listed == documented, (command, listed ^ documented)
         assert usage == synopsis, (command, usage ^ synopsis)
+
+
+# An option line of -h: "  -b, --bucket BUCKET  ..." or "      --all  ...".
+OPTION_LINE = re.compile(r"^(?:  (-[a-zA-Z]), |  (?=-[a-zA-Z][ ,])|      (?=--))"
+                         r"(--[a-z][a-z-]*|-[a-zA-Z])(?: ([A-Z][A-Z_=.,]*))?")
+
+
+def help_option_lines(ssmbak_bin, command):
+    """(spellings, takes a value) of each option line of command's -h."""
+    out = subprocess.run([ssmbak_bin, command, "--help"], capture_output=True, text=True)
+    for line in out.stdout.splitlines():
+        m = OPTION_LINE.match(line)
+        if m:
+            yield [s for s in (m.group(1), m.group(2)) if s], m.group(3) is not None
+
+
+def test_every_option_in_help_is_accepted_by_its_command(ssmbak_bin):
+    """Each spelling -h documents is one getopt takes (issue 19): given
+    before --help, an option the command does not know stops it first."""
+    tried = 0
+    for command in commands(ssmbak_bin):
+        for spellings, takes_value in help_option_lines(ssmbak_bin, command):
+            for spelling in spellings:
+                argv = [ssmbak_bin, command, spelling, *(["x"] if takes_value else []),
+                        "--help"]
+                out = subprocess.run(argv, capture_output=True, text=True)
+                said = out.stderr
+                assert "unrecognized option" not in said and "invalid option" not in said \
+                    and "requires an argument" not in said, (argv[1:], said)
+                tried += 1
+    assert tried > 100, tried
