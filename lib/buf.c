@@ -1,8 +1,10 @@
 #include "buf.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void buf_init(struct buf *b, size_t max)
 {
@@ -91,6 +93,20 @@ char *buf_detach(struct buf *b)
 	b->len = 0;
 	b->cap = 0;
 	return data;
+}
+
+int buf_read_fd(struct buf *b, int fd)
+{
+	char chunk[4096];
+	ssize_t got;
+	int rc = 0;
+	while (rc == 0 && (got = read(fd, chunk, sizeof(chunk))) != 0) {
+		if (got < 0 && errno == EINTR)
+			continue;
+		rc = got > 0 ? buf_append(b, chunk, (size_t)got) : -1;
+	}
+	explicit_bzero(chunk, sizeof(chunk));
+	return rc;
 }
 
 void buf_clear(struct buf *b)

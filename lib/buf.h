@@ -37,6 +37,10 @@ const char *buf_str(const struct buf *b);
 /* Hands the NUL-terminated data to the caller (NULL if out of memory) and
  * leaves the buffer empty. */
 char *buf_detach(struct buf *b);
+/* Appends everything fd holds, to its end (EINTR retried); -1 on a read
+ * error, out of memory or over the cap. The bounce buffer is zeroed, as
+ * what is read may be a secret (a token, cached credentials). */
+int buf_read_fd(struct buf *b, int fd);
 void buf_clear(struct buf *b);   /* length 0, memory kept */
 void buf_release(struct buf *b); /* memory freed */
 

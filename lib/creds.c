@@ -605,16 +605,8 @@ static char *read_token_file(const char *path, const char *what,
 	}
 	struct buf b;
 	buf_init(&b, CREDS_TOKEN_MAX_SIZE);
-	char chunk[4096];
-	ssize_t got;
-	bool ok = true;
-	while (ok && (got = read(fd, chunk, sizeof(chunk))) != 0) {
-		if (got < 0 && errno == EINTR)
-			continue;
-		ok = got > 0 && buf_append(&b, chunk, (size_t)got) == 0;
-	}
+	bool ok = buf_read_fd(&b, fd) == 0;
 	close(fd);
-	OPENSSL_cleanse(chunk, sizeof(chunk));
 	/* Tokens are one line; a trailing newline is not part of them. */
 	while (ok && b.len && strchr(" \t\r\n", b.data[b.len - 1]))
 		b.data[--b.len] = '\0';

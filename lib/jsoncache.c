@@ -53,16 +53,8 @@ int jsoncache_read(const char *path, char **text, struct err *e)
 	}
 	struct buf b;
 	buf_init(&b, JSONCACHE_MAX_SIZE);
-	char chunk[4096];
-	ssize_t got;
-	bool ok = true;
-	while (ok && (got = read(fd, chunk, sizeof(chunk))) != 0) {
-		if (got < 0 && errno == EINTR)
-			continue;
-		ok = got > 0 && buf_append(&b, chunk, (size_t)got) == 0;
-	}
+	bool ok = buf_read_fd(&b, fd) == 0;
 	close(fd);
-	OPENSSL_cleanse(chunk, sizeof(chunk));
 	if (ok && (*text = buf_detach(&b)) != NULL)
 		return 1;
 	if (b.data)
