@@ -13,6 +13,7 @@
 #include "lib/cli.h"
 #include "lib/cmdargs.h"
 #include "lib/exitcode.h"
+#include "lib/jsonout.h"
 #include "lib/state.h"
 #include "lib/table.h"
 #include "lib/timefmt.h"
@@ -281,12 +282,8 @@ static void print_json(const struct diff_row *rows, size_t n, bool show_secure)
 			"before", side_json(r, r->before, show_secure),
 			"after", side_json(r, r->after, show_secure)));
 	}
-	char *text = json_dumps(arr, JSON_INDENT(2) | JSON_ENSURE_ASCII);
-	if (!text)
+	if (json_print_array(arr) < 0)
 		die(EXIT_FAILURE_RUN, "out of memory (or a value is not UTF-8)");
-	puts(text);
-	free(text);
-	json_decref(arr);
 }
 
 int cmd_diff(int argc, char **argv)

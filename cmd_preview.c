@@ -18,6 +18,7 @@
 #include "lib/escape.h"
 #include "lib/exitcode.h"
 #include "lib/extras.h"
+#include "lib/jsonout.h"
 #include "lib/lease.h"
 #include "lib/progress.h"
 #include "lib/record.h"
@@ -1492,12 +1493,6 @@ static void print_diff_table(struct restore_run *r, struct key_state **rows,
 	table_free(t);
 }
 
-static void set_string(json_t *obj, const char *key, const char *value)
-{
-	if (value)
-		json_object_set_new(obj, key, json_string(value));
-}
-
 static json_t *state_at_time(const struct restore_run *r,
 			     const struct key_state *k)
 {
@@ -1509,30 +1504,30 @@ static json_t *state_at_time(const struct restore_run *r,
 	if (k->has_winner) {
 		char when[32];
 		time_format_iso(k->win.event_time, when);
-		set_string(o, "event_time", when);
+		json_set_string_if(o, "event_time", when);
 	}
 	if (k->has_last_known && unknown_at_time(k)) {
 		char when[32];
 		time_format_iso(k->last_known_time, when);
-		set_string(o, "last_known_event_time", when);
+		json_set_string_if(o, "last_known_event_time", when);
 	}
 	if (!k->has_winner || k->deleted || unknown_at_time(k))
 		return o;
 	if (!is_secure(k) || r->opts->show_secure)
-		set_string(o, "value", k->value);
-	set_string(o, "type", p->type);
-	set_string(o, "description", p->description);
+		json_set_string_if(o, "value", k->value);
+	json_set_string_if(o, "type", p->type);
+	json_set_string_if(o, "description", p->description);
 	if (p->version)
 		json_object_set_new(o, "version", json_integer(p->version));
-	set_string(o, "key_id", p->key_id);
-	set_string(o, "tier", p->tier);
-	set_string(o, "data_type", p->data_type);
-	set_string(o, "allowed_pattern", p->allowed_pattern);
+	json_set_string_if(o, "key_id", p->key_id);
+	json_set_string_if(o, "tier", p->tier);
+	json_set_string_if(o, "data_type", p->data_type);
+	json_set_string_if(o, "allowed_pattern", p->allowed_pattern);
 	/* what restore puts back beside the version (lib/extras) */
-	set_string(o, "user", p->last_modified_user);
-	set_string(o, "labels", p->labels);
-	set_string(o, "policies", p->policies);
-	set_string(o, "tags", k->rec.tags);
+	json_set_string_if(o, "user", p->last_modified_user);
+	json_set_string_if(o, "labels", p->labels);
+	json_set_string_if(o, "policies", p->policies);
+	json_set_string_if(o, "tags", k->rec.tags);
 	return o;
 }
 
@@ -1544,12 +1539,12 @@ static json_t *state_now(const struct restore_run *r, const struct key_state *k)
 	if (!c)
 		return o;
 	if (c->value && (!same_text(c->type, "SecureString") || r->opts->show_secure))
-		set_string(o, "value", c->value);
-	set_string(o, "type", c->type);
-	set_string(o, "description", c->description);
+		json_set_string_if(o, "value", c->value);
+	json_set_string_if(o, "type", c->type);
+	json_set_string_if(o, "description", c->description);
 	if (c->version)
 		json_object_set_new(o, "version", json_integer(c->version));
-	set_string(o, "tier", c->tier);
+	json_set_string_if(o, "tier", c->tier);
 	return o;
 }
 
@@ -1565,7 +1560,7 @@ static const char *outcome_name(enum outcome o)
 static json_t *json_row(const struct restore_run *r, const struct key_state *k)
 {
 	json_t *o = json_object();
-	set_string(o, "name", k->target);
+	json_set_string_if(o, "name", k->target);
 	json_t *at = state_at_time(r, k);
 	const char *flat[] = { "value", "type", "description", "version", "key_id",
 			       "tier", "data_type", "allowed_pattern", "event_time" };
@@ -1574,7 +1569,7 @@ static json_t *json_row(const struct restore_run *r, const struct key_state *k)
 			json_object_set(o, flat[i], json_object_get(at, flat[i]));
 	json_object_set_new(o, "deleted", json_boolean(k->deleted || k->prune));
 	json_object_set_new(o, "changed", json_boolean(k->action != ACTION_NONE));
-	set_string(o, "action", action_name(k));
+	json_set_string_if(o, "action", action_name(k));
 	json_t *changes = json_array();
 	for (size_t i = 0; i < sizeof(change_names) / sizeof(change_names[0]); i++)
 		if (k->changes & change_names[i].bit)
@@ -1584,10 +1579,10 @@ static json_t *json_row(const struct restore_run *r, const struct key_state *k)
 	json_object_set_new(o, "now", state_now(r, k));
 	if (r->opts->apply && k->action != ACTION_NONE &&
 	    k->action != ACTION_UNKNOWN) {
-		set_string(o, "outcome", outcome_name(k->outcome));
+		json_set_string_if(o, "outcome", outcome_name(k->outcome));
 		if (k->outcome == OUTCOME_FAILED) {
 			char line[ERR_LINE_MAX];
-			set_string(o, "reason", err_line(k->err, line, sizeof(line)));
+			json_set_string_if(o, "reason", err_line(k->err, line, sizeof(line)));
 		}
 	}
 	return o;

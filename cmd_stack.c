@@ -20,6 +20,7 @@
 #include "lib/cli.h"
 #include "lib/escape.h"
 #include "lib/exitcode.h"
+#include "lib/jsonout.h"
 #include "lib/org.h"
 #include "lib/record.h"
 #include "lib/s3.h"
@@ -1562,48 +1563,37 @@ static int stack_delete(struct stack_run *r)
 
 /* --- reading --- */
 
-/* key: v, left out when v is NULL (no such field in AWS's answer). */
-static void json_set_text(json_t *o, const char *key, const char *v)
-{
-	if (v)
-		json_object_set_new(o, key, json_string(v));
-}
-
 /* One JSON array on stdout, as every command's --output json prints it
  * (ssmbak(1) CONVENTIONS); takes arr. */
 static void print_json_array(json_t *arr)
 {
-	char *text = arr ? json_dumps(arr, JSON_INDENT(2) | JSON_ENSURE_ASCII) : NULL;
-	json_decref(arr);
-	if (!text)
+	if (json_print_array(arr) < 0)
 		die(EXIT_FAILURE_RUN, "out of memory");
-	puts(text);
-	free(text);
 }
 
 static json_t *stack_json(const struct cfn_stack *s)
 {
 	json_t *o = json_object();
-	json_set_text(o, "name", s->name);
-	json_set_text(o, "kind", "stack");
-	json_set_text(o, "status", s->status);
-	json_set_text(o, "status_reason", s->status_reason);
-	json_set_text(o, "stack_id", s->id);
+	json_set_string_if(o, "name", s->name);
+	json_set_string_if(o, "kind", "stack");
+	json_set_string_if(o, "status", s->status);
+	json_set_string_if(o, "status_reason", s->status_reason);
+	json_set_string_if(o, "stack_id", s->id);
 	return o;
 }
 
 static json_t *instance_json(const char *set, const struct cfn_stack_instance *i)
 {
 	json_t *o = json_object();
-	json_set_text(o, "name", set);
-	json_set_text(o, "kind", "stack_instance");
-	json_set_text(o, "account", i->account);
-	json_set_text(o, "region", i->region);
-	json_set_text(o, "status", i->status);
-	json_set_text(o, "detailed_status", i->detailed_status);
-	json_set_text(o, "organizational_unit", i->ou);
-	json_set_text(o, "status_reason", i->reason);
-	json_set_text(o, "stack_id", i->stack_id);
+	json_set_string_if(o, "name", set);
+	json_set_string_if(o, "kind", "stack_instance");
+	json_set_string_if(o, "account", i->account);
+	json_set_string_if(o, "region", i->region);
+	json_set_string_if(o, "status", i->status);
+	json_set_string_if(o, "detailed_status", i->detailed_status);
+	json_set_string_if(o, "organizational_unit", i->ou);
+	json_set_string_if(o, "status_reason", i->reason);
+	json_set_string_if(o, "stack_id", i->stack_id);
 	return o;
 }
 
@@ -1612,12 +1602,12 @@ static json_t *event_json(const struct cfn_event *ev)
 	char when[32];
 	time_format_iso((time_t)ev->timestamp, when);
 	json_t *o = json_object();
-	json_set_text(o, "event_time", when);
-	json_set_text(o, "name", ev->logical_id);
-	json_set_text(o, "physical_id", ev->physical_id);
-	json_set_text(o, "type", ev->type);
-	json_set_text(o, "status", ev->status);
-	json_set_text(o, "status_reason", ev->reason && *ev->reason ? ev->reason : NULL);
+	json_set_string_if(o, "event_time", when);
+	json_set_string_if(o, "name", ev->logical_id);
+	json_set_string_if(o, "physical_id", ev->physical_id);
+	json_set_string_if(o, "type", ev->type);
+	json_set_string_if(o, "status", ev->status);
+	json_set_string_if(o, "status_reason", ev->reason && *ev->reason ? ev->reason : NULL);
 	return o;
 }
 
@@ -1678,8 +1668,8 @@ static void print_outputs_json(const struct cfn_pairs *outputs)
 	json_t *arr = json_array();
 	for (size_t i = 0; i < outputs->n; i++) {
 		json_t *o = json_object();
-		json_set_text(o, "name", outputs->items[i].key);
-		json_set_text(o, "value", outputs->items[i].value);
+		json_set_string_if(o, "name", outputs->items[i].key);
+		json_set_string_if(o, "value", outputs->items[i].value);
 		json_array_append_new(arr, o);
 	}
 	print_json_array(arr);

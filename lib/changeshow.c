@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 
+#include "jsonout.h"
 #include "table.h"
 #include "timefmt.h"
 
@@ -85,12 +86,6 @@ static int print_table(const struct change_rows *r, const struct changeshow_opts
 	return rc;
 }
 
-static void set_string(json_t *obj, const char *key, const char *value)
-{
-	if (value)
-		json_object_set_new(obj, key, json_string(value));
-}
-
 static json_t *labels_array(const char *labels)
 {
 	json_t *arr = json_array();
@@ -107,9 +102,9 @@ static json_t *row_json(const struct change_row *row, const struct changeshow_op
 	json_t *obj = json_object();
 	char when[32];
 	time_format_iso(row->c.event_time, when);
-	set_string(obj, "name", row->key);
-	set_string(obj, "event_time", when);
-	set_string(obj, "operation", operation(row));
+	json_set_string_if(obj, "name", row->key);
+	json_set_string_if(obj, "event_time", when);
+	json_set_string_if(obj, "operation", operation(row));
 	json_object_set_new(obj, "gap", json_boolean(row->gap));
 	if (row->gap) {
 		json_object_set_new(obj, "missing_versions",
@@ -118,15 +113,15 @@ static json_t *row_json(const struct change_row *row, const struct changeshow_op
 	}
 	if (row->c.ssm_version)
 		json_object_set_new(obj, "version", json_integer(row->c.ssm_version));
-	set_string(obj, "user", row->c.user);
+	json_set_string_if(obj, "user", row->c.user);
 	if (o->with_details) {
-		set_string(obj, "type", row->c.type);
-		set_string(obj, "description", row->c.description);
+		json_set_string_if(obj, "type", row->c.type);
+		json_set_string_if(obj, "description", row->c.description);
 		json_object_set_new(obj, "labels", labels_array(row->c.labels));
 	}
 	/* JSON leaves a masked value out rather than printing the mask */
 	if (o->with_values && (!is_secure(row) || o->show_secure))
-		set_string(obj, "value", shown_value(row, true));
+		json_set_string_if(obj, "value", shown_value(row, true));
 	return obj;
 }
 
@@ -137,11 +132,5 @@ int changeshow_print(const struct change_rows *r, const struct changeshow_opts *
 	json_t *arr = json_array();
 	for (size_t i = 0; arr && i < r->n; i++)
 		json_array_append_new(arr, row_json(&r->items[i], o));
-	char *text = arr ? json_dumps(arr, JSON_INDENT(2) | JSON_ENSURE_ASCII) : NULL;
-	json_decref(arr);
-	if (!text)
-		return -1;
-	puts(text);
-	free(text);
-	return 0;
+	return json_print_array(arr);
 }

@@ -9,6 +9,7 @@
 
 #include "http.h"
 #include "jsoncache.h"
+#include "jsonout.h"
 #include "timefmt.h"
 
 static void free_secret(char *s)
@@ -88,11 +89,6 @@ int sso_token_parse(const char *json, size_t len, const char *what,
 	return 0;
 }
 
-static int set_text(json_t *o, const char *name, const char *value)
-{
-	return value ? json_object_set_new(o, name, json_string(value)) : 0;
-}
-
 char *sso_token_json(const struct sso_token *t)
 {
 	char when[32];
@@ -100,14 +96,14 @@ char *sso_token_json(const struct sso_token *t)
 	time_format_iso(t->expires_at, when);
 	/* The members botocore's _attempt_create_token writes, in its order. */
 	int rc = o ? 0 : -1;
-	rc |= set_text(o, "startUrl", t->start_url);
-	rc |= set_text(o, "region", t->region);
-	rc |= set_text(o, "accessToken", t->access_token);
-	rc |= set_text(o, "expiresAt", when);
-	rc |= set_text(o, "clientId", t->client_id);
-	rc |= set_text(o, "clientSecret", t->client_secret);
-	rc |= set_text(o, "registrationExpiresAt", t->registration_expires_at);
-	rc |= set_text(o, "refreshToken", t->refresh_token);
+	rc |= json_set_string_if(o, "startUrl", t->start_url);
+	rc |= json_set_string_if(o, "region", t->region);
+	rc |= json_set_string_if(o, "accessToken", t->access_token);
+	rc |= json_set_string_if(o, "expiresAt", when);
+	rc |= json_set_string_if(o, "clientId", t->client_id);
+	rc |= json_set_string_if(o, "clientSecret", t->client_secret);
+	rc |= json_set_string_if(o, "registrationExpiresAt", t->registration_expires_at);
+	rc |= json_set_string_if(o, "refreshToken", t->refresh_token);
 	char *text = rc == 0 ? json_dumps(o, JSON_PRESERVE_ORDER) : NULL;
 	json_decref(o);
 	return text;
